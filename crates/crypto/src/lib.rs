@@ -1,0 +1,37 @@
+//! Cryptographic floor of unseen: prime-order groups behind one trait, hash-to-group, SM3 helpers.
+//!
+//! Pure computation, no I/O. Protocol crates (`unseen-psi`, …) are generic over [`PsiGroup`] so the
+//! same protocol code runs on Ristretto255 (default) and SM2 (国密 profile).
+//!
+//! (API contract written first so that protocol crates can be built against it; see each item.)
+
+pub mod expand;
+mod group_trait;
+pub mod ristretto;
+mod secret;
+pub mod sm2_group;
+pub mod sm3_util;
+
+pub use group_trait::{CurveId, PsiGroup};
+pub use ristretto::Ristretto255;
+pub use secret::SecretScalar;
+pub use sm2_group::Sm2;
+
+/// Errors of this crate, sorted by whose fault they are.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bytes that should encode a group element do not (wrong length, not canonical, not on the
+    /// curve, or the identity, which no honest party ever sends).
+    #[error("invalid {curve} point encoding: {reason}")]
+    InvalidPoint {
+        /// Which curve was expected.
+        curve: CurveId,
+        /// Why the bytes were rejected.
+        reason: &'static str,
+    },
+    /// A caller passed arguments that violate the API contract (e.g. an output buffer of the
+    /// wrong length, a domain-separation tag longer than 255 bytes).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+}
