@@ -1,1 +1,266 @@
-//! placeholder
+//! Framed, size-bounded, counted message channels between two parties.
+//!
+//! A [`Channel`] carries ordered messages in both directions. Each message is a frame:
+//!
+//! ```text
+//! +----------------+--------------+----------+--------+-----------------+
+//! | length: u32 LE | protocol: u16 LE | version: u8 | step: u8 | payload (length bytes) |
+//! +----------------+--------------+----------+--------+-----------------+
+//! ```
+//!
+//! The receiver names the [`Header`] it expects and the largest payload that step allows; a frame
+//! with another header is [`ChannelError::UnexpectedFrame`], a longer one is
+//! [`ChannelError::FrameTooLarge`], and both are rejected *before* the payload is allocated or
+//! read (as tokio-util's `length_delimited` codec does). Every channel counts bytes and rounds
+//! ([`Stats`]).
+//!
+//! Two implementations share one codec ([`StreamChannel`]): an in-memory duplex ([`duplex`]) for
+//! tests and single-process demos, and plain TCP ([`tcp`]) for loopback use by the CLI. Mutual TLS
+//! lives in `unseen-transport` (a later crate), over the same framing.
+//!
+//! Sends never wait for the peer to read: the TCP channel hands frames to a writer thread through a
+//! bounded queue ([`tcp::SEND_QUEUE_FRAMES`]), so protocols can pipeline chunks in both directions
+//! without deadlocking on full socket buffers, while memory stays bounded.
+
+mod frame;
+mod memory;
+mod stream;
+pub mod tcp;
+
+pub use frame::{FRAME_HEADER_LEN, Header, MAX_FRAME_LEN};
+pub use memory::duplex;
+pub use stream::{StreamChannel, Tamper, TamperHook};
+
+/// Ordered, framed, bidirectional messages with a peer.
+pub trait Channel {
+    /// Queues one message for the peer. Returns once the frame is queued (TCP) or delivered
+    /// (in-memory); errors from an earlier background write surface here.
+    fn send(&mut self, header: Header, payload: Vec<u8>) -> Result<(), ChannelError>;
+
+    /// Receives the next message, which must carry exactly `expect` and at most `max_len` payload
+    /// bytes; both are checked before the payload is allocated.
+    fn recv(&mut self, expect: Header, max_len: usize) -> Result<Vec<u8>, ChannelError>;
+
+    /// Waits until every queued frame has been handed to the operating system.
+    fn flush(&mut self) -> Result<(), ChannelError>;
+
+    /// Bytes and rounds so far.
+    fn stats(&self) -> Stats;
+}
+
+impl<C: Channel + ?Sized> Channel for &mut C {
+    fn send(&mut self, header: Header, payload: Vec<u8>) -> Result<(), ChannelError> {
+        (**self).send(header, payload)
+    }
+    fn recv(&mut self, expect: Header, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        (**self).recv(expect, max_len)
+    }
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        (**self).flush()
+    }
+    fn stats(&self) -> Stats {
+        (**self).stats()
+    }
+}
+
+/// Traffic counters of one side of a channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes sent, frame headers included.
+    pub bytes_sent: u64,
+    /// Bytes received, frame headers included.
+    pub bytes_received: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Messages received.
+    pub messages_received: u64,
+    /// Flights: maximal runs of consecutive messages in one direction, as seen by this side.
+    /// A request–response exchange is two rounds.
+    pub rounds: u64,
+}
+
+/// Errors of a channel, sorted by cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The peer sent a frame with another protocol, version or step than this point of the
+    /// protocol allows.
+    #[error("unexpected message: expected {expected}, received {received}")]
+    UnexpectedFrame {
+        /// What the protocol expected.
+        expected: Header,
+        /// What arrived.
+        received: Header,
+    },
+    /// The peer announced a payload longer than this step allows (nothing was allocated).
+    #[error("peer announced a {len}-byte message for {header}, at most {max} allowed")]
+    FrameTooLarge {
+        /// Header of the offending frame.
+        header: Header,
+        /// Announced payload length.
+        len: u64,
+        /// Maximum for this step.
+        max: u64,
+    },
+    /// The connection ended in the middle of a frame.
+    #[error("connection closed in the middle of a message ({received} of {expected} bytes)")]
+    Truncated {
+        /// Bytes of the frame received.
+        received: u64,
+        /// Bytes the frame should have had.
+        expected: u64,
+    },
+    /// The peer closed the connection between frames while a message was expected.
+    #[error("peer closed the connection while {expected} was expected")]
+    Closed {
+        /// What the protocol expected.
+        expected: Header,
+    },
+    /// No data arrived within the configured read timeout.
+    #[error("peer sent nothing for {seconds} s (read timeout)")]
+    Timeout {
+        /// The timeout that expired.
+        seconds: u64,
+    },
+    /// A local caller tried to send a payload longer than [`MAX_FRAME_LEN`].
+    #[error("refusing to send a {len}-byte message, at most {max} allowed")]
+    SendTooLarge {
+        /// Payload length.
+        len: usize,
+        /// Maximum.
+        max: usize,
+    },
+    /// Operating-system I/O error.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The channel is closed locally (the writer stopped after an earlier error).
+    #[error("channel is closed: {0}")]
+    LocalClosed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H1: Header = Header::new(0x0001, 1, 1);
+    const H2: Header = Header::new(0x0001, 1, 2);
+
+    #[test]
+    fn duplex_roundtrip_and_counters() {
+        let (mut a, mut b) = duplex();
+        a.send(H1, b"hello".to_vec()).unwrap();
+        a.send(H1, vec![]).unwrap();
+        assert_eq!(b.recv(H1, 5).unwrap(), b"hello");
+        assert_eq!(b.recv(H1, 0).unwrap(), b"");
+        b.send(H2, vec![7; 3]).unwrap();
+        assert_eq!(a.recv(H2, 3).unwrap(), vec![7; 3]);
+        let sa = a.stats();
+        assert_eq!(sa.bytes_sent, 2 * FRAME_HEADER_LEN as u64 + 5);
+        assert_eq!(sa.bytes_received, FRAME_HEADER_LEN as u64 + 3);
+        assert_eq!(sa.rounds, 2);
+        assert_eq!(b.stats().bytes_received, sa.bytes_sent);
+    }
+
+    #[test]
+    fn wrong_step_and_oversize_rejected_before_payload() {
+        let (mut a, mut b) = duplex();
+        a.send(H2, vec![1; 10]).unwrap();
+        let e = b.recv(H1, 100).unwrap_err();
+        assert!(matches!(
+            e,
+            ChannelError::UnexpectedFrame {
+                expected: H1,
+                received: H2
+            }
+        ));
+        let (mut a, mut b) = duplex();
+        a.send(H1, vec![1; 10]).unwrap();
+        let e = b.recv(H1, 9).unwrap_err();
+        assert!(matches!(
+            e,
+            ChannelError::FrameTooLarge {
+                len: 10,
+                max: 9,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn huge_announced_length_is_rejected_without_allocation() {
+        let (a, mut b) = duplex();
+        let mut a = a.with_tamper(Box::new(|_, h, _| {
+            let mut raw = u32::MAX.to_le_bytes().to_vec();
+            raw.extend_from_slice(&h.protocol.to_le_bytes());
+            raw.extend_from_slice(&[h.version, h.step]);
+            Tamper::Raw(raw)
+        }));
+        a.send(H1, vec![]).unwrap();
+        let e = b.recv(H1, usize::MAX).unwrap_err();
+        assert!(matches!(
+            e,
+            ChannelError::FrameTooLarge {
+                len: 4_294_967_295,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn truncated_and_closed() {
+        let (a, mut b) = duplex();
+        let mut a = a.with_tamper(Box::new(|_, h, p| {
+            let mut raw = crate::frame::encode_prefix(h, p.len()).unwrap().to_vec();
+            raw.extend_from_slice(&p[..p.len() / 2]);
+            Tamper::RawThenClose(raw)
+        }));
+        a.send(H1, vec![9; 10]).unwrap();
+        let e = b.recv(H1, 100).unwrap_err();
+        assert!(matches!(
+            e,
+            ChannelError::Truncated {
+                received: 13,
+                expected: 18
+            }
+        ));
+        let (a, mut b) = duplex();
+        drop(a);
+        assert!(matches!(
+            b.recv(H1, 1).unwrap_err(),
+            ChannelError::Closed { .. }
+        ));
+    }
+
+    #[test]
+    fn tcp_loopback_pipelines_both_directions() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let opts = tcp::TcpOptions::default();
+        let t = std::thread::spawn(move || {
+            let mut s = tcp::accept(&listener, opts).unwrap();
+            // Both sides queue 16 MiB before reading anything: the writer threads must not deadlock
+            // as long as the queue holds the frames in flight.
+            for i in 0..16u8 {
+                s.send(H1, vec![i; 1 << 20]).unwrap();
+            }
+            for i in 0..16u8 {
+                assert_eq!(s.recv(H2, 1 << 20).unwrap()[0], i);
+            }
+            s.flush().unwrap();
+            s.stats()
+        });
+        let mut c = tcp::connect(addr, opts).unwrap();
+        let mut got = Vec::new();
+        for i in 0..16u8 {
+            c.send(H2, vec![i; 1 << 20]).unwrap();
+        }
+        while got.len() < 16 {
+            got.push(c.recv(H1, 1 << 20).unwrap()[0]);
+        }
+        c.flush().unwrap();
+        let server = t.join().unwrap();
+        assert_eq!(got, (0..16).collect::<Vec<u8>>());
+        assert_eq!(server.bytes_received, c.stats().bytes_sent);
+        assert_eq!(server.bytes_sent, c.stats().bytes_received);
+    }
+}

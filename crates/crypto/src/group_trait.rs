@@ -92,7 +92,9 @@ pub trait PsiGroup: Send + Sync + 'static {
         out: &mut [u8],
     ) -> Result<(), Error> {
         if out.len() != points.len() * Self::ENCODED_LEN {
-            return Err(Error::InvalidArgument("output length is not points × encoded length"));
+            return Err(Error::InvalidArgument(
+                "output length is not points × encoded length",
+            ));
         }
         for (p, o) in points.iter().zip(out.chunks_exact_mut(Self::ENCODED_LEN)) {
             Self::encode(&Self::mul(p, k), o)?;

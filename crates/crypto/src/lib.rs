@@ -34,4 +34,7 @@ pub enum Error {
     /// wrong length, a domain-separation tag longer than 255 bytes).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A state that the code's invariants rule out (e.g. a hash-to-curve output off the curve).
+    #[error("internal error: {0} (this is a bug, please report it)")]
+    Internal(&'static str),
 }

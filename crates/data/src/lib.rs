@@ -1,18 +1,38 @@
 //! Dataset I/O for unseen: CSV in and out, key normalisation, atomic output.
 //!
-//! (API contract written first; the implementation fills it in.)
+//! `unseen psi --input FILE --key COLUMN --key-type id-card` reads a bank export with
+//! [`read_table`], which decodes it ([`Encoding`]: UTF-8 with or without BOM, GBK/GB18030),
+//! parses the CSV, normalises the key column ([`normalize_key`], rules in [`key`]) and drops
+//! duplicate keys ([`DuplicatePolicy`]). The PSI runs on [`Table::keys`]; the intersecting
+//! [`Table::rows`] are written back with [`write_csv_atomic`], which leaves either the complete
+//! file or nothing.
 //!
-//! ```text
-//! pub enum KeyType { IdCard, Phone, String }            // FromStr: "id-card" | "phone" | "string"
-//! pub fn normalize_key(kt: KeyType, raw: &str) -> Result<String, KeyError>;
-//! pub enum Encoding { Auto, Utf8, Gb18030 }             // FromStr: "auto" | "utf-8" | "gbk" | "gb18030"
-//! pub enum DuplicatePolicy { KeepFirst, Error }
-//! pub struct ReadOptions { key_column: String, key_type: KeyType, skip_invalid: bool,
-//!                          encoding: Encoding, duplicates: DuplicatePolicy }
-//! pub struct Table { headers, rows, keys (normalised, one per row), line numbers, summary }
-//! pub struct ReadSummary { rows_read, skipped_invalid, duplicates_dropped, first_duplicate_lines,
-//!                          encoding_detected, .. }
-//! pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, DataError>;
-//! pub fn write_csv_atomic(path: &Path, headers: &[String], rows: impl Iterator<Item=&Row>)
-//!     -> Result<(), DataError>;
+//! ```no_run
+//! use std::path::Path;
+//! use unseen_data::{read_table, write_csv_atomic, KeyType, ReadOptions};
+//!
+//! let mut opts = ReadOptions::new("id_no", KeyType::IdCard);
+//! opts.skip_invalid = true;
+//! let table = read_table(Path::new("customers.csv"), &opts)?;
+//! let wanted = [0usize, 2]; // indices the PSI found in the intersection
+//! write_csv_atomic(Path::new("out.csv"), &table.headers, wanted.iter().map(|&i| &table.rows[i]))?;
+//! # Ok::<(), unseen_data::DataError>(())
 //! ```
+//!
+//! Errors ([`DataError`]) are one line, `file:line: column "id": reason`, and show key values
+//! only masked ([`mask_key`]), because such lines end up in logs.
+
+pub mod key;
+
+mod encoding;
+mod error;
+mod read;
+mod write;
+
+pub use crate::encoding::Encoding;
+pub use crate::error::{DataError, ParseNameError};
+pub use crate::key::{KeyError, KeyType, mask_key, normalize_key};
+pub use crate::read::{
+    DuplicatePolicy, MAX_EXAMPLES, ReadOptions, ReadSummary, Row, Table, read_table,
+};
+pub use crate::write::{AtomicFile, write_csv_atomic, write_lines_atomic};

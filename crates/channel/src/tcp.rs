@@ -1,0 +1,71 @@
+//! Plain TCP channels, for loopback use by the CLI until mutual TLS (`unseen-transport`) lands.
+
+use std::io::{BufReader, BufWriter};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::{ChannelError, StreamChannel};
+
+/// Frames the writer thread may hold before `send` waits.
+pub const SEND_QUEUE_FRAMES: usize = 32;
+
+const BUF_BYTES: usize = 1 << 20;
+
+/// Timeouts of a TCP channel.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpOptions {
+    /// How long `connect` keeps retrying while the listener is not up yet.
+    pub connect_timeout: Duration,
+    /// How long a `recv` waits for bytes before failing with [`ChannelError::Timeout`].
+    pub read_timeout: Duration,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Connects to `addr`, retrying until `opts.connect_timeout` (the peer may start later).
+pub fn connect<A: ToSocketAddrs>(addr: A, opts: TcpOptions) -> Result<StreamChannel, ChannelError> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    let deadline = Instant::now() + opts.connect_timeout;
+    loop {
+        let mut last = None;
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, Duration::from_secs(5)) {
+                Ok(s) => return from_stream(s, opts),
+                Err(e) => last = Some(e),
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(ChannelError::Io(last.unwrap_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "address resolved to nothing")
+            })));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Accepts one connection on `listener`.
+pub fn accept(listener: &TcpListener, opts: TcpOptions) -> Result<StreamChannel, ChannelError> {
+    let (s, _) = listener.accept()?;
+    from_stream(s, opts)
+}
+
+/// Wraps a connected stream.
+pub fn from_stream(s: TcpStream, opts: TcpOptions) -> Result<StreamChannel, ChannelError> {
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(opts.read_timeout))?;
+    s.set_write_timeout(Some(opts.read_timeout))?;
+    let w = s.try_clone()?;
+    Ok(StreamChannel::threaded(
+        Box::new(BufReader::with_capacity(BUF_BYTES, s)),
+        Box::new(BufWriter::with_capacity(BUF_BYTES, w)),
+        SEND_QUEUE_FRAMES,
+        Some(opts.read_timeout.as_secs()),
+    ))
+}

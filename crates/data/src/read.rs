@@ -1,0 +1,520 @@
+//! Reading a CSV export into a [`Table`] with normalised, de-duplicated keys.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::encoding::{self, Encoding};
+use crate::{DataError, KeyError, KeyType, ParseNameError, mask_key, normalize_key};
+
+/// How many skipped or duplicate line numbers a [`ReadSummary`] keeps as examples.
+pub const MAX_EXAMPLES: usize = 10;
+
+/// What to do with a second row whose normalised key was already seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DuplicatePolicy {
+    /// Keep the first row, drop the later ones and count them.
+    #[default]
+    KeepFirst,
+    /// Fail, naming both lines.
+    Error,
+}
+
+impl DuplicatePolicy {
+    /// The name used on the command line: `keep-first` or `error`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DuplicatePolicy::KeepFirst => "keep-first",
+            DuplicatePolicy::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for DuplicatePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DuplicatePolicy {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "keep-first" => Ok(DuplicatePolicy::KeepFirst),
+            "error" => Ok(DuplicatePolicy::Error),
+            _ => Err(ParseNameError::new(
+                "duplicate policy",
+                s,
+                &["keep-first", "error"],
+            )),
+        }
+    }
+}
+
+/// How to read an input file. Build with [`ReadOptions::new`], then set fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// Header name of the key column (compared after trimming both sides).
+    pub key_column: String,
+    /// How the key is normalised.
+    pub key_type: KeyType,
+    /// Skip rows with an invalid key (counted in the summary) instead of failing.
+    pub skip_invalid: bool,
+    /// The file's character encoding.
+    pub encoding: Encoding,
+    /// What to do with repeated keys.
+    pub duplicates: DuplicatePolicy,
+}
+
+impl ReadOptions {
+    /// Options for `key_column` of type `key_type`; invalid keys fail, encoding is detected,
+    /// duplicates keep the first row.
+    pub fn new(key_column: impl Into<String>, key_type: KeyType) -> Self {
+        ReadOptions {
+            key_column: key_column.into(),
+            key_type,
+            skip_invalid: false,
+            encoding: Encoding::Auto,
+            duplicates: DuplicatePolicy::KeepFirst,
+        }
+    }
+}
+
+/// One data row: its fields stored in a single string, plus the line it started on.
+///
+/// Compact on purpose (two allocations per row); `Debug` shows only the line and field count,
+/// since rows hold personal data.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Row {
+    line: u64,
+    text: Box<str>,
+    /// End offset of each field in `text`; field `i` is `text[ends[i-1]..ends[i]]`.
+    ends: Box<[u32]>,
+}
+
+impl Row {
+    /// Builds a row from its fields. `None` if the fields total 4 GiB or more.
+    pub fn from_fields<I, S>(line: u64, fields: I) -> Option<Row>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for f in fields {
+            text.push_str(f.as_ref());
+            ends.push(u32::try_from(text.len()).ok()?);
+        }
+        Some(Row {
+            line,
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        })
+    }
+
+    fn from_record(line: u64, rec: &csv::StringRecord) -> Option<Row> {
+        let ends = rec.iter().scan(0usize, |end, f| {
+            *end += f.len();
+            Some(u32::try_from(*end).ok())
+        });
+        let ends = ends.collect::<Option<Box<[u32]>>>()?;
+        Some(Row {
+            line,
+            text: rec.as_slice().into(),
+            ends,
+        })
+    }
+
+    /// The 1-based physical line in the input file where this record starts (0 if built by
+    /// [`Row::from_fields`] with 0).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the row has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i`, if it exists.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = usize::try_from(*self.ends.get(i)?).ok()?;
+        let start = match i {
+            0 => 0,
+            _ => usize::try_from(self.ends[i - 1]).ok()?,
+        };
+        self.text.get(start..end)
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        // Every index below len() exists, so get() never returns None here.
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+impl<'a> IntoIterator for &'a Row {
+    type Item = &'a str;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = &'a str> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Row")
+            .field("line", &self.line)
+            .field("fields", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts and examples from reading a file, for the summary printed to the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadSummary {
+    /// Data records read (the header excluded).
+    pub rows_read: u64,
+    /// Records kept in the table.
+    pub rows_kept: u64,
+    /// Records skipped for an invalid key (only with `skip_invalid`).
+    pub skipped_invalid: u64,
+    /// The first [`MAX_EXAMPLES`] skipped records: line and reason.
+    pub skipped_examples: Vec<(u64, KeyError)>,
+    /// Records dropped as duplicates (under [`DuplicatePolicy::KeepFirst`]).
+    pub duplicates_dropped: u64,
+    /// The first [`MAX_EXAMPLES`] dropped duplicates: (dropped line, line of the kept row).
+    pub duplicate_examples: Vec<(u64, u64)>,
+    /// The encoding used: `utf-8` or `gb18030`.
+    pub encoding: &'static str,
+    /// Whether a byte order mark was found and stripped.
+    pub bom: bool,
+}
+
+/// A dataset read from a file: header, kept rows and their normalised keys.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct Table {
+    /// Header names as in the file (a BOM removed; not trimmed). Empty for an empty file.
+    pub headers: Vec<String>,
+    /// Index of the key column in `headers`; `None` only for an empty file.
+    pub key_index: Option<usize>,
+    /// Kept rows, in file order.
+    pub rows: Vec<Row>,
+    /// Normalised keys, `keys[i]` belonging to `rows[i]`; no two are equal.
+    pub keys: Vec<String>,
+    /// Counts and examples.
+    pub summary: ReadSummary,
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys are personal data: show only how many there are.
+        f.debug_struct("Table")
+            .field("headers", &self.headers)
+            .field("key_index", &self.key_index)
+            .field("rows", &self.rows.len())
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a CSV file with a header row and normalises its key column.
+///
+/// RFC 4180 quoting (fields with commas, quotes and line breaks), LF or CRLF line ends, and
+/// blank lines (ignored) are accepted; every record must have as many fields as the header.
+/// Line numbers in errors and the summary are physical lines of the file (the header is line
+/// 1); for a record spanning several lines, the line it starts on.
+///
+/// An empty file gives an empty table; a header without data gives a table with no rows, but
+/// the key column must still be present.
+pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_owned(),
+        action: "cannot read",
+        source,
+    })?;
+    let decoded = encoding::decode(path, bytes, opts.encoding)?;
+    let mut table = Table {
+        summary: ReadSummary {
+            encoding: decoded.encoding,
+            bom: decoded.bom,
+            ..ReadSummary::default()
+        },
+        ..Table::default()
+    };
+    let text = &decoded.text[decoded.start..];
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(false)
+        .buffer_capacity(1 << 16)
+        .from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+
+    let mut lines = LineCounter::new(text.as_bytes());
+    let err = |lines: &mut LineCounter<'_>, e: csv::Error| {
+        let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+        csv_error(path, line, e)
+    };
+    if !rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+        return Ok(table);
+    }
+    table.headers = rec.iter().map(str::to_owned).collect();
+    let column = opts.key_column.trim();
+    let key_index = find_column(path, &table.headers, column)?;
+    table.key_index = Some(key_index);
+
+    // Upper bound on the records (each ends with a newline, but for the last one), to size the
+    // vectors once instead of growing them.
+    let records = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    table.rows.reserve_exact(records);
+    table.keys.reserve_exact(records);
+    let summary = &mut table.summary;
+    while rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+        summary.rows_read += 1;
+        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
+        // flexible(false) guarantees as many fields as the header, so the key field exists.
+        let raw = rec.get(key_index).unwrap_or_default();
+        let key = match normalize_key(opts.key_type, raw) {
+            Ok(key) => key,
+            Err(reason) if opts.skip_invalid => {
+                summary.skipped_invalid += 1;
+                if summary.skipped_examples.len() < MAX_EXAMPLES {
+                    summary.skipped_examples.push((line, reason));
+                }
+                continue;
+            }
+            Err(reason) => {
+                let value = match opts.key_type {
+                    KeyType::String => String::new(),
+                    KeyType::IdCard | KeyType::Phone => mask_key(raw),
+                };
+                return Err(DataError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column: column.to_owned(),
+                    value,
+                    reason,
+                });
+            }
+        };
+        let row = Row::from_record(line, &rec).ok_or_else(|| DataError::Csv {
+            path: path.to_owned(),
+            line,
+            reason: "record of 4 GiB or more".to_owned(),
+        })?;
+        table.rows.push(row);
+        table.keys.push(key);
+    }
+    remove_duplicates(path, column, opts.duplicates, &mut table)?;
+    table.summary.rows_kept = u64::try_from(table.rows.len()).unwrap_or(u64::MAX);
+    Ok(table)
+}
+
+/// Applies `policy` to rows with equal keys, keeping the first of each.
+///
+/// Runs after reading rather than row by row: sorting (hash, index) pairs touches memory in
+/// order, where a hash table of 2^20 keys costs a cache miss per row (measured: 0.07 s against
+/// 0.3 s at 2^20 rows). Consequently an invalid key anywhere in the file is reported before any
+/// duplicate.
+fn remove_duplicates(
+    path: &Path,
+    column: &str,
+    policy: DuplicatePolicy,
+    table: &mut Table,
+) -> Result<(), DataError> {
+    let dups = find_duplicates(&table.keys);
+    if dups.is_empty() {
+        return Ok(());
+    }
+    let line = |i: usize| table.rows[i].line;
+    if policy == DuplicatePolicy::Error {
+        // The earliest repeated row, as a row-by-row reader would have found it.
+        let &(dup, first) = dups.iter().min().unwrap_or(&dups[0]);
+        return Err(DataError::Duplicate {
+            path: path.to_owned(),
+            line: line(dup),
+            first_line: line(first),
+            column: column.to_owned(),
+        });
+    }
+    let mut dups = dups;
+    dups.sort_unstable();
+    let summary = &mut table.summary;
+    summary.duplicates_dropped = u64::try_from(dups.len()).unwrap_or(u64::MAX);
+    summary.duplicate_examples = dups
+        .iter()
+        .take(MAX_EXAMPLES)
+        .map(|&(dup, first)| (line(dup), line(first)))
+        .collect();
+    let mut keep = vec![true; table.rows.len()];
+    for &(dup, _) in &dups {
+        keep[dup] = false;
+    }
+    // `retain` visits elements in order, so the flags line up with the rows.
+    let mut flags = keep.iter();
+    table.rows.retain(|_| flags.next().copied().unwrap_or(true));
+    let mut flags = keep.iter();
+    table.keys.retain(|_| flags.next().copied().unwrap_or(true));
+    Ok(())
+}
+
+/// Every `(index, first index)` such that `keys[index] == keys[first]` and `first < index` is
+/// the first occurrence of that key. Unordered.
+fn find_duplicates(keys: &[String]) -> Vec<(usize, usize)> {
+    let hasher = RandomState::new();
+    find_duplicates_by(keys, |k| hasher.hash_one(k))
+}
+
+/// [`find_duplicates`] with the hash function as a parameter (to test collisions).
+fn find_duplicates_by(keys: &[String], hash: impl Fn(&str) -> u64) -> Vec<(usize, usize)> {
+    let mut by_hash: Vec<(u64, usize)> =
+        keys.iter().enumerate().map(|(i, k)| (hash(k), i)).collect();
+    by_hash.sort_unstable();
+    let mut dups = Vec::new();
+    // Distinct keys within the current run of equal hashes: almost always one; more only on a
+    // 64-bit hash collision. Indices ascend within a run, so each key's first index comes first.
+    let mut firsts: Vec<usize> = Vec::new();
+    for (j, &(h, i)) in by_hash.iter().enumerate() {
+        if j == 0 || by_hash[j - 1].0 != h {
+            firsts.clear();
+        }
+        match firsts.iter().find(|&&f| keys[f] == keys[i]) {
+            Some(&f) => dups.push((i, f)),
+            None => firsts.push(i),
+        }
+    }
+    dups
+}
+
+/// Finds the one header equal to `column` after trimming.
+fn find_column(path: &Path, headers: &[String], column: &str) -> Result<usize, DataError> {
+    let mut matches = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.trim() == column);
+    let Some((first, _)) = matches.next() else {
+        return Err(DataError::MissingColumn {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            available: headers.to_vec(),
+        });
+    };
+    if let Some((second, _)) = matches.next() {
+        return Err(DataError::AmbiguousColumn {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            first: first + 1,
+            second: second + 1,
+        });
+    }
+    Ok(first)
+}
+
+/// Maps a CSV error at `line` to a [`DataError`].
+pub(crate) fn csv_error(path: &Path, line: u64, e: csv::Error) -> DataError {
+    let reason = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => DataError::FieldCount {
+            path: path.to_owned(),
+            line,
+            expected: expected_len,
+            found: len,
+        },
+        csv::ErrorKind::Io(source) => DataError::Io {
+            path: path.to_owned(),
+            action: "cannot read",
+            source,
+        },
+        _ => DataError::Csv {
+            path: path.to_owned(),
+            line,
+            reason,
+        },
+    }
+}
+
+/// Physical line numbers from byte offsets. The CSV parser's own line count does not count
+/// CRLF line ends reliably, so lines are counted here, incrementally: record offsets only grow.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    /// Offset up to which newlines have been counted.
+    at: usize,
+    /// 1-based line of offset `at`.
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line containing byte `offset`.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        // After a CRLF the parser reports the record as starting at the LF (and blank lines are
+        // skipped, not records), so a record's first byte is the first after any line ends.
+        while matches!(self.bytes.get(offset), Some(b'\r' | b'\n')) {
+            offset += 1;
+        }
+        if offset < self.at {
+            // Only for errors reported at an earlier offset: count again from the start.
+            (self.at, self.line) = (0, 1);
+        }
+        let newlines = self.bytes[self.at..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line += u64::try_from(newlines).unwrap_or(u64::MAX);
+        self.at = offset;
+        self.line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_fields() {
+        let row = Row::from_fields(3, ["a", "", "张三"]).unwrap();
+        assert_eq!(row.iter().collect::<Vec<_>>(), ["a", "", "张三"]);
+        assert_eq!(row.get(2), Some("张三"));
+        assert_eq!(row.get(3), None);
+        assert_eq!(format!("{row:?}"), "Row { line: 3, fields: 3, .. }");
+    }
+
+    #[test]
+    fn duplicates_found_with_first_occurrence() {
+        let keys: Vec<String> = ["a", "b", "a", "c", "b", "a"].map(String::from).into();
+        let mut d = find_duplicates(&keys);
+        d.sort_unstable();
+        assert_eq!(d, [(2, 0), (4, 1), (5, 0)]);
+        assert!(find_duplicates(&[]).is_empty());
+        // Every key colliding with every other, and with few: the result is the same.
+        for hash in [|_: &str| 0, |k: &str| u64::from(k.as_bytes()[0] & 1)] {
+            let mut d = find_duplicates_by(&keys, hash);
+            d.sort_unstable();
+            assert_eq!(d, [(2, 0), (4, 1), (5, 0)]);
+        }
+    }
+}
