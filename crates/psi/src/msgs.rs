@@ -1,0 +1,261 @@
+//! Wire messages of ECDH-PSI and their bounded decoders.
+//!
+//! Every decoder checks lengths against what the current step allows before touching the bytes;
+//! the channel has already refused frames longer than the step's maximum.
+
+use rayon::prelude::*;
+use unseen_channel::Header;
+use unseen_crypto::{CurveId, PsiGroup};
+
+use crate::{MAX_CHUNK, PROTOCOL_ID, PsiError, Reveal, VERSION};
+
+/// Step numbers.
+pub mod step {
+    /// [`super::Hello`], both directions.
+    pub const HELLO: u8 = 0x01;
+    /// Leader → follower: a chunk of `a·H(x)`.
+    pub const LEADER_POINTS: u8 = 0x02;
+    /// Follower → leader: a chunk of tags `T(b·a·H(x))`.
+    pub const TAGS: u8 = 0x03;
+    /// Follower → leader: a chunk of `b·H(y)`.
+    pub const FOLLOWER_POINTS: u8 = 0x04;
+    /// Leader → follower: [`super::ResultHeader`].
+    pub const RESULT: u8 = 0x05;
+    /// Leader → follower: a chunk of the follower's matching positions (`u32` LE, ascending).
+    pub const INDICES: u8 = 0x06;
+}
+
+/// The frame header of `step`.
+pub const fn header(step: u8) -> Header {
+    Header::new(PROTOCOL_ID, VERSION, step)
+}
+
+/// First message of each party.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// Group.
+    pub curve: CurveId,
+    /// Who learns what.
+    pub reveal: Reveal,
+    /// Whether the sender is the leader.
+    pub leader: bool,
+    /// Items per message the sender will send.
+    pub chunk: u32,
+    /// The sender's item count.
+    pub items: u64,
+}
+
+impl Hello {
+    /// Encoded length.
+    pub const LEN: usize = 15;
+
+    /// Encodes: curve (1), reveal (1), leader (1), chunk (u32 LE), items (u64 LE).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::LEN);
+        v.push(self.curve.code());
+        v.push(self.reveal.code());
+        v.push(u8::from(self.leader));
+        v.extend_from_slice(&self.chunk.to_le_bytes());
+        v.extend_from_slice(&self.items.to_le_bytes());
+        v
+    }
+
+    /// Decodes and checks ranges (not the agreement with our own hello: see the roles).
+    pub fn decode(b: &[u8]) -> Result<Self, PsiError> {
+        if b.len() != Self::LEN {
+            return Err(PsiError::BadLength {
+                what: "hello",
+                len: b.len(),
+                expected: Self::LEN,
+            });
+        }
+        let curve = CurveId::from_code(b[0]).ok_or(PsiError::BadHello("unknown curve"))?;
+        let reveal = Reveal::from_code(b[1]).ok_or(PsiError::BadHello("unknown reveal mode"))?;
+        let leader = match b[2] {
+            0 => false,
+            1 => true,
+            _ => return Err(PsiError::BadHello("role byte is neither 0 nor 1")),
+        };
+        let chunk = u32::from_le_bytes([b[3], b[4], b[5], b[6]]);
+        if chunk == 0 || chunk > MAX_CHUNK {
+            return Err(PsiError::BadHello("chunk size outside 1..=65536"));
+        }
+        let mut items = [0u8; 8];
+        items.copy_from_slice(&b[7..15]);
+        Ok(Self {
+            curve,
+            reveal,
+            leader,
+            chunk,
+            items: u64::from_le_bytes(items),
+        })
+    }
+}
+
+/// Leader → follower at the end: how many results follow (or the cardinality).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResultHeader {
+    /// `|X ∩ Y|`.
+    pub count: u64,
+}
+
+impl ResultHeader {
+    /// Encoded length.
+    pub const LEN: usize = 8;
+
+    /// Encodes as u64 LE.
+    pub fn encode(&self) -> Vec<u8> {
+        self.count.to_le_bytes().to_vec()
+    }
+
+    /// Decodes and checks `count <= max`.
+    pub fn decode(b: &[u8], max: u64) -> Result<Self, PsiError> {
+        let arr: [u8; 8] = b.try_into().map_err(|_| PsiError::BadLength {
+            what: "result header",
+            len: b.len(),
+            expected: Self::LEN,
+        })?;
+        let count = u64::from_le_bytes(arr);
+        if count > max {
+            return Err(PsiError::BadResult(format!(
+                "intersection of {count} announced, but the smaller set has {max} items"
+            )));
+        }
+        Ok(Self { count })
+    }
+}
+
+/// Number of items in chunk `r` of `n` items split into chunks of `chunk`.
+pub(crate) fn chunk_len(n: u64, chunk: u32, r: usize) -> usize {
+    let start = r as u64 * u64::from(chunk);
+    // The result is at most `chunk <= MAX_CHUNK`.
+    n.saturating_sub(start).min(u64::from(chunk)) as usize
+}
+
+/// Number of chunks for `n` items.
+pub(crate) fn chunk_count(n: u64, chunk: u32) -> usize {
+    // n <= u32::MAX is enforced before any chunking.
+    n.div_ceil(u64::from(chunk)) as usize
+}
+
+/// Decodes exactly `count` points of group `G`; `first` is the position of the first one in the
+/// peer's sequence (for error messages). Decoding runs in parallel.
+pub fn decode_points<G: PsiGroup>(
+    b: &[u8],
+    count: usize,
+    first: u64,
+) -> Result<Vec<G::Point>, PsiError> {
+    let expected = count * G::ENCODED_LEN;
+    if b.len() != expected {
+        return Err(PsiError::BadLength {
+            what: "point chunk",
+            len: b.len(),
+            expected,
+        });
+    }
+    b.par_chunks_exact(G::ENCODED_LEN)
+        .enumerate()
+        .map(|(i, enc)| {
+            G::decode(enc).map_err(|source| PsiError::InvalidPoint {
+                index: first + i as u64,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Decodes all points of `b` (whose length the caller checked) on this thread.
+pub(crate) fn decode_points_serial<G: PsiGroup>(
+    b: &[u8],
+    first: u64,
+) -> Result<Vec<G::Point>, PsiError> {
+    b.chunks_exact(G::ENCODED_LEN)
+        .enumerate()
+        .map(|(i, enc)| {
+            G::decode(enc).map_err(|source| PsiError::InvalidPoint {
+                index: first + i as u64,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Decodes exactly `count` tags of `tag_len` bytes into `u128`s.
+pub fn decode_tags(b: &[u8], count: usize, tag_len: usize) -> Result<Vec<u128>, PsiError> {
+    let expected = count * tag_len;
+    if b.len() != expected {
+        return Err(PsiError::BadLength {
+            what: "tag chunk",
+            len: b.len(),
+            expected,
+        });
+    }
+    Ok(b.chunks_exact(tag_len).map(tag_from_bytes).collect())
+}
+
+/// A tag's integer form (little endian, zero-padded to 16 bytes).
+pub(crate) fn tag_from_bytes(t: &[u8]) -> u128 {
+    let mut w = [0u8; 16];
+    let n = t.len().min(16);
+    w[..n].copy_from_slice(&t[..n]);
+    u128::from_le_bytes(w)
+}
+
+/// Decodes exactly `count` positions, each `< n_peer` and strictly ascending after `prev`.
+pub fn decode_indices(
+    b: &[u8],
+    count: usize,
+    bound: u64,
+    mut prev: Option<u32>,
+) -> Result<Vec<u32>, PsiError> {
+    let expected = count * 4;
+    if b.len() != expected {
+        return Err(PsiError::BadLength {
+            what: "index chunk",
+            len: b.len(),
+            expected,
+        });
+    }
+    let mut out = Vec::with_capacity(count);
+    for w in b.chunks_exact(4) {
+        let i = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        if u64::from(i) >= bound {
+            return Err(PsiError::BadResult(format!(
+                "position {i} out of range, we have {bound} items"
+            )));
+        }
+        if prev.is_some_and(|p| i <= p) {
+            return Err(PsiError::BadResult(format!(
+                "positions not strictly ascending at {i}"
+            )));
+        }
+        prev = Some(i);
+        out.push(i);
+    }
+    Ok(out)
+}
+
+/// Fuzzing entry point: runs every decoder on `data` (first byte selects the decoder). Must never
+/// panic.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    match sel % 6 {
+        0 => drop(Hello::decode(rest)),
+        1 => drop(ResultHeader::decode(rest, 1 << 20)),
+        2 => drop(decode_points::<unseen_crypto::Ristretto255>(
+            rest,
+            rest.len() / 32,
+            0,
+        )),
+        3 => drop(decode_points::<unseen_crypto::Sm2>(
+            rest,
+            rest.len() / 33,
+            0,
+        )),
+        4 => drop(decode_tags(rest, rest.len() / 10, 10)),
+        _ => drop(decode_indices(rest, rest.len() / 4, 1 << 16, None)),
+    }
+}

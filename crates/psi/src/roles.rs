@@ -1,0 +1,561 @@
+//! The two roles as sans-I/O state: they turn items and peer messages into messages and output.
+//!
+//! `Leader`/`Follower` exist before the hello exchange; `accept` checks the peer's hello and is the
+//! only way to obtain a session, so no point is processed under unchecked parameters.
+
+use std::collections::HashMap;
+
+use rand_core::CryptoRng;
+use rayon::prelude::*;
+use unseen_crypto::{PsiGroup, SecretScalar};
+
+use crate::msgs::{self, Hello, ResultHeader, chunk_count, chunk_len, tag_from_bytes};
+use crate::{Params, PsiError, PsiOutput, Reveal, hash_dst, shuffle, tag_len};
+
+/// Points per parallel task (one batch inversion each).
+const BATCH: usize = 256;
+
+/// Common checks of our own inputs.
+fn check_local<T>(items: &[T], params: &Params) -> Result<(), PsiError> {
+    if items.len() as u64 > u64::from(u32::MAX) {
+        return Err(PsiError::Local(format!(
+            "{} items, at most {} supported",
+            items.len(),
+            u32::MAX
+        )));
+    }
+    if params.chunk == 0 || params.chunk > crate::MAX_CHUNK {
+        return Err(PsiError::Local(format!(
+            "chunk size {} outside 1..={}",
+            params.chunk,
+            crate::MAX_CHUNK
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the peer's hello against ours.
+fn check_peer<G: PsiGroup>(ours: &Hello, peer: &Hello, params: &Params) -> Result<(), PsiError> {
+    if peer.curve != G::ID {
+        return Err(PsiError::Mismatch {
+            what: "curve",
+            ours: G::ID.to_string(),
+            theirs: peer.curve.to_string(),
+        });
+    }
+    if peer.reveal != ours.reveal {
+        return Err(PsiError::Mismatch {
+            what: "mode",
+            ours: format!("{:?}", ours.reveal),
+            theirs: format!("{:?}", peer.reveal),
+        });
+    }
+    if peer.leader == ours.leader {
+        let role = if ours.leader { "leader" } else { "follower" };
+        return Err(PsiError::Mismatch {
+            what: "role",
+            ours: role.into(),
+            theirs: role.into(),
+        });
+    }
+    if peer.items > params.max_peer_items {
+        return Err(PsiError::TooManyItems {
+            announced: peer.items,
+            max: params.max_peer_items,
+        });
+    }
+    Ok(())
+}
+
+/// `k·H(item)` for the items at `order`, encoded back to back.
+fn hash_mul_encode<G: PsiGroup, T: AsRef<[u8]> + Sync>(
+    items: &[T],
+    order: &[u32],
+    k: &SecretScalar<G>,
+) -> Result<Vec<u8>, PsiError> {
+    let dst = hash_dst(G::ID);
+    let mut out = vec![0u8; order.len() * G::ENCODED_LEN];
+    out.par_chunks_mut(BATCH * G::ENCODED_LEN)
+        .zip(order.par_chunks(BATCH))
+        .try_for_each(|(o, idx)| {
+            let pts = idx
+                .iter()
+                .map(|&i| G::hash_to_group(dst, items[i as usize].as_ref()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| PsiError::Internal(format!("hash to group: {e}")))?;
+            G::mul_encode_batch(&pts, k, o).map_err(|e| PsiError::Internal(format!("encode: {e}")))
+        })?;
+    Ok(out)
+}
+
+/// Decodes the peer's points, multiplies by `k` and returns the `tag_len`-byte tags.
+fn peer_points_to_tags<G: PsiGroup>(
+    bytes: &[u8],
+    count: usize,
+    first: u64,
+    k: &SecretScalar<G>,
+    tag_len: usize,
+) -> Result<Vec<u8>, PsiError> {
+    let expected = count * G::ENCODED_LEN;
+    if bytes.len() != expected {
+        return Err(PsiError::BadLength {
+            what: "point chunk",
+            len: bytes.len(),
+            expected,
+        });
+    }
+    let mut tags = vec![0u8; count * tag_len];
+    tags.par_chunks_mut(BATCH * tag_len)
+        .zip(bytes.par_chunks(BATCH * G::ENCODED_LEN))
+        .enumerate()
+        .try_for_each(|(b, (t, enc))| {
+            let first = first + (b * BATCH) as u64;
+            let pts = msgs::decode_points_serial::<G>(enc, first)?;
+            let mut prod = vec![0u8; enc.len()];
+            G::mul_encode_batch(&pts, k, &mut prod)
+                .map_err(|e| PsiError::Internal(format!("encode: {e}")))?;
+            for (p, t) in prod
+                .chunks_exact(G::ENCODED_LEN)
+                .zip(t.chunks_exact_mut(tag_len))
+            {
+                t.copy_from_slice(&G::digest(p)[..tag_len]);
+            }
+            Ok::<(), PsiError>(())
+        })?;
+    Ok(tags)
+}
+
+/// Indices of `items` at `positions`, sorted by item bytes (the common output order).
+fn sorted_by_item<T: AsRef<[u8]>>(items: &[T], mut idx: Vec<usize>) -> Vec<usize> {
+    idx.sort_unstable_by(|&a, &b| items[a].as_ref().cmp(items[b].as_ref()));
+    idx
+}
+
+/// The party that compares, before the hello exchange.
+pub struct Leader<'a, G: PsiGroup, T> {
+    items: &'a [T],
+    params: Params,
+    key: SecretScalar<G>,
+    order: Vec<u32>,
+}
+
+impl<G: PsiGroup, T> core::fmt::Debug for Leader<'_, G, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Leader")
+            .field("items", &self.items.len())
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Leader<'a, G, T> {
+    /// Picks the secret `a` and the random order `π_L`.
+    pub fn new<R: CryptoRng + ?Sized>(
+        items: &'a [T],
+        params: Params,
+        rng: &mut R,
+    ) -> Result<Self, PsiError> {
+        check_local(items, &params)?;
+        let key = G::random_scalar(rng);
+        let order = shuffle::permutation(rng, items.len());
+        Ok(Self {
+            items,
+            params,
+            key,
+            order,
+        })
+    }
+
+    /// Our hello.
+    pub fn hello(&self) -> Hello {
+        Hello {
+            curve: G::ID,
+            reveal: self.params.reveal,
+            leader: true,
+            chunk: self.params.chunk,
+            items: self.items.len() as u64,
+        }
+    }
+
+    /// Checks the follower's hello; the session is the only way on.
+    pub fn accept(self, peer: &Hello) -> Result<LeaderSession<'a, G, T>, PsiError> {
+        check_peer::<G>(&self.hello(), peer, &self.params)?;
+        let n = self.items.len() as u64;
+        let tag_len = tag_len(n, peer.items);
+        Ok(LeaderSession {
+            own_tags: vec![
+                0u128;
+                if self.params.reveal == Reveal::Cardinality {
+                    0
+                } else {
+                    self.items.len()
+                }
+            ],
+            peer_tags: HashMap::with_capacity_and_hasher(0, TagHasher::default()),
+            cardinality_tags: Vec::new(),
+            tag_len,
+            peer: *peer,
+            inner: self,
+        })
+    }
+}
+
+/// The leader after a valid hello exchange.
+pub struct LeaderSession<'a, G: PsiGroup, T> {
+    inner: Leader<'a, G, T>,
+    peer: Hello,
+    tag_len: usize,
+    /// `T(b·a·H(x))` by position in `π_L` order (Both / LeaderOnly).
+    own_tags: Vec<u128>,
+    /// Shuffled `T(b·a·H(x))` (Cardinality).
+    cardinality_tags: Vec<u128>,
+    /// `T(a·b·H(y))` → position in `π_F` order.
+    peer_tags: HashMap<u128, u32, TagHasher>,
+}
+
+impl<G: PsiGroup, T> core::fmt::Debug for LeaderSession<'_, G, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LeaderSession")
+            .field("peer", &self.peer)
+            .field("tag_len", &self.tag_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
+    /// Chunks we send (step 1).
+    pub fn own_chunks(&self) -> usize {
+        chunk_count(self.inner.items.len() as u64, self.inner.params.chunk)
+    }
+
+    /// Chunks the follower sends of its points (step 3).
+    pub fn peer_chunks(&self) -> usize {
+        chunk_count(self.peer.items, self.peer.chunk)
+    }
+
+    /// Items in our chunk `r`.
+    pub fn own_chunk_len(&self, r: usize) -> usize {
+        chunk_len(self.inner.items.len() as u64, self.inner.params.chunk, r)
+    }
+
+    /// Items in the follower's point chunk `r`.
+    pub fn peer_chunk_len(&self, r: usize) -> usize {
+        chunk_len(self.peer.items, self.peer.chunk, r)
+    }
+
+    /// The tag length in use.
+    pub fn tag_len(&self) -> usize {
+        self.tag_len
+    }
+
+    /// The mode.
+    pub fn reveal(&self) -> Reveal {
+        self.inner.params.reveal
+    }
+
+    /// Step 1: `a·H(x)` for our chunk `r` in `π_L` order.
+    pub fn points_chunk(&self, r: usize) -> Result<Vec<u8>, PsiError> {
+        let c = self.inner.params.chunk as usize;
+        let start = r * c;
+        let idx = &self.inner.order[start..start + self.own_chunk_len(r)];
+        hash_mul_encode::<G, T>(self.inner.items, idx, &self.inner.key)
+    }
+
+    /// Step 2 (Both / LeaderOnly): the follower's tags for our chunk `r`.
+    pub fn on_tags(&mut self, r: usize, bytes: &[u8]) -> Result<(), PsiError> {
+        let count = self.own_chunk_len(r);
+        let tags = msgs::decode_tags(bytes, count, self.tag_len)?;
+        let start = r * self.inner.params.chunk as usize;
+        self.own_tags[start..start + count].copy_from_slice(&tags);
+        Ok(())
+    }
+
+    /// Step 2 (Cardinality): chunk `r` of the shuffled tags, in chunks of our chunk size.
+    pub fn on_shuffled_tags(&mut self, r: usize, bytes: &[u8]) -> Result<(), PsiError> {
+        let tags = msgs::decode_tags(bytes, self.own_chunk_len(r), self.tag_len)?;
+        self.cardinality_tags.extend_from_slice(&tags);
+        Ok(())
+    }
+
+    /// Step 3–4: the follower's point chunk `r`; computes `T(a·b·H(y))`.
+    pub fn on_peer_points(&mut self, r: usize, bytes: &[u8]) -> Result<(), PsiError> {
+        let count = self.peer_chunk_len(r);
+        let first = r as u64 * u64::from(self.peer.chunk);
+        let tags = peer_points_to_tags::<G>(bytes, count, first, &self.inner.key, self.tag_len)?;
+        self.peer_tags.reserve(count);
+        for (i, t) in tags.chunks_exact(self.tag_len).enumerate() {
+            // first + i < peer.items <= u32::MAX (checked in the hello).
+            self.peer_tags
+                .entry(tag_from_bytes(t))
+                .or_insert((first + i as u64) as u32);
+        }
+        Ok(())
+    }
+
+    /// Step 4–5: matches; returns our output and the messages for the follower (result header,
+    /// then index chunks), if the mode sends any.
+    pub fn finish(self) -> (PsiOutput, Vec<Vec<u8>>) {
+        match self.inner.params.reveal {
+            Reveal::Cardinality => {
+                let count = self
+                    .cardinality_tags
+                    .iter()
+                    .filter(|t| self.peer_tags.contains_key(t))
+                    .count() as u64;
+                let out = PsiOutput {
+                    intersection: None,
+                    cardinality: Some(count),
+                    peer_items: self.peer.items,
+                    stats: Default::default(),
+                };
+                (out, vec![ResultHeader { count }.encode()])
+            }
+            reveal => {
+                let mut ours = Vec::new();
+                let mut theirs = Vec::new();
+                for (pos, t) in self.own_tags.iter().enumerate() {
+                    if let Some(&q) = self.peer_tags.get(t) {
+                        ours.push(self.inner.order[pos] as usize);
+                        theirs.push(q);
+                    }
+                }
+                let count = ours.len() as u64;
+                let ours = sorted_by_item(self.inner.items, ours);
+                let out = PsiOutput {
+                    intersection: Some(ours),
+                    cardinality: Some(count),
+                    peer_items: self.peer.items,
+                    stats: Default::default(),
+                };
+                if reveal == Reveal::LeaderOnly {
+                    return (out, Vec::new());
+                }
+                theirs.sort_unstable();
+                let mut msgs = vec![ResultHeader { count }.encode()];
+                for c in theirs.chunks(self.inner.params.chunk as usize) {
+                    msgs.push(c.iter().flat_map(|i| i.to_le_bytes()).collect());
+                }
+                (out, msgs)
+            }
+        }
+    }
+}
+
+/// The party that does not compare, before the hello exchange.
+pub struct Follower<'a, G: PsiGroup, T> {
+    items: &'a [T],
+    params: Params,
+    key: SecretScalar<G>,
+    order: Vec<u32>,
+}
+
+impl<G: PsiGroup, T> core::fmt::Debug for Follower<'_, G, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Follower")
+            .field("items", &self.items.len())
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Follower<'a, G, T> {
+    /// Picks the secret `b` and the random order `π_F`.
+    pub fn new<R: CryptoRng + ?Sized>(
+        items: &'a [T],
+        params: Params,
+        rng: &mut R,
+    ) -> Result<Self, PsiError> {
+        check_local(items, &params)?;
+        let key = G::random_scalar(rng);
+        let order = shuffle::permutation(rng, items.len());
+        Ok(Self {
+            items,
+            params,
+            key,
+            order,
+        })
+    }
+
+    /// Our hello.
+    pub fn hello(&self) -> Hello {
+        Hello {
+            curve: G::ID,
+            reveal: self.params.reveal,
+            leader: false,
+            chunk: self.params.chunk,
+            items: self.items.len() as u64,
+        }
+    }
+
+    /// Checks the leader's hello; the session is the only way on.
+    pub fn accept(self, peer: &Hello) -> Result<FollowerSession<'a, G, T>, PsiError> {
+        check_peer::<G>(&self.hello(), peer, &self.params)?;
+        let tag_len = tag_len(peer.items, self.items.len() as u64);
+        Ok(FollowerSession {
+            peer: *peer,
+            tag_len,
+            stash: Vec::new(),
+            inner: self,
+        })
+    }
+}
+
+/// The follower after a valid hello exchange.
+pub struct FollowerSession<'a, G: PsiGroup, T> {
+    inner: Follower<'a, G, T>,
+    peer: Hello,
+    tag_len: usize,
+    /// Cardinality mode: all tags, shuffled before sending.
+    stash: Vec<u8>,
+}
+
+impl<G: PsiGroup, T> core::fmt::Debug for FollowerSession<'_, G, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FollowerSession")
+            .field("peer", &self.peer)
+            .field("tag_len", &self.tag_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: PsiGroup, T: AsRef<[u8]> + Sync> FollowerSession<'_, G, T> {
+    /// Chunks of points the leader sends.
+    pub fn peer_chunks(&self) -> usize {
+        chunk_count(self.peer.items, self.peer.chunk)
+    }
+
+    /// Chunks of our points.
+    pub fn own_chunks(&self) -> usize {
+        chunk_count(self.inner.items.len() as u64, self.inner.params.chunk)
+    }
+
+    /// Items in the leader's chunk `r` (also the size of tag chunk `r`).
+    pub fn peer_chunk_len(&self, r: usize) -> usize {
+        chunk_len(self.peer.items, self.peer.chunk, r)
+    }
+
+    /// Items in our chunk `r`.
+    pub fn own_chunk_len(&self, r: usize) -> usize {
+        chunk_len(self.inner.items.len() as u64, self.inner.params.chunk, r)
+    }
+
+    /// The tag length in use.
+    pub fn tag_len(&self) -> usize {
+        self.tag_len
+    }
+
+    /// The mode.
+    pub fn reveal(&self) -> Reveal {
+        self.inner.params.reveal
+    }
+
+    /// The leader's item count.
+    pub fn peer_items(&self) -> u64 {
+        self.peer.items
+    }
+
+    /// Step 2: the leader's chunk `r` → tags `T(b·a·H(x))` to send now (or `None` in
+    /// Cardinality mode, where they are stashed and shuffled at the end).
+    pub fn on_peer_points(&mut self, r: usize, bytes: &[u8]) -> Result<Option<Vec<u8>>, PsiError> {
+        let count = self.peer_chunk_len(r);
+        let first = r as u64 * u64::from(self.peer.chunk);
+        let tags = peer_points_to_tags::<G>(bytes, count, first, &self.inner.key, self.tag_len)?;
+        if self.inner.params.reveal == Reveal::Cardinality {
+            self.stash.extend_from_slice(&tags);
+            return Ok(None);
+        }
+        Ok(Some(tags))
+    }
+
+    /// Step 3: `b·H(y)` for our chunk `r` in `π_F` order.
+    pub fn points_chunk(&self, r: usize) -> Result<Vec<u8>, PsiError> {
+        let c = self.inner.params.chunk as usize;
+        let start = r * c;
+        let idx = &self.inner.order[start..start + self.own_chunk_len(r)];
+        hash_mul_encode::<G, T>(self.inner.items, idx, &self.inner.key)
+    }
+
+    /// Cardinality mode: the stashed tags, shuffled, split as the leader's chunks.
+    pub fn shuffled_tags<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> Vec<Vec<u8>> {
+        let mut tags: Vec<&[u8]> = self.stash.chunks_exact(self.tag_len).collect();
+        shuffle::shuffle(rng, &mut tags);
+        (0..self.peer_chunks())
+            .scan(0usize, |at, r| {
+                let n = self.peer_chunk_len(r);
+                let msg = tags[*at..*at + n].concat();
+                *at += n;
+                Some(msg)
+            })
+            .collect()
+    }
+
+    /// The smaller of the two set sizes (bound on any announced intersection).
+    pub fn max_intersection(&self) -> u64 {
+        self.peer.items.min(self.inner.items.len() as u64)
+    }
+
+    /// Step 5 (Both): our matching positions (`π_F` order) → output.
+    pub fn finish_with_positions(self, positions: &[u32]) -> PsiOutput {
+        let idx = positions
+            .iter()
+            .map(|&p| self.inner.order[p as usize] as usize)
+            .collect();
+        PsiOutput {
+            intersection: Some(sorted_by_item(self.inner.items, idx)),
+            cardinality: Some(positions.len() as u64),
+            peer_items: self.peer.items,
+            stats: Default::default(),
+        }
+    }
+
+    /// Step 5 (Cardinality / LeaderOnly): output without rows.
+    pub fn finish_without_rows(self, cardinality: Option<u64>) -> PsiOutput {
+        PsiOutput {
+            intersection: None,
+            cardinality,
+            peer_items: self.peer.items,
+            stats: Default::default(),
+        }
+    }
+
+    /// Our item count.
+    pub fn own_items(&self) -> u64 {
+        self.inner.items.len() as u64
+    }
+
+    /// Chunk size the leader uses for index messages.
+    pub fn peer_chunk(&self) -> u32 {
+        self.peer.chunk
+    }
+}
+
+/// Tags are uniformly random, so their low 64 bits are already a good hash; SipHash would cost
+/// more than the rest of the matching.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TagHasher;
+
+impl core::hash::BuildHasher for TagHasher {
+    type Hasher = TagHash;
+    fn build_hasher(&self) -> TagHash {
+        TagHash(0)
+    }
+}
+
+/// See [`TagHasher`].
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TagHash(u64);
+
+impl core::hash::Hasher for TagHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        // Truncation intended: the low 64 bits of a random tag.
+        self.0 = v as u64;
+    }
+}
