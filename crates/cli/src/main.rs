@@ -1,1 +1,55 @@
-fn main() {}
+//! `unseen`: private set intersection between institutions (and, later, more), from the command
+//! line. Glue only: the protocols live in `unseen-psi`, data handling in `unseen-data`.
+
+mod args;
+mod bench;
+mod demo;
+mod progress;
+mod psi;
+mod synth;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// An error caused by the user's input or flags (exit code 2), as opposed to a failure of the
+/// run itself (exit code 1).
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Psi(a) => psi::run(&a),
+        args::Command::Demo(a) => demo::run(&a),
+        args::Command::Bench(args::BenchCommand::Psi(a)) => bench::psi(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the context chain, outermost first.
+            let msg = e
+                .chain()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("error: {msg}");
+            let bad_input = e
+                .chain()
+                .any(|c| c.is::<UsageError>() || c.is::<unseen_data::DataError>());
+            if bad_input {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

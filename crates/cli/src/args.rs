@@ -1,0 +1,176 @@
+//! Command-line arguments as clap parses them; `psi.rs` validates them into a run configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// unseen: compute on each other's data without seeing it (可用不可见).
+#[derive(Debug, Parser)]
+#[command(name = "unseen", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Private set intersection (安全求交) of two CSV files held by two parties.
+    #[command(after_help = PSI_EXAMPLES)]
+    Psi(PsiArgs),
+    /// Runs both parties of a PSI in one process on generated ID-card data and checks the result.
+    #[command(
+        after_help = "Example:\n  unseen demo\n  unseen demo --curve sm2 --bank 5000 --partner 3000"
+    )]
+    Demo(DemoArgs),
+    /// Benchmarks (both roles in one process over loopback TCP; one JSON line).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+const PSI_EXAMPLES: &str = "\
+Examples (two terminals on one machine):
+  # the partner listens
+  unseen psi --listen 127.0.0.1:7000 --input partner.csv --key id --key-type id-card --output partner_common.csv
+  # the bank connects
+  unseen psi --connect 127.0.0.1:7000 --input bank.csv --key id --key-type id-card --output bank_common.csv
+
+Both sides must use the same --curve and --mode. In mode `both` each side writes its own rows of
+the common customers, sorted by key, so row i of both outputs is the same customer.
+Exit codes: 0 success, 2 bad input or usage, 1 other failure.";
+
+/// Who learns what (both sides must agree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    /// Both parties learn the intersection and write their matching rows, aligned.
+    Both,
+    /// Only the listening party learns the intersection.
+    ListenerOnly,
+    /// Only the connecting party learns the intersection.
+    DialerOnly,
+    /// Both learn only the number of common items.
+    Cardinality,
+}
+
+/// Group for the ECDH protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Curve {
+    /// ristretto255 (RFC 9496), the default.
+    Ristretto255,
+    /// SM2 (GB/T 32918) with SM3, for the 国密 profile.
+    Sm2,
+}
+
+/// Key normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyTypeArg {
+    /// 18-digit resident ID (GB 11643): check digit verified, 15-digit numbers converted.
+    IdCard,
+    /// Mainland mobile number: +86/0086, spaces and dashes stripped; 11 digits starting with 1.
+    Phone,
+    /// Any string, trimmed.
+    String,
+}
+
+/// Input character encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EncodingArg {
+    /// UTF-8 (BOM optional) if the file is valid UTF-8, else GB18030/GBK.
+    Auto,
+    /// UTF-8.
+    #[value(name = "utf-8")]
+    Utf8,
+    /// GBK (read as its superset GB18030).
+    Gbk,
+    /// GB18030.
+    Gb18030,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PsiArgs {
+    /// Listen on this loopback address and wait for the peer (e.g. 127.0.0.1:7000).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        conflicts_with = "connect",
+        required_unless_present = "connect"
+    )]
+    pub(crate) listen: Option<String>,
+    /// Connect to the peer at this loopback address (retries until --connect-timeout).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) connect: Option<String>,
+    /// CSV file with a header row.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+    /// Header name of the key column.
+    #[arg(long, short, value_name = "COLUMN")]
+    pub(crate) key: String,
+    /// How keys are normalised before matching (both sides must use the same).
+    #[arg(long, value_enum, default_value_t = KeyTypeArg::String)]
+    pub(crate) key_type: KeyTypeArg,
+    /// Where this side's matching rows go (CSV, UTF-8, header kept). Written atomically;
+    /// not needed in mode `cardinality` or on the side that learns nothing.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Group for the protocol.
+    #[arg(long, value_enum, default_value_t = Curve::Ristretto255)]
+    pub(crate) curve: Curve,
+    /// Who learns what.
+    #[arg(long, value_enum, default_value_t = Mode::Both)]
+    pub(crate) mode: Mode,
+    /// Skip rows whose key is invalid (counted in the summary) instead of failing.
+    #[arg(long)]
+    pub(crate) skip_invalid: bool,
+    /// Input encoding.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+    pub(crate) encoding: EncodingArg,
+    /// Fail on a repeated key instead of keeping its first row.
+    #[arg(long)]
+    pub(crate) strict_duplicates: bool,
+    /// Seconds to wait for data from the peer before failing.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub(crate) timeout: u64,
+    /// Seconds `--connect` keeps retrying while the peer is not listening yet.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub(crate) connect_timeout: u64,
+    /// Print the summary as one JSON line instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Group for the protocol.
+    #[arg(long, value_enum, default_value_t = Curve::Ristretto255)]
+    pub(crate) curve: Curve,
+    /// Customers of the bank.
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) bank: usize,
+    /// Customers of the partner.
+    #[arg(long, default_value_t = 15_000)]
+    pub(crate) partner: usize,
+    /// Customers they have in common.
+    #[arg(long, default_value_t = 6_000)]
+    pub(crate) common: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// ECDH-PSI: both roles over loopback TCP, N items per side, 50 % overlap.
+    #[command(
+        after_help = "Example:\n  unseen bench psi --items 1048576\n  unseen bench psi --items 65536 --curve sm2"
+    )]
+    Psi(BenchPsiArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchPsiArgs {
+    /// Items per side.
+    #[arg(long, default_value_t = 1 << 16)]
+    pub(crate) items: usize,
+    /// Group.
+    #[arg(long, value_enum, default_value_t = Curve::Ristretto255)]
+    pub(crate) curve: Curve,
+    /// Who learns what.
+    #[arg(long, value_enum, default_value_t = Mode::Both)]
+    pub(crate) mode: Mode,
+}

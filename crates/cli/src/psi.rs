@@ -1,0 +1,355 @@
+//! `unseen psi`: one party of an ECDH-PSI over loopback TCP, CSV in, CSV out.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use unseen_channel::tcp::{self, TcpOptions};
+use unseen_channel::{Channel, StreamChannel};
+use unseen_crypto::{PsiGroup, Ristretto255, Sm2};
+use unseen_data::{DuplicatePolicy, Encoding, KeyType, ReadOptions, Table};
+use unseen_psi::{Params, PsiOutput, Reveal, run_follower, run_leader};
+
+use crate::UsageError;
+use crate::args::{Curve, EncodingArg, KeyTypeArg, Mode, PsiArgs};
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Listener,
+    Dialer,
+}
+
+/// Protocol role and reveal mode for `side` under `mode`: the party entitled to the rows compares.
+pub(crate) fn role(mode: Mode, side: Side) -> (bool, Reveal) {
+    match mode {
+        Mode::Both => (side == Side::Dialer, Reveal::Both),
+        Mode::DialerOnly => (side == Side::Dialer, Reveal::LeaderOnly),
+        Mode::ListenerOnly => (side == Side::Listener, Reveal::LeaderOnly),
+        Mode::Cardinality => (side == Side::Dialer, Reveal::Cardinality),
+    }
+}
+
+/// Whether this side learns the rows.
+fn learns_rows(leader: bool, reveal: Reveal) -> bool {
+    match reveal {
+        Reveal::Both => true,
+        Reveal::LeaderOnly => leader,
+        Reveal::Cardinality => false,
+    }
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// Resolves `addr` and refuses anything that is not loopback (plain TCP is unauthenticated).
+pub(crate) fn loopback_addr(flag: &str, addr: &str) -> anyhow::Result<SocketAddr> {
+    let resolved: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| usage(format!("{flag} {addr}: not a host:port address ({e})")))?
+        .collect();
+    let Some(first) = resolved.first().copied() else {
+        return Err(usage(format!("{flag} {addr}: resolves to no address")));
+    };
+    if let Some(bad) = resolved.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(usage(format!(
+            "{flag} {addr}: {} is not a loopback address; this build speaks plain TCP, which is \
+             only allowed on 127.0.0.1/::1 (mutual TLS between nodes comes with `unseen node`)",
+            bad.ip()
+        )));
+    }
+    Ok(first)
+}
+
+fn read_options(a: &PsiArgs) -> ReadOptions {
+    let key_type = match a.key_type {
+        KeyTypeArg::IdCard => KeyType::IdCard,
+        KeyTypeArg::Phone => KeyType::Phone,
+        KeyTypeArg::String => KeyType::String,
+    };
+    let mut o = ReadOptions::new(a.key.clone(), key_type);
+    o.skip_invalid = a.skip_invalid;
+    o.encoding = match a.encoding {
+        EncodingArg::Auto => Encoding::Auto,
+        EncodingArg::Utf8 => Encoding::Utf8,
+        EncodingArg::Gbk | EncodingArg::Gb18030 => Encoding::Gb18030,
+    };
+    o.duplicates = if a.strict_duplicates {
+        DuplicatePolicy::Error
+    } else {
+        DuplicatePolicy::KeepFirst
+    };
+    o
+}
+
+/// Checks that `out` can be written (its directory exists) and is not the input.
+fn check_output(out: &Path, input: &Path) -> anyhow::Result<()> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "--output {}: directory {} does not exist",
+            out.display(),
+            dir.display()
+        )));
+    }
+    if let (Ok(a), Ok(b)) = (out.canonicalize(), input.canonicalize()) {
+        if a == b {
+            return Err(usage(format!(
+                "--output {} is the input file; refusing to overwrite it",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A fresh RNG seeded by the operating system.
+pub(crate) fn os_rng() -> anyhow::Result<ChaCha20Rng> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| anyhow::anyhow!("operating system randomness unavailable: {e}"))?;
+    Ok(ChaCha20Rng::from_seed(seed))
+}
+
+/// Runs one role over `ch` with the group chosen at run time.
+pub(crate) fn run_role<C: Channel>(
+    ch: &mut C,
+    curve: Curve,
+    leader: bool,
+    items: &[String],
+    params: Params,
+    progress: &(dyn Fn(unseen_psi::Progress) + Sync),
+) -> anyhow::Result<PsiOutput> {
+    fn go<G: PsiGroup, C: Channel>(
+        ch: &mut C,
+        leader: bool,
+        items: &[String],
+        params: Params,
+        progress: &(dyn Fn(unseen_psi::Progress) + Sync),
+    ) -> anyhow::Result<PsiOutput> {
+        let mut rng = os_rng()?;
+        let out = if leader {
+            run_leader::<G, _, _, _>(ch, items, params, &mut rng, progress)
+        } else {
+            run_follower::<G, _, _, _>(ch, items, params, &mut rng, progress)
+        };
+        Ok(out.context("psi protocol failed")?)
+    }
+    match curve {
+        Curve::Ristretto255 => go::<Ristretto255, C>(ch, leader, items, params, progress),
+        Curve::Sm2 => go::<Sm2, C>(ch, leader, items, params, progress),
+    }
+}
+
+pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let (side, addr) = match (&a.listen, &a.connect) {
+        (Some(l), None) => (Side::Listener, loopback_addr("--listen", l)?),
+        (None, Some(c)) => (Side::Dialer, loopback_addr("--connect", c)?),
+        _ => return Err(usage("give exactly one of --listen ADDR or --connect ADDR")),
+    };
+    let (leader, reveal) = role(a.mode, side);
+    let rows = learns_rows(leader, reveal);
+    let mode_name = format!("{:?}", a.mode).to_lowercase();
+    match (&a.output, rows) {
+        (None, true) => {
+            return Err(usage(format!(
+                "--output FILE is required: this side learns the common rows in mode {mode_name}"
+            )));
+        }
+        (Some(out), true) => check_output(out, &a.input)?,
+        (Some(_), false) => {
+            eprintln!("note: this side learns no rows in mode {mode_name}; --output is ignored");
+        }
+        (None, false) => {}
+    }
+
+    // Read and validate the input before touching the network: a bad file never reaches the peer.
+    let table = unseen_data::read_table(&a.input, &read_options(a))?;
+    report_input(&a.input, &table);
+
+    let opts = TcpOptions {
+        connect_timeout: Duration::from_secs(a.connect_timeout),
+        read_timeout: Duration::from_secs(a.timeout.max(1)),
+    };
+    let mut ch: StreamChannel = match side {
+        Side::Listener => {
+            let l = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+            eprintln!("listening on {addr}, waiting for the peer…");
+            tcp::accept(&l, opts).context("accepting the peer's connection")?
+        }
+        Side::Dialer => {
+            tcp::connect(addr, opts).with_context(|| format!("cannot connect to {addr}"))?
+        }
+    };
+    let pb = crate::progress::bar("psi");
+    let proto_start = Instant::now();
+    let out = run_role(
+        &mut ch,
+        a.curve,
+        leader,
+        &table.keys,
+        Params::new(reveal),
+        &|p| {
+            crate::progress::update(&pb, p);
+        },
+    )?;
+    pb.finish_and_clear();
+    let proto_s = proto_start.elapsed().as_secs_f64();
+    drop(ch);
+
+    let written = match (&a.output, &out.intersection) {
+        (Some(path), Some(idx)) if rows => {
+            unseen_data::write_csv_atomic(
+                path,
+                &table.headers,
+                idx.iter().map(|&i| &table.rows[i]),
+            )?;
+            Some(path.clone())
+        }
+        _ => None,
+    };
+    let summary = Summary {
+        side,
+        leader,
+        mode: &mode_name,
+        curve: a.curve,
+        table: &table,
+        out: &out,
+        output: written.as_deref(),
+        wall_s: start.elapsed().as_secs_f64(),
+        proto_s,
+    };
+    if a.json {
+        println!("{}", summary.json());
+    } else {
+        summary.print();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_input(path: &Path, t: &Table) {
+    let s = &t.summary;
+    for (line, reason) in &s.skipped_examples {
+        eprintln!("skipped {}:{line}: {reason}", path.display());
+    }
+    if s.skipped_invalid > s.skipped_examples.len() as u64 {
+        eprintln!("… {} rows skipped in all", s.skipped_invalid);
+    }
+    if s.duplicates_dropped > 0 {
+        let ex: Vec<String> = s
+            .duplicate_examples
+            .iter()
+            .map(|(d, k)| format!("line {d} repeats line {k}"))
+            .collect();
+        eprintln!(
+            "warning: {}: {} rows repeat an earlier key and were dropped (first row kept): {}",
+            path.display(),
+            s.duplicates_dropped,
+            ex.join(", ")
+        );
+    }
+}
+
+struct Summary<'a> {
+    side: Side,
+    leader: bool,
+    mode: &'a str,
+    curve: Curve,
+    table: &'a Table,
+    out: &'a PsiOutput,
+    output: Option<&'a Path>,
+    wall_s: f64,
+    proto_s: f64,
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / 1_048_576.0
+}
+
+impl Summary<'_> {
+    fn curve_name(&self) -> &'static str {
+        match self.curve {
+            Curve::Ristretto255 => "ristretto255",
+            Curve::Sm2 => "sm2",
+        }
+    }
+
+    fn print(&self) {
+        let s = &self.table.summary;
+        let role = if self.leader { "leader" } else { "follower" };
+        let side = match self.side {
+            Side::Listener => "listener",
+            Side::Dialer => "dialer",
+        };
+        println!(
+            "items in:      {} ({} rows read, {} invalid skipped, {} duplicates dropped, {})",
+            self.table.keys.len(),
+            s.rows_read,
+            s.skipped_invalid,
+            s.duplicates_dropped,
+            s.encoding
+        );
+        println!("peer items:    {}", self.out.peer_items);
+        match (&self.out.intersection, self.out.cardinality) {
+            (Some(idx), _) => match self.output {
+                Some(p) => println!(
+                    "intersection:  {} rows written to {}",
+                    idx.len(),
+                    p.display()
+                ),
+                None => println!("intersection:  {}", idx.len()),
+            },
+            (None, Some(c)) => println!("intersection:  {c} (size only; no rows revealed)"),
+            (None, None) => println!(
+                "intersection:  not revealed to this side (mode {})",
+                self.mode
+            ),
+        }
+        let st = &self.out.stats;
+        println!(
+            "time:          {:.2} s ({:.2} s protocol); sent {:.2} MiB, received {:.2} MiB, {} rounds",
+            self.wall_s,
+            self.proto_s,
+            mib(st.bytes_sent),
+            mib(st.bytes_received),
+            st.rounds
+        );
+        println!(
+            "protocol:      ecdh-psi, {}, mode {}, {side} = {role}",
+            self.curve_name(),
+            self.mode
+        );
+    }
+
+    fn json(&self) -> String {
+        let s = &self.table.summary;
+        serde_json::json!({
+            "side": match self.side { Side::Listener => "listener", Side::Dialer => "dialer" },
+            "role": if self.leader { "leader" } else { "follower" },
+            "mode": self.mode,
+            "curve": self.curve_name(),
+            "items": self.table.keys.len(),
+            "rows_read": s.rows_read,
+            "skipped_invalid": s.skipped_invalid,
+            "duplicates_dropped": s.duplicates_dropped,
+            "peer_items": self.out.peer_items,
+            "intersection": self.out.intersection.as_ref().map(|v| v.len() as u64).or(self.out.cardinality),
+            "output": self.output.map(|p| p.display().to_string()),
+            "wall_s": self.wall_s,
+            "protocol_s": self.proto_s,
+            "bytes_sent": self.out.stats.bytes_sent,
+            "bytes_received": self.out.stats.bytes_received,
+            "rounds": self.out.stats.rounds,
+        })
+        .to_string()
+    }
+}
