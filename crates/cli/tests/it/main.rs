@@ -1,1 +1,10 @@
-//! Integration tests.
+//! End-to-end tests of the `unseen` binary: two real processes over loopback TCP, real CSV files.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // tests
+
+mod psi;
+mod util;

@@ -1,0 +1,444 @@
+use crate::util::*;
+
+/// Two sets with a known intersection: a = 0..n, b = n/2..n/2+n (ids by index).
+fn sets(n: u32) -> (Vec<u32>, Vec<u32>) {
+    let a: Vec<u32> = (0..n).collect();
+    let mut b: Vec<u32> = (n / 2..n / 2 + n).collect();
+    b.reverse();
+    (a, b)
+}
+
+/// Checks an output file: header kept, rows = the expected ids sorted by normalised key, with
+/// this side's payload.
+fn check_output(path: &std::path::Path, expected: &[u32]) {
+    let mut want: Vec<(String, u32)> = expected.iter().map(|&i| (id(i), i)).collect();
+    want.sort();
+    let got = rows(path);
+    assert_eq!(got[0], "id,name,amount");
+    assert_eq!(got.len() - 1, want.len());
+    for (line, (key, i)) in got[1..].iter().zip(&want) {
+        assert_eq!(line, &format!("{},name{i},{}", key.to_lowercase(), i * 3));
+    }
+}
+
+fn run_both(n: u32, curve: &str) {
+    let d = tmp();
+    let (a, b) = sets(n);
+    let (fa, fb, oa, ob) = (
+        p(&d, "a.csv"),
+        p(&d, "b.csv"),
+        p(&d, "oa.csv"),
+        p(&d, "ob.csv"),
+    );
+    write_csv(&fa, &a, false);
+    write_csv(&fb, &b, true);
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+            "--curve",
+            curve,
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&oa),
+            "--curve",
+            curve,
+            "--json",
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    let sb = set(&b);
+    let inter: Vec<u32> = a.iter().copied().filter(|i| sb.contains(i)).collect();
+    assert_eq!(inter.len() as u32, n / 2);
+    check_output(&oa, &inter);
+    check_output(&ob, &inter);
+    // Aligned: line i of both files is the same customer.
+    let (ra, rb) = (rows(&oa), rows(&ob));
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!(x.split(',').next(), y.split(',').next());
+    }
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["intersection"], u64::from(n / 2));
+    assert_eq!(j["items"], u64::from(n));
+    assert_eq!(j["peer_items"], u64::from(n));
+}
+
+#[test]
+fn two_processes_ristretto_2_pow_16() {
+    run_both(1 << 16, "ristretto255");
+}
+
+#[test]
+fn two_processes_sm2() {
+    run_both(1 << 12, "sm2");
+}
+
+#[test]
+fn gbk_with_bom_and_crlf_against_utf8() {
+    let d = tmp();
+    let (fa, fb, oa, ob) = (
+        p(&d, "a.csv"),
+        p(&d, "b.csv"),
+        p(&d, "oa.csv"),
+        p(&d, "ob.csv"),
+    );
+    // Bank: UTF-8; partner: GBK bytes after a UTF-8 BOM, CRLF, Chinese names, a quoted field.
+    std::fs::write(
+        &fa,
+        format!("id,amount\n{},1\n{},2\n{},3\n", id(1), id(2), id(3)),
+    )
+    .unwrap();
+    let text = format!(
+        "姓名,id,备注\r\n张三,{},\"北京, 朝阳\"\r\n李四,{},无\r\n王五,{},无\r\n",
+        id(2).to_lowercase(),
+        id(3),
+        id(9)
+    );
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice(&gbk);
+    std::fs::write(&fb, bytes).unwrap();
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&oa),
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    let mut want = vec![id(2), id(3)];
+    want.sort();
+    let ra = rows(&oa);
+    assert_eq!(ra[0], "id,amount");
+    assert_eq!(
+        ra[1..]
+            .iter()
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        want
+    );
+    let rb = std::fs::read_to_string(&ob).unwrap();
+    assert!(rb.starts_with("姓名,id,备注\n"), "{rb}");
+    assert!(
+        rb.contains("张三,") && rb.contains("\"北京, 朝阳\"") && rb.contains("李四,"),
+        "{rb}"
+    );
+    assert!(!rb.contains("王五"));
+}
+
+#[test]
+fn one_sided_and_cardinality_modes() {
+    let d = tmp();
+    let (a, b) = sets(2000);
+    let (fa, fb, oa, ob) = (
+        p(&d, "a.csv"),
+        p(&d, "b.csv"),
+        p(&d, "oa.csv"),
+        p(&d, "ob.csv"),
+    );
+    write_csv(&fa, &a, false);
+    write_csv(&fb, &b, false);
+    let sb = set(&b);
+    let inter: Vec<u32> = a.iter().copied().filter(|i| sb.contains(i)).collect();
+    // listener-only: only the listener writes rows.
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+            "--mode",
+            "listener-only",
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "--mode",
+            "listener-only",
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    check_output(&ob, &inter);
+    assert!(String::from_utf8_lossy(&r.stdout).contains("not revealed to this side"));
+    std::fs::remove_file(&ob).unwrap();
+    // dialer-only.
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "--mode",
+            "dialer-only",
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&oa),
+            "--mode",
+            "dialer-only",
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    check_output(&oa, &inter);
+    // cardinality: both print the count, nobody writes rows.
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "--mode",
+            "cardinality",
+            "--json",
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "--mode",
+            "cardinality",
+            "--json",
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    for o in [&l, &r] {
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["intersection"], inter.len() as u64);
+        assert_eq!(j["output"], serde_json::Value::Null);
+    }
+    assert!(!ob.exists());
+}
+
+fn expect_input_error(args: &[&str], needle: &str, out: &std::path::Path) {
+    let o = bin().args(args).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{err} should contain {needle}");
+    assert!(!out.exists(), "no output on failure");
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let d = tmp();
+    let (f, out) = (p(&d, "bad.csv"), p(&d, "out.csv"));
+    let ids: Vec<u32> = (0..10).collect();
+    write_csv(&f, &ids, false);
+    // Corrupt the check digit of the key on line 7 (header is line 1).
+    let mut lines = rows(&f);
+    let key = id(5);
+    let wrong = if key.ends_with('1') { '2' } else { '1' };
+    lines[6] = lines[6].replacen(&key.to_lowercase(), &format!("{}{wrong}", &key[..17]), 1);
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let port = format!("127.0.0.1:{}", free_port());
+    let base = |file: &str, key: &str| {
+        vec![
+            "psi".to_string(),
+            "--listen".into(),
+            port.clone(),
+            "-i".into(),
+            file.into(),
+            "-k".into(),
+            key.into(),
+            "--key-type".into(),
+            "id-card".into(),
+            "-o".into(),
+            s(&out).into(),
+        ]
+    };
+    let fs = s(&f).to_string();
+    let v = base(&fs, "id");
+    expect_input_error(
+        &v.iter().map(String::as_str).collect::<Vec<_>>(),
+        &format!("{fs}:7"),
+        &out,
+    );
+    let v = base(&fs, "customer_id");
+    expect_input_error(
+        &v.iter().map(String::as_str).collect::<Vec<_>>(),
+        "customer_id",
+        &out,
+    );
+    let missing = s(&p(&d, "missing.csv")).to_string();
+    let v = base(&missing, "id");
+    expect_input_error(
+        &v.iter().map(String::as_str).collect::<Vec<_>>(),
+        "missing.csv",
+        &out,
+    );
+    // A directory is unreadable as a file.
+    let dir = s(d.path()).to_string();
+    let v = base(&dir, "id");
+    expect_input_error(
+        &v.iter().map(String::as_str).collect::<Vec<_>>(),
+        &dir,
+        &out,
+    );
+    // Non-loopback address, missing output.
+    expect_input_error(
+        &[
+            "psi",
+            "--connect",
+            "10.1.2.3:7000",
+            "-i",
+            &fs,
+            "-k",
+            "id",
+            "-o",
+            s(&out),
+        ],
+        "not a loopback address",
+        &out,
+    );
+    expect_input_error(
+        &["psi", "--connect", &port, "-i", &fs, "-k", "id"],
+        "--output",
+        &out,
+    );
+    // With --skip-invalid the bad row is skipped and reported; the run then needs a peer, so only
+    // check that reading succeeds up to the connection (connect times out quickly).
+    let o = bin()
+        .args([
+            "psi",
+            "--connect",
+            &port,
+            "-i",
+            &fs,
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&out),
+            "--skip-invalid",
+            "--connect-timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(":7:") && err.contains("cannot connect"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn peer_mismatch_fails_without_output() {
+    let d = tmp();
+    let (a, b) = sets(100);
+    let (fa, fb, oa, ob) = (
+        p(&d, "a.csv"),
+        p(&d, "b.csv"),
+        p(&d, "oa.csv"),
+        p(&d, "ob.csv"),
+    );
+    write_csv(&fa, &a, false);
+    write_csv(&fb, &b, false);
+    let (l, r) = pair(
+        &["-i", s(&fb), "-k", "id", "-o", s(&ob), "--curve", "sm2"],
+        &["-i", s(&fa), "-k", "id", "-o", s(&oa)],
+    );
+    assert_eq!(l.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("curve"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(!oa.exists() && !ob.exists());
+}
+
+#[test]
+fn demo_and_help() {
+    let o = bin()
+        .args([
+            "demo",
+            "--bank",
+            "500",
+            "--partner",
+            "400",
+            "--common",
+            "123",
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("check: OK") && out.contains("(123)"), "{out}");
+    for sub in [
+        &["psi", "--help"][..],
+        &["demo", "--help"],
+        &["bench", "psi", "--help"],
+    ] {
+        let o = bin().args(sub).output().unwrap();
+        ok(&o);
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Example"),
+            "{sub:?}"
+        );
+    }
+    let o = bin().args(["psi", "--bogus"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

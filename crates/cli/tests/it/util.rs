@@ -1,0 +1,111 @@
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub(crate) fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_unseen"))
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GB 11643 check character (independent of the crates under test).
+pub(crate) fn check_char(body: &str) -> char {
+    let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let s: u32 = body
+        .bytes()
+        .zip(w)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(s % 11) as usize]
+}
+
+/// Deterministic distinct IDs: index `i` maps to one ID.
+pub(crate) fn id(i: u32) -> String {
+    let body = format!(
+        "{:06}{:04}{:02}{:02}{:03}",
+        110_000 + (i * 7919) % 550_000,
+        1950 + i % 50,
+        1 + i % 12,
+        1 + i % 28,
+        i % 1000
+    );
+    let body = format!("{}{}", &body[..14], &format!("{:03}", i / 1000 % 1000)); // keep unique
+    let id = format!("{body}{}", check_char(&body));
+    id
+}
+
+/// Writes a CSV with header `id,name,amount` for the given id indices (lowercase x for variety).
+pub(crate) fn write_csv(path: &Path, ids: &[u32], crlf: bool) {
+    let nl = if crlf { "\r\n" } else { "\n" };
+    let mut s = format!("id,name,amount{nl}");
+    for &i in ids {
+        s.push_str(&format!("{},name{i},{}{nl}", id(i).to_lowercase(), i * 3));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+pub(crate) fn spawn(args: &[&str]) -> Child {
+    bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+pub(crate) fn finish(c: Child) -> Output {
+    c.wait_with_output().unwrap()
+}
+
+/// Runs a listener and a dialer with the given extra args; returns (listener, dialer) outputs.
+pub(crate) fn pair(listener: &[&str], dialer: &[&str]) -> (Output, Output) {
+    let port = free_port().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    let mut la = vec!["psi", "--listen", &addr];
+    la.extend_from_slice(listener);
+    let l = spawn(&la);
+    let mut da = vec!["psi", "--connect", &addr];
+    da.extend_from_slice(dialer);
+    let d = spawn(&da);
+    (finish(l), finish(d))
+}
+
+pub(crate) fn rows(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+pub(crate) fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub(crate) fn p(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+pub(crate) fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+pub(crate) fn set(v: &[u32]) -> HashSet<u32> {
+    v.iter().copied().collect()
+}
+
+pub(crate) fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
