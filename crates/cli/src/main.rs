@@ -35,12 +35,17 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // One line: the context chain, outermost first.
-            let msg = e
-                .chain()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(": ");
+            // One line: the context chain, outermost first; a cause already spelled out by its
+            // parent's message is not repeated.
+            let mut msg = String::new();
+            for cause in e.chain().map(ToString::to_string) {
+                if !msg.contains(&cause) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&cause);
+                }
+            }
             eprintln!("error: {msg}");
             let bad_input = e
                 .chain()

@@ -53,6 +53,7 @@
 //! `tests/it/sm2_sswu_ref.py` (straightforward §6.6.2 map, OpenSSL's SM3, textbook affine
 //! addition), not by this code.
 
+mod fast;
 mod field;
 
 use group::{Group, GroupEncoding, ff::Field};
@@ -114,7 +115,9 @@ impl PsiGroup for Sm2 {
     }
 
     fn mul(point: &ProjectivePoint, k: &SecretScalar<Self>) -> ProjectivePoint {
-        point * k.expose()
+        // `fast` returns `None` only if its result fails `sm2`'s curve check, i.e. on a bug in
+        // `fast`; `sm2`'s own multiplication is then the safe answer.
+        fast::mul(point, k.expose()).unwrap_or_else(|| point * k.expose())
     }
 
     fn encode(point: &ProjectivePoint, out: &mut [u8]) -> Result<(), Error> {
@@ -157,12 +160,16 @@ impl PsiGroup for Sm2 {
                 "output length is not points × encoded length",
             ));
         }
-        // Normalising the whole batch to affine shares one field inversion (Montgomery's trick)
-        // instead of one per point.
-        let products: Vec<ProjectivePoint> = points.iter().map(|p| p * k.expose()).collect();
-        let affine: Vec<AffinePoint> = ProjectivePoint::batch_normalize(products.as_slice());
-        for (a, o) in affine.iter().zip(out.chunks_exact_mut(Self::ENCODED_LEN)) {
-            o.copy_from_slice(&a.to_bytes());
+        // `fast` shares one inversion across the inputs and one across the outputs (Montgomery's
+        // trick). It lists the points whose result failed its curve check, which only a bug in
+        // `fast` causes; those are recomputed with `sm2`.
+        let failed = fast::mul_encode_batch(points, k.expose(), out);
+        for i in failed {
+            let (Some(point), Some(o)) = (points.get(i), out.chunks_exact_mut(Self::ENCODED_LEN).nth(i))
+            else {
+                return Err(Error::Internal("sm2 batch index out of range"));
+            };
+            o.copy_from_slice(&(point * k.expose()).to_bytes());
         }
         Ok(())
     }

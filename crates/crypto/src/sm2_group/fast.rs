@@ -384,8 +384,8 @@ fn mont_reduce(mut t: [u64; 8]) -> [u64; 4] {
         let (v1, w) = sbb(0, m_hi, w);
         let (v2, w) = sbb(0, m_lo, w);
         let (v3, _) = sbb(m, m_hi, w);
-        let c;
-        (t[i + 1], c) = adc(t[i + 1], v0, 0);
+        let (x, c) = adc(t[i + 1], v0, 0);
+        t[i + 1] = x;
         let (x, c) = adc(t[i + 2], v1, c);
         t[i + 2] = x;
         let (x, c) = adc(t[i + 3], v2, c);
