@@ -1,7 +1,7 @@
 //! [`StreamChannel`]: the frame codec over any byte stream.
 
 use std::io::{Read, Write};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -258,15 +258,10 @@ fn writer_loop(
         if let Err(e) = w.write_all(&first) {
             return fail(e);
         }
-        loop {
-            match rx.try_recv() {
-                Ok(next) => {
-                    written += 1;
-                    if let Err(e) = w.write_all(&next) {
-                        return fail(e);
-                    }
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        while let Ok(next) = rx.try_recv() {
+            written += 1;
+            if let Err(e) = w.write_all(&next) {
+                return fail(e);
             }
         }
         if let Err(e) = w.flush() {

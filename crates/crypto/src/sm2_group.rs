@@ -60,7 +60,7 @@ use group::{Group, GroupEncoding, ff::Field};
 use rand_core::CryptoRng;
 use sm2::{
     AffinePoint, CompressedPoint, ProjectivePoint, Scalar,
-    elliptic_curve::{BatchNormalize, bigint::U256, point::AffineCoordinates},
+    elliptic_curve::{bigint::U256, point::AffineCoordinates},
 };
 use sm3::Sm3;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -165,8 +165,10 @@ impl PsiGroup for Sm2 {
         // `fast` causes; those are recomputed with `sm2`.
         let failed = fast::mul_encode_batch(points, k.expose(), out);
         for i in failed {
-            let (Some(point), Some(o)) = (points.get(i), out.chunks_exact_mut(Self::ENCODED_LEN).nth(i))
-            else {
+            let (Some(point), Some(o)) = (
+                points.get(i),
+                out.chunks_exact_mut(Self::ENCODED_LEN).nth(i),
+            ) else {
                 return Err(Error::Internal("sm2 batch index out of range"));
             };
             o.copy_from_slice(&(point * k.expose()).to_bytes());

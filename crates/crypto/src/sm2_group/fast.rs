@@ -68,7 +68,11 @@ pub(super) fn mul(point: &ProjectivePoint, k: &Scalar) -> Option<ProjectivePoint
 /// (`out.len() == points.len() * 33`, checked by the caller). The scalar is recoded once, the
 /// inputs share one `sm2` inversion and the outputs one inversion here. Returns the indices whose
 /// result failed the curve check (a bug, never expected), so the caller can recompute them.
-pub(super) fn mul_encode_batch(points: &[ProjectivePoint], k: &Scalar, out: &mut [u8]) -> Vec<usize> {
+pub(super) fn mul_encode_batch(
+    points: &[ProjectivePoint],
+    k: &Scalar,
+    out: &mut [u8],
+) -> Vec<usize> {
     let digits = Digits::new(k);
     let affine: Vec<AffinePoint> = ProjectivePoint::batch_normalize(points);
     let products: Vec<Jacobian> = affine
@@ -465,7 +469,8 @@ impl Jacobian {
             AffinePoint::from_coordinates(&x.to_be_bytes().into(), &y.to_be_bytes().into());
         let ok = affine.is_some() | is_identity;
         let point = ProjectivePoint::from(affine.unwrap_or(AffinePoint::IDENTITY));
-        let point = ProjectivePoint::conditional_select(&point, &ProjectivePoint::IDENTITY, is_identity);
+        let point =
+            ProjectivePoint::conditional_select(&point, &ProjectivePoint::IDENTITY, is_identity);
         subtle::CtOption::new(point, ok)
     }
 
@@ -474,7 +479,11 @@ impl Jacobian {
     fn encode_compressed(&self, z_inv: &Fp) -> ([u8; COMPRESSED_LEN], Choice) {
         let is_identity = self.z.is_zero();
         let (x, y) = self.affine_coordinates(z_inv);
-        let rhs = x.square().sub(&Fp::ONE.double().add(&Fp::ONE)).mul(&x).add(&Fp::B);
+        let rhs = x
+            .square()
+            .sub(&Fp::ONE.double().add(&Fp::ONE))
+            .mul(&x)
+            .add(&Fp::B);
         let on_curve = y.square().ct_eq(&rhs);
         let y_bytes = y.to_be_bytes();
         let mut out = [0u8; COMPRESSED_LEN];

@@ -38,10 +38,18 @@ fn field_inputs() -> Vec<[u8; 32]> {
         v.push(p_plus(delta));
     }
     // Limb-boundary shapes of p's structure.
-    v.push(be("00000000ffffffffffffffffffffffffffffffff00000000ffffffffffffffff"));
-    v.push(be("fffffffe00000000000000000000000000000000000000000000000000000000"));
-    v.push(be("ffffffff00000000ffffffff00000000ffffffff00000000ffffffff00000000"));
-    v.push(be("00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff"));
+    v.push(be(
+        "00000000ffffffffffffffffffffffffffffffff00000000ffffffffffffffff",
+    ));
+    v.push(be(
+        "fffffffe00000000000000000000000000000000000000000000000000000000",
+    ));
+    v.push(be(
+        "ffffffff00000000ffffffff00000000ffffffff00000000ffffffff00000000",
+    ));
+    v.push(be(
+        "00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff",
+    ));
     let mut rng = ChaCha20Rng::seed_from_u64(0x5332_f1e1d);
     for _ in 0..200 {
         let mut x = [0u8; 32];
@@ -101,7 +109,11 @@ fn field_constants() {
 
 #[test]
 fn batch_invert_matches_single_and_keeps_zeros() {
-    let inputs: Vec<Fp> = field_inputs().iter().take(40).map(Fp::from_be_bytes).collect();
+    let inputs: Vec<Fp> = field_inputs()
+        .iter()
+        .take(40)
+        .map(Fp::from_be_bytes)
+        .collect();
     let inverses = batch_invert(inputs.iter().copied());
     for (x, inv) in inputs.iter().zip(&inverses) {
         assert!(bool::from(x.invert().ct_eq(inv)));
@@ -131,17 +143,26 @@ fn point_formulas_match_sm2() {
         assert_eq!(back(&jp.add(&jq)), p + q);
         assert_eq!(back(&jp.add_complete(&jq)), p + q);
         // Non-normalised Z on both sides.
-        assert_eq!(back(&jp.double().add(&jq.double())), p.double() + q.double());
+        assert_eq!(
+            back(&jp.double().add(&jq.double())),
+            p.double() + q.double()
+        );
         // Exceptional cases.
         assert_eq!(back(&jp.add_complete(&jp)), p.double());
-        assert_eq!(back(&jp.double().add_complete(&jp.add(&jp))), p.double().double());
+        // The same point with another Z: P + Q - Q.
+        let jp_other = jp.add(&jq).add(&jq.neg());
+        assert_eq!(back(&jp_other), p);
+        assert_eq!(back(&jp.add_complete(&jp_other)), p.double());
         assert_eq!(back(&jp.add(&jp.neg())), id);
         assert_eq!(back(&jp.add(&Jacobian::IDENTITY)), p);
         assert_eq!(back(&Jacobian::IDENTITY.add(&jp)), p);
     }
     assert_eq!(back(&Jacobian::IDENTITY), id);
     assert_eq!(back(&Jacobian::IDENTITY.double()), id);
-    assert_eq!(back(&Jacobian::IDENTITY.add_complete(&Jacobian::IDENTITY)), id);
+    assert_eq!(
+        back(&Jacobian::IDENTITY.add_complete(&Jacobian::IDENTITY)),
+        id
+    );
     assert_eq!(back(&jacobian(&id)), id);
 }
 
@@ -183,10 +204,18 @@ fn mul_and_batch_match_sm2_on_edge_scalars() {
         scalars.push(Scalar::from(j));
         scalars.push(-Scalar::from(j));
     }
-    for k in 0..256u32 {
-        scalars.push(Scalar::from(2u64).pow_vartime([u64::from(k)]));
+    // 2^k for k = 0..=255 (reduced mod n from k = 256 on, so this stops there).
+    let mut power = Scalar::ONE;
+    for _ in 0..256 {
+        scalars.push(power);
+        power = power.double();
     }
-    let points = [g, -g, g * Scalar::from(0xdead_beefu64), ProjectivePoint::IDENTITY];
+    let points = [
+        g,
+        -g,
+        g * Scalar::from(0xdead_beefu64),
+        ProjectivePoint::IDENTITY,
+    ];
     let mut out = vec![0u8; points.len() * 33];
     for k in &scalars {
         for p in &points {
@@ -197,4 +226,56 @@ fn mul_and_batch_match_sm2_on_edge_scalars() {
             assert_eq!(o, (p * k).to_bytes().as_slice(), "k = {k:?}");
         }
     }
+}
+
+#[test]
+#[ignore]
+fn scratch_timing() {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let g = ProjectivePoint::GENERATOR * Scalar::from(77u64);
+    let k = -Scalar::from(12345u64);
+    let x = Fp::from_be_bytes(&[7u8; 32]);
+    let n = 100_000;
+    let t = Instant::now();
+    let mut y = x;
+    for _ in 0..n { y = black_box(y.mul(&x)); }
+    println!("fp mul {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
+    let t = Instant::now();
+    for _ in 0..n { y = black_box(y.square()); }
+    println!("fp sqr {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
+    let t = Instant::now();
+    for _ in 0..n { y = black_box(y.add(&x)); }
+    println!("fp add {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
+    let t = Instant::now();
+    for _ in 0..n { y = black_box(y.sub(&x)); }
+    println!("fp sub {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
+    let n = 1000;
+    let t = Instant::now();
+    for _ in 0..n { y = black_box(y.invert()); }
+    println!("fp inv {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let t = Instant::now();
+    for _ in 0..n { black_box(black_box(&g).to_affine()); }
+    println!("sm2 to_affine {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let j = jacobian(&g);
+    let t = Instant::now();
+    for _ in 0..n { black_box(black_box(&j).double()); }
+    println!("dbl {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let t = Instant::now();
+    for _ in 0..n { black_box(black_box(&j).add(&j.double())); }
+    println!("add+dbl {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let d = Digits::new(&k);
+    let t = Instant::now();
+    for _ in 0..n { black_box(black_box(&j).mul(&d)); }
+    println!("jac mul {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let r = j.mul(&d);
+    let t = Instant::now();
+    for _ in 0..n { black_box(black_box(&r).to_projective()); }
+    println!("to_projective {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let t = Instant::now();
+    for _ in 0..n { black_box(mul(black_box(&g), &k)); }
+    println!("fast::mul {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
+    let t = Instant::now();
+    for _ in 0..n { black_box(black_box(&g) * &k); }
+    println!("sm2 mul {:.2} us", t.elapsed().as_nanos() as f64 / n as f64 / 1e3);
 }
