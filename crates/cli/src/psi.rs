@@ -100,13 +100,13 @@ fn check_output(out: &Path, input: &Path) -> anyhow::Result<()> {
             dir.display()
         )));
     }
-    if let (Ok(a), Ok(b)) = (out.canonicalize(), input.canonicalize()) {
-        if a == b {
-            return Err(usage(format!(
-                "--output {} is the input file; refusing to overwrite it",
-                out.display()
-            )));
-        }
+    if let (Ok(a), Ok(b)) = (out.canonicalize(), input.canonicalize())
+        && a == b
+    {
+        return Err(usage(format!(
+            "--output {} is the input file; refusing to overwrite it",
+            out.display()
+        )));
     }
     Ok(())
 }
@@ -141,7 +141,7 @@ pub(crate) fn run_role<C: Channel>(
         } else {
             run_follower::<G, _, _, _>(ch, items, params, &mut rng, progress)
         };
-        Ok(out.context("psi protocol failed")?)
+        out.context("psi protocol failed")
     }
     match curve {
         Curve::Ristretto255 => go::<Ristretto255, C>(ch, leader, items, params, progress),

@@ -53,7 +53,7 @@ pub(crate) fn overlapping(
     b.extend_from_slice(&all[a_n..]);
     let mut r = ChaCha20Rng::seed_from_u64(seed ^ 0xb0b);
     for i in (1..b.len()).rev() {
-        let j = (r.next_u64() % (i as u64 + 1)) as usize;
+        let j = usize::try_from(r.next_u64() % (i as u64 + 1)).unwrap_or(i);
         b.swap(i, j);
     }
     (a, b)

@@ -7,6 +7,9 @@
 //!   compressed form. **Decoding** goes through `sm2`'s `CtOption` APIs, which check the tag, that
 //!   `x < p` and that `x^3 + a·x + b` is a square; the identity is rejected on top.
 //! * **Digest**: SM3 (GB/T 32905-2016), so the 国密 profile uses only SM algorithms.
+//! * **Scalar multiplication** (`mul`, `mul_encode_batch`): the crate's own constant-time
+//!   fixed-window arithmetic in `fast` (Jacobian coordinates, a field specialised to `p`),
+//!   differentially tested against `sm2`'s `ProjectivePoint * Scalar`; see that module's docs.
 //!
 //! # Hash to curve: `SM2_XMD:SM3_SSWU_RO_`
 //!

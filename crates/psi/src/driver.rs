@@ -147,9 +147,12 @@ where
             let b = ch.recv(header(step::RESULT), ResultHeader::LEN)?;
             let h = ResultHeader::decode(&b, s.max_intersection())?;
             // h.count <= min(n_L, n_F) <= u32::MAX.
-            let count = h.count as usize;
+            let count = usize::try_from(h.count).map_err(|_| {
+                PsiError::BadResult(format!("{} results do not fit in memory", h.count))
+            })?;
             let chunk = s.peer_chunk() as usize;
-            let mut positions = Vec::with_capacity(count.min(s.own_items() as usize));
+            let mut positions =
+                Vec::with_capacity(count.min(usize::try_from(s.own_items()).unwrap_or(usize::MAX)));
             while positions.len() < count {
                 let n = (count - positions.len()).min(chunk);
                 let b = ch.recv(header(step::INDICES), n * 4)?;

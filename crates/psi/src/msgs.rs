@@ -129,13 +129,13 @@ impl ResultHeader {
 pub(crate) fn chunk_len(n: u64, chunk: u32, r: usize) -> usize {
     let start = r as u64 * u64::from(chunk);
     // The result is at most `chunk <= MAX_CHUNK`.
-    n.saturating_sub(start).min(u64::from(chunk)) as usize
+    usize::try_from(n.saturating_sub(start).min(u64::from(chunk))).unwrap_or(usize::MAX)
 }
 
 /// Number of chunks for `n` items.
 pub(crate) fn chunk_count(n: u64, chunk: u32) -> usize {
     // n <= u32::MAX is enforced before any chunking.
-    n.div_ceil(u64::from(chunk)) as usize
+    usize::try_from(n.div_ceil(u64::from(chunk))).unwrap_or(usize::MAX)
 }
 
 /// Decodes exactly `count` points of group `G`; `first` is the position of the first one in the

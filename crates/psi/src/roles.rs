@@ -191,7 +191,7 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Leader<'a, G, T> {
                     self.items.len()
                 }
             ],
-            peer_tags: HashMap::with_capacity_and_hasher(0, TagHasher::default()),
+            peer_tags: HashMap::with_capacity_and_hasher(0, TagHasher),
             cardinality_tags: Vec::new(),
             tag_len,
             peer: *peer,
@@ -285,9 +285,9 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
         self.peer_tags.reserve(count);
         for (i, t) in tags.chunks_exact(self.tag_len).enumerate() {
             // first + i < peer.items <= u32::MAX (checked in the hello).
-            self.peer_tags
-                .entry(tag_from_bytes(t))
-                .or_insert((first + i as u64) as u32);
+            let pos = u32::try_from(first + i as u64)
+                .map_err(|_| PsiError::Internal("peer position beyond u32".into()))?;
+            self.peer_tags.entry(tag_from_bytes(t)).or_insert(pos);
         }
         Ok(())
     }
@@ -556,6 +556,8 @@ impl core::hash::Hasher for TagHash {
     }
     fn write_u128(&mut self, v: u128) {
         // Truncation intended: the low 64 bits of a random tag.
-        self.0 = v as u64;
+        #[allow(clippy::cast_possible_truncation)]
+        let low = v as u64;
+        self.0 = low;
     }
 }

@@ -17,7 +17,7 @@ fn below<R: CryptoRng + ?Sized>(rng: &mut R, bound: u64) -> u64 {
 pub(crate) fn shuffle<T, R: CryptoRng + ?Sized>(rng: &mut R, v: &mut [T]) {
     for i in (1..v.len()).rev() {
         // `below(i + 1) <= i < v.len()` fits in usize.
-        let j = below(rng, i as u64 + 1) as usize;
+        let j = usize::try_from(below(rng, i as u64 + 1)).unwrap_or(i);
         v.swap(i, j);
     }
 }
@@ -25,7 +25,7 @@ pub(crate) fn shuffle<T, R: CryptoRng + ?Sized>(rng: &mut R, v: &mut [T]) {
 /// A uniformly random permutation of `0..n` as `u32` positions.
 pub(crate) fn permutation<R: CryptoRng + ?Sized>(rng: &mut R, n: usize) -> Vec<u32> {
     // Callers check `n <= u32::MAX` first.
-    let mut p: Vec<u32> = (0..n).map(|i| i as u32).collect();
+    let mut p: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
     shuffle(rng, &mut p);
     p
 }

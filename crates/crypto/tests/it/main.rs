@@ -9,4 +9,5 @@
 mod expand;
 mod properties;
 mod ristretto_vectors;
+mod sm2_fast;
 mod sm2_vectors;

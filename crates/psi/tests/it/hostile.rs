@@ -285,7 +285,9 @@ fn fuzz_entry_point_survives_garbage() {
         let mut v = vec![0u8; len];
         r.fill_bytes(&mut v);
         for sel in 0..6u8 {
-            v.first_mut().map(|b| *b = sel);
+            if let Some(b) = v.first_mut() {
+                *b = sel;
+            }
             unseen_psi::msgs::fuzz_decode(&v);
         }
     }
