@@ -102,6 +102,47 @@ pub trait PsiGroup: Send + Sync + 'static {
         Ok(())
     }
 
+    /// `k·H(msg_i)` for every message (hash under `dst` as [`PsiGroup::hash_to_group`]), the
+    /// encodings back to back in `out` (`out.len() == msgs.len() * ENCODED_LEN`).
+    /// Implementations may compute several items at once (SIMD lanes); single-threaded.
+    fn hash_mul_encode_batch(
+        dst: &[u8],
+        msgs: &[&[u8]],
+        k: &SecretScalar<Self>,
+        out: &mut [u8],
+    ) -> Result<(), Error> {
+        let points = msgs
+            .iter()
+            .map(|m| Self::hash_to_group(dst, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::mul_encode_batch(&points, k, out)
+    }
+
+    /// Decodes every `ENCODED_LEN`-byte point of `enc` (validated as [`PsiGroup::decode`]),
+    /// multiplies it by `k` and writes the encodings back to back in `out` (same length as
+    /// `enc`). An invalid point gives its index and the decoding error; `out` is then
+    /// unspecified. Single-threaded.
+    fn decode_mul_encode_batch(
+        enc: &[u8],
+        k: &SecretScalar<Self>,
+        out: &mut [u8],
+    ) -> Result<(), (usize, Error)> {
+        if !enc.len().is_multiple_of(Self::ENCODED_LEN) || out.len() != enc.len() {
+            return Err((
+                0,
+                Error::InvalidArgument(
+                    "input or output length is not a multiple of the encoded length",
+                ),
+            ));
+        }
+        let points = enc
+            .chunks_exact(Self::ENCODED_LEN)
+            .enumerate()
+            .map(|(i, e)| Self::decode(e).map_err(|err| (i, err)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::mul_encode_batch(&points, k, out).map_err(|e| (0, e))
+    }
+
     /// Collision-resistant 32-byte digest used to compare final values (SHA-512/256-truncated
     /// SHA-512 for ristretto255, SM3 for SM2 so the 国密 profile uses only SM algorithms).
     fn digest(bytes: &[u8]) -> [u8; 32];

@@ -164,22 +164,6 @@ pub fn decode_points<G: PsiGroup>(
         .collect()
 }
 
-/// Decodes all points of `b` (whose length the caller checked) on this thread.
-pub(crate) fn decode_points_serial<G: PsiGroup>(
-    b: &[u8],
-    first: u64,
-) -> Result<Vec<G::Point>, PsiError> {
-    b.chunks_exact(G::ENCODED_LEN)
-        .enumerate()
-        .map(|(i, enc)| {
-            G::decode(enc).map_err(|source| PsiError::InvalidPoint {
-                index: first + i as u64,
-                source,
-            })
-        })
-        .collect()
-}
-
 /// Decodes exactly `count` tags of `tag_len` bytes into `u128`s.
 pub fn decode_tags(b: &[u8], count: usize, tag_len: usize) -> Result<Vec<u128>, PsiError> {
     let expected = count * tag_len;

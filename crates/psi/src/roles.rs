@@ -78,12 +78,9 @@ fn hash_mul_encode<G: PsiGroup, T: AsRef<[u8]> + Sync>(
     out.par_chunks_mut(BATCH * G::ENCODED_LEN)
         .zip(order.par_chunks(BATCH))
         .try_for_each(|(o, idx)| {
-            let pts = idx
-                .iter()
-                .map(|&i| G::hash_to_group(dst, items[i as usize].as_ref()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| PsiError::Internal(format!("hash to group: {e}")))?;
-            G::mul_encode_batch(&pts, k, o).map_err(|e| PsiError::Internal(format!("encode: {e}")))
+            let msgs: Vec<&[u8]> = idx.iter().map(|&i| items[i as usize].as_ref()).collect();
+            G::hash_mul_encode_batch(dst, &msgs, k, o)
+                .map_err(|e| PsiError::Internal(format!("hash to group: {e}")))
         })?;
     Ok(out)
 }
@@ -110,10 +107,14 @@ fn peer_points_to_tags<G: PsiGroup>(
         .enumerate()
         .try_for_each(|(b, (t, enc))| {
             let first = first + (b * BATCH) as u64;
-            let pts = msgs::decode_points_serial::<G>(enc, first)?;
             let mut prod = vec![0u8; enc.len()];
-            G::mul_encode_batch(&pts, k, &mut prod)
-                .map_err(|e| PsiError::Internal(format!("encode: {e}")))?;
+            G::decode_mul_encode_batch(enc, k, &mut prod).map_err(|(i, source)| match source {
+                unseen_crypto::Error::InvalidPoint { .. } => PsiError::InvalidPoint {
+                    index: first + i as u64,
+                    source,
+                },
+                e => PsiError::Internal(format!("encode: {e}")),
+            })?;
             for (p, t) in prod
                 .chunks_exact(G::ENCODED_LEN)
                 .zip(t.chunks_exact_mut(tag_len))

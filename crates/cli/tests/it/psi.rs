@@ -83,8 +83,69 @@ fn two_processes_ristretto_2_pow_16() {
 }
 
 #[test]
-fn two_processes_sm2() {
-    run_both(1 << 12, "sm2");
+fn two_processes_sm2_2_pow_16() {
+    run_both(1 << 16, "sm2");
+}
+
+#[test]
+fn two_processes_gbk_bom_crlf_2_pow_16() {
+    // Partner: GBK bytes behind a UTF-8 BOM, CRLF, Chinese header and payload, key in column 2;
+    // bank: UTF-8. Each side must get exactly its own rows of the true intersection.
+    let n = 1u32 << 16;
+    let d = tmp();
+    let (a, b) = sets(n);
+    let (fa, fb, oa, ob) = (
+        p(&d, "a.csv"),
+        p(&d, "b.csv"),
+        p(&d, "oa.csv"),
+        p(&d, "ob.csv"),
+    );
+    write_csv(&fa, &a, false);
+    let mut text = String::from("客户姓名,id,金额\r\n");
+    for &i in &b {
+        text.push_str(&format!("客户{i},{},{}\r\n", id(i), i * 3));
+    }
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable);
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice(&gbk);
+    std::fs::write(&fb, bytes).unwrap();
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&oa),
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    let sb = set(&b);
+    let inter: Vec<u32> = a.iter().copied().filter(|i| sb.contains(i)).collect();
+    check_output(&oa, &inter);
+    let mut want: Vec<(String, u32)> = inter.iter().map(|&i| (id(i), i)).collect();
+    want.sort();
+    let got = rows(&ob);
+    assert_eq!(got[0], "客户姓名,id,金额");
+    let want: Vec<String> = want
+        .iter()
+        .map(|(k, i)| format!("客户{i},{k},{}", i * 3))
+        .collect();
+    assert_eq!(got[1..], want[..]);
 }
 
 #[test]
