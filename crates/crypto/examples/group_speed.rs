@@ -6,6 +6,10 @@
 //! `mul_encode_batch` (batches of 1024), single-threaded. The `sm2 (crate)` row times the
 //! `sm2` crate's own `ProjectivePoint * Scalar` (and `batch_normalize` for the batch), which
 //! `Sm2` used before its fixed-window arithmetic, so the ratio is measured in the same run.
+//!
+//! Then µs per item of ristretto255's `hash_mul_encode_batch` and `decode_mul_encode_batch`
+//! (batches of 256, as the PSI crate calls them) on the backend this CPU selects
+//! (`ristretto::backend_name()`) and on the forced portable path, in the same run.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -13,9 +17,14 @@ use std::time::Instant;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sm2::{AffinePoint, ProjectivePoint, elliptic_curve::BatchNormalize};
-use unseen_crypto::{PsiGroup, Ristretto255, Sm2};
+use unseen_crypto::{
+    PsiGroup, Ristretto255, Sm2,
+    ristretto::{backend_name, portable_decode_mul_encode_batch, portable_hash_mul_encode_batch},
+};
 
 const BATCH: usize = 1024;
+/// Batch length of the PSI crate's calls to the batch methods.
+const PSI_BATCH: usize = 256;
 
 fn main() {
     let iterations: u32 = std::env::args()
@@ -30,6 +39,57 @@ fn main() {
     run::<Ristretto255>(iterations);
     run::<Sm2>(iterations);
     run_sm2_crate(iterations);
+    run_ristretto_batches(iterations);
+}
+
+/// µs per item of the two ristretto255 batch methods, selected backend against portable.
+fn run_ristretto_batches(iterations: u32) {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let k = Ristretto255::random_scalar(&mut rng);
+    let dst = b"unseen-group-speed";
+    let msgs: Vec<Vec<u8>> = (0..PSI_BATCH)
+        .map(|i| format!("user-{i:08}@example.com").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let mut enc = vec![0u8; PSI_BATCH * Ristretto255::ENCODED_LEN];
+    if portable_hash_mul_encode_batch(dst, &refs, &k, &mut enc).is_err() {
+        eprintln!("hash_mul_encode_batch failed");
+        return;
+    }
+    let mut out = vec![0u8; enc.len()];
+    let rounds = (iterations / 64).max(1);
+    let per_item = |f: &mut dyn FnMut()| time(rounds, |_| f()) / PSI_BATCH as f64;
+
+    let hash_fast = per_item(&mut || {
+        black_box(Ristretto255::hash_mul_encode_batch(dst, &refs, &k, &mut out).ok());
+    });
+    let hash_portable = per_item(&mut || {
+        black_box(portable_hash_mul_encode_batch(dst, &refs, &k, &mut out).ok());
+    });
+    let dec_fast = per_item(&mut || {
+        black_box(Ristretto255::decode_mul_encode_batch(&enc, &k, &mut out).ok());
+    });
+    let dec_portable = per_item(&mut || {
+        black_box(portable_decode_mul_encode_batch(&enc, &k, &mut out).ok());
+    });
+    println!();
+    println!("ristretto255 batch methods, batches of {PSI_BATCH}; µs per item");
+    println!(
+        "{:<26} {:>14} {:>10} {:>8}",
+        "method",
+        backend_name(),
+        "portable",
+        "speedup"
+    );
+    for (name, fast, portable) in [
+        ("hash_mul_encode_batch", hash_fast, hash_portable),
+        ("decode_mul_encode_batch", dec_fast, dec_portable),
+    ] {
+        println!(
+            "{name:<26} {fast:>14.2} {portable:>10.2} {:>7.2}x",
+            portable / fast
+        );
+    }
 }
 
 /// `mul` and batch columns of the `sm2` crate's own scalar multiplication.

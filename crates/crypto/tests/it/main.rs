@@ -8,6 +8,7 @@
 
 mod expand;
 mod properties;
+mod ristretto_ifma;
 mod ristretto_vectors;
 mod sm2_fast;
 mod sm2_vectors;
