@@ -4,7 +4,7 @@
 # the very same generated files, in one run on one machine.
 #
 # usage: bench/psi_compare.sh [SPEC ...]      SPEC = PEER:LOGN[:REPS], PEER one of
-#        unseen-r255 | unseen-sm2 | ecdh-25519 | ecdh-sm2 | openmined
+#        unseen-r255 | unseen-r255-portable | unseen-sm2 | ecdh-25519 | ecdh-sm2 | openmined
 # default: the issue's matrix (2^16, 2^18, 2^20; SM2 peer at 2^16 and 2^18; 3 reps).
 # env:   UNSEEN (binary, default target/release/unseen), PEER_BENCH (peer_bench.sh path),
 #        PEER_BENCH_WORK (peers' venv and data), OUT (JSON lines, default bench/out/psi.jsonl)
@@ -90,6 +90,7 @@ for spec in "${specs[@]}"; do
   for ((i = 0; i < ${reps:-3}; i++)); do
     case $peer in
       unseen-r255) line=$(run_unseen ristretto255 "$logn") ;;
+      unseen-r255-portable) line=$(UNSEEN_NO_SIMD=1 run_unseen ristretto255 "$logn" | sed 's/"ecdh-ristretto255"/"ecdh-ristretto255 (portable, UNSEEN_NO_SIMD=1)"/') ;;
       unseen-sm2) line=$(run_unseen sm2 "$logn") ;;
       *) line=$(run_peer "$peer" "$logn") || true ;;
     esac

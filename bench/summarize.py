@@ -13,8 +13,8 @@ for line in open(sys.argv[1] if len(sys.argv) > 1 else "bench/out/psi.jsonl"):
     d = json.loads(line)
     rows[(d["peer"], d["protocol"], d["logn"])].append(d)
 
-print("| implementation | protocol | items/side | wall s (median) | CPU s (both) | bytes | max RSS MiB | correct | runs |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| implementation | protocol | items/side | wall s (median) | wall incl. process start s | CPU s (both parties) | bytes | max RSS MiB | correct | runs |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for (peer, proto, logn), rs in sorted(rows.items(), key=lambda k: (k[0][2], k[0][1], k[0][0])):
     ok = [r for r in rs if r.get("wall_s") is not None]
     wall = statistics.median(r["wall_s"] for r in ok) if ok else None
@@ -24,5 +24,7 @@ for (peer, proto, logn), rs in sorted(rows.items(), key=lambda k: (k[0][2], k[0]
     rss = [max(r["max_rss_mib"]) for r in ok if r.get("max_rss_mib")]
     rss_s = f"{max(rss):.0f}" if rss else "n/a"
     correct = all(r.get("correct") for r in rs)
+    pw = [r.get("proc_wall_s") or r["wall_s"] for r in ok]
+    pwall = statistics.median(pw) if pw else None
     fmt = lambda v: f"{v:.2f}" if v is not None else "failed"
-    print(f"| {peer} | {proto} | 2^{logn} | {fmt(wall)} | {fmt(cpu)} | {comm_s} | {rss_s} | {correct} | {len(rs)} |")
+    print(f"| {peer} | {proto} | 2^{logn} | {fmt(wall)} | {fmt(pwall)} | {fmt(cpu)} | {comm_s} | {rss_s} | {correct} | {len(rs)} |")

@@ -35,6 +35,7 @@ pub(crate) fn host() -> serde_json::Value {
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "avx2": avx2,
         "avx512ifma": ifma,
+        "ristretto255_backend": unseen_crypto::ristretto::backend_name(),
     })
 }
 
