@@ -122,6 +122,12 @@ pub enum ChannelError {
         /// The timeout that expired.
         seconds: u64,
     },
+    /// No peer connected to our listening socket in time.
+    #[error("no peer connected within {seconds} s")]
+    NoPeer {
+        /// How long we waited.
+        seconds: u64,
+    },
     /// A local caller tried to send a payload longer than [`MAX_FRAME_LEN`].
     #[error("refusing to send a {len}-byte message, at most {max} allowed")]
     SendTooLarge {
@@ -237,7 +243,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let opts = tcp::TcpOptions::default();
         let t = std::thread::spawn(move || {
-            let mut s = tcp::accept(&listener, opts).unwrap();
+            let mut s = tcp::accept(&listener, opts, std::time::Duration::from_secs(30)).unwrap();
             // Both sides queue 16 MiB before reading anything: the writer threads must not deadlock
             // as long as the queue holds the frames in flight.
             for i in 0..16u8 {
@@ -262,5 +268,13 @@ mod tests {
         assert_eq!(got, (0..16).collect::<Vec<u8>>());
         assert_eq!(server.bytes_received, c.stats().bytes_sent);
         assert_eq!(server.bytes_sent, c.stats().bytes_received);
+    }
+
+    #[test]
+    fn accept_gives_up_when_nobody_connects() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let opts = tcp::TcpOptions::default();
+        let e = tcp::accept(&listener, opts, std::time::Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(e, ChannelError::NoPeer { seconds: 0 }));
     }
 }

@@ -50,9 +50,33 @@ pub fn connect<A: ToSocketAddrs>(addr: A, opts: TcpOptions) -> Result<StreamChan
     }
 }
 
-/// Accepts one connection on `listener`.
-pub fn accept(listener: &TcpListener, opts: TcpOptions) -> Result<StreamChannel, ChannelError> {
-    let (s, _) = listener.accept()?;
+/// Accepts one connection on `listener`, waiting at most `wait` for the peer to connect
+/// ([`ChannelError::NoPeer`] after that).
+pub fn accept(
+    listener: &TcpListener,
+    opts: TcpOptions,
+    wait: Duration,
+) -> Result<StreamChannel, ChannelError> {
+    let deadline = Instant::now() + wait;
+    listener.set_nonblocking(true)?;
+    let accepted = loop {
+        match listener.accept() {
+            Ok((s, _)) => break Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    break Err(ChannelError::NoPeer {
+                        seconds: wait.as_secs(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(ChannelError::Io(e)),
+        }
+    };
+    listener.set_nonblocking(false)?;
+    let s = accepted?;
+    s.set_nonblocking(false)?;
     from_stream(s, opts)
 }
 

@@ -126,7 +126,8 @@ pub(crate) struct PsiArgs {
     /// Fail on a repeated key instead of keeping its first row.
     #[arg(long)]
     pub(crate) strict_duplicates: bool,
-    /// Seconds to wait for data from the peer before failing.
+    /// Seconds to wait for the peer (to connect to --listen, or to send the next message) before
+    /// failing.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub(crate) timeout: u64,
     /// Seconds `--connect` keeps retrying while the peer is not listening yet.

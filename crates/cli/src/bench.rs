@@ -54,7 +54,7 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
         let x = &x;
         let listener = &listener;
         let tl = s.spawn(move || -> anyhow::Result<_> {
-            let mut ch = tcp::accept(listener, opts)?;
+            let mut ch = tcp::accept(listener, opts, std::time::Duration::from_secs(60))?;
             run_role(
                 &mut ch,
                 curve,

@@ -184,7 +184,8 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
         Side::Listener => {
             let l = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
             eprintln!("listening on {addr}, waiting for the peer…");
-            tcp::accept(&l, opts).context("accepting the peer's connection")?
+            tcp::accept(&l, opts, Duration::from_secs(a.timeout.max(1)))
+                .context("waiting for the peer to connect")?
         }
         Side::Dialer => {
             tcp::connect(addr, opts).with_context(|| format!("cannot connect to {addr}"))?
