@@ -2,18 +2,16 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use unseen_psi::Progress;
 
-/// Returns a bar and a callback for `unseen_psi::run_*`.
+/// A bar that stays invisible until the first report (the total is known only after the
+/// peer's hello), and for good when stdout is not a terminal.
 pub(crate) fn bar(label: &'static str) -> ProgressBar {
-    if !std::io::stdout().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(0);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} items ({per_sec}, eta {eta})")
-    {
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:>6} [{bar:40}] {human_pos}/{human_len} items, {elapsed} elapsed, eta {eta}",
+    ) {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(label);
@@ -24,6 +22,9 @@ pub(crate) fn bar(label: &'static str) -> ProgressBar {
 pub(crate) fn update(pb: &ProgressBar, p: Progress) {
     if pb.length() != Some(p.total) {
         pb.set_length(p.total);
+        if std::io::stdout().is_terminal() && pb.is_hidden() {
+            pb.set_draw_target(ProgressDrawTarget::stderr());
+        }
     }
     pb.set_position(p.done);
 }
