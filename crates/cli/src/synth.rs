@@ -4,18 +4,6 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
-/// The GB 11643 check character of a 17-digit body (ISO 7064 MOD 11-2).
-fn check_char(body: &[u8; 17]) -> char {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const C: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let s: u32 = body
-        .iter()
-        .zip(W)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    C[(s % 11) as usize]
-}
-
 /// `n` distinct ID numbers from `seed`.
 pub(crate) fn id_cards(seed: u64, n: usize) -> Vec<String> {
     let mut r = ChaCha20Rng::seed_from_u64(seed);
@@ -30,9 +18,11 @@ pub(crate) fn id_cards(seed: u64, n: usize) -> Vec<String> {
             1 + r.next_u32() % 28,
             r.next_u32() % 1000
         );
-        let mut b = [0u8; 17];
-        b.copy_from_slice(body.as_bytes());
-        let id = format!("{body}{}", check_char(&b));
+        // `body` is 17 ASCII digits by construction.
+        let id = format!(
+            "{body}{}",
+            unseen_data::id_card_check_char(&body).unwrap_or('0')
+        );
         if seen.insert(id.clone()) {
             out.push(id);
         }

@@ -238,6 +238,13 @@ fn id_check_char(first17: &[u8]) -> char {
     char::from(id_check_byte(first17))
 }
 
+/// The GB 11643 check character of an 18-digit resident ID from its first 17 characters, or
+/// `None` unless they are 17 ASCII digits. For generating test and demo data.
+pub fn id_card_check_char(first17: &str) -> Option<char> {
+    let b = first17.as_bytes();
+    (b.len() == 17 && b.iter().all(u8::is_ascii_digit)).then(|| id_check_char(b))
+}
+
 fn normalize_id_card(raw: &str) -> Result<String, KeyError> {
     let s = raw.trim();
     if s.is_empty() {

@@ -31,7 +31,7 @@ mod write;
 
 pub use crate::encoding::Encoding;
 pub use crate::error::{DataError, ParseNameError};
-pub use crate::key::{KeyError, KeyType, mask_key, normalize_key};
+pub use crate::key::{KeyError, KeyType, id_card_check_char, mask_key, normalize_key};
 pub use crate::read::{
     DuplicatePolicy, MAX_EXAMPLES, ReadOptions, ReadSummary, Row, Table, read_table,
 };

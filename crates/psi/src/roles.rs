@@ -132,26 +132,17 @@ fn sorted_by_item<T: AsRef<[u8]>>(items: &[T], mut idx: Vec<usize>) -> Vec<usize
     idx
 }
 
-/// The party that compares, before the hello exchange.
-pub struct Leader<'a, G: PsiGroup, T> {
+/// What both roles hold: their items, parameters, secret scalar and random sending order.
+struct Party<'a, G: PsiGroup, T> {
     items: &'a [T],
     params: Params,
     key: SecretScalar<G>,
     order: Vec<u32>,
 }
 
-impl<G: PsiGroup, T> core::fmt::Debug for Leader<'_, G, T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Leader")
-            .field("items", &self.items.len())
-            .field("params", &self.params)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Leader<'a, G, T> {
-    /// Picks the secret `a` and the random order `π_L`.
-    pub fn new<R: CryptoRng + ?Sized>(
+impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Party<'a, G, T> {
+    /// Picks the secret scalar and the random order.
+    fn new<R: CryptoRng + ?Sized>(
         items: &'a [T],
         params: Params,
         rng: &mut R,
@@ -167,43 +158,89 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Leader<'a, G, T> {
         })
     }
 
-    /// Our hello.
-    pub fn hello(&self) -> Hello {
+    fn hello(&self, leader: bool) -> Hello {
         Hello {
             curve: G::ID,
             reveal: self.params.reveal,
-            leader: true,
+            leader,
             chunk: self.params.chunk,
             items: self.items.len() as u64,
         }
     }
 
+    fn own_chunks(&self) -> usize {
+        chunk_count(self.items.len() as u64, self.params.chunk)
+    }
+
+    fn own_chunk_len(&self, r: usize) -> usize {
+        chunk_len(self.items.len() as u64, self.params.chunk, r)
+    }
+
+    /// `k·H(item)` for our chunk `r` in our random order.
+    fn points_chunk(&self, r: usize) -> Result<Vec<u8>, PsiError> {
+        let start = r * self.params.chunk as usize;
+        let idx = &self.order[start..start + self.own_chunk_len(r)];
+        hash_mul_encode::<G, T>(self.items, idx, &self.key)
+    }
+
+    fn debug(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("items", &self.items.len())
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The party that compares, before the hello exchange.
+pub struct Leader<'a, G: PsiGroup, T>(Party<'a, G, T>);
+
+impl<G: PsiGroup, T: AsRef<[u8]> + Sync> core::fmt::Debug for Leader<'_, G, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.debug("Leader", f)
+    }
+}
+
+impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Leader<'a, G, T> {
+    /// Picks the secret `a` and the random order `π_L`.
+    pub fn new<R: CryptoRng + ?Sized>(
+        items: &'a [T],
+        params: Params,
+        rng: &mut R,
+    ) -> Result<Self, PsiError> {
+        Party::new(items, params, rng).map(Self)
+    }
+
+    /// Our hello.
+    pub fn hello(&self) -> Hello {
+        self.0.hello(true)
+    }
+
     /// Checks the follower's hello; the session is the only way on.
     pub fn accept(self, peer: &Hello) -> Result<LeaderSession<'a, G, T>, PsiError> {
-        check_peer::<G>(&self.hello(), peer, &self.params)?;
-        let n = self.items.len() as u64;
+        check_peer::<G>(&self.hello(), peer, &self.0.params)?;
+        let n = self.0.items.len() as u64;
         let tag_len = tag_len(n, peer.items);
         Ok(LeaderSession {
             own_tags: vec![
                 0u128;
-                if self.params.reveal == Reveal::Cardinality {
+                if self.0.params.reveal == Reveal::Cardinality {
                     0
                 } else {
-                    self.items.len()
+                    self.0.items.len()
                 }
             ],
             peer_tags: HashMap::with_capacity_and_hasher(0, TagHasher),
             cardinality_tags: Vec::new(),
             tag_len,
             peer: *peer,
-            inner: self,
+            inner: self.0,
         })
     }
 }
 
 /// The leader after a valid hello exchange.
 pub struct LeaderSession<'a, G: PsiGroup, T> {
-    inner: Leader<'a, G, T>,
+    inner: Party<'a, G, T>,
     peer: Hello,
     tag_len: usize,
     /// `T(b·a·H(x))` by position in `π_L` order (Both / LeaderOnly).
@@ -226,7 +263,7 @@ impl<G: PsiGroup, T> core::fmt::Debug for LeaderSession<'_, G, T> {
 impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
     /// Chunks we send (step 1).
     pub fn own_chunks(&self) -> usize {
-        chunk_count(self.inner.items.len() as u64, self.inner.params.chunk)
+        self.inner.own_chunks()
     }
 
     /// Chunks the follower sends of its points (step 3).
@@ -236,7 +273,7 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
 
     /// Items in our chunk `r`.
     pub fn own_chunk_len(&self, r: usize) -> usize {
-        chunk_len(self.inner.items.len() as u64, self.inner.params.chunk, r)
+        self.inner.own_chunk_len(r)
     }
 
     /// Items in the follower's point chunk `r`.
@@ -256,10 +293,7 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
 
     /// Step 1: `a·H(x)` for our chunk `r` in `π_L` order.
     pub fn points_chunk(&self, r: usize) -> Result<Vec<u8>, PsiError> {
-        let c = self.inner.params.chunk as usize;
-        let start = r * c;
-        let idx = &self.inner.order[start..start + self.own_chunk_len(r)];
-        hash_mul_encode::<G, T>(self.inner.items, idx, &self.inner.key)
+        self.inner.points_chunk(r)
     }
 
     /// Step 2 (Both / LeaderOnly): the follower's tags for our chunk `r`.
@@ -343,19 +377,11 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
 }
 
 /// The party that does not compare, before the hello exchange.
-pub struct Follower<'a, G: PsiGroup, T> {
-    items: &'a [T],
-    params: Params,
-    key: SecretScalar<G>,
-    order: Vec<u32>,
-}
+pub struct Follower<'a, G: PsiGroup, T>(Party<'a, G, T>);
 
-impl<G: PsiGroup, T> core::fmt::Debug for Follower<'_, G, T> {
+impl<G: PsiGroup, T: AsRef<[u8]> + Sync> core::fmt::Debug for Follower<'_, G, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Follower")
-            .field("items", &self.items.len())
-            .field("params", &self.params)
-            .finish_non_exhaustive()
+        self.0.debug("Follower", f)
     }
 }
 
@@ -366,44 +392,30 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Follower<'a, G, T> {
         params: Params,
         rng: &mut R,
     ) -> Result<Self, PsiError> {
-        check_local(items, &params)?;
-        let key = G::random_scalar(rng);
-        let order = shuffle::permutation(rng, items.len());
-        Ok(Self {
-            items,
-            params,
-            key,
-            order,
-        })
+        Party::new(items, params, rng).map(Self)
     }
 
     /// Our hello.
     pub fn hello(&self) -> Hello {
-        Hello {
-            curve: G::ID,
-            reveal: self.params.reveal,
-            leader: false,
-            chunk: self.params.chunk,
-            items: self.items.len() as u64,
-        }
+        self.0.hello(false)
     }
 
     /// Checks the leader's hello; the session is the only way on.
     pub fn accept(self, peer: &Hello) -> Result<FollowerSession<'a, G, T>, PsiError> {
-        check_peer::<G>(&self.hello(), peer, &self.params)?;
-        let tag_len = tag_len(peer.items, self.items.len() as u64);
+        check_peer::<G>(&self.hello(), peer, &self.0.params)?;
+        let tag_len = tag_len(peer.items, self.0.items.len() as u64);
         Ok(FollowerSession {
             peer: *peer,
             tag_len,
             stash: Vec::new(),
-            inner: self,
+            inner: self.0,
         })
     }
 }
 
 /// The follower after a valid hello exchange.
 pub struct FollowerSession<'a, G: PsiGroup, T> {
-    inner: Follower<'a, G, T>,
+    inner: Party<'a, G, T>,
     peer: Hello,
     tag_len: usize,
     /// Cardinality mode: all tags, shuffled before sending.
@@ -427,7 +439,7 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> FollowerSession<'_, G, T> {
 
     /// Chunks of our points.
     pub fn own_chunks(&self) -> usize {
-        chunk_count(self.inner.items.len() as u64, self.inner.params.chunk)
+        self.inner.own_chunks()
     }
 
     /// Items in the leader's chunk `r` (also the size of tag chunk `r`).
@@ -437,7 +449,7 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> FollowerSession<'_, G, T> {
 
     /// Items in our chunk `r`.
     pub fn own_chunk_len(&self, r: usize) -> usize {
-        chunk_len(self.inner.items.len() as u64, self.inner.params.chunk, r)
+        self.inner.own_chunk_len(r)
     }
 
     /// The tag length in use.
@@ -470,10 +482,7 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> FollowerSession<'_, G, T> {
 
     /// Step 3: `b·H(y)` for our chunk `r` in `π_F` order.
     pub fn points_chunk(&self, r: usize) -> Result<Vec<u8>, PsiError> {
-        let c = self.inner.params.chunk as usize;
-        let start = r * c;
-        let idx = &self.inner.order[start..start + self.own_chunk_len(r)];
-        hash_mul_encode::<G, T>(self.inner.items, idx, &self.inner.key)
+        self.inner.points_chunk(r)
     }
 
     /// Cardinality mode: the stashed tags, shuffled, split as the leader's chunks.

@@ -5,7 +5,7 @@ use sha2::Sha512;
 use unseen_crypto::{CurveId, Error, PsiGroup, Ristretto255, expand::expand_message_xmd};
 
 /// RFC 9496 Appendix A.1: encodings of `i·B` for `i = 0..16` (B the generator).
-const A1_MULTIPLES: [&str; 16] = [
+pub(crate) const A1_MULTIPLES: [&str; 16] = [
     "0000000000000000000000000000000000000000000000000000000000000000",
     "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76",
     "6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919",
@@ -25,7 +25,7 @@ const A1_MULTIPLES: [&str; 16] = [
 ];
 
 /// RFC 9496 Appendix A.2: invalid encodings, which `decode` must reject.
-const A2_INVALID: [&str; 29] = [
+pub(crate) const A2_INVALID: [&str; 29] = [
     // Non-canonical field encodings.
     "00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
@@ -63,7 +63,7 @@ const A2_INVALID: [&str; 29] = [
 ];
 
 /// RFC 9496 Appendix A.3: the one-way map (§4.3.4) on 64-byte inputs.
-const A3_ONE_WAY_MAP: [(&str, &str); 11] = [
+pub(crate) const A3_ONE_WAY_MAP: [(&str, &str); 11] = [
     (
         "5d1be09e3d0c82fc538112490e35701979d99e06ca3e2b5b54bffe8b4dc772c1\
          4d98b696a1bbfb5ca32c436cc61c16563790306c79eaca7705668b47dffe5bb6",
