@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// unseen: compute on each other's data without seeing it (可用不可见).
+///
+/// Start with `unseen demo`; see `unseen psi --help` for two parties on real CSV files.
 #[derive(Debug, Parser)]
-#[command(name = "unseen", version, about, long_about = None, propagate_version = true)]
+#[command(name = "unseen", version, propagate_version = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -30,9 +32,11 @@ pub(crate) enum Command {
 const PSI_EXAMPLES: &str = "\
 Examples (two terminals on one machine):
   # the partner listens
-  unseen psi --listen 127.0.0.1:7000 --input partner.csv --key id --key-type id-card --output partner_common.csv
+  unseen psi --listen 127.0.0.1:7000 -i partner.csv -k id \\
+      --key-type id-card -o partner_common.csv
   # the bank connects
-  unseen psi --connect 127.0.0.1:7000 --input bank.csv --key id --key-type id-card --output bank_common.csv
+  unseen psi --connect 127.0.0.1:7000 -i bank.csv -k id \\
+      --key-type id-card -o bank_common.csv
 
 Both sides must use the same --curve and --mode. In mode `both` each side writes its own rows of
 the common customers, sorted by key, so row i of both outputs is the same customer.
