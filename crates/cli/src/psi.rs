@@ -79,6 +79,10 @@ fn read_options(a: &PsiArgs) -> ReadOptions {
         EncodingArg::Utf8 => Encoding::Utf8,
         EncodingArg::Gbk | EncodingArg::Gb18030 => Encoding::Gb18030,
     };
+    // Only keys in memory during the protocol; the matching rows are read again for the output.
+    o.keep_fields = false;
+    // Only keys in memory during the protocol; the matching rows are read again for the output.
+    o.keep_fields = false;
     o.duplicates = if a.strict_duplicates {
         DuplicatePolicy::Error
     } else {
@@ -209,11 +213,12 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
 
     let written = match (&a.output, &out.intersection) {
         (Some(path), Some(idx)) if rows => {
-            unseen_data::write_csv_atomic(
-                path,
-                &table.headers,
-                idx.iter().map(|&i| &table.rows[i]),
-            )?;
+            let wanted: Vec<(u64, &str)> = idx
+                .iter()
+                .map(|&i| (table.rows[i].line(), table.keys[i].as_str()))
+                .collect();
+            let rows = unseen_data::read_rows_at(&a.input, &read_options(a), &wanted)?;
+            unseen_data::write_csv_atomic(path, &table.headers, rows.iter())?;
             Some(path.clone())
         }
         _ => None,

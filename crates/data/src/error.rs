@@ -108,6 +108,15 @@ pub enum DataError {
         second: usize,
     },
 
+    /// The file changed between two reads of one run (a row fetched again no longer matches).
+    #[error("{}:{line}: the file changed while unseen was running; run again", path.display())]
+    Changed {
+        /// The input file.
+        path: PathBuf,
+        /// The line that no longer matches.
+        line: u64,
+    },
+
     // --- The operating system refused (permissions, missing file, full disk). ---
     /// An I/O error on `path`.
     #[error("{}: {action}: {source}", path.display())]

@@ -33,6 +33,6 @@ pub use crate::encoding::Encoding;
 pub use crate::error::{DataError, ParseNameError};
 pub use crate::key::{KeyError, KeyType, id_card_check_char, mask_key, normalize_key};
 pub use crate::read::{
-    DuplicatePolicy, MAX_EXAMPLES, ReadOptions, ReadSummary, Row, Table, read_table,
+    DuplicatePolicy, MAX_EXAMPLES, ReadOptions, ReadSummary, Row, Table, read_rows_at, read_table,
 };
 pub use crate::write::{AtomicFile, write_csv_atomic, write_lines_atomic};

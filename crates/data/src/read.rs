@@ -68,6 +68,10 @@ pub struct ReadOptions {
     pub encoding: Encoding,
     /// What to do with repeated keys.
     pub duplicates: DuplicatePolicy,
+    /// Keep every row's fields (`true`, the default). With `false` only keys and line numbers
+    /// are kept (rows have no fields), for a first pass whose chosen rows are fetched later with
+    /// [`read_rows_at`]: memory then grows with the keys, not with the whole rows.
+    pub keep_fields: bool,
 }
 
 impl ReadOptions {
@@ -80,6 +84,7 @@ impl ReadOptions {
             skip_invalid: false,
             encoding: Encoding::Auto,
             duplicates: DuplicatePolicy::KeepFirst,
+            keep_fields: true,
         }
     }
 }
@@ -309,17 +314,93 @@ pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
                 });
             }
         };
-        let row = Row::from_record(line, &rec).ok_or_else(|| DataError::Csv {
-            path: path.to_owned(),
-            line,
-            reason: "record of 4 GiB or more".to_owned(),
-        })?;
+        let row = if opts.keep_fields {
+            Row::from_record(line, &rec).ok_or_else(|| DataError::Csv {
+                path: path.to_owned(),
+                line,
+                reason: "record of 4 GiB or more".to_owned(),
+            })?
+        } else {
+            // Empty boxes do not allocate: a key-only row costs its struct.
+            Row {
+                line,
+                text: Box::default(),
+                ends: Box::default(),
+            }
+        };
         table.rows.push(row);
         table.keys.push(key);
     }
     remove_duplicates(path, column, opts.duplicates, &mut table)?;
     table.summary.rows_kept = u64::try_from(table.rows.len()).unwrap_or(u64::MAX);
     Ok(table)
+}
+
+/// Second pass after [`read_table`] with `keep_fields: false`: reads `path` again and returns,
+/// in the order of `wanted`, the full row starting at each `(line, key)` of `wanted`, checking
+/// that its key still normalises to `key`. Memory grows with `wanted` only (plus the decoded
+/// file). A line that no longer holds a record, or holds another key, means the file changed
+/// between the passes: [`DataError::Changed`].
+pub fn read_rows_at(
+    path: &Path,
+    opts: &ReadOptions,
+    wanted: &[(u64, &str)],
+) -> Result<Vec<Row>, DataError> {
+    let changed = |line: u64| DataError::Changed {
+        path: path.to_owned(),
+        line,
+    };
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_owned(),
+        action: "cannot read",
+        source,
+    })?;
+    let decoded = encoding::decode(path, bytes, opts.encoding)?;
+    let text = &decoded.text[decoded.start..];
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(false)
+        .buffer_capacity(1 << 16)
+        .from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    let mut lines = LineCounter::new(text.as_bytes());
+    let err = |lines: &mut LineCounter<'_>, e: csv::Error| {
+        let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+        csv_error(path, line, e)
+    };
+    let first_line = wanted.first().map_or(0, |w| w.0);
+    if !rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+        return if wanted.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(changed(first_line))
+        };
+    }
+    let headers: Vec<String> = rec.iter().map(str::to_owned).collect();
+    let key_index = find_column(path, &headers, opts.key_column.trim())?;
+    let mut at: std::collections::HashMap<u64, usize> = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, &(line, _))| (line, i))
+        .collect();
+    let mut out: Vec<Option<Row>> = vec![None; wanted.len()];
+    while !at.is_empty() && rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
+        let Some(i) = at.remove(&line) else { continue };
+        let raw = rec.get(key_index).unwrap_or_default();
+        if normalize_key(opts.key_type, raw).ok().as_deref() != Some(wanted[i].1) {
+            return Err(changed(line));
+        }
+        out[i] = Some(Row::from_record(line, &rec).ok_or_else(|| DataError::Csv {
+            path: path.to_owned(),
+            line,
+            reason: "record of 4 GiB or more".to_owned(),
+        })?);
+    }
+    if let Some((&line, _)) = at.iter().min() {
+        return Err(changed(line));
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Applies `policy` to rows with equal keys, keeping the first of each.

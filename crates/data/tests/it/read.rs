@@ -3,8 +3,8 @@
 use std::io::ErrorKind;
 
 use unseen_data::{
-    DataError, DuplicatePolicy, Encoding, KeyError, KeyType, ReadOptions, Table, read_table,
-    write_csv_atomic,
+    DataError, DuplicatePolicy, Encoding, KeyError, KeyType, ReadOptions, Table, read_rows_at,
+    read_table, write_csv_atomic,
 };
 
 use crate::util::{file, id, id_bad_check};
@@ -491,4 +491,55 @@ fn option_names() {
     assert_eq!("gbk".parse::<Encoding>().unwrap(), Encoding::Gb18030);
     assert_eq!("gb18030".parse::<Encoding>().unwrap(), Encoding::Gb18030);
     assert!("first".parse::<DuplicatePolicy>().is_err());
+}
+
+#[test]
+fn key_only_first_pass_then_rows_by_line() {
+    let (a, b, c) = (
+        id("110105", "19491231", 2),
+        id("310104", "19800101", 7),
+        id("440305", "20000229", 9),
+    );
+    // A quoted multi-line field moves the later records' start lines.
+    let text = format!(
+        "id,note\r\n{a},\"one\r\ntwo\"\r\n{},x\r\n{c},\"q, r\"\r\n",
+        b.to_lowercase()
+    );
+    let (_d, path) = file("two_pass.csv", text);
+    let mut o = opts("id", KeyType::IdCard);
+    o.keep_fields = false;
+    let t = read_table(&path, &o).unwrap();
+    assert_eq!(t.keys, vec![a.clone(), b.clone(), c.clone()]);
+    assert!(
+        t.rows.iter().all(|r| r.is_empty()),
+        "no fields kept in the first pass"
+    );
+    let lines: Vec<u64> = t.rows.iter().map(|r| r.line()).collect();
+    assert_eq!(lines, vec![2, 4, 5]);
+    // Second pass, in an order of our choosing.
+    let wanted = [(5, c.as_str()), (2, a.as_str())];
+    let rows = read_rows_at(&path, &o, &wanted).unwrap();
+    let got: Vec<Vec<&str>> = rows.iter().map(|r| r.iter().collect()).collect();
+    assert_eq!(
+        got,
+        vec![vec![c.as_str(), "q, r"], vec![a.as_str(), "one\r\ntwo"]]
+    );
+    assert!(read_rows_at(&path, &o, &[]).unwrap().is_empty());
+}
+
+#[test]
+fn second_pass_notices_a_changed_file() {
+    let (a, b) = (id("110105", "19491231", 2), id("310104", "19800101", 7));
+    let (_d, path) = file("changes.csv", format!("id,v\n{a},1\n{b},2\n"));
+    let mut o = opts("id", KeyType::IdCard);
+    o.keep_fields = false;
+    read_table(&path, &o).unwrap();
+    // Another key on line 3, then a file that lost line 3.
+    let other = id("440305", "20000229", 9);
+    std::fs::write(&path, format!("id,v\n{a},1\n{other},2\n")).unwrap();
+    let e = read_rows_at(&path, &o, &[(3, b.as_str())]).unwrap_err();
+    assert!(matches!(e, DataError::Changed { line: 3, .. }), "{e}");
+    std::fs::write(&path, format!("id,v\n{a},1\n")).unwrap();
+    let e = read_rows_at(&path, &o, &[(2, a.as_str()), (3, b.as_str())]).unwrap_err();
+    assert!(matches!(e, DataError::Changed { line: 3, .. }), "{e}");
 }
