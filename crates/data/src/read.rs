@@ -245,12 +245,7 @@ impl fmt::Debug for Table {
 /// An empty file gives an empty table; a header without data gives a table with no rows, but
 /// the key column must still be present.
 pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_owned(),
-        action: "cannot read",
-        source,
-    })?;
-    let decoded = encoding::decode(path, bytes, opts.encoding)?;
+    let decoded = read_decoded(path, opts)?;
     let mut table = Table {
         summary: ReadSummary {
             encoding: decoded.encoding,
@@ -260,37 +255,25 @@ pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
         ..Table::default()
     };
     let text = &decoded.text[decoded.start..];
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .buffer_capacity(1 << 16)
-        .from_reader(text.as_bytes());
-    let mut rec = csv::StringRecord::new();
-
-    let mut lines = LineCounter::new(text.as_bytes());
-    let err = |lines: &mut LineCounter<'_>, e: csv::Error| {
-        let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-        csv_error(path, line, e)
-    };
-    if !rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+    let mut records = Records::new(path, text);
+    if records.next()?.is_none() {
         return Ok(table);
     }
-    table.headers = rec.iter().map(str::to_owned).collect();
+    table.headers = records.rec.iter().map(str::to_owned).collect();
     let column = opts.key_column.trim();
     let key_index = find_column(path, &table.headers, column)?;
     table.key_index = Some(key_index);
 
     // Upper bound on the records (each ends with a newline, but for the last one), to size the
     // vectors once instead of growing them.
-    let records = text.bytes().filter(|&b| b == b'\n').count() + 1;
-    table.rows.reserve_exact(records);
-    table.keys.reserve_exact(records);
+    let upper = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    table.rows.reserve_exact(upper);
+    table.keys.reserve_exact(upper);
     let summary = &mut table.summary;
-    while rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+    while let Some(line) = records.next()? {
         summary.rows_read += 1;
-        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
         // flexible(false) guarantees as many fields as the header, so the key field exists.
-        let raw = rec.get(key_index).unwrap_or_default();
+        let raw = records.rec.get(key_index).unwrap_or_default();
         let key = match normalize_key(opts.key_type, raw) {
             Ok(key) => key,
             Err(reason) if opts.skip_invalid => {
@@ -315,11 +298,7 @@ pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
             }
         };
         let row = if opts.keep_fields {
-            Row::from_record(line, &rec).ok_or_else(|| DataError::Csv {
-                path: path.to_owned(),
-                line,
-                reason: "record of 4 GiB or more".to_owned(),
-            })?
+            records.row(line)?
         } else {
             // Empty boxes do not allocate: a key-only row costs its struct.
             Row {
@@ -350,33 +329,17 @@ pub fn read_rows_at(
         path: path.to_owned(),
         line,
     };
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_owned(),
-        action: "cannot read",
-        source,
-    })?;
-    let decoded = encoding::decode(path, bytes, opts.encoding)?;
-    let text = &decoded.text[decoded.start..];
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .buffer_capacity(1 << 16)
-        .from_reader(text.as_bytes());
-    let mut rec = csv::StringRecord::new();
-    let mut lines = LineCounter::new(text.as_bytes());
-    let err = |lines: &mut LineCounter<'_>, e: csv::Error| {
-        let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-        csv_error(path, line, e)
-    };
+    let decoded = read_decoded(path, opts)?;
+    let mut records = Records::new(path, &decoded.text[decoded.start..]);
     let first_line = wanted.first().map_or(0, |w| w.0);
-    if !rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
+    if records.next()?.is_none() {
         return if wanted.is_empty() {
             Ok(Vec::new())
         } else {
             Err(changed(first_line))
         };
     }
-    let headers: Vec<String> = rec.iter().map(str::to_owned).collect();
+    let headers: Vec<String> = records.rec.iter().map(str::to_owned).collect();
     let key_index = find_column(path, &headers, opts.key_column.trim())?;
     let mut at: std::collections::HashMap<u64, usize> = wanted
         .iter()
@@ -384,18 +347,14 @@ pub fn read_rows_at(
         .map(|(i, &(line, _))| (line, i))
         .collect();
     let mut out: Vec<Option<Row>> = vec![None; wanted.len()];
-    while !at.is_empty() && rdr.read_record(&mut rec).map_err(|e| err(&mut lines, e))? {
-        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
+    while !at.is_empty() {
+        let Some(line) = records.next()? else { break };
         let Some(i) = at.remove(&line) else { continue };
-        let raw = rec.get(key_index).unwrap_or_default();
+        let raw = records.rec.get(key_index).unwrap_or_default();
         if normalize_key(opts.key_type, raw).ok().as_deref() != Some(wanted[i].1) {
             return Err(changed(line));
         }
-        out[i] = Some(Row::from_record(line, &rec).ok_or_else(|| DataError::Csv {
-            path: path.to_owned(),
-            line,
-            reason: "record of 4 GiB or more".to_owned(),
-        })?);
+        out[i] = Some(records.row(line)?);
     }
     if let Some((&line, _)) = at.iter().min() {
         return Err(changed(line));
@@ -525,6 +484,66 @@ pub(crate) fn csv_error(path: &Path, line: u64, e: csv::Error) -> DataError {
             line,
             reason,
         },
+    }
+}
+
+/// The file's text, decoded as `opts.encoding` says.
+fn read_decoded(path: &Path, opts: &ReadOptions) -> Result<encoding::Decoded, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_owned(),
+        action: "cannot read",
+        source,
+    })?;
+    encoding::decode(path, bytes, opts.encoding)
+}
+
+/// The CSV records of a decoded text, each with the physical line it starts on.
+struct Records<'a> {
+    path: &'a Path,
+    rdr: csv::Reader<&'a [u8]>,
+    lines: LineCounter<'a>,
+    /// The record [`Records::next`] last read.
+    rec: csv::StringRecord,
+}
+
+impl<'a> Records<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(false)
+            .buffer_capacity(1 << 16)
+            .from_reader(text.as_bytes());
+        Records {
+            path,
+            rdr,
+            lines: LineCounter::new(text.as_bytes()),
+            rec: csv::StringRecord::new(),
+        }
+    }
+
+    /// Reads the next record into `rec`; the line it starts on, or `None` at the end.
+    fn next(&mut self) -> Result<Option<u64>, DataError> {
+        match self.rdr.read_record(&mut self.rec) {
+            Ok(false) => Ok(None),
+            Ok(true) => Ok(Some(
+                self.rec
+                    .position()
+                    .map_or(0, |p| self.lines.line_at(p.byte())),
+            )),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| self.lines.line_at(p.byte()));
+                Err(csv_error(self.path, line, e))
+            }
+        }
+    }
+
+    /// The current record as a [`Row`] starting on `line`.
+    fn row(&self, line: u64) -> Result<Row, DataError> {
+        Row::from_record(line, &self.rec).ok_or_else(|| DataError::Csv {
+            path: self.path.to_owned(),
+            line,
+            reason: "record of 4 GiB or more".to_owned(),
+        })
     }
 }
 
