@@ -92,9 +92,7 @@ pub trait PsiGroup: Send + Sync + 'static {
         out: &mut [u8],
     ) -> Result<(), Error> {
         if out.len() != points.len() * Self::ENCODED_LEN {
-            return Err(Error::InvalidArgument(
-                "output length is not points × encoded length",
-            ));
+            return Err(Error::InvalidArgument(OUT_LEN_MSG));
         }
         for (p, o) in points.iter().zip(out.chunks_exact_mut(Self::ENCODED_LEN)) {
             Self::encode(&Self::mul(p, k), o)?;
@@ -127,23 +125,35 @@ pub trait PsiGroup: Send + Sync + 'static {
         k: &SecretScalar<Self>,
         out: &mut [u8],
     ) -> Result<(), (usize, Error)> {
-        if !enc.len().is_multiple_of(Self::ENCODED_LEN) || out.len() != enc.len() {
-            return Err((
-                0,
-                Error::InvalidArgument(
-                    "input or output length is not a multiple of the encoded length",
-                ),
-            ));
-        }
-        let points = enc
-            .chunks_exact(Self::ENCODED_LEN)
-            .enumerate()
-            .map(|(i, e)| Self::decode(e).map_err(|err| (i, err)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Self::mul_encode_batch(&points, k, out).map_err(|e| (0, e))
+        decode_each_then_mul_encode::<Self>(enc, k, out)
     }
 
     /// Collision-resistant 32-byte digest used to compare final values (SHA-512/256-truncated
     /// SHA-512 for ristretto255, SM3 for SM2 so the 国密 profile uses only SM algorithms).
     fn digest(bytes: &[u8]) -> [u8; 32];
+}
+
+/// Error text for a batch output whose length is not points × encoded length.
+pub(crate) const OUT_LEN_MSG: &str = "output length is not points × encoded length";
+
+/// Error text for batch inputs and outputs of mismatched lengths.
+pub(crate) const ENC_LEN_MSG: &str =
+    "input or output length is not a multiple of the encoded length";
+
+/// The generic [`PsiGroup::decode_mul_encode_batch`]: decode every point, then
+/// [`PsiGroup::mul_encode_batch`]. Also the portable path of groups that override the method.
+pub(crate) fn decode_each_then_mul_encode<G: PsiGroup + ?Sized>(
+    enc: &[u8],
+    k: &SecretScalar<G>,
+    out: &mut [u8],
+) -> Result<(), (usize, Error)> {
+    if !enc.len().is_multiple_of(G::ENCODED_LEN) || out.len() != enc.len() {
+        return Err((0, Error::InvalidArgument(ENC_LEN_MSG)));
+    }
+    let points = enc
+        .chunks_exact(G::ENCODED_LEN)
+        .enumerate()
+        .map(|(i, e)| G::decode(e).map_err(|err| (i, err)))
+        .collect::<Result<Vec<_>, _>>()?;
+    G::mul_encode_batch(&points, k, out).map_err(|e| (0, e))
 }

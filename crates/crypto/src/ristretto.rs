@@ -25,6 +25,7 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha512};
 use zeroize::Zeroize;
 
+use crate::group_trait::{ENC_LEN_MSG, OUT_LEN_MSG};
 use crate::{CurveId, Error, PsiGroup, SecretScalar, expand::expand_message_xmd};
 
 #[cfg(target_arch = "x86_64")]
@@ -61,9 +62,6 @@ fn simd() -> Option<ifma::Ifma> {
     })
 }
 
-const OUT_LEN_MSG: &str = "output length is not points × encoded length";
-const ENC_LEN_MSG: &str = "input or output length is not a multiple of the encoded length";
-
 /// `hash_mul_encode_batch` on the portable path whatever the CPU, for differential tests and
 /// benchmarks.
 #[doc(hidden)]
@@ -89,15 +87,7 @@ pub fn portable_decode_mul_encode_batch(
     k: &SecretScalar<Ristretto255>,
     out: &mut [u8],
 ) -> Result<(), (usize, Error)> {
-    if !enc.len().is_multiple_of(Ristretto255::ENCODED_LEN) || out.len() != enc.len() {
-        return Err((0, Error::InvalidArgument(ENC_LEN_MSG)));
-    }
-    let points = enc
-        .chunks_exact(Ristretto255::ENCODED_LEN)
-        .enumerate()
-        .map(|(i, e)| Ristretto255::decode(e).map_err(|err| (i, err)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ristretto255::mul_encode_batch(&points, k, out).map_err(|e| (0, e))
+    crate::group_trait::decode_each_then_mul_encode::<Ristretto255>(enc, k, out)
 }
 
 /// `ENCODE(k · from_uniform_bytes(u_i))` (RFC 9496 §4.3.4) on the portable path: the

@@ -159,9 +159,7 @@ impl PsiGroup for Sm2 {
         out: &mut [u8],
     ) -> Result<(), Error> {
         if Some(out.len()) != points.len().checked_mul(Self::ENCODED_LEN) {
-            return Err(Error::InvalidArgument(
-                "output length is not points × encoded length",
-            ));
+            return Err(Error::InvalidArgument(crate::group_trait::OUT_LEN_MSG));
         }
         // `fast` shares one inversion across the inputs and one across the outputs (Montgomery's
         // trick). It lists the points whose result failed its curve check, which only a bug in
