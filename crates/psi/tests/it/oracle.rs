@@ -97,15 +97,41 @@ fn edge_cases() {
     }
 }
 
+/// The leader's first point chunk (`a·H(x)` in its random order) of one run with `seed`, and the
+/// leader's output.
+fn leader_points(a: &[String], b: &[String], seed: u64) -> (Vec<u8>, PsiOutput) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rec = std::sync::Arc::clone(&seen);
+    let hook = unseen_testkit::on_step(unseen_psi::msgs::step::LEADER_POINTS, move |_, p| {
+        *rec.lock().unwrap() = p.to_vec();
+        unseen_channel::Tamper::Pass
+    });
+    let p = Params::new(Reveal::Both);
+    // The leader runs on the recorded side of the pair.
+    let (_, out) = run_pair(
+        |ch| run_follower::<Ristretto255, _, _, _>(ch, b, p, &mut rng(seed + 1), &|_| {}).unwrap(),
+        |ch| run_leader::<Ristretto255, _, _, _>(ch, a, p, &mut rng(seed), &|_| {}).unwrap(),
+        Some(hook),
+    );
+    let bytes = seen.lock().unwrap().clone();
+    (bytes, out)
+}
+
 #[test]
 fn two_runs_use_fresh_keys() {
-    // Same inputs, different seeds: different traffic bytes, same result.
-    let (a, b, want) = overlapping(50, 10, 5, 5);
-    let (l1, _) = run::<Ristretto255>(&a, &b, Reveal::Both, 64, 100);
-    let (l2, _) = run::<Ristretto255>(&a, &b, Reveal::Both, 64, 200);
-    let mut w = want.clone();
-    w.sort();
-    assert_eq!(rows(&a, l1.intersection.as_ref().unwrap()), w);
+    // Same inputs, different seeds: every point on the wire differs, the result does not.
+    let (a, b, mut want) = overlapping(50, 10, 5, 5);
+    want.sort();
+    let (p1, l1) = leader_points(&a, &b, 100);
+    let (p2, l2) = leader_points(&a, &b, 200);
+    assert_eq!(p1.len(), a.len() * 32);
+    assert_eq!(p2.len(), p1.len());
+    let set1: std::collections::HashSet<&[u8]> = p1.chunks(32).collect();
+    assert!(
+        p2.chunks(32).all(|q| !set1.contains(q)),
+        "a point repeated across runs"
+    );
+    assert_eq!(rows(&a, l1.intersection.as_ref().unwrap()), want);
     assert_eq!(l1.intersection, l2.intersection);
 }
 
