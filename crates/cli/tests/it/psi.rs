@@ -1,11 +1,36 @@
 use crate::util::*;
 
-/// Two sets with a known intersection: a = 0..n, b = n/2..n/2+n (ids by index).
-fn sets(n: u32) -> (Vec<u32>, Vec<u32>) {
-    let a: Vec<u32> = (0..n).collect();
-    let mut b: Vec<u32> = (n / 2..n / 2 + n).collect();
-    b.reverse();
-    (a, b)
+/// Both parties' files in a temporary directory: the bank holds ids 0..n, the partner
+/// n/2..n/2+n (reversed), so the true intersection is n/2..n. Outputs go to `oa` and `ob`.
+struct Case {
+    _d: tempfile::TempDir,
+    fa: std::path::PathBuf,
+    fb: std::path::PathBuf,
+    oa: std::path::PathBuf,
+    ob: std::path::PathBuf,
+    b: Vec<u32>,
+    inter: Vec<u32>,
+}
+
+impl Case {
+    /// Writes `a.csv` (LF) and `b.csv` (CRLF when `b_crlf`) in the `id,name,amount` format.
+    fn new(n: u32, b_crlf: bool) -> Self {
+        let d = tmp();
+        let a: Vec<u32> = (0..n).collect();
+        let b: Vec<u32> = (n / 2..n / 2 + n).rev().collect();
+        let (fa, fb) = (p(&d, "a.csv"), p(&d, "b.csv"));
+        write_csv(&fa, &a, false);
+        write_csv(&fb, &b, b_crlf);
+        Case {
+            oa: p(&d, "oa.csv"),
+            ob: p(&d, "ob.csv"),
+            fa,
+            fb,
+            b,
+            inter: (n / 2..n).collect(),
+            _d: d,
+        }
+    }
 }
 
 /// Checks an output file: header kept, rows = the expected ids sorted by normalised key, with
@@ -22,16 +47,15 @@ fn check_output(path: &std::path::Path, expected: &[u32]) {
 }
 
 fn run_both(n: u32, curve: &str) {
-    let d = tmp();
-    let (a, b) = sets(n);
-    let (fa, fb, oa, ob) = (
-        p(&d, "a.csv"),
-        p(&d, "b.csv"),
-        p(&d, "oa.csv"),
-        p(&d, "ob.csv"),
-    );
-    write_csv(&fa, &a, false);
-    write_csv(&fb, &b, true);
+    let Case {
+        _d,
+        fa,
+        fb,
+        oa,
+        ob,
+        inter,
+        ..
+    } = Case::new(n, true);
     let (l, r) = pair(
         &[
             "-i",
@@ -61,8 +85,6 @@ fn run_both(n: u32, curve: &str) {
     );
     ok(&l);
     ok(&r);
-    let sb = set(&b);
-    let inter: Vec<u32> = a.iter().copied().filter(|i| sb.contains(i)).collect();
     assert_eq!(inter.len() as u32, n / 2);
     check_output(&oa, &inter);
     check_output(&ob, &inter);
@@ -92,15 +114,16 @@ fn two_processes_gbk_bom_crlf_2_pow_16() {
     // Partner: GBK bytes behind a UTF-8 BOM, CRLF, Chinese header and payload, key in column 2;
     // bank: UTF-8. Each side must get exactly its own rows of the true intersection.
     let n = 1u32 << 16;
-    let d = tmp();
-    let (a, b) = sets(n);
-    let (fa, fb, oa, ob) = (
-        p(&d, "a.csv"),
-        p(&d, "b.csv"),
-        p(&d, "oa.csv"),
-        p(&d, "ob.csv"),
-    );
-    write_csv(&fa, &a, false);
+    let Case {
+        _d,
+        fa,
+        fb,
+        oa,
+        ob,
+        b,
+        inter,
+        ..
+    } = Case::new(n, false);
     // Lowercase `x` check characters and a quoted field with a comma, as exports have them.
     let mut text = String::from("客户姓名,id,地址\r\n");
     for &i in &b {
@@ -138,8 +161,6 @@ fn two_processes_gbk_bom_crlf_2_pow_16() {
     );
     ok(&l);
     ok(&r);
-    let sb = set(&b);
-    let inter: Vec<u32> = a.iter().copied().filter(|i| sb.contains(i)).collect();
     check_output(&oa, &inter);
     let mut want: Vec<(String, u32)> = inter.iter().map(|&i| (id(i), i)).collect();
     want.sort();
@@ -154,18 +175,15 @@ fn two_processes_gbk_bom_crlf_2_pow_16() {
 
 #[test]
 fn one_sided_and_cardinality_modes() {
-    let d = tmp();
-    let (a, b) = sets(2000);
-    let (fa, fb, oa, ob) = (
-        p(&d, "a.csv"),
-        p(&d, "b.csv"),
-        p(&d, "oa.csv"),
-        p(&d, "ob.csv"),
-    );
-    write_csv(&fa, &a, false);
-    write_csv(&fb, &b, false);
-    let sb = set(&b);
-    let inter: Vec<u32> = a.iter().copied().filter(|i| sb.contains(i)).collect();
+    let Case {
+        _d,
+        fa,
+        fb,
+        oa,
+        ob,
+        inter,
+        ..
+    } = Case::new(2000, false);
     // listener-only: only the listener writes rows.
     let (l, r) = pair(
         &[
@@ -382,16 +400,9 @@ fn bad_inputs_fail_cleanly() {
 
 #[test]
 fn peer_mismatch_fails_without_output() {
-    let d = tmp();
-    let (a, b) = sets(100);
-    let (fa, fb, oa, ob) = (
-        p(&d, "a.csv"),
-        p(&d, "b.csv"),
-        p(&d, "oa.csv"),
-        p(&d, "ob.csv"),
-    );
-    write_csv(&fa, &a, false);
-    write_csv(&fb, &b, false);
+    let Case {
+        _d, fa, fb, oa, ob, ..
+    } = Case::new(100, false);
     let (l, r) = pair(
         &["-i", s(&fb), "-k", "id", "-o", s(&ob), "--curve", "sm2"],
         &["-i", s(&fa), "-k", "id", "-o", s(&oa)],

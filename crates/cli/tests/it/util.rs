@@ -1,4 +1,3 @@
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -94,10 +93,6 @@ pub(crate) fn p(dir: &tempfile::TempDir, name: &str) -> PathBuf {
 
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-pub(crate) fn set(v: &[u32]) -> HashSet<u32> {
-    v.iter().copied().collect()
 }
 
 pub(crate) fn ok(o: &Output) {
