@@ -80,26 +80,14 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!();
     println!("mode both ({secs:.2} s, {} rounds):", lb.stats.rounds);
-    println!(
-        "  bank     learned {} common customers, e.g. {}",
-        bank_rows.len(),
-        bank_rows
-            .iter()
-            .take(3)
-            .map(|k| mask_key(k))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "  partner  learned {} common customers, e.g. {}",
-        partner_rows.len(),
-        partner_rows
-            .iter()
-            .take(3)
-            .map(|k| mask_key(k))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    for (who, rows) in [("bank", &bank_rows), ("partner", &partner_rows)] {
+        let examples: Vec<String> = rows.iter().take(3).map(|k| mask_key(k)).collect();
+        println!(
+            "  {who:<8} learned {} common customers, e.g. {}",
+            rows.len(),
+            examples.join(", ")
+        );
+    }
     println!(
         "  traffic  bank → partner {:.2} MiB, partner → bank {:.2} MiB",
         lb.stats.bytes_sent as f64 / 1_048_576.0,
@@ -112,19 +100,19 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let (lc, fc) = pair(a.curve, &bank, &partner, Reveal::Cardinality)?;
     println!();
     println!("mode cardinality:");
-    println!(
-        "  bank     learned only the count: {:?}",
-        lc.cardinality.unwrap_or_default()
-    );
-    println!(
-        "  partner  learned only the count: {:?}",
-        fc.cardinality.unwrap_or_default()
-    );
+    for (who, out) in [("bank", &lc), ("partner", &fc)] {
+        match out.cardinality {
+            Some(c) => println!("  {who:<8} learned only the count: {c}"),
+            None => println!("  {who:<8} learned no count (unexpected)"),
+        }
+    }
 
     let ok_rows = bank_rows == truth && partner_rows == truth;
     let n = truth.len() as u64;
-    let ok_card =
-        lc.cardinality == Some(n) && fc.cardinality == Some(n) && lc.intersection.is_none();
+    let ok_card = lc.cardinality == Some(n)
+        && fc.cardinality == Some(n)
+        && lc.intersection.is_none()
+        && fc.intersection.is_none();
     println!();
     if ok_rows && ok_card {
         println!(
