@@ -82,7 +82,7 @@ where
     if card {
         for r in 0..ca {
             let b = ch.recv(header(step::TAGS), s.own_chunk_len(r) * tag_len)?;
-            s.on_shuffled_tags(r, &b)?;
+            s.on_tags(r, &b)?;
         }
     }
     let (mut out, to_send) = s.finish();

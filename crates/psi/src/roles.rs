@@ -221,16 +221,8 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Leader<'a, G, T> {
         let n = self.0.items.len() as u64;
         let tag_len = tag_len(n, peer.items);
         Ok(LeaderSession {
-            own_tags: vec![
-                0u128;
-                if self.0.params.reveal == Reveal::Cardinality {
-                    0
-                } else {
-                    self.0.items.len()
-                }
-            ],
+            own_tags: vec![0u128; self.0.items.len()],
             peer_tags: HashMap::with_capacity_and_hasher(0, TagHasher),
-            cardinality_tags: Vec::new(),
             tag_len,
             peer: *peer,
             inner: self.0,
@@ -243,10 +235,9 @@ pub struct LeaderSession<'a, G: PsiGroup, T> {
     inner: Party<'a, G, T>,
     peer: Hello,
     tag_len: usize,
-    /// `T(b·a·H(x))` by position in `π_L` order (Both / LeaderOnly).
+    /// `T(b·a·H(x))`, by position in `π_L` order (in Cardinality mode in the follower's
+    /// shuffled order, which only the count is taken from).
     own_tags: Vec<u128>,
-    /// Shuffled `T(b·a·H(x))` (Cardinality).
-    cardinality_tags: Vec<u128>,
     /// `T(a·b·H(y))` → position in `π_F` order.
     peer_tags: HashMap<u128, u32, TagHasher>,
 }
@@ -296,19 +287,13 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
         self.inner.points_chunk(r)
     }
 
-    /// Step 2 (Both / LeaderOnly): the follower's tags for our chunk `r`.
+    /// Step 2: the follower's tags for our chunk `r` (in Cardinality mode, chunk `r` of its
+    /// shuffled tags).
     pub fn on_tags(&mut self, r: usize, bytes: &[u8]) -> Result<(), PsiError> {
         let count = self.own_chunk_len(r);
         let tags = msgs::decode_tags(bytes, count, self.tag_len)?;
         let start = r * self.inner.params.chunk as usize;
         self.own_tags[start..start + count].copy_from_slice(&tags);
-        Ok(())
-    }
-
-    /// Step 2 (Cardinality): chunk `r` of the shuffled tags, in chunks of our chunk size.
-    pub fn on_shuffled_tags(&mut self, r: usize, bytes: &[u8]) -> Result<(), PsiError> {
-        let tags = msgs::decode_tags(bytes, self.own_chunk_len(r), self.tag_len)?;
-        self.cardinality_tags.extend_from_slice(&tags);
         Ok(())
     }
 
@@ -333,7 +318,7 @@ impl<G: PsiGroup, T: AsRef<[u8]> + Sync> LeaderSession<'_, G, T> {
         match self.inner.params.reveal {
             Reveal::Cardinality => {
                 let count = self
-                    .cardinality_tags
+                    .own_tags
                     .iter()
                     .filter(|t| self.peer_tags.contains_key(t))
                     .count() as u64;
