@@ -177,7 +177,8 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Read and validate the input before touching the network: a bad file never reaches the peer.
-    let table = unseen_data::read_table(&a.input, &read_options(a))?;
+    let read_opts = read_options(a);
+    let table = unseen_data::read_table(&a.input, &read_opts)?;
     report_input(&a.input, &table);
 
     let opts = TcpOptions {
@@ -217,7 +218,7 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|&i| (table.rows[i].line(), table.keys[i].as_str()))
                 .collect();
-            let rows = unseen_data::read_rows_at(&a.input, &read_options(a), &wanted)?;
+            let rows = unseen_data::read_rows_at(&a.input, &read_opts, &wanted)?;
             unseen_data::write_csv_atomic(path, &table.headers, rows.iter())?;
             Some(path.clone())
         }

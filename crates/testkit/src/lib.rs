@@ -142,6 +142,3 @@ pub fn plain_intersection(a: &[String], b: &[String]) -> Vec<String> {
     v.sort();
     v
 }
-
-/// Keeps the rows of a stream channel's peer type nameable in tests.
-pub type Chan = StreamChannel;
