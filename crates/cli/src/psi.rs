@@ -81,8 +81,6 @@ fn read_options(a: &PsiArgs) -> ReadOptions {
     };
     // Only keys in memory during the protocol; the matching rows are read again for the output.
     o.keep_fields = false;
-    // Only keys in memory during the protocol; the matching rows are read again for the output.
-    o.keep_fields = false;
     o.duplicates = if a.strict_duplicates {
         DuplicatePolicy::Error
     } else {

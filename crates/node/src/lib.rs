@@ -1,0 +1,1 @@
+//! unseen-node (in progress).

@@ -1,0 +1,1 @@
+//! unseen-store (in progress).

@@ -1,0 +1,1 @@
+//! unseen-transport (in progress).
