@@ -1,1 +1,143 @@
-//! unseen-transport (in progress).
+//! unseen's [`Channel`](unseen_channel::Channel) between nodes: TCP and mutual TLS 1.3 with
+//! pinned certificates.
+//!
+//! # Trust model: pins, not authorities
+//!
+//! Each node has an [`Identity`]: a self-signed certificate and its private key
+//! ([`Identity::generate`]). Partners exchange certificate [`Fingerprint`]s (SHA-256 of the DER,
+//! written `sha256:<64 hex>`) out of band, and each node pins the fingerprints of its partners.
+//! There is no certificate authority and no root store: a peer is trusted exactly when the
+//! certificate it presents has a pinned fingerprint, and it proves it holds that certificate's
+//! key by the TLS 1.3 `CertificateVerify` signature, which is still verified. Names and validity
+//! dates are not checked (the pin replaces both; the client always asks for the fixed server name
+//! `unseen-node`); revoking a partner means removing its pin. Session resumption is disabled, so
+//! every connection is checked against the pins in force when it is made.
+//!
+//! * [`connect`] pins exactly one fingerprint, the partner it dials; any other server certificate
+//!   fails with [`TransportError::PeerNotPinned`] naming what was presented.
+//! * [`Acceptor::accept`] requires a client certificate and asks the node's pin predicate about
+//!   it after the client has proven possession of the key. A refusal aborts the handshake with an
+//!   `access_denied` alert and returns [`TransportError::PeerNotPinned`], for the node to audit.
+//!   Since the client finishes a TLS 1.3 handshake before the server has judged its certificate,
+//!   the server then sends an 8-byte acceptance marker (`unseen/1`) as its first application
+//!   data, and `connect` returns only once it has arrived: a refused client learns it from
+//!   `connect`, not from its first `recv`.
+//!
+//! Only TLS 1.3 is compiled in (rustls without `tls12`), with the *ring* provider; handshakes are
+//! bounded in time ([`Options::handshake_timeout`]) and rustls bounds handshake messages to
+//! 64 KiB, so a stranger sending garbage costs a bounded amount of memory and time.
+//!
+//! # A full-duplex blocking TLS stream
+//!
+//! A [`TlsChannel`] is the frame codec of `unseen-channel`
+//! ([`StreamChannel::threaded`](unseen_channel::StreamChannel::threaded)) over a TLS session: the
+//! caller's thread reads frames while a writer thread writes queued frames, at the same time. A
+//! rustls connection is one state machine, so both halves share it behind one mutex, and the
+//! design rests on three rules:
+//!
+//! 1. **No socket I/O under the lock.** The read half reads ciphertext from the socket into its
+//!    own buffer without the lock, then locks, hands the bytes to rustls (`read_tls`,
+//!    `process_new_packets`) and takes the plaintext. The write half locks, encrypts one chunk
+//!    (`writer().write`) and drains the records (`write_tls`) into its own buffer, unlocks, and
+//!    only then writes them to the socket. Either half blocking on the network (a full send
+//!    buffer, an idle peer) never holds up the other, so two nodes that both send much before
+//!    reading cannot deadlock, exactly as with plain TCP.
+//! 2. **One writer to the socket.** Only the write half drains rustls's outgoing records and
+//!    writes to the socket (it is one object, used by one thread), so records reach the wire in
+//!    the order rustls sealed them, which their sequence numbers require. Messages rustls queues
+//!    while reading (a key-update answer) go out with the next write or flush, which is when TLS
+//!    1.3 needs them: before our next application data.
+//! 3. **Bounded buffers.** The read half feeds rustls only once its plaintext buffer is empty,
+//!    so that buffer stays within about one record; incoming ciphertext is held in one fixed
+//!    256 KiB buffer; outgoing records are capped by `set_buffer_limit` and drained on every
+//!    write. A peer can make us buffer at most these amounts.
+//!
+//! Lock holds are short and bounded (at most 256 KiB encrypted or 128 KiB decrypted per hold),
+//! so under traffic both ways the halves interleave. A `close_notify` or TCP end of stream reads
+//! as end of stream; the frame codec's lengths turn a cut-off message into
+//! [`ChannelError::Truncated`](unseen_channel::ChannelError::Truncated). Any TLS error is fatal:
+//! the read half reports it and shuts the socket down so the writer stops too. The socket's read
+//! timeout ([`Options::read_timeout`]) makes a stalled peer a
+//! [`ChannelError::Timeout`](unseen_channel::ChannelError::Timeout), and a [`ShutdownHandle`]
+//! cancels a channel from any thread by shutting the socket down.
+
+mod bench;
+mod duplex;
+mod handshake;
+mod identity;
+mod verify;
+
+use std::time::Duration;
+
+pub use bench::{BenchReport, bench_loopback};
+pub use duplex::{ShutdownHandle, TlsChannel};
+pub(crate) use handshake::provider;
+pub use handshake::{Acceptor, connect};
+pub use identity::{Certificate, Fingerprint, Identity, NODE_SERVER_NAME};
+
+/// Timeouts and keep-alive of a connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How long one TCP connection attempt may take (default 10 s).
+    pub connect_timeout: Duration,
+    /// How long the TLS handshake, including the partner's acceptance, may take (default 10 s).
+    pub handshake_timeout: Duration,
+    /// How long a `recv` waits for data, and a write for the peer to read, before failing
+    /// (default 300 s).
+    pub read_timeout: Duration,
+    /// Idle time before TCP keep-alive probes, and the interval between them (default 30 s).
+    pub keepalive: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(300),
+            keepalive: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors of the transport, sorted by cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The peer presented a certificate that is not pinned (the node should audit this).
+    #[error(
+        "the peer presented certificate {presented}, which is not pinned for this partner \
+         (pins are exchanged out of band; check the fingerprint with the partner)"
+    )]
+    PeerNotPinned {
+        /// Fingerprint of the certificate the peer presented.
+        presented: Fingerprint,
+    },
+    /// The TLS handshake failed: the peer is not a TLS 1.3 unseen node, refused us, or broke the
+    /// protocol.
+    #[error("tls handshake failed: {0}")]
+    Handshake(String),
+    /// A connection step did not finish in time.
+    #[error("{what} did not complete within {seconds} s")]
+    Timeout {
+        /// The step: `tcp connect` or `tls handshake`.
+        what: &'static str,
+        /// The timeout that expired.
+        seconds: u64,
+    },
+    /// A certificate (or fingerprint) given to us is malformed.
+    #[error("bad certificate: {0}")]
+    BadCertificate(String),
+    /// A private key given to us is malformed or does not match its certificate.
+    #[error("bad private key: {0}")]
+    BadKey(String),
+    /// The established channel failed.
+    #[error(transparent)]
+    Channel(#[from] unseen_channel::ChannelError),
+    /// Operating-system I/O error (connection refused, reset, …).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// An impossible state; please report it.
+    #[error("internal error in unseen-transport (please report): {0}")]
+    Internal(String),
+}
