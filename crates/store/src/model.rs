@@ -122,16 +122,15 @@ pub struct Policy {
     pub added_ms: i64,
 }
 
-/// Where a job is in its life.
+/// Where a job is in its life. The allowed transitions ([`JobState::can_become`]):
 ///
 /// ```text
-/// Proposed ──> Accepted ──> Running ──> Succeeded
-///    │  │          │           │
-///    │  └─> Rejected           └──────> Failed | Cancelled
-///    └─────────────┴──────────────────> Failed | Cancelled
+/// Proposed -> Accepted | Rejected | Failed | Cancelled
+/// Accepted -> Running | Failed | Cancelled
+/// Running  -> Succeeded | Failed | Cancelled
 /// ```
 ///
-/// Succeeded, Rejected, Failed and Cancelled are terminal: they never change.
+/// Rejected, Succeeded, Failed and Cancelled are terminal: they never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
