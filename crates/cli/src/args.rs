@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "unseen", version, propagate_version = true)]
 pub(crate) struct Cli {
+    /// The node directory (from `unseen init`) for node commands.
+    #[arg(long, global = true, env = "UNSEEN_DIR", value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -24,9 +27,31 @@ pub(crate) enum Command {
         after_help = "Example:\n  unseen demo\n  unseen demo --curve sm2 --bank 5000 --partner 3000"
     )]
     Demo(DemoArgs),
-    /// Benchmarks (both roles in one process over loopback TCP; one JSON line).
+    /// Benchmarks (both roles in one process over loopback; one JSON line).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Creates a node directory: identity (key pair, self-signed certificate), database, API
+    /// token.
+    #[command(after_help = crate::node_cmd::INIT_EXAMPLES)]
+    Init(crate::node_cmd::InitArgs),
+    /// Runs the node (daemon), shows it, or prints its certificate for partners.
+    #[command(subcommand)]
+    Node(crate::node_cmd::NodeCommand),
+    /// Partners this node works with (their certificates are pinned).
+    #[command(subcommand)]
+    Partner(crate::node_cmd::PartnerCommand),
+    /// Datasets this node offers to jobs.
+    #[command(subcommand)]
+    Dataset(crate::node_cmd::DatasetCommand),
+    /// Which partner may run which job on which dataset (default: nothing is allowed).
+    #[command(subcommand)]
+    Policy(crate::node_cmd::PolicyCommand),
+    /// Jobs with partners: submit, list, show, cancel, rerun.
+    #[command(subcommand)]
+    Job(crate::node_cmd::JobCommand),
+    /// The tamper-evident audit log (SM3 hash chain).
+    #[command(subcommand)]
+    Audit(crate::node_cmd::AuditCommand),
 }
 
 const PSI_EXAMPLES: &str = "\
@@ -165,6 +190,19 @@ pub(crate) enum BenchCommand {
         after_help = "Example:\n  unseen bench psi --items 1048576\n  unseen bench psi --items 65536 --curve sm2"
     )]
     Psi(BenchPsiArgs),
+    /// Framed throughput over loopback mutual TLS 1.3 (one direction).
+    #[command(after_help = "Example:\n  unseen bench transport --gib 2 --frame-kib 1024")]
+    Transport(BenchTransportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchTransportArgs {
+    /// GiB to send.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) gib: u64,
+    /// Frame size in KiB.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) frame_kib: usize,
 }
 
 #[derive(Debug, Args)]

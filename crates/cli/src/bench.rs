@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use unseen_channel::tcp::{self, TcpOptions};
 
-use crate::args::{BenchPsiArgs, Curve};
+use crate::args::{BenchPsiArgs, BenchTransportArgs, Curve};
 use crate::psi::{Side, role, run_role};
 use crate::synth;
 
@@ -118,4 +118,22 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+pub(crate) fn transport(a: &BenchTransportArgs) -> anyhow::Result<ExitCode> {
+    let total = a.gib.max(1) << 30;
+    let frame = a.frame_kib.clamp(1, 16 * 1024) << 10;
+    let r = unseen_transport::bench_loopback(total, frame).context("loopback mutual TLS")?;
+    let line = serde_json::json!({
+        "bench": "transport",
+        "transport": "tls1.3-mutual-pinned",
+        "cipher_suite": r.cipher_suite,
+        "bytes": r.bytes,
+        "frame_bytes": r.frame_bytes,
+        "seconds": r.seconds,
+        "gbytes_per_s": r.gbytes_per_s,
+        "host": host(),
+    });
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod demo;
+mod node_cmd;
 mod progress;
 mod psi;
 mod synth;
@@ -27,10 +28,19 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    let result = match cli.command {
-        args::Command::Psi(a) => psi::run(&a),
-        args::Command::Demo(a) => demo::run(&a),
-        args::Command::Bench(args::BenchCommand::Psi(a)) => bench::psi(&a),
+    let dir = cli.dir.as_ref();
+    let result = match &cli.command {
+        args::Command::Psi(a) => psi::run(a),
+        args::Command::Demo(a) => demo::run(a),
+        args::Command::Bench(args::BenchCommand::Psi(a)) => bench::psi(a),
+        args::Command::Bench(args::BenchCommand::Transport(a)) => bench::transport(a),
+        args::Command::Init(a) => node_cmd::init(dir, a),
+        args::Command::Node(c) => node_cmd::node(dir, c),
+        args::Command::Partner(c) => node_cmd::partner(dir, c),
+        args::Command::Dataset(c) => node_cmd::dataset(dir, c),
+        args::Command::Policy(c) => node_cmd::policy(dir, c),
+        args::Command::Job(c) => node_cmd::job(dir, c),
+        args::Command::Audit(c) => node_cmd::audit(dir, c),
     };
     match result {
         Ok(code) => code,
@@ -47,9 +57,12 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {msg}");
-            let bad_input = e
-                .chain()
-                .any(|c| c.is::<UsageError>() || c.is::<unseen_data::DataError>());
+            let bad_input = e.chain().any(|c| {
+                c.is::<UsageError>()
+                    || c.is::<unseen_data::DataError>()
+                    || c.downcast_ref::<unseen_node::NodeError>()
+                        .is_some_and(unseen_node::NodeError::is_user_error)
+            });
             if bad_input {
                 ExitCode::from(2)
             } else {

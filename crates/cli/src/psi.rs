@@ -6,13 +6,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use unseen_channel::tcp::{self, TcpOptions};
 use unseen_channel::{Channel, StreamChannel};
-use unseen_crypto::{PsiGroup, Ristretto255, Sm2};
-use unseen_data::{DuplicatePolicy, Encoding, KeyType, ReadOptions, Table};
-use unseen_psi::{Params, PsiOutput, Reveal, run_follower, run_leader};
+use unseen_data::{Encoding, KeyType, ReadOptions, Table};
+use unseen_node::control::{Curve as NodeCurve, PsiMode};
+use unseen_node::psi_job;
+use unseen_psi::{Params, PsiOutput, Reveal};
 
 use crate::UsageError;
 use crate::args::{Curve, EncodingArg, KeyTypeArg, Mode, PsiArgs};
@@ -24,23 +23,16 @@ pub(crate) enum Side {
     Dialer,
 }
 
-/// Protocol role and reveal mode for `side` under `mode`: the party entitled to the rows compares.
+/// Protocol role and reveal mode for `side` under `mode`: the dialer plays the node protocol's
+/// initiator.
 pub(crate) fn role(mode: Mode, side: Side) -> (bool, Reveal) {
-    match mode {
-        Mode::Both => (side == Side::Dialer, Reveal::Both),
-        Mode::DialerOnly => (side == Side::Dialer, Reveal::LeaderOnly),
-        Mode::ListenerOnly => (side == Side::Listener, Reveal::LeaderOnly),
-        Mode::Cardinality => (side == Side::Dialer, Reveal::Cardinality),
-    }
-}
-
-/// Whether this side learns the rows.
-fn learns_rows(leader: bool, reveal: Reveal) -> bool {
-    match reveal {
-        Reveal::Both => true,
-        Reveal::LeaderOnly => leader,
-        Reveal::Cardinality => false,
-    }
+    let mode = match mode {
+        Mode::Both => PsiMode::Both,
+        Mode::DialerOnly => PsiMode::InitiatorOnly,
+        Mode::ListenerOnly => PsiMode::ResponderOnly,
+        Mode::Cardinality => PsiMode::Cardinality,
+    };
+    psi_job::role(mode, side == Side::Dialer)
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -80,13 +72,7 @@ fn read_options(a: &PsiArgs) -> ReadOptions {
         EncodingArg::Gbk | EncodingArg::Gb18030 => Encoding::Gb18030,
     };
     // Only keys in memory during the protocol; the matching rows are read again for the output.
-    o.keep_fields = false;
-    o.duplicates = if a.strict_duplicates {
-        DuplicatePolicy::Error
-    } else {
-        DuplicatePolicy::KeepFirst
-    };
-    o
+    psi_job::key_pass(o, a.strict_duplicates)
 }
 
 /// Checks that `out` can be written (its directory exists) and is not the input.
@@ -113,14 +99,6 @@ fn check_output(out: &Path, input: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fresh RNG seeded by the operating system.
-pub(crate) fn os_rng() -> anyhow::Result<ChaCha20Rng> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)
-        .map_err(|e| anyhow::anyhow!("operating system randomness unavailable: {e}"))?;
-    Ok(ChaCha20Rng::from_seed(seed))
-}
-
 /// Runs one role over `ch` with the group chosen at run time.
 pub(crate) fn run_role<C: Channel>(
     ch: &mut C,
@@ -130,25 +108,13 @@ pub(crate) fn run_role<C: Channel>(
     params: Params,
     progress: &(dyn Fn(unseen_psi::Progress) + Sync),
 ) -> anyhow::Result<PsiOutput> {
-    fn go<G: PsiGroup, C: Channel>(
-        ch: &mut C,
-        leader: bool,
-        items: &[String],
-        params: Params,
-        progress: &(dyn Fn(unseen_psi::Progress) + Sync),
-    ) -> anyhow::Result<PsiOutput> {
-        let mut rng = os_rng()?;
-        let out = if leader {
-            run_leader::<G, _, _, _>(ch, items, params, &mut rng, progress)
-        } else {
-            run_follower::<G, _, _, _>(ch, items, params, &mut rng, progress)
-        };
-        out.context("psi protocol failed")
-    }
-    match curve {
-        Curve::Ristretto255 => go::<Ristretto255, C>(ch, leader, items, params, progress),
-        Curve::Sm2 => go::<Sm2, C>(ch, leader, items, params, progress),
-    }
+    let curve = match curve {
+        Curve::Ristretto255 => NodeCurve::Ristretto255,
+        Curve::Sm2 => NodeCurve::Sm2,
+    };
+    Ok(psi_job::run_role(
+        ch, curve, leader, items, params, progress,
+    )?)
 }
 
 pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
@@ -159,7 +125,7 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
         _ => return Err(usage("give exactly one of --listen ADDR or --connect ADDR")),
     };
     let (leader, reveal) = role(a.mode, side);
-    let rows = learns_rows(leader, reveal);
+    let rows = psi_job::learns_rows(leader, reveal);
     let mode_name = format!("{:?}", a.mode).to_lowercase();
     match (&a.output, rows) {
         (None, true) => {
@@ -212,12 +178,7 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
 
     let written = match (&a.output, &out.intersection) {
         (Some(path), Some(idx)) if rows => {
-            let wanted: Vec<(u64, &str)> = idx
-                .iter()
-                .map(|&i| (table.rows[i].line(), table.keys[i].as_str()))
-                .collect();
-            let rows = unseen_data::read_rows_at(&a.input, &read_opts, &wanted)?;
-            unseen_data::write_csv_atomic(path, &table.headers, rows.iter())?;
+            psi_job::write_rows(path, &a.input, &read_opts, &table, idx)?;
             Some(path.clone())
         }
         _ => None,

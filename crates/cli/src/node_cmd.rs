@@ -1,0 +1,741 @@
+//! Node commands: `init`, `node`, `partner`, `dataset`, `policy`, `job`, `audit`.
+//!
+//! Registries, job listings and the audit log are read and changed in the node directory
+//! directly (SQLite; safe while the daemon runs), so they work whether or not the node is
+//! running. `job submit`, `cancel` and `rerun` need the running daemon and go through its API.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use unseen_node::client::Client;
+use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
+use unseen_node::{NodeDir, NodeError};
+use unseen_store::{AuditReport, Store};
+use unseen_transport::Certificate;
+
+use crate::UsageError;
+use crate::args::{Curve, EncodingArg, KeyTypeArg};
+
+pub(crate) const INIT_EXAMPLES: &str = "\
+Example (a bank and a data partner on one machine):
+  unseen init --dir A --name bank-a --listen 127.0.0.1:7101 --api 127.0.0.1:7201
+  unseen init --dir B --name data-b --listen 127.0.0.1:7102 --api 127.0.0.1:7202
+  unseen --dir A node export-cert > bank-a.pem     # hand to the partner out of band
+Then `partner add`, `dataset add`, `policy allow` on each side, `node run`, `job submit`.";
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The node's name (its certificate's common name).
+    #[arg(long)]
+    name: String,
+    /// Where partners connect (mutual TLS).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7100")]
+    listen: SocketAddr,
+    /// The local HTTP API (loopback only; bearer token in DIR/api.token).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7200")]
+    api: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NodeCommand {
+    /// Runs the node in the foreground: partners on --listen (mutual TLS), the API on --api.
+    /// Stop it with Ctrl-C or SIGTERM. Logs go to stderr and DIR/logs/node.log.
+    Run,
+    /// Prints this node's certificate (PEM) to hand to partners out of band.
+    ExportCert,
+    /// Shows the node's name, certificate fingerprint and addresses.
+    Info {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PartnerCommand {
+    /// Registers a partner and pins its certificate (only a node presenting exactly this
+    /// certificate is accepted as this partner).
+    #[command(
+        after_help = "Example:\n  unseen --dir A partner add --name data-b --address 127.0.0.1:7102 --cert data-b.pem"
+    )]
+    Add {
+        /// The name this node uses for the partner.
+        #[arg(long)]
+        name: String,
+        /// The partner node's listen address (host:port).
+        #[arg(long)]
+        address: String,
+        /// The partner's certificate, PEM (its `unseen node export-cert`).
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+    },
+    /// Lists partners.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a partner and every policy naming it.
+    Remove {
+        /// The partner's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DatasetCommand {
+    /// Registers a CSV dataset; the file is read once to check the key column and every key.
+    #[command(
+        after_help = "Example:\n  unseen --dir A dataset add --name customers --path customers.csv --key id --key-type id-card"
+    )]
+    Add {
+        /// The dataset's name (partners name it in jobs).
+        #[arg(long)]
+        name: String,
+        /// The CSV file (header row first).
+        #[arg(long, value_name = "FILE")]
+        path: PathBuf,
+        /// Header name of the key column.
+        #[arg(long, value_name = "COLUMN")]
+        key: String,
+        /// How keys are normalised (both partners must use the same).
+        #[arg(long, value_enum, default_value_t = KeyTypeArg::String)]
+        key_type: KeyTypeArg,
+        /// Character encoding.
+        #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+        encoding: EncodingArg,
+        /// Skip rows whose key is invalid instead of refusing the file.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Lists datasets.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a dataset and its policies (the file is not touched).
+    Remove {
+        /// The dataset's name.
+        name: String,
+    },
+}
+
+/// Who may receive rows from jobs on a dataset.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ReceiversArg {
+    /// No restriction.
+    Any,
+    /// Only jobs where both nodes receive the rows.
+    Both,
+    /// Only jobs where this node alone receives the rows.
+    Owner,
+    /// Only jobs where the partner alone receives the rows.
+    Partner,
+    /// Only jobs where nobody receives rows (cardinality).
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Allows a partner a kind of job on one of this node's datasets.
+    #[command(
+        after_help = "Example:\n  unseen --dir A policy allow --dataset customers --partner data-b --job psi\n  unseen --dir A policy allow --dataset customers --partner data-b --job psi --receivers none"
+    )]
+    Allow {
+        /// This node's dataset.
+        #[arg(long)]
+        dataset: String,
+        /// The partner.
+        #[arg(long)]
+        partner: String,
+        /// The job kind.
+        #[arg(long, value_name = "KIND")]
+        job: String,
+        /// Who may receive rows.
+        #[arg(long, value_enum, default_value_t = ReceiversArg::Any)]
+        receivers: ReceiversArg,
+    },
+    /// Removes the rule for a dataset, partner and job kind (nothing is allowed without one).
+    Deny {
+        /// This node's dataset.
+        #[arg(long)]
+        dataset: String,
+        /// The partner.
+        #[arg(long)]
+        partner: String,
+        /// The job kind.
+        #[arg(long, value_name = "KIND")]
+        job: String,
+    },
+    /// Lists the rules.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Who learns the common rows of a PSI job.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum JobMode {
+    /// Both nodes write their own rows of the common customers, aligned.
+    Both,
+    /// Only this node (the submitter) learns them.
+    InitiatorOnly,
+    /// Only the partner learns them.
+    ResponderOnly,
+    /// Both learn only how many there are.
+    Cardinality,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobCommand {
+    /// Submits a job to a partner (needs the running node).
+    #[command(subcommand)]
+    Submit(SubmitCommand),
+    /// Lists jobs, newest first.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one job.
+    Show {
+        /// The job id.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancels a job (a running job's connection is closed; nothing is kept).
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+    /// Runs a finished job again under a new id (printed last).
+    Rerun {
+        /// The job id.
+        id: String,
+        /// Wait for the new job to end; exit 0 only if it succeeded.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SubmitCommand {
+    /// Private set intersection of this node's dataset with the partner's.
+    #[command(
+        after_help = "Example:\n  unseen --dir A job submit psi --partner data-b --dataset customers --peer-dataset their_customers --wait\n\nThe job id is printed on the last line. Each node that learns rows writes DIR/outputs/JOB_ID.csv."
+    )]
+    Psi {
+        /// The partner.
+        #[arg(long)]
+        partner: String,
+        /// This node's dataset.
+        #[arg(long)]
+        dataset: String,
+        /// The partner's dataset (its name on the partner's node).
+        #[arg(long)]
+        peer_dataset: String,
+        /// Who learns the rows.
+        #[arg(long, value_enum, default_value_t = JobMode::Both)]
+        mode: JobMode,
+        /// Group for the protocol.
+        #[arg(long, value_enum, default_value_t = Curve::Ristretto255)]
+        curve: Curve,
+        /// Wait for the job to end; exit 0 only if it succeeded.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Checks the hash chain: exit 0 if it holds, 1 naming the first bad record.
+    Verify,
+    /// Shows audit records, oldest first.
+    Show {
+        /// Only records of this job.
+        #[arg(long)]
+        job: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn node_dir(dir: Option<&PathBuf>) -> anyhow::Result<NodeDir> {
+    match dir {
+        Some(d) => Ok(NodeDir::new(d.clone())),
+        None => Err(UsageError(
+            "no node directory: give --dir DIR (or set UNSEEN_DIR); create one with `unseen init`"
+                .into(),
+        )
+        .into()),
+    }
+}
+
+fn store(dir: &NodeDir) -> anyhow::Result<Store> {
+    dir.check()?;
+    Ok(Store::open(&dir.db()).map_err(NodeError::from)?)
+}
+
+fn own_certificate(dir: &NodeDir) -> anyhow::Result<Certificate> {
+    let path = dir.cert();
+    let pem = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
+    Ok(Certificate::from_pem(&pem).map_err(NodeError::from)?)
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub(crate) fn init(dir: Option<&PathBuf>, a: &InitArgs) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    let done = unseen_node::init::init(&dir, &a.name, a.listen, a.api)?;
+    println!("initialised node {} in {}", done.name, dir.root().display());
+    println!("certificate fingerprint: {}", done.fingerprint);
+    println!("partners connect to:     {}", a.listen);
+    println!(
+        "local API:               http://{} (token in {})",
+        a.api,
+        dir.token().display()
+    );
+    println!(
+        "next: `unseen --dir {0} node export-cert > {1}.pem` and hand it to your partners",
+        dir.root().display(),
+        done.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn node(dir: Option<&PathBuf>, c: &NodeCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    match c {
+        NodeCommand::Run => {
+            unseen_node::Config::load(&dir)?;
+            unseen_node::init_logging(&dir)?;
+            unseen_node::daemon::run(&dir)?;
+        }
+        NodeCommand::ExportCert => {
+            dir.check()?;
+            print!("{}", own_certificate(&dir)?.to_pem());
+        }
+        NodeCommand::Info { json } => {
+            let config = unseen_node::Config::load(&dir)?;
+            let info = unseen_node::node_info(&config, &own_certificate(&dir)?.fingerprint());
+            if *json {
+                print_json(&info)?;
+            } else {
+                for k in ["name", "fingerprint", "listen", "api", "version"] {
+                    println!("{k:<12} {}", info[k].as_str().unwrap_or(""));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn partner(dir: Option<&PathBuf>, c: &PartnerCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    let mut s = store(&dir)?;
+    match c {
+        PartnerCommand::Add {
+            name,
+            address,
+            cert,
+        } => {
+            let pem = std::fs::read_to_string(cert)
+                .with_context(|| format!("--cert {}", cert.display()))
+                .map_err(|e| UsageError(format!("{e:#}")))?;
+            let own = own_certificate(&dir)?.fingerprint();
+            let input = PartnerInput {
+                name: name.clone(),
+                address: address.clone(),
+                cert_pem: pem,
+            };
+            let p = ops::add_partner(&mut s, "cli", &own, &input)
+                .with_context(|| format!("--cert {}", cert.display()))?;
+            println!(
+                "partner {} at {} pinned: {}",
+                p.name, p.address, p.fingerprint
+            );
+        }
+        PartnerCommand::List { json } => {
+            let ps = s.partners().map_err(NodeError::from)?;
+            if *json {
+                print_json(&ps)?;
+            } else {
+                for p in ps {
+                    println!("{:<20} {:<24} {}", p.name, p.address, p.fingerprint);
+                }
+            }
+        }
+        PartnerCommand::Remove { name } => {
+            ops::remove_partner(&mut s, "cli", name)?;
+            println!("partner {name} removed (and its policies)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_type_name(k: KeyTypeArg) -> &'static str {
+    match k {
+        KeyTypeArg::IdCard => "id-card",
+        KeyTypeArg::Phone => "phone",
+        KeyTypeArg::String => "string",
+    }
+}
+
+fn encoding_name(e: EncodingArg) -> &'static str {
+    match e {
+        EncodingArg::Auto => "auto",
+        EncodingArg::Utf8 => "utf-8",
+        EncodingArg::Gbk => "gbk",
+        EncodingArg::Gb18030 => "gb18030",
+    }
+}
+
+pub(crate) fn dataset(dir: Option<&PathBuf>, c: &DatasetCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    let mut s = store(&dir)?;
+    match c {
+        DatasetCommand::Add {
+            name,
+            path,
+            key,
+            key_type,
+            encoding,
+            skip_invalid,
+        } => {
+            let input = DatasetInput {
+                name: name.clone(),
+                path: path.clone(),
+                key: key.clone(),
+                key_type: key_type_name(*key_type).into(),
+                encoding: encoding_name(*encoding).into(),
+                skip_invalid: *skip_invalid,
+            };
+            let (d, summary) = ops::add_dataset(&mut s, "cli", &input)?;
+            println!(
+                "dataset {} registered: {} ({} rows, key {} as {}, columns {})",
+                d.name,
+                d.path,
+                summary.rows_read,
+                d.key_column,
+                d.key_type,
+                d.columns.join(",")
+            );
+            if summary.skipped_invalid > 0 || summary.duplicates_dropped > 0 {
+                println!(
+                    "note: {} rows with invalid keys will be skipped, {} repeated keys dropped",
+                    summary.skipped_invalid, summary.duplicates_dropped
+                );
+            }
+        }
+        DatasetCommand::List { json } => {
+            let ds = s.datasets().map_err(NodeError::from)?;
+            if *json {
+                print_json(&ds)?;
+            } else {
+                for d in ds {
+                    println!(
+                        "{:<20} {:<10} {:<8} {}",
+                        d.name, d.key_column, d.key_type, d.path
+                    );
+                }
+            }
+        }
+        DatasetCommand::Remove { name } => {
+            ops::remove_dataset(&mut s, "cli", name)?;
+            println!("dataset {name} removed (and its policies; the file is untouched)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn receivers_name(r: ReceiversArg) -> &'static str {
+    match r {
+        ReceiversArg::Any => "any",
+        ReceiversArg::Both => "both",
+        ReceiversArg::Owner => "owner",
+        ReceiversArg::Partner => "partner",
+        ReceiversArg::None => "none",
+    }
+}
+
+pub(crate) fn policy(dir: Option<&PathBuf>, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    let mut s = store(&dir)?;
+    match c {
+        PolicyCommand::Allow {
+            dataset,
+            partner,
+            job,
+            receivers,
+        } => {
+            let p = ops::allow(
+                &mut s,
+                "cli",
+                &PolicyInput {
+                    dataset: dataset.clone(),
+                    partner: partner.clone(),
+                    job: job.clone(),
+                    receivers: receivers_name(*receivers).into(),
+                },
+            )?;
+            println!(
+                "allowed: partner {} may run {} jobs on dataset {} (rows to: {})",
+                p.partner,
+                p.job_kind,
+                p.dataset,
+                p.receivers.as_str()
+            );
+        }
+        PolicyCommand::Deny {
+            dataset,
+            partner,
+            job,
+        } => {
+            if ops::deny(&mut s, "cli", dataset, partner, job)? {
+                println!("denied: partner {partner} may no longer run {job} jobs on {dataset}");
+            } else {
+                println!(
+                    "no rule to remove: partner {partner} was not allowed {job} jobs on {dataset}"
+                );
+            }
+        }
+        PolicyCommand::List { json } => {
+            let ps = s.policies().map_err(NodeError::from)?;
+            if *json {
+                print_json(&ps)?;
+            } else {
+                for p in ps {
+                    println!(
+                        "{:<20} {:<20} {:<6} rows to {}",
+                        p.dataset,
+                        p.partner,
+                        p.job_kind,
+                        p.receivers.as_str()
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mode_name(m: JobMode) -> &'static str {
+    match m {
+        JobMode::Both => "both",
+        JobMode::InitiatorOnly => "initiator-only",
+        JobMode::ResponderOnly => "responder-only",
+        JobMode::Cardinality => "cardinality",
+    }
+}
+
+fn curve_name(c: Curve) -> &'static str {
+    match c {
+        Curve::Ristretto255 => "ristretto255",
+        Curve::Sm2 => "sm2",
+    }
+}
+
+pub(crate) fn job(dir: Option<&PathBuf>, c: &JobCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    match c {
+        JobCommand::Submit(SubmitCommand::Psi {
+            partner,
+            dataset,
+            peer_dataset,
+            mode,
+            curve,
+            wait,
+        }) => {
+            let client = Client::new(&dir)?;
+            let job = client.post(
+                "/v1/jobs",
+                &json!({
+                    "kind": "psi",
+                    "partner": partner,
+                    "dataset": dataset,
+                    "peer_dataset": peer_dataset,
+                    "mode": mode_name(*mode),
+                    "curve": curve_name(*curve),
+                }),
+            )?;
+            follow(&client, &job, *wait)
+        }
+        JobCommand::Rerun { id, wait } => {
+            let client = Client::new(&dir)?;
+            let job = client.post(&format!("/v1/jobs/{id}/rerun"), &json!({}))?;
+            follow(&client, &job, *wait)
+        }
+        JobCommand::Cancel { id } => {
+            let client = Client::new(&dir)?;
+            let job = client.post(&format!("/v1/jobs/{id}/cancel"), &json!({}))?;
+            println!("job {id}: {}", job["state"].as_str().unwrap_or("?"));
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::List { json } => {
+            let jobs = store(&dir)?.jobs(None).map_err(NodeError::from)?;
+            if *json {
+                print_json(&jobs)?;
+            } else {
+                for j in jobs {
+                    println!(
+                        "{}  {:<4} {:<9} {:<10} {:<16} {} ↔ {}:{}",
+                        j.id,
+                        j.kind,
+                        j.role.as_str(),
+                        j.state.as_str(),
+                        unseen_store::format_time(j.created_ms),
+                        j.dataset,
+                        j.partner,
+                        j.peer_dataset
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Show { id, json } => {
+            let Some(j) = store(&dir)?.job(id).map_err(NodeError::from)? else {
+                return Err(UsageError(format!("no job {id} on this node")).into());
+            };
+            let v = serde_json::to_value(&j)?;
+            if *json {
+                print_json(&v)?;
+            } else {
+                print_job(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_job(j: &Value) {
+    let s = |k: &str| match &j[k] {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("job:       {} ({}, {})", s("id"), s("kind"), s("role"));
+    println!("state:     {}", s("state"));
+    if !j["reason"].is_null() {
+        println!("reason:    {}", s("reason"));
+    }
+    println!(
+        "partner:   {} (dataset {} ↔ {})",
+        s("partner"),
+        s("dataset"),
+        s("peer_dataset")
+    );
+    println!("params:    {}", s("params"));
+    println!("progress:  {}/{}", s("progress_done"), s("progress_total"));
+    println!("output:    {}", s("output"));
+    if !j["result"].is_null() {
+        println!("result:    {}", s("result"));
+    }
+    println!(
+        "traffic:   {} bytes sent, {} received",
+        s("bytes_sent"),
+        s("bytes_received")
+    );
+}
+
+/// Prints the job and, with `wait`, polls until it ends. The job id is always the last line.
+fn follow(client: &Client, job: &Value, wait: bool) -> anyhow::Result<ExitCode> {
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    if !wait {
+        eprintln!("job submitted; follow it with `unseen job show {id}`");
+        println!("{id}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tty = std::io::stderr().is_terminal();
+    let pb = crate::progress::bar("job");
+    let mut last_state = String::new();
+    let end = loop {
+        let j = client.get(&format!("/v1/jobs/{id}"))?;
+        let state = j["state"].as_str().unwrap_or("?").to_owned();
+        if state != last_state {
+            if !tty || pb.is_hidden() {
+                eprintln!("job {id}: {state}");
+            }
+            last_state.clone_from(&state);
+        }
+        if let (Some(done), Some(total)) =
+            (j["progress_done"].as_u64(), j["progress_total"].as_u64())
+            && total > 0
+        {
+            crate::progress::update(&pb, unseen_psi::Progress { done, total });
+        }
+        if matches!(
+            state.as_str(),
+            "succeeded" | "failed" | "cancelled" | "rejected"
+        ) {
+            break j;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    pb.finish_and_clear();
+    print_job(&end);
+    println!("{id}");
+    Ok(if end["state"] == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    let s = store(&dir)?;
+    match c {
+        AuditCommand::Verify => match s.audit_verify().map_err(NodeError::from)? {
+            AuditReport::Intact { records, head } => {
+                println!("audit chain intact: {records} records, head {head}");
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditReport::Broken { seq, reason } => {
+                println!("audit chain BROKEN at record {seq}: {reason}");
+                eprintln!("error: audit chain broken at record {seq}: {reason}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        AuditCommand::Show { job, json } => {
+            let records = s.audit_records(job.as_deref()).map_err(NodeError::from)?;
+            if *json {
+                print_json(&records)?;
+            } else {
+                for r in records {
+                    println!(
+                        "{:>5} {} {:<10} {:<20} {:<9} {}{}",
+                        r.seq,
+                        unseen_store::format_time(r.time_ms),
+                        r.actor,
+                        r.action,
+                        r.outcome,
+                        r.job_id
+                            .as_deref()
+                            .map(|j| format!("job {j} "))
+                            .unwrap_or_default(),
+                        r.partner
+                            .as_deref()
+                            .map(|p| format!("partner {p}"))
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The job protocol between two nodes (docs/protocols/node-jobs.md).
+//!
+//! Over one mutually authenticated TLS connection, opened by the node that submitted the job:
+//!
+//! 1. `Propose` (initiator → responder): job id, kind and parameters, the responder's dataset.
+//! 2. `Decision` (responder → initiator): accepted, or rejected with the reason. The responder
+//!    decides alone, from its own policy.
+//! 3. The job's protocol frames (e.g. ECDH-PSI, protocol id 0x0001) on the same connection.
+//! 4. `Done` (both ways): each node says whether it produced its result. A node makes its output
+//!    visible only after both said yes, so a job never ends with output on one node and a failure
+//!    on the other because of a crash after the protocol.
+//!
+//! Control messages are JSON in frames of protocol id [`PROTOCOL_ID`]; each is limited to
+//! [`MAX_CONTROL_LEN`] bytes before it is read, and checked field by field after.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use unseen_channel::{Channel, ChannelError, Header};
+
+/// Frame protocol id of node control messages.
+pub const PROTOCOL_ID: u16 = 0x0100;
+/// Version of the control protocol.
+pub const VERSION: u8 = 1;
+/// Largest control message accepted.
+pub const MAX_CONTROL_LEN: usize = 64 * 1024;
+/// Longest reason string accepted from a partner.
+pub const MAX_REASON_LEN: usize = 2048;
+
+const STEP_PROPOSE: u8 = 1;
+const STEP_DECISION: u8 = 2;
+const STEP_DONE: u8 = 3;
+
+/// A control message failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The channel failed (closed, timed out, wrong frame, too large).
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// The message is not valid JSON of the expected shape.
+    #[error("malformed {what} message from the partner: {reason}")]
+    Malformed {
+        /// Which message.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Which job, as sent by the initiator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Propose {
+    /// The job id both nodes record (32 lowercase hex digits).
+    pub job_id: String,
+    /// The responder's dataset the job runs on.
+    pub dataset: String,
+    /// The initiator's dataset (for the responder's records).
+    pub initiator_dataset: String,
+    /// Kind and parameters.
+    pub spec: JobSpec,
+}
+
+/// A job's kind and parameters. New kinds are new variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum JobSpec {
+    /// ECDH private set intersection.
+    Psi {
+        /// Who learns what.
+        mode: PsiMode,
+        /// The group.
+        curve: Curve,
+    },
+}
+
+impl JobSpec {
+    /// The job kind's name, as policies name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Psi { .. } => "psi",
+        }
+    }
+}
+
+/// Job kinds a policy can name.
+pub const JOB_KINDS: &[&str] = &["psi"];
+
+/// Who learns the intersection of a PSI job, from the initiator's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PsiMode {
+    /// Both nodes learn the common rows.
+    Both,
+    /// Only the initiator learns them.
+    InitiatorOnly,
+    /// Only the responder learns them.
+    ResponderOnly,
+    /// Both learn only how many there are.
+    Cardinality,
+}
+
+impl PsiMode {
+    /// The name used in flags and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Both => "both",
+            Self::InitiatorOnly => "initiator-only",
+            Self::ResponderOnly => "responder-only",
+            Self::Cardinality => "cardinality",
+        }
+    }
+}
+
+/// The group of an ECDH protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Curve {
+    /// ristretto255 (RFC 9496).
+    Ristretto255,
+    /// SM2 with SM3 (国密).
+    Sm2,
+}
+
+impl Curve {
+    /// The name used in flags and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ristretto255 => "ristretto255",
+            Self::Sm2 => "sm2",
+        }
+    }
+}
+
+/// The responder's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// Whether the responder runs the job.
+    pub accepted: bool,
+    /// Why not.
+    pub reason: Option<String>,
+}
+
+/// Each node's report after the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Done {
+    /// Whether this node produced its result.
+    pub ok: bool,
+    /// Why not.
+    pub reason: Option<String>,
+}
+
+trait Message: Serialize + DeserializeOwned {
+    const NAME: &'static str;
+    const STEP: u8;
+    fn check(&self) -> Result<(), String>;
+}
+
+/// Whether `id` is a well-formed job id (32 lowercase hex digits).
+pub fn valid_job_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn check_reason(r: Option<&String>) -> Result<(), String> {
+    match r {
+        Some(r) if r.len() > MAX_REASON_LEN => Err(format!(
+            "reason of {} bytes (at most {MAX_REASON_LEN})",
+            r.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Message for Propose {
+    const NAME: &'static str = "propose";
+    const STEP: u8 = STEP_PROPOSE;
+    fn check(&self) -> Result<(), String> {
+        if !valid_job_id(&self.job_id) {
+            return Err("job id is not 32 lowercase hex digits".into());
+        }
+        for n in [&self.dataset, &self.initiator_dataset] {
+            unseen_store::validate_name("dataset", n).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+impl Message for Decision {
+    const NAME: &'static str = "decision";
+    const STEP: u8 = STEP_DECISION;
+    fn check(&self) -> Result<(), String> {
+        check_reason(self.reason.as_ref())
+    }
+}
+
+impl Message for Done {
+    const NAME: &'static str = "done";
+    const STEP: u8 = STEP_DONE;
+    fn check(&self) -> Result<(), String> {
+        check_reason(self.reason.as_ref())
+    }
+}
+
+fn header(step: u8) -> Header {
+    Header::new(PROTOCOL_ID, VERSION, step)
+}
+
+fn send<M: Message, C: Channel>(ch: &mut C, m: &M) -> Result<(), ControlError> {
+    let bytes = serde_json::to_vec(m).map_err(|e| ControlError::Malformed {
+        what: M::NAME,
+        reason: e.to_string(),
+    })?;
+    ch.send(header(M::STEP), bytes)?;
+    ch.flush()?;
+    Ok(())
+}
+
+fn decode<M: Message>(bytes: &[u8]) -> Result<M, ControlError> {
+    let m: M = serde_json::from_slice(bytes).map_err(|e| ControlError::Malformed {
+        what: M::NAME,
+        reason: e.to_string(),
+    })?;
+    m.check().map_err(|reason| ControlError::Malformed {
+        what: M::NAME,
+        reason,
+    })?;
+    Ok(m)
+}
+
+fn recv<M: Message, C: Channel>(ch: &mut C) -> Result<M, ControlError> {
+    let bytes = ch.recv(header(M::STEP), MAX_CONTROL_LEN)?;
+    decode(&bytes)
+}
+
+/// Sends the proposal.
+pub fn send_propose<C: Channel>(ch: &mut C, m: &Propose) -> Result<(), ControlError> {
+    send(ch, m)
+}
+
+/// Receives and checks a proposal.
+pub fn recv_propose<C: Channel>(ch: &mut C) -> Result<Propose, ControlError> {
+    recv(ch)
+}
+
+/// Sends the decision.
+pub fn send_decision<C: Channel>(ch: &mut C, m: &Decision) -> Result<(), ControlError> {
+    send(ch, m)
+}
+
+/// Receives and checks a decision.
+pub fn recv_decision<C: Channel>(ch: &mut C) -> Result<Decision, ControlError> {
+    recv(ch)
+}
+
+/// Sends this node's end-of-job report.
+pub fn send_done<C: Channel>(ch: &mut C, m: &Done) -> Result<(), ControlError> {
+    send(ch, m)
+}
+
+/// Receives and checks the partner's end-of-job report.
+pub fn recv_done<C: Channel>(ch: &mut C) -> Result<Done, ControlError> {
+    recv(ch)
+}
+
+/// Runs every control decoder on `bytes` (fuzzing entry point; must never panic).
+#[doc(hidden)]
+pub fn fuzz_decode(bytes: &[u8]) {
+    let _ = decode::<Propose>(bytes);
+    let _ = decode::<Decision>(bytes);
+    let _ = decode::<Done>(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn propose() -> Propose {
+        Propose {
+            job_id: "0123456789abcdef0123456789abcdef".into(),
+            dataset: "their_customers".into(),
+            initiator_dataset: "customers".into(),
+            spec: JobSpec::Psi {
+                mode: PsiMode::Both,
+                curve: Curve::Ristretto255,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_over_duplex() {
+        let (mut a, mut b) = unseen_channel::duplex();
+        send_propose(&mut a, &propose()).unwrap();
+        assert_eq!(recv_propose(&mut b).unwrap(), propose());
+        let d = Decision {
+            accepted: false,
+            reason: Some("no policy".into()),
+        };
+        send_decision(&mut b, &d).unwrap();
+        assert_eq!(recv_decision(&mut a).unwrap(), d);
+    }
+
+    #[test]
+    fn rejects_bad_fields() {
+        let mut p = propose();
+        p.job_id = "../../etc/passwd".into();
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert!(matches!(
+            decode::<Propose>(&bytes),
+            Err(ControlError::Malformed {
+                what: "propose",
+                ..
+            })
+        ));
+        let mut p = propose();
+        p.dataset = "a/b".into();
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert!(decode::<Propose>(&bytes).is_err());
+        let long = Done {
+            ok: false,
+            reason: Some("x".repeat(MAX_REASON_LEN + 1)),
+        };
+        assert!(decode::<Done>(&serde_json::to_vec(&long).unwrap()).is_err());
+        let extra = br#"{"accepted":true,"reason":null,"extra":1}"#;
+        assert!(decode::<Decision>(extra).is_err());
+        let unknown_kind = br#"{"job_id":"0123456789abcdef0123456789abcdef","dataset":"a","initiator_dataset":"b","spec":{"kind":"sql","q":"drop"}}"#;
+        assert!(decode::<Propose>(unknown_kind).is_err());
+    }
+
+    #[test]
+    fn oversized_control_frame_refused_before_reading() {
+        let (mut a, mut b) = unseen_channel::duplex();
+        a.send(header(STEP_PROPOSE), vec![b'{'; MAX_CONTROL_LEN + 1])
+            .unwrap();
+        assert!(matches!(
+            recv_propose(&mut b),
+            Err(ControlError::Channel(ChannelError::FrameTooLarge { .. }))
+        ));
+    }
+}

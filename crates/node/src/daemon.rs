@@ -1,0 +1,124 @@
+//! `unseen node run`: the daemon. Partners on the mutual-TLS port, local users on the HTTP API.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use unseen_transport::Acceptor;
+
+use crate::NodeError;
+use crate::dir::NodeDir;
+use crate::jobs;
+use crate::node::Node;
+
+/// Partner connections served at once; more are closed at once (a flood must not exhaust
+/// threads).
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Runs the node in the foreground until SIGINT or SIGTERM.
+pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
+    let node = Node::open(dir)?;
+    let failed = jobs::recover(&node)?;
+    if !failed.is_empty() {
+        tracing::warn!(
+            count = failed.len(),
+            "jobs interrupted by the previous stop were marked failed"
+        );
+    }
+    let listen = node.config.listen;
+    let api_addr = node.config.api;
+    let partners = TcpListener::bind(listen)
+        .map_err(|e| NodeError::Invalid(format!("cannot listen for partners on {listen}: {e}")))?;
+    let api = std::net::TcpListener::bind(api_addr)
+        .map_err(|e| NodeError::Invalid(format!("cannot serve the API on {api_addr}: {e}")))?;
+    api.set_nonblocking(true)
+        .map_err(|e| NodeError::Internal(format!("API socket: {e}")))?;
+    let acceptor = Arc::new(Acceptor::new(
+        node.identity(),
+        node.config.transport_options(),
+    )?);
+
+    let accept_node = Arc::clone(&node);
+    std::thread::Builder::new()
+        .name("partners".into())
+        .spawn(move || accept_loop(&accept_node, &acceptor, &partners))
+        .map_err(|e| NodeError::Internal(format!("cannot start the listener thread: {e}")))?;
+
+    tracing::info!(
+        name = %node.config.name,
+        fingerprint = %node.fingerprint(),
+        %listen,
+        api = %api_addr,
+        "node running: partners connect with mutual TLS on the listen address; the local API is on the api address"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::Internal(format!("cannot start the runtime: {e}")))?;
+    let app = crate::api::router(Arc::clone(&node));
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(api)
+            .map_err(|e| NodeError::Internal(format!("API socket: {e}")))?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| NodeError::Internal(format!("API server: {e}")))
+    })?;
+    tracing::info!("stopping: closing running jobs' connections");
+    node.stop_all_jobs();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline && !node.running().is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn accept_loop(node: &Arc<Node>, acceptor: &Arc<Acceptor>, listener: &TcpListener) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        let tcp = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a partner connection failed");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+        };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!("too many partner connections; closing a new one");
+            continue;
+        }
+        let node = Arc::clone(node);
+        let acceptor = Arc::clone(acceptor);
+        let guard = Arc::clone(&active);
+        let spawned = std::thread::Builder::new()
+            .name("partner-conn".into())
+            .spawn(move || {
+                jobs::serve_connection(&node, &acceptor, tcp);
+                guard.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}

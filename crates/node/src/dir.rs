@@ -1,0 +1,153 @@
+//! The node directory: where each file lives, and `node.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+
+/// The files and folders of one node directory (`unseen init` creates them).
+#[derive(Clone, Debug)]
+pub struct NodeDir {
+    root: PathBuf,
+}
+
+impl NodeDir {
+    /// The node directory at `root` (not checked).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `node.toml`: name, addresses, timeouts.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("node.toml")
+    }
+
+    /// The SQLite database: registries, policies, jobs, audit.
+    pub fn db(&self) -> PathBuf {
+        self.root.join("node.db")
+    }
+
+    /// The node's certificate (public; handed to partners).
+    pub fn cert(&self) -> PathBuf {
+        self.root.join("identity").join("cert.pem")
+    }
+
+    /// The node's private key (mode 0600).
+    pub fn key(&self) -> PathBuf {
+        self.root.join("identity").join("key.pem")
+    }
+
+    /// The local API's bearer token (mode 0600).
+    pub fn token(&self) -> PathBuf {
+        self.root.join("api.token")
+    }
+
+    /// Where job results go: `outputs/JOB_ID.csv`.
+    pub fn outputs(&self) -> PathBuf {
+        self.root.join("outputs")
+    }
+
+    /// The result file of a job.
+    pub fn output(&self, job_id: &str) -> PathBuf {
+        self.outputs().join(format!("{job_id}.csv"))
+    }
+
+    /// A job's result before both nodes have confirmed the run (renamed to [`Self::output`]
+    /// on success, deleted otherwise and at start-up).
+    pub fn pending_output(&self, job_id: &str) -> PathBuf {
+        self.outputs().join(format!(".{job_id}.csv.pending"))
+    }
+
+    /// The daemon's log file.
+    pub fn log(&self) -> PathBuf {
+        self.root.join("logs").join("node.log")
+    }
+
+    /// Checks that this is an initialised node directory.
+    pub fn check(&self) -> Result<(), NodeError> {
+        if !self.config().is_file() {
+            return Err(NodeError::NotANode(self.root.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// `node.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The node's name (its certificate's common name; partners know it by another name).
+    pub name: String,
+    /// Where partners connect (mutual TLS).
+    pub listen: SocketAddr,
+    /// The local HTTP API (bearer token; keep it on loopback).
+    pub api: SocketAddr,
+    /// Network timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// Network timeouts, in seconds.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Connecting to a partner.
+    pub connect_s: u64,
+    /// Completing the TLS handshake.
+    pub handshake_s: u64,
+    /// Waiting for the partner's next message during a job; a stalled partner fails the job
+    /// after this long.
+    pub read_s: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect_s: 10,
+            handshake_s: 10,
+            read_s: 120,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks `node.toml`.
+    pub fn load(dir: &NodeDir) -> Result<Self, NodeError> {
+        dir.check()?;
+        let path = dir.config();
+        let text = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
+        let c: Config = toml::from_str(&text).map_err(|e| NodeError::Config {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        unseen_store::validate_name("node", &c.name).map_err(|e| NodeError::Config {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if c.timeouts.read_s == 0 || c.timeouts.connect_s == 0 || c.timeouts.handshake_s == 0 {
+            return Err(NodeError::Config {
+                path,
+                reason: "timeouts must be at least 1 second".into(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// The transport options these timeouts give.
+    pub fn transport_options(&self) -> unseen_transport::Options {
+        let s = std::time::Duration::from_secs;
+        unseen_transport::Options {
+            connect_timeout: s(self.timeouts.connect_s),
+            handshake_timeout: s(self.timeouts.handshake_s),
+            read_timeout: s(self.timeouts.read_s),
+            ..unseen_transport::Options::default()
+        }
+    }
+}

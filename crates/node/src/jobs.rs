@@ -1,0 +1,688 @@
+//! Jobs between nodes: submit, serve a partner's proposal, run, finish, cancel, rerun.
+//!
+//! Each job runs on its own thread over its own mutually authenticated TLS connection (see
+//! [`crate::control`] for the messages). The job's state lives in the store on both nodes; the
+//! worker thread moves it proposed → accepted → running → succeeded | failed | cancelled (or
+//! proposed → rejected), and every step is audited.
+
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use unseen_channel::Channel;
+use unseen_psi::{Params, Progress};
+use unseen_store::{AuditEvent, Dataset, Finish, Job, JobState, NewJob, Partner, Role, StoreError};
+use unseen_transport::{Acceptor, Fingerprint, TlsChannel, TransportError};
+
+use crate::control::{self, Curve, Decision, Done, JobSpec, Propose, PsiMode};
+use crate::node::Node;
+use crate::{NodeError, ops, policy, psi_job};
+
+/// A job to submit (the HTTP API's `POST /v1/jobs` body).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// Job kind: `psi`.
+    pub kind: String,
+    /// The partner to run it with.
+    pub partner: String,
+    /// This node's dataset.
+    pub dataset: String,
+    /// The partner's dataset.
+    pub peer_dataset: String,
+    /// PSI: who learns the rows (default `both`).
+    #[serde(default)]
+    pub mode: Option<PsiMode>,
+    /// PSI: the group (default `ristretto255`).
+    #[serde(default)]
+    pub curve: Option<Curve>,
+}
+
+impl SubmitRequest {
+    fn spec(&self) -> Result<JobSpec, NodeError> {
+        match self.kind.as_str() {
+            "psi" => Ok(JobSpec::Psi {
+                mode: self.mode.unwrap_or(PsiMode::Both),
+                curve: self.curve.unwrap_or(Curve::Ristretto255),
+            }),
+            other => Err(NodeError::Invalid(format!(
+                "unknown job kind {other:?} (known: {})",
+                control::JOB_KINDS.join(", ")
+            ))),
+        }
+    }
+}
+
+fn not_found(what: &'static str, name: &str) -> NodeError {
+    NodeError::Store(StoreError::NotFound {
+        what,
+        name: name.to_owned(),
+    })
+}
+
+fn new_job_id() -> Result<String, NodeError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| {
+        NodeError::Internal(format!("operating system randomness unavailable: {e}"))
+    })?;
+    Ok(hex::encode(b))
+}
+
+fn job_event(actor: &str, action: &str, outcome: &str, job: &Job) -> AuditEvent {
+    let mut e = AuditEvent::new(actor, action, outcome);
+    e.job_id = Some(job.id.clone());
+    e.job_kind = Some(job.kind.clone());
+    e.datasets = vec![
+        job.dataset.clone(),
+        format!("{}:{}", job.partner, job.peer_dataset),
+    ];
+    e.partner = Some(job.partner.clone());
+    e.params = job.params.clone();
+    e
+}
+
+/// Submits a job to a partner: checks this node's own policy, records the job as proposed and
+/// starts a worker that proposes it to the partner and runs it.
+pub fn submit(
+    node: &Arc<Node>,
+    actor: &str,
+    req: &SubmitRequest,
+    rerun_of: Option<String>,
+) -> Result<Job, NodeError> {
+    let spec = req.spec()?;
+    let (partner, dataset, job) = {
+        let mut store = node.store();
+        let partner = store
+            .partner(&req.partner)?
+            .ok_or_else(|| not_found("partner", &req.partner))?;
+        let dataset = store
+            .dataset(&req.dataset)?
+            .ok_or_else(|| not_found("dataset", &req.dataset))?;
+        unseen_store::validate_name("dataset", &req.peer_dataset)?;
+        if let Err(reason) = policy::check(&store, &req.dataset, &req.partner, &spec, true)? {
+            let mut e = AuditEvent::new(actor, "job.refused", "refused");
+            e.job_kind = Some(spec.kind().to_owned());
+            e.datasets = vec![req.dataset.clone()];
+            e.partner = Some(req.partner.clone());
+            e.params = serde_json::json!({ "reason": reason });
+            store.audit_append(&e)?;
+            return Err(NodeError::Refused(reason));
+        }
+        let job = store.insert_job(&NewJob {
+            id: new_job_id()?,
+            kind: spec.kind().to_owned(),
+            role: Role::Initiator,
+            partner: req.partner.clone(),
+            dataset: req.dataset.clone(),
+            peer_dataset: req.peer_dataset.clone(),
+            params: serde_json::to_value(spec).map_err(|e| NodeError::Internal(e.to_string()))?,
+            state: JobState::Proposed,
+            rerun_of,
+        })?;
+        store.audit_append(&job_event(actor, "job.proposed", "proposed", &job))?;
+        (partner, dataset, job)
+    };
+    tracing::info!(job = %job.id, partner = %partner.name, kind = %job.kind, "job proposed");
+    let cancel = node.start_job(&job.id);
+    let worker_node = Arc::clone(node);
+    let worker_job = job.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("job-{}", &job.id[..8]))
+        .spawn(move || {
+            let result = initiate(&worker_node, &worker_job, &partner, &dataset, spec, &cancel);
+            finish(&worker_node, &worker_job, result, &cancel);
+        });
+    if let Err(e) = spawned {
+        node.end_job(&job.id);
+        return Err(NodeError::Internal(format!(
+            "cannot start a job thread: {e}"
+        )));
+    }
+    Ok(job)
+}
+
+/// How a job ended, short of success.
+enum End {
+    Rejected(String),
+    Failed(String),
+}
+
+/// What a successful run produced.
+struct Outcome {
+    output: Option<String>,
+    digest: Option<String>,
+    bytes_sent: u64,
+    bytes_received: u64,
+    result: serde_json::Value,
+}
+
+fn initiate(
+    node: &Arc<Node>,
+    job: &Job,
+    partner: &Partner,
+    dataset: &Dataset,
+    spec: JobSpec,
+    cancel: &AtomicBool,
+) -> Result<Outcome, (End, Option<unseen_channel::Stats>)> {
+    let fail = |m: String| (End::Failed(m), None);
+    let addr = ops::resolve(&partner.address).map_err(|e| fail(e.to_string()))?;
+    let pin: Fingerprint = partner.fingerprint.parse().map_err(|_| {
+        fail(format!(
+            "partner {}: stored fingerprint does not parse",
+            partner.name
+        ))
+    })?;
+    let opts = node.config.transport_options();
+    let mut ch = unseen_transport::connect(addr, node.identity(), &pin, &opts).map_err(|e| {
+        fail(format!(
+            "cannot open a mutual TLS connection to partner {} at {addr}: {e}",
+            partner.name
+        ))
+    })?;
+    node.set_shutdown(&job.id, ch.shutdown_handle());
+    if cancel.load(Ordering::SeqCst) {
+        return Err(fail("cancelled before the partner was asked".into()));
+    }
+    let propose = Propose {
+        job_id: job.id.clone(),
+        dataset: job.peer_dataset.clone(),
+        initiator_dataset: job.dataset.clone(),
+        spec,
+    };
+    let lost = |ch: &TlsChannel, e: &dyn std::fmt::Display| {
+        (
+            End::Failed(format!("partner {}: {e}", partner.name)),
+            Some(ch.stats()),
+        )
+    };
+    control::send_propose(&mut ch, &propose).map_err(|e| lost(&ch, &e))?;
+    let decision = control::recv_decision(&mut ch).map_err(|e| lost(&ch, &e))?;
+    if !decision.accepted {
+        let reason = decision.reason.unwrap_or_else(|| "no reason given".into());
+        return Err((
+            End::Rejected(format!(
+                "partner {} rejected the job: {reason}",
+                partner.name
+            )),
+            Some(ch.stats()),
+        ));
+    }
+    {
+        let mut store = node.store();
+        store
+            .transition(&job.id, JobState::Accepted, None)
+            .map_err(|e| fail(e.to_string()))?;
+        store
+            .audit_append(&job_event(&partner.name, "job.accepted", "accepted", job))
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    execute(node, job, &mut ch, dataset, spec, true, &partner.name)
+}
+
+/// Runs the accepted job's protocol on `ch`, writes the output (pending until both nodes report
+/// success) and returns what it produced.
+fn execute(
+    node: &Arc<Node>,
+    job: &Job,
+    ch: &mut TlsChannel,
+    dataset: &Dataset,
+    spec: JobSpec,
+    initiator: bool,
+    partner: &str,
+) -> Result<Outcome, (End, Option<unseen_channel::Stats>)> {
+    let JobSpec::Psi { mode, curve } = spec;
+    node.store()
+        .transition(&job.id, JobState::Running, None)
+        .map_err(|e| (End::Failed(e.to_string()), None))?;
+    tracing::info!(job = %job.id, partner = %partner, "job running");
+    let (leader, reveal) = psi_job::role(mode, initiator);
+    let pending = node.dir.pending_output(&job.id);
+    // Local work that can fail tells the partner (Done{ok: false}) so it fails fast too.
+    let local = (|| -> Result<(unseen_psi::PsiOutput, Option<u64>, bool, usize), String> {
+        let opts = psi_job::key_pass(
+            ops::read_options(dataset).map_err(|e| e.to_string())?,
+            false,
+        );
+        let path = std::path::Path::new(&dataset.path);
+        let table = unseen_data::read_table(path, &opts)
+            .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
+        let progress = progress_sink(node, &job.id);
+        let out = psi_job::run_role(
+            ch,
+            curve,
+            leader,
+            &table.keys,
+            Params::new(reveal),
+            &progress,
+        )
+        .map_err(|e| format!("partner {partner}: {e}"))?;
+        let (rows, wrote) = match (&out.intersection, out.cardinality) {
+            (Some(idx), _) if psi_job::learns_rows(leader, reveal) => {
+                let n = psi_job::write_rows(&pending, path, &opts, &table, idx)
+                    .map_err(|e| format!("writing the output: {e}"))?;
+                (Some(n), true)
+            }
+            (None, Some(c)) => {
+                psi_job::write_cardinality(&pending, c)
+                    .map_err(|e| format!("writing the output: {e}"))?;
+                (None, true)
+            }
+            _ => (None, false),
+        };
+        Ok((out, rows, wrote, table.keys.len()))
+    })();
+    let report = Done {
+        ok: local.is_ok(),
+        reason: local
+            .as_ref()
+            .err()
+            .map(|_| "the partner's node failed".to_owned()),
+    };
+    let stats_now = |ch: &TlsChannel| Some(ch.stats());
+    let (out, rows, wrote, items) = match local {
+        Ok(v) => v,
+        Err(reason) => {
+            let _ = control::send_done(ch, &report);
+            return Err((End::Failed(reason), stats_now(ch)));
+        }
+    };
+    control::send_done(ch, &report)
+        .and_then(|()| control::recv_done(ch))
+        .map_err(|e| {
+            (
+                End::Failed(format!(
+                    "partner {partner}: {e} (while confirming the result; nothing was kept)"
+                )),
+                stats_now(ch),
+            )
+        })
+        .and_then(|peer| {
+            if peer.ok {
+                Ok(())
+            } else {
+                Err((
+                    End::Failed(format!(
+                        "partner {partner} reported a failure: {}",
+                        peer.reason.unwrap_or_default()
+                    )),
+                    stats_now(ch),
+                ))
+            }
+        })?;
+    let (output, digest) = if wrote {
+        let fin = node.dir.output(&job.id);
+        std::fs::rename(&pending, &fin).map_err(|e| {
+            (
+                End::Failed(format!("cannot move the output into place: {e}")),
+                stats_now(ch),
+            )
+        })?;
+        let digest = sm3_file(&fin).map_err(|e| {
+            (
+                End::Failed(format!("cannot read back the output: {e}")),
+                stats_now(ch),
+            )
+        })?;
+        (Some(fin.display().to_string()), Some(digest))
+    } else {
+        (None, None)
+    };
+    let st = ch.stats();
+    Ok(Outcome {
+        output,
+        digest,
+        bytes_sent: st.bytes_sent,
+        bytes_received: st.bytes_received,
+        result: serde_json::json!({
+            "items": items,
+            "peer_items": out.peer_items,
+            "intersection": out.intersection.as_ref().map(Vec::len),
+            "cardinality": out.cardinality,
+            "rows_written": rows,
+            "rounds": st.rounds,
+        }),
+    })
+}
+
+fn sm3_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+
+    use sm3::Digest;
+    let mut h = sm3::Sm3::new();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A progress callback that records progress in the store at most every 250 ms.
+fn progress_sink<'a>(node: &'a Node, id: &'a str) -> impl Fn(Progress) + Sync + 'a {
+    let last = Mutex::new(None::<Instant>);
+    move |p: Progress| {
+        let mut l = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = l.is_none_or(|t| t.elapsed() >= Duration::from_millis(250)) || p.done == p.total;
+        if due {
+            *l = Some(Instant::now());
+            drop(l);
+            if let Err(e) = node.store().set_progress(id, p.done, p.total) {
+                tracing::warn!(job = %id, error = %e, "cannot record progress");
+            }
+        }
+    }
+}
+
+fn finish(
+    node: &Arc<Node>,
+    job: &Job,
+    result: Result<Outcome, (End, Option<unseen_channel::Stats>)>,
+    cancel: &AtomicBool,
+) {
+    let pending = node.dir.pending_output(&job.id);
+    if pending.exists() {
+        let _ = std::fs::remove_file(&pending);
+    }
+    let (state, action, reason, f) = match result {
+        Ok(o) => (
+            JobState::Succeeded,
+            "job.succeeded",
+            None,
+            Finish {
+                state: JobState::Succeeded,
+                reason: None,
+                output: o.output,
+                output_digest: o.digest,
+                bytes_sent: o.bytes_sent,
+                bytes_received: o.bytes_received,
+                result: o.result,
+            },
+        ),
+        Err((end, stats)) => {
+            let (state, action, reason) = match end {
+                End::Rejected(r) => (JobState::Rejected, "job.rejected", r),
+                End::Failed(r) if cancel.load(Ordering::SeqCst) => (
+                    JobState::Cancelled,
+                    "job.cancelled",
+                    format!("cancelled ({r})"),
+                ),
+                End::Failed(r) => (JobState::Failed, "job.failed", r),
+            };
+            let st = stats.unwrap_or_default();
+            (
+                state,
+                action,
+                Some(reason.clone()),
+                Finish {
+                    state,
+                    reason: Some(reason),
+                    output: None,
+                    output_digest: None,
+                    bytes_sent: st.bytes_sent,
+                    bytes_received: st.bytes_received,
+                    result: serde_json::Value::Null,
+                },
+            )
+        }
+    };
+    {
+        let mut store = node.store();
+        match store.finish_job(&job.id, &f) {
+            Ok(done) => {
+                let mut e = job_event("node", action, state.as_str(), &done);
+                e.bytes_sent = f.bytes_sent;
+                e.bytes_received = f.bytes_received;
+                e.output_digest = f.output_digest.clone();
+                if let Some(r) = &reason {
+                    e.params = serde_json::json!({ "spec": done.params, "reason": r });
+                }
+                if let Err(err) = store.audit_append(&e) {
+                    tracing::error!(job = %job.id, error = %err, "cannot append to the audit log");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(job = %job.id, error = %err, "job ended after its state was settled")
+            }
+        }
+    }
+    match &reason {
+        None => tracing::info!(job = %job.id, state = state.as_str(), "job finished"),
+        Some(r) => {
+            tracing::warn!(job = %job.id, state = state.as_str(), reason = %r, "job finished")
+        }
+    }
+    node.end_job(&job.id);
+}
+
+/// Serves one partner connection: TLS handshake (pinned), proposal, policy decision, run.
+pub fn serve_connection(node: &Arc<Node>, acceptor: &Acceptor, tcp: TcpStream) {
+    let remote = tcp
+        .peer_addr()
+        .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
+    let pinned = |fp: &Fingerprint| {
+        matches!(
+            node.store().partner_by_fingerprint(&fp.to_string()),
+            Ok(Some(_))
+        )
+    };
+    let mut ch = match acceptor.accept(tcp, &pinned) {
+        Ok(ch) => ch,
+        Err(TransportError::PeerNotPinned { presented }) => {
+            node.counters.tls_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%remote, fingerprint = %presented, "refused a connection: certificate not pinned for any partner");
+            let mut e = AuditEvent::new("network", "tls.refused", "refused");
+            e.params =
+                serde_json::json!({ "remote": remote, "fingerprint": presented.to_string() });
+            node.audit(&e);
+            return;
+        }
+        Err(err) => {
+            node.counters
+                .handshake_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%remote, error = %err, "a connection failed before the TLS handshake completed");
+            return;
+        }
+    };
+    node.counters.connections.fetch_add(1, Ordering::Relaxed);
+    let partner = match node.store().partner_by_fingerprint(&ch.peer().to_string()) {
+        Ok(Some(p)) => p,
+        _ => return,
+    };
+    let propose = match control::recv_propose(&mut ch) {
+        Ok(p) => p,
+        Err(err) => {
+            tracing::warn!(partner = %partner.name, error = %err, "bad proposal from a partner");
+            let mut e = AuditEvent::new(&partner.name, "partner.protocol_error", "refused");
+            e.partner = Some(partner.name.clone());
+            e.params = serde_json::json!({ "error": err.to_string() });
+            node.audit(&e);
+            return;
+        }
+    };
+    respond(node, &partner, &mut ch, &propose);
+}
+
+fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose) {
+    let decided = (|| -> Result<Result<(Job, Dataset), (Option<Job>, String)>, NodeError> {
+        let mut store = node.store();
+        if store.job(&p.job_id)?.is_some() {
+            return Ok(Err((None, "job id already used on this node".into())));
+        }
+        let verdict = policy::check(&store, &p.dataset, &partner.name, &p.spec, false)?;
+        let job = store.insert_job(&NewJob {
+            id: p.job_id.clone(),
+            kind: p.spec.kind().to_owned(),
+            role: Role::Responder,
+            partner: partner.name.clone(),
+            dataset: p.dataset.clone(),
+            peer_dataset: p.initiator_dataset.clone(),
+            params: serde_json::to_value(p.spec).map_err(|e| NodeError::Internal(e.to_string()))?,
+            state: JobState::Proposed,
+            rerun_of: None,
+        })?;
+        store.audit_append(&job_event(&partner.name, "job.proposed", "proposed", &job))?;
+        match verdict {
+            Err(reason) => Ok(Err((Some(job), reason))),
+            Ok(()) => {
+                let Some(dataset) = store.dataset(&p.dataset)? else {
+                    return Ok(Err((
+                        Some(job),
+                        format!("no dataset named {:?}", p.dataset),
+                    )));
+                };
+                let job = store.transition(&job.id, JobState::Accepted, None)?;
+                store.audit_append(&job_event("node", "job.accepted", "accepted", &job))?;
+                Ok(Ok((job, dataset)))
+            }
+        }
+    })();
+    match decided {
+        Ok(Ok((job, dataset))) => {
+            tracing::info!(job = %job.id, partner = %partner.name, "accepted a job");
+            let cancel = node.start_job(&job.id);
+            node.set_shutdown(&job.id, ch.shutdown_handle());
+            let accepted = Decision {
+                accepted: true,
+                reason: None,
+            };
+            let result = match control::send_decision(ch, &accepted) {
+                Ok(()) => execute(node, &job, ch, &dataset, p.spec, false, &partner.name),
+                Err(e) => Err((
+                    End::Failed(format!("partner {}: {e}", partner.name)),
+                    Some(ch.stats()),
+                )),
+            };
+            finish(node, &job, result, &cancel);
+        }
+        Ok(Err((job, reason))) => {
+            tracing::warn!(job = %p.job_id, partner = %partner.name, reason = %reason, "rejected a job");
+            if let Some(job) = job {
+                let mut store = node.store();
+                match store.transition(&job.id, JobState::Rejected, Some(&reason)) {
+                    Ok(j) => {
+                        let e = job_event("node", "job.rejected", "rejected", &j);
+                        let mut e = e;
+                        e.params = serde_json::json!({ "spec": j.params, "reason": reason });
+                        if let Err(err) = store.audit_append(&e) {
+                            tracing::error!(error = %err, "cannot append to the audit log");
+                        }
+                    }
+                    Err(err) => tracing::error!(error = %err, "cannot record a rejection"),
+                }
+            }
+            let _ = control::send_decision(
+                ch,
+                &Decision {
+                    accepted: false,
+                    reason: Some(reason),
+                },
+            );
+        }
+        Err(err) => {
+            tracing::error!(job = %p.job_id, error = %err, "cannot decide on a proposal");
+            let _ = control::send_decision(
+                ch,
+                &Decision {
+                    accepted: false,
+                    reason: Some("the partner's node failed to record the job".into()),
+                },
+            );
+        }
+    }
+}
+
+/// Cancels a job: a running job's connection is closed (its worker then records `cancelled`);
+/// a job with no worker is cancelled in place.
+pub fn cancel(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> {
+    let job = node.store().job(id)?.ok_or_else(|| not_found("job", id))?;
+    if job.state.is_terminal() {
+        return Err(NodeError::Conflict(format!(
+            "job {id} has already ended ({})",
+            job.state.as_str()
+        )));
+    }
+    let worker = node.running().get(id).cloned();
+    let mut e = job_event(actor, "job.cancel_requested", "requested", &job);
+    e.params = job.params.clone();
+    node.audit(&e);
+    if let Some(w) = worker {
+        w.cancel.store(true, Ordering::SeqCst);
+        if let Some(h) = &w.shutdown {
+            h.shutdown();
+        }
+        // The worker records the end; give it a moment so the caller sees the final state.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && node.running().contains_key(id) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(node.store().job(id)?.unwrap_or(job))
+    } else {
+        let mut store = node.store();
+        let j = store.transition(id, JobState::Cancelled, Some("cancelled by the operator"))?;
+        store.audit_append(&job_event(actor, "job.cancelled", "cancelled", &j))?;
+        Ok(j)
+    }
+}
+
+/// Runs a finished job again under a new id (only the node that submitted it can).
+pub fn rerun(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> {
+    let job = node.store().job(id)?.ok_or_else(|| not_found("job", id))?;
+    if job.role != Role::Initiator {
+        return Err(NodeError::Conflict(format!(
+            "job {id} was submitted by partner {}; only the submitting node can rerun it",
+            job.partner
+        )));
+    }
+    if !job.state.is_terminal() {
+        return Err(NodeError::Conflict(format!(
+            "job {id} is still {}; cancel it or wait for it to end",
+            job.state.as_str()
+        )));
+    }
+    let spec: JobSpec = serde_json::from_value(job.params.clone())
+        .map_err(|e| NodeError::Internal(format!("job {id}: stored parameters: {e}")))?;
+    let JobSpec::Psi { mode, curve } = spec;
+    let req = SubmitRequest {
+        kind: spec.kind().to_owned(),
+        partner: job.partner.clone(),
+        dataset: job.dataset.clone(),
+        peer_dataset: job.peer_dataset.clone(),
+        mode: Some(mode),
+        curve: Some(curve),
+    };
+    submit(node, actor, &req, Some(id.to_owned()))
+}
+
+/// Marks jobs left unfinished by a previous run of the daemon failed and removes their pending
+/// outputs (called at start-up, before anything else runs).
+pub fn recover(node: &Arc<Node>) -> Result<Vec<Job>, NodeError> {
+    let failed = node
+        .store()
+        .fail_interrupted("interrupted: the node stopped while the job was unfinished; rerun it")?;
+    for j in &failed {
+        let mut e = job_event("node", "job.failed", "failed", j);
+        e.params = serde_json::json!({ "spec": j.params, "reason": j.reason });
+        node.audit(&e);
+        tracing::warn!(job = %j.id, "marked an interrupted job failed");
+    }
+    let outputs = node.dir.outputs();
+    if let Ok(entries) = std::fs::read_dir(&outputs) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(failed)
+}

@@ -1,0 +1,152 @@
+//! [`Node`]: a running node's shared state (configuration, identity, store, running jobs).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use subtle::ConstantTimeEq;
+use unseen_store::{AuditEvent, Store};
+use unseen_transport::{Fingerprint, Identity, ShutdownHandle};
+use zeroize::Zeroizing;
+
+use crate::NodeError;
+use crate::dir::{Config, NodeDir};
+use crate::init::{load_identity, load_token};
+
+/// A node's shared state; one per daemon process.
+pub struct Node {
+    /// Its directory.
+    pub dir: NodeDir,
+    /// `node.toml`.
+    pub config: Config,
+    identity: Identity,
+    token: Zeroizing<String>,
+    store: Mutex<Store>,
+    running: Mutex<HashMap<String, RunningJob>>,
+    /// Event counters for `/metrics`.
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters of events that are not jobs.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// API requests refused for a missing or wrong token.
+    pub api_unauthorized: AtomicU64,
+    /// Partner connections refused because their certificate is not pinned.
+    pub tls_refused: AtomicU64,
+    /// Partner connections that failed before or during the handshake for another reason.
+    pub handshake_failed: AtomicU64,
+    /// Partner connections accepted.
+    pub connections: AtomicU64,
+}
+
+/// A job with a thread working on it.
+#[derive(Clone)]
+pub(crate) struct RunningJob {
+    pub(crate) cancel: Arc<AtomicBool>,
+    pub(crate) shutdown: Option<ShutdownHandle>,
+}
+
+impl Node {
+    /// Opens the node in `dir` (configuration, identity, token, database).
+    pub fn open(dir: &NodeDir) -> Result<Arc<Self>, NodeError> {
+        let config = Config::load(dir)?;
+        let identity = load_identity(dir)?;
+        let token = load_token(dir)?;
+        let store = Store::open(&dir.db())?;
+        Ok(Arc::new(Self {
+            dir: dir.clone(),
+            config,
+            identity,
+            token,
+            store: Mutex::new(store),
+            running: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        }))
+    }
+
+    /// The database (one connection shared by the daemon's threads; hold it briefly).
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    /// The node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The node's certificate fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.identity.fingerprint()
+    }
+
+    /// Whether `presented` is the API token (constant time).
+    pub fn token_matches(&self, presented: &str) -> bool {
+        let a = presented.as_bytes();
+        let b = self.token.as_bytes();
+        a.len() == b.len() && bool::from(a.ct_eq(b))
+    }
+
+    /// Appends an audit record; a failure to audit is logged loudly (the job's own state is in
+    /// the same database, so this only fails when the database does).
+    pub fn audit(&self, e: &AuditEvent) {
+        if let Err(err) = self.store().audit_append(e) {
+            tracing::error!(action = %e.action, error = %err, "cannot append to the audit log");
+        }
+    }
+
+    pub(crate) fn running(&self) -> MutexGuard<'_, HashMap<String, RunningJob>> {
+        lock(&self.running)
+    }
+
+    /// Registers a job's worker; returns its cancel flag.
+    pub(crate) fn start_job(&self, id: &str) -> Arc<AtomicBool> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.running().insert(
+            id.to_owned(),
+            RunningJob {
+                cancel: Arc::clone(&cancel),
+                shutdown: None,
+            },
+        );
+        cancel
+    }
+
+    /// Records the connection of a running job (so `cancel` can close it).
+    pub(crate) fn set_shutdown(&self, id: &str, handle: ShutdownHandle) {
+        if let Some(r) = self.running().get_mut(id) {
+            if r.cancel.load(Ordering::SeqCst) {
+                handle.shutdown();
+            }
+            r.shutdown = Some(handle);
+        }
+    }
+
+    pub(crate) fn end_job(&self, id: &str) {
+        self.running().remove(id);
+    }
+
+    /// Closes every running job's connection (shutdown); their workers then fail them.
+    pub fn stop_all_jobs(&self) {
+        for r in self.running().values() {
+            r.cancel.store(false, Ordering::SeqCst);
+            if let Some(h) = &r.shutdown {
+                h.shutdown();
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A worker that panicked while holding the lock leaves the store usable: SQLite rolled back
+    // whatever statement was in flight.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

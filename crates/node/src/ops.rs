@@ -1,0 +1,264 @@
+//! Registry operations shared by the CLI (which opens the node directory directly) and the HTTP
+//! API: each validates its input, changes the store and appends an audit record.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use unseen_data::{Encoding, KeyType, ReadOptions, ReadSummary};
+use unseen_store::{
+    AuditEvent, Dataset, NewDataset, NewPartner, NewPolicy, Partner, Policy, Receivers, Store,
+};
+use unseen_transport::{Certificate, Fingerprint};
+
+use crate::NodeError;
+use crate::control::JOB_KINDS;
+
+/// A partner to register.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerInput {
+    /// The name this node knows the partner by.
+    pub name: String,
+    /// Where the partner's node listens (host:port).
+    pub address: String,
+    /// The partner's certificate, PEM (from its `unseen node export-cert`).
+    pub cert_pem: String,
+}
+
+/// Registers a partner, pinning its certificate.
+pub fn add_partner(
+    store: &mut Store,
+    actor: &str,
+    own: &Fingerprint,
+    p: &PartnerInput,
+) -> Result<Partner, NodeError> {
+    unseen_store::validate_name("partner", &p.name)?;
+    resolve(&p.address)?;
+    let cert = Certificate::from_pem(&p.cert_pem)?;
+    let fp = cert.fingerprint();
+    if fp == *own {
+        return Err(NodeError::Invalid(
+            "this is this node's own certificate; add the partner's (from its `unseen node export-cert`)"
+                .into(),
+        ));
+    }
+    let partner = store.add_partner(&NewPartner {
+        name: p.name.clone(),
+        address: p.address.clone(),
+        cert_pem: cert.to_pem(),
+        fingerprint: fp.to_string(),
+    })?;
+    let mut e = AuditEvent::new(actor, "partner.added", "ok");
+    e.partner = Some(p.name.clone());
+    e.params = serde_json::json!({ "address": p.address, "fingerprint": fp.to_string() });
+    store.audit_append(&e)?;
+    Ok(partner)
+}
+
+/// Resolves a partner address (`host:port`) to its first socket address.
+pub fn resolve(address: &str) -> Result<SocketAddr, NodeError> {
+    let bad = |why: String| NodeError::Invalid(format!("address {address:?}: {why}"));
+    let mut addrs = address
+        .to_socket_addrs()
+        .map_err(|e| bad(format!("not a host:port address ({e})")))?;
+    addrs
+        .next()
+        .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+/// Removes a partner and its policies.
+pub fn remove_partner(store: &mut Store, actor: &str, name: &str) -> Result<(), NodeError> {
+    store.remove_partner(name)?;
+    let mut e = AuditEvent::new(actor, "partner.removed", "ok");
+    e.partner = Some(name.to_owned());
+    store.audit_append(&e)?;
+    Ok(())
+}
+
+/// A dataset to register.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetInput {
+    /// The dataset's name (partners name it in jobs).
+    pub name: String,
+    /// The CSV file.
+    pub path: PathBuf,
+    /// The key column.
+    pub key: String,
+    /// How keys are normalised: `id-card`, `phone` or `string`.
+    pub key_type: String,
+    /// Character encoding: `auto`, `utf-8`, `gbk` or `gb18030`.
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+    /// Skip rows whose key is invalid instead of refusing the file.
+    #[serde(default)]
+    pub skip_invalid: bool,
+}
+
+fn default_encoding() -> String {
+    "auto".into()
+}
+
+/// Read options for a registered dataset.
+pub fn read_options(d: &Dataset) -> Result<ReadOptions, NodeError> {
+    let key_type: KeyType = d
+        .key_type
+        .parse()
+        .map_err(|e| NodeError::Invalid(format!("dataset {}: {e}", d.name)))?;
+    let encoding: Encoding = d
+        .encoding
+        .parse()
+        .map_err(|e| NodeError::Invalid(format!("dataset {}: {e}", d.name)))?;
+    let mut o = ReadOptions::new(d.key_column.clone(), key_type);
+    o.encoding = encoding;
+    o.skip_invalid = d.skip_invalid;
+    Ok(o)
+}
+
+/// Registers a dataset after reading it once: the key column must exist and every key must be
+/// valid (or `skip_invalid` set), so a bad file is found now rather than in a partner's job.
+pub fn add_dataset(
+    store: &mut Store,
+    actor: &str,
+    d: &DatasetInput,
+) -> Result<(Dataset, ReadSummary), NodeError> {
+    unseen_store::validate_name("dataset", &d.name)?;
+    if store.dataset(&d.name)?.is_some() {
+        return Err(NodeError::Conflict(format!(
+            "a dataset named {:?} exists; remove it first",
+            d.name
+        )));
+    }
+    let path = absolute(&d.path)?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
+        return Err(NodeError::Invalid(format!(
+            "{}: Parquet datasets are not supported yet; export the table as CSV",
+            path.display()
+        )));
+    }
+    let draft = Dataset {
+        name: d.name.clone(),
+        path: path.display().to_string(),
+        key_column: d.key.clone(),
+        key_type: d.key_type.clone(),
+        columns: Vec::new(),
+        encoding: d.encoding.clone(),
+        skip_invalid: d.skip_invalid,
+        added_ms: 0,
+    };
+    let opts = crate::psi_job::key_pass(read_options(&draft)?, false);
+    let table = unseen_data::read_table(&path, &opts)?;
+    let dataset = store.add_dataset(&NewDataset {
+        name: d.name.clone(),
+        path: draft.path.clone(),
+        key_column: d.key.clone(),
+        key_type: d.key_type.clone(),
+        columns: table.headers.clone(),
+        encoding: d.encoding.clone(),
+        skip_invalid: d.skip_invalid,
+    })?;
+    let mut e = AuditEvent::new(actor, "dataset.added", "ok");
+    e.datasets = vec![d.name.clone()];
+    e.params = serde_json::json!({
+        "path": dataset.path,
+        "key": d.key,
+        "key_type": d.key_type,
+        "columns": table.headers,
+        "rows": table.keys.len(),
+    });
+    store.audit_append(&e)?;
+    Ok((dataset, table.summary))
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, NodeError> {
+    p.canonicalize().map_err(|e| NodeError::io(p, e))
+}
+
+/// Removes a dataset and its policies (the file itself is untouched).
+pub fn remove_dataset(store: &mut Store, actor: &str, name: &str) -> Result<(), NodeError> {
+    store.remove_dataset(name)?;
+    let mut e = AuditEvent::new(actor, "dataset.removed", "ok");
+    e.datasets = vec![name.to_owned()];
+    store.audit_append(&e)?;
+    Ok(())
+}
+
+/// A policy rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    /// This node's dataset.
+    pub dataset: String,
+    /// The partner allowed.
+    pub partner: String,
+    /// The job kind allowed (`psi`).
+    pub job: String,
+    /// Who may receive rows: `any`, `both`, `owner`, `partner`, `none`.
+    #[serde(default = "default_receivers")]
+    pub receivers: String,
+}
+
+fn default_receivers() -> String {
+    "any".into()
+}
+
+fn check_kind(kind: &str) -> Result<(), NodeError> {
+    if JOB_KINDS.contains(&kind) {
+        Ok(())
+    } else {
+        Err(NodeError::Invalid(format!(
+            "unknown job kind {kind:?} (known: {})",
+            JOB_KINDS.join(", ")
+        )))
+    }
+}
+
+/// Allows a partner a job kind on a dataset (replacing an earlier rule for the same triple).
+pub fn allow(store: &mut Store, actor: &str, p: &PolicyInput) -> Result<Policy, NodeError> {
+    check_kind(&p.job)?;
+    let receivers: Receivers = p.receivers.parse().map_err(|_| {
+        NodeError::Invalid(format!(
+            "receivers {:?}: expected any, both, owner, partner or none",
+            p.receivers
+        ))
+    })?;
+    let policy = store.allow(&NewPolicy {
+        dataset: p.dataset.clone(),
+        partner: p.partner.clone(),
+        job_kind: p.job.clone(),
+        receivers,
+    })?;
+    let mut e = AuditEvent::new(actor, "policy.allowed", "ok");
+    e.datasets = vec![p.dataset.clone()];
+    e.partner = Some(p.partner.clone());
+    e.job_kind = Some(p.job.clone());
+    e.params = serde_json::json!({ "receivers": receivers.as_str() });
+    store.audit_append(&e)?;
+    Ok(policy)
+}
+
+/// Removes the rule for a triple (default deny applies again).
+pub fn deny(
+    store: &mut Store,
+    actor: &str,
+    dataset: &str,
+    partner: &str,
+    job: &str,
+) -> Result<bool, NodeError> {
+    check_kind(job)?;
+    let removed = store.deny(dataset, partner, job)?;
+    let mut e = AuditEvent::new(
+        actor,
+        "policy.denied",
+        if removed { "ok" } else { "no rule" },
+    );
+    e.datasets = vec![dataset.to_owned()];
+    e.partner = Some(partner.to_owned());
+    e.job_kind = Some(job.to_owned());
+    store.audit_append(&e)?;
+    Ok(removed)
+}
