@@ -59,6 +59,12 @@ impl Node {
     /// Opens the node in `dir` (configuration, identity, token, database).
     pub fn open(dir: &NodeDir) -> Result<Arc<Self>, NodeError> {
         let config = Config::load(dir)?;
+        // Absolute, so output paths recorded in jobs do not depend on the daemon's cwd.
+        let root = dir
+            .root()
+            .canonicalize()
+            .map_err(|e| NodeError::io(dir.root(), e))?;
+        let dir = &NodeDir::new(root);
         let identity = load_identity(dir)?;
         let token = load_token(dir)?;
         let store = Store::open(&dir.db())?;
