@@ -24,7 +24,7 @@ const WRITE_BYTES: usize = 256 << 10;
 const TLS_BUFFER_LIMIT: usize = 2 * WRITE_BYTES;
 /// Plaintext coalescing in front of the TLS writer: small frames are batched into large TLS
 /// writes, frames at least this large bypass the copy.
-const PLAINTEXT_BUFFER_BYTES: usize = 1 << 20;
+const PLAINTEXT_BUFFER_BYTES: usize = 64 << 10;
 /// Frames the channel's writer thread may hold before `send` waits (as the plain TCP channel).
 const SEND_QUEUE_FRAMES: usize = unseen_channel::tcp::SEND_QUEUE_FRAMES;
 

@@ -177,6 +177,9 @@ impl Acceptor {
         let mut asked: Option<(Fingerprint, bool)> = None;
         let mut timed_out = false;
         let outcome = std::thread::scope(|scope| {
+            // Owned by this closure, so that if `is_pinned` panics the answer channel closes
+            // during unwinding and the helper (which the scope then joins) is not left waiting.
+            let answer = answer;
             let helper = std::thread::Builder::new()
                 .name("unseen-tls-accept".into())
                 .spawn_scoped(scope, || {

@@ -64,6 +64,7 @@ impl FromStr for Fingerprint {
 
     /// Accepts `sha256:<64 hex>`, bare `<64 hex>`, and the colon-separated pairs that
     /// `openssl x509 -fingerprint -sha256` prints; hex digits and the prefix in any case.
+    /// Anything else is [`TransportError::BadCertificate`].
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             TransportError::BadCertificate(format!(

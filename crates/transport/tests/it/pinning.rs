@@ -165,3 +165,27 @@ fn raw_client_with_pinned_identity_gets_the_acceptance_marker() {
     assert_eq!(result.unwrap().peer(), client_fp);
     assert_eq!(marker, b"unseen/1");
 }
+
+#[test]
+fn panicking_pin_predicate_does_not_hang_accept() {
+    let (client_id, server_id) = ids();
+    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_fp = server_id.fingerprint();
+    let client = std::thread::spawn(move || connect(addr, &client_id, &server_fp, &opts()));
+    let (tcp, _) = listener.accept().unwrap();
+    // On a thread of its own, so that a regression fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            acceptor.accept(tcp, &|_| panic!("registry lookup failed"))
+        }));
+        tx.send(outcome.is_err()).unwrap();
+    });
+    let panicked = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("accept hung after the pin predicate panicked");
+    assert!(panicked, "the predicate's panic propagates to the caller");
+    assert!(client.join().unwrap().is_err());
+}
