@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod demo;
+mod demo_nodes;
 mod node_cmd;
 mod progress;
 mod psi;
@@ -31,7 +32,8 @@ fn main() -> ExitCode {
     let dir = cli.dir.as_ref();
     let result = match &cli.command {
         args::Command::Psi(a) => psi::run(a),
-        args::Command::Demo(a) => demo::run(a),
+        args::Command::Demo(a) if a.in_process => demo::run(a),
+        args::Command::Demo(a) => demo_nodes::run(a),
         args::Command::Bench(args::BenchCommand::Psi(a)) => bench::psi(a),
         args::Command::Bench(args::BenchCommand::Transport(a)) => bench::transport(a),
         args::Command::Init(a) => node_cmd::init(dir, a),

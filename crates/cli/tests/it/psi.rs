@@ -419,25 +419,35 @@ fn peer_mismatch_fails_without_output() {
 
 #[test]
 fn demo_and_help() {
-    let o = bin()
-        .args([
-            "demo",
-            "--bank",
-            "500",
-            "--partner",
-            "400",
-            "--common",
-            "123",
-        ])
-        .output()
-        .unwrap();
-    ok(&o);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("check: OK") && out.contains("(123)"), "{out}");
+    // Two node processes over mutual TLS, then the protocol alone in one process.
+    for extra in [&[][..], &["--in-process"]] {
+        let o = bin()
+            .args([
+                "demo",
+                "--bank",
+                "500",
+                "--partner",
+                "400",
+                "--common",
+                "123",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        ok(&o);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("check: OK") && out.contains("(123)"), "{out}");
+    }
     for sub in [
         &["psi", "--help"][..],
         &["demo", "--help"],
         &["bench", "psi", "--help"],
+        &["bench", "transport", "--help"],
+        &["init", "--help"],
+        &["partner", "add", "--help"],
+        &["dataset", "add", "--help"],
+        &["policy", "allow", "--help"],
+        &["job", "submit", "psi", "--help"],
     ] {
         let o = bin().args(sub).output().unwrap();
         ok(&o);
