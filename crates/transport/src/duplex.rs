@@ -19,8 +19,7 @@ const FEED_BYTES_PER_LOCK: usize = 128 << 10;
 /// Plaintext encrypted per hold of the connection lock (and so per socket write).
 const WRITE_BYTES: usize = 256 << 10;
 /// rustls's bound on buffered outgoing TLS data. Every write drains it completely, so this only
-/// caps what one write may encrypt plus the small messages (alerts, key updates) the read path
-/// may queue in between.
+/// caps what one write may encrypt (plus a key-update answer rustls seals in front).
 const TLS_BUFFER_LIMIT: usize = 2 * WRITE_BYTES;
 /// Plaintext coalescing in front of the TLS writer: small frames are batched into large TLS
 /// writes, frames at least this large bypass the copy.
@@ -104,14 +103,23 @@ impl Read for TlsReader {
                         break;
                     }
                     let mut pending = &self.buf[self.start..self.end];
-                    let n = conn.read_tls(&mut pending)?;
-                    self.start += n;
-                    fed += n;
-                    if let Err(e) = conn.process_new_packets() {
-                        drop(conn);
-                        // The session is dead (rustls errors are sticky); unblock the writer.
-                        let _ = self.link.tcp.shutdown(Shutdown::Both);
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    let fed_now = conn.read_tls(&mut pending).and_then(|n| {
+                        conn.process_new_packets()
+                            .map(|_| n)
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                    });
+                    match fed_now {
+                        Ok(n) => {
+                            self.start += n;
+                            fed += n;
+                        }
+                        Err(e) => {
+                            drop(conn);
+                            // The session is dead (rustls errors are sticky, and a record rustls
+                            // cannot buffer is a protocol violation): stop the writer too.
+                            let _ = self.link.tcp.shutdown(Shutdown::Both);
+                            return Err(e);
+                        }
                     }
                 }
             }
@@ -155,7 +163,7 @@ struct TlsWriter {
 }
 
 impl TlsWriter {
-    /// Encrypts up to [`WRITE_BYTES`] of `plain` (and anything the read path queued), then writes
+    /// Encrypts up to [`WRITE_BYTES`] of `plain` (after anything rustls had queued), then writes
     /// the records to the socket. Returns how much plaintext was taken.
     fn write_some(&mut self, plain: &[u8]) -> io::Result<usize> {
         if self.link.locally_shut() {
@@ -199,8 +207,8 @@ impl Write for TlsWriter {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        // Sends what the read path may have queued (a key update answer); plaintext is never
-        // held back, every write encrypts and sends at once.
+        // Plaintext is never held back here (every write encrypts and sends at once); this only
+        // sends whatever rustls may still have queued.
         self.write_some(&[]).map(|_| ())
     }
 }

@@ -44,9 +44,11 @@
 //!    reading cannot deadlock, exactly as with plain TCP.
 //! 2. **One writer to the socket.** Only the write half drains rustls's outgoing records and
 //!    writes to the socket (it is one object, used by one thread), so records reach the wire in
-//!    the order rustls sealed them, which their sequence numbers require. Messages rustls queues
-//!    while reading (a key-update answer) go out with the next write or flush, which is when TLS
-//!    1.3 needs them: before our next application data.
+//!    the order rustls sealed them, which their sequence numbers require. The read half never
+//!    needs to write: rustls keeps its answer to a peer's key update until our next outgoing
+//!    record and seals it first (TLS 1.3 asks for it before our next application data, no
+//!    sooner), and the only other thing reading can queue is the alert of a fatal error, after
+//!    which the read half shuts the socket down anyway.
 //! 3. **Bounded buffers.** The read half feeds rustls only once its plaintext buffer is empty,
 //!    so that buffer stays within about one record; incoming ciphertext is held in one fixed
 //!    256 KiB buffer; outgoing records are capped by `set_buffer_limit` and drained on every

@@ -128,3 +128,53 @@ fn request_response_rounds_and_clean_close() {
     drop(client);
     assert_eq!(server_side.join().unwrap().rounds, 100);
 }
+
+#[test]
+fn peer_key_update_is_answered_before_our_next_data() {
+    // The peer (a raw rustls client) rotates its keys and asks us to rotate ours. Our read half
+    // processes the request; our write half must send the key-update answer before the next
+    // record sealed under the new key, or the peer cannot decrypt our reply.
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+
+    use unseen_transport::Acceptor;
+
+    use crate::{ClientAuth, certified_key, ids, raw_client, raw_handshake, raw_read};
+
+    let (client_id, server_id) = ids();
+    let client_fp = client_id.fingerprint();
+    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let ck = certified_key(&client_id, &client_id);
+    let peer = std::thread::spawn(move || {
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        let mut conn = raw_client(ClientAuth::As(ck));
+        raw_handshake(&mut conn, &mut tcp).unwrap();
+        assert_eq!(raw_read(&mut conn, &mut tcp, 8).unwrap(), b"unseen/1");
+        let mut replies = Vec::new();
+        for round in 0..3u8 {
+            conn.refresh_traffic_keys().unwrap();
+            let mut frame = vec![3, 0, 0, 0, 0x57, 0x7e, 1, 1];
+            frame.extend_from_slice(&[round; 3]);
+            conn.writer().write_all(&frame).unwrap();
+            while conn.wants_write() {
+                conn.write_tls(&mut tcp).unwrap();
+            }
+            replies.push(raw_read(&mut conn, &mut tcp, 8 + 5).unwrap());
+        }
+        replies
+    });
+    let (tcp, _) = listener.accept().unwrap();
+    let mut server = acceptor.accept(tcp, &|fp| *fp == client_fp).unwrap();
+    for round in 0..3u8 {
+        assert_eq!(server.recv(H, 3).unwrap(), vec![round; 3]);
+        server.send(H2, vec![round + 10; 5]).unwrap();
+        server.flush().unwrap();
+    }
+    let replies = peer.join().unwrap();
+    for (round, reply) in (0..3u8).zip(&replies) {
+        assert_eq!(&reply[..8], &[5, 0, 0, 0, 0x57, 0x7e, 1, 2]);
+        assert_eq!(&reply[8..], &[round + 10; 5]);
+    }
+}
