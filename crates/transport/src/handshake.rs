@@ -231,6 +231,13 @@ impl Acceptor {
                 let presented = asked.map(|(fp, _)| fp).unwrap_or(self.fingerprint);
                 return Err(TransportError::PeerNotPinned { presented });
             }
+            Err(Failure::Tls(rustls::Error::AlertReceived(AlertDescription::AccessDenied))) => {
+                return Err(TransportError::Handshake(format!(
+                    "the client refused our certificate {}: it has another fingerprint pinned \
+                     for us",
+                    self.fingerprint
+                )));
+            }
             Err(Failure::Tls(rustls::Error::NoCertificatesPresented)) => {
                 return Err(TransportError::Handshake(
                     "the peer presented no client certificate (every partner authenticates with \
