@@ -511,11 +511,22 @@ pub fn serve_connection(node: &Arc<Node>, acceptor: &Acceptor, tcp: TcpStream) {
     respond(node, &partner, &mut ch, &propose);
 }
 
+/// The responder's decision on a proposal.
+enum Verdict {
+    /// Run it on this dataset.
+    Accept(Job, Dataset),
+    /// Refuse it (the job record, if one was made, and the reason sent to the partner).
+    Reject(Option<Job>, String),
+}
+
 fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose) {
-    let decided = (|| -> Result<Result<(Job, Dataset), (Option<Job>, String)>, NodeError> {
+    let decided = (|| -> Result<Verdict, NodeError> {
         let mut store = node.store();
         if store.job(&p.job_id)?.is_some() {
-            return Ok(Err((None, "job id already used on this node".into())));
+            return Ok(Verdict::Reject(
+                None,
+                "job id already used on this node".into(),
+            ));
         }
         let verdict = policy::check(&store, &p.dataset, &partner.name, &p.spec, false)?;
         let job = store.insert_job(&NewJob {
@@ -531,22 +542,22 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
         })?;
         store.audit_append(&job_event(&partner.name, "job.proposed", "proposed", &job))?;
         match verdict {
-            Err(reason) => Ok(Err((Some(job), reason))),
+            Err(reason) => Ok(Verdict::Reject(Some(job), reason)),
             Ok(()) => {
                 let Some(dataset) = store.dataset(&p.dataset)? else {
-                    return Ok(Err((
+                    return Ok(Verdict::Reject(
                         Some(job),
                         format!("no dataset named {:?}", p.dataset),
-                    )));
+                    ));
                 };
                 let job = store.transition(&job.id, JobState::Accepted, None)?;
                 store.audit_append(&job_event("node", "job.accepted", "accepted", &job))?;
-                Ok(Ok((job, dataset)))
+                Ok(Verdict::Accept(job, dataset))
             }
         }
     })();
     match decided {
-        Ok(Ok((job, dataset))) => {
+        Ok(Verdict::Accept(job, dataset)) => {
             tracing::info!(job = %job.id, partner = %partner.name, "accepted a job");
             let cancel = node.start_job(&job.id);
             node.set_shutdown(&job.id, ch.shutdown_handle());
@@ -563,7 +574,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
             };
             finish(node, &job, result, &cancel);
         }
-        Ok(Err((job, reason))) => {
+        Ok(Verdict::Reject(job, reason)) => {
             tracing::warn!(job = %p.job_id, partner = %partner.name, reason = %reason, "rejected a job");
             if let Some(job) = job {
                 let mut store = node.store();

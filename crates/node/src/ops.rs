@@ -175,7 +175,8 @@ pub fn add_dataset(
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, NodeError> {
-    p.canonicalize().map_err(|e| NodeError::io(p, e))
+    p.canonicalize()
+        .map_err(|e| NodeError::Invalid(format!("dataset file {}: {e}", p.display())))
 }
 
 /// Removes a dataset and its policies (the file itself is untouched).

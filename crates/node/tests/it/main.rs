@@ -1,0 +1,6 @@
+//! Node tests without sockets: the HTTP API's router, the policy table, registry validation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod api;
+mod policy;
+mod util;

@@ -1,0 +1,43 @@
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use unseen_node::{Node, NodeDir};
+
+pub(crate) struct Fixture {
+    pub(crate) _tmp: tempfile::TempDir,
+    pub(crate) dir: NodeDir,
+    pub(crate) node: Arc<Node>,
+}
+
+pub(crate) fn node(name: &str) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = NodeDir::new(tmp.path().join(name));
+    let listen: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let api: SocketAddr = "127.0.0.1:2".parse().unwrap();
+    unseen_node::init::init(&dir, name, listen, api).unwrap();
+    let node = Node::open(&dir).unwrap();
+    Fixture {
+        _tmp: tmp,
+        dir,
+        node,
+    }
+}
+
+pub(crate) fn token(dir: &NodeDir) -> String {
+    std::fs::read_to_string(dir.token())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// A CSV of valid ID-card numbers (check digits computed).
+pub(crate) fn id_csv(path: &Path, n: usize) {
+    let mut s = String::from("id,amount\n");
+    for i in 0..n {
+        let body = format!("11010519800101{:03}", i % 1000);
+        let check = unseen_data::id_card_check_char(&body).unwrap();
+        s.push_str(&format!("{body}{check},{i}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
