@@ -6,5 +6,7 @@
     clippy::cast_possible_truncation
 )] // tests
 
+mod node;
+mod nodes;
 mod psi;
 mod util;
