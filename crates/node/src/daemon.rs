@@ -18,12 +18,19 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// Runs the node in the foreground until SIGINT or SIGTERM.
 pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
     let node = Node::open(dir)?;
-    let failed = jobs::recover(&node)?;
-    if !failed.is_empty() {
-        tracing::warn!(
-            count = failed.len(),
-            "jobs interrupted by the previous stop were marked failed"
-        );
+    // One daemon per directory: a second one would mark the first one's running jobs failed.
+    let lock_path = node.dir.root().join("daemon.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| NodeError::io(&lock_path, e))?;
+    if lock.try_lock().is_err() {
+        return Err(NodeError::Conflict(format!(
+            "another `unseen node run` is already serving {}",
+            node.dir.root().display()
+        )));
     }
     let listen = node.config.listen;
     let api_addr = node.config.api;
@@ -31,6 +38,14 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
         .map_err(|e| NodeError::Invalid(format!("cannot listen for partners on {listen}: {e}")))?;
     let api = std::net::TcpListener::bind(api_addr)
         .map_err(|e| NodeError::Invalid(format!("cannot serve the API on {api_addr}: {e}")))?;
+    // Only now, with the directory and both ports ours, is it safe to settle the previous run.
+    let failed = jobs::recover(&node)?;
+    if !failed.is_empty() {
+        tracing::warn!(
+            count = failed.len(),
+            "jobs interrupted by the previous stop were marked failed"
+        );
+    }
     api.set_nonblocking(true)
         .map_err(|e| NodeError::Internal(format!("API socket: {e}")))?;
     let acceptor = Arc::new(Acceptor::new(
@@ -66,6 +81,7 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
             .map_err(|e| NodeError::Internal(format!("API server: {e}")))
     })?;
     tracing::info!("stopping: closing running jobs' connections");
+    drop(lock);
     node.stop_all_jobs();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while std::time::Instant::now() < deadline && !node.running().is_empty() {
