@@ -357,14 +357,16 @@ pub(crate) fn partner(dir: Option<&PathBuf>, c: &PartnerCommand) -> anyhow::Resu
             let pem = std::fs::read_to_string(cert)
                 .with_context(|| format!("--cert {}", cert.display()))
                 .map_err(|e| UsageError(format!("{e:#}")))?;
+            Certificate::from_pem(&pem)
+                .map_err(NodeError::from)
+                .with_context(|| format!("--cert {}", cert.display()))?;
             let own = own_certificate(&dir)?.fingerprint();
             let input = PartnerInput {
                 name: name.clone(),
                 address: address.clone(),
                 cert_pem: pem,
             };
-            let p = ops::add_partner(&mut s, "cli", &own, &input)
-                .with_context(|| format!("--cert {}", cert.display()))?;
+            let p = ops::add_partner(&mut s, "cli", &own, &input)?;
             println!(
                 "partner {} at {} pinned: {}",
                 p.name, p.address, p.fingerprint
