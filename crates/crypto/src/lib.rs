@@ -10,12 +10,14 @@ mod group_trait;
 pub mod ristretto;
 mod secret;
 pub mod sm2_group;
+pub mod sm2_sign;
 pub mod sm3_util;
 
 pub use group_trait::{CurveId, PsiGroup};
 pub use ristretto::Ristretto255;
 pub use secret::SecretScalar;
 pub use sm2_group::Sm2;
+pub use sm2_sign::{SM2_DEFAULT_DISTID, Sm2Signer, sm2_verify};
 
 /// Errors of this crate, sorted by whose fault they are.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

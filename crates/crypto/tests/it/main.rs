@@ -11,4 +11,5 @@ mod properties;
 mod ristretto_ifma;
 mod ristretto_vectors;
 mod sm2_fast;
+mod sm2_sign;
 mod sm2_vectors;
