@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use unseen_node::client::Client;
 use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 use unseen_node::{NodeDir, NodeError};
-use unseen_store::{AuditReport, Store};
+use unseen_store::AuditReport;
 use unseen_transport::Certificate;
 
 use crate::args::{Curve, DemoArgs};
@@ -174,7 +174,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         (partner, bank, "their_customers", &partner_csv),
     ] {
         let config = unseen_node::Config::load(&other.dir)?;
-        let mut store = Store::open(&me.dir.db()).map_err(NodeError::from)?;
+        let mut store = unseen_node::audit_key::open_store(&me.dir)?;
         let input = PartnerInput {
             name: other.name.into(),
             address: config.listen.to_string(),
@@ -215,7 +215,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     // A second partner dataset that no policy covers.
-    let mut store = Store::open(&partner.dir.db()).map_err(NodeError::from)?;
+    let mut store = unseen_node::audit_key::open_store(&partner.dir)?;
     ops::add_dataset(
         &mut store,
         "demo",
@@ -308,13 +308,13 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     });
     let mut audits_ok = true;
     for n in &nodes {
-        let store = Store::open(&n.dir.db()).map_err(NodeError::from)?;
-        let report = store.audit_verify().map_err(NodeError::from)?;
+        let store = unseen_node::audit_key::open_store(&n.dir)?;
+        let report = unseen_node::audit_key::verify(&n.dir, &store)?;
         let records = store.audit_records(Some(&id)).map_err(NodeError::from)?;
         let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
         match report {
             AuditReport::Intact { records: total, .. } => println!(
-                "6. {:<7} audit chain intact ({total} records); this job: {}",
+                "6. {:<7} audit chain intact ({total} records, each signed with its SM2 audit key); this job: {}",
                 n.name,
                 actions.join(" → ")
             ),

@@ -285,7 +285,7 @@ fn node_dir(dir: Option<&PathBuf>) -> anyhow::Result<NodeDir> {
 
 fn store(dir: &NodeDir) -> anyhow::Result<Store> {
     dir.check()?;
-    Ok(Store::open(&dir.db()).map_err(NodeError::from)?)
+    Ok(unseen_node::audit_key::open_store(dir)?)
 }
 
 fn own_certificate(dir: &NodeDir) -> anyhow::Result<Certificate> {
@@ -332,12 +332,20 @@ pub(crate) fn node(dir: Option<&PathBuf>, c: &NodeCommand) -> anyhow::Result<Exi
         }
         NodeCommand::Info { json } => {
             let config = unseen_node::Config::load(&dir)?;
-            let info = unseen_node::node_info(&config, &own_certificate(&dir)?.fingerprint());
+            let info =
+                unseen_node::node_info(&config, &own_certificate(&dir)?.fingerprint(), &dir)?;
             if *json {
                 print_json(&info)?;
             } else {
-                for k in ["name", "fingerprint", "listen", "api", "version"] {
-                    println!("{k:<12} {}", info[k].as_str().unwrap_or(""));
+                for k in [
+                    "name",
+                    "fingerprint",
+                    "listen",
+                    "api",
+                    "audit_public_key",
+                    "version",
+                ] {
+                    println!("{k:<17} {}", info[k].as_str().unwrap_or("-"));
                 }
             }
         }
@@ -702,9 +710,14 @@ pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<E
     let dir = node_dir(dir)?;
     let s = store(&dir)?;
     match c {
-        AuditCommand::Verify => match s.audit_verify().map_err(NodeError::from)? {
+        AuditCommand::Verify => match unseen_node::audit_key::verify(&dir, &s)? {
             AuditReport::Intact { records, head } => {
-                println!("audit chain intact: {records} records, head {head}");
+                let signed = if unseen_node::audit_key::public_key_hex(&dir)?.is_some() {
+                    ", every record signed by the node's SM2 audit key"
+                } else {
+                    ""
+                };
+                println!("audit chain intact: {records} records{signed}, head {head}");
                 Ok(ExitCode::SUCCESS)
             }
             AuditReport::Broken { seq, reason } => {

@@ -180,7 +180,8 @@ async fn get_metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError
 }
 
 async fn get_node(State(node): State<Arc<Node>>) -> ApiResult {
-    Ok(Json(crate::node_info(&node.config, &node.fingerprint())))
+    let info = crate::node_info(&node.config, &node.fingerprint(), &node.dir)?;
+    Ok(Json(info))
 }
 
 async fn list_partners(State(node): State<Arc<Node>>) -> ApiResult {
@@ -216,7 +217,7 @@ async fn list_datasets(State(node): State<Arc<Node>>) -> ApiResult {
 async fn add_dataset(State(node): State<Arc<Node>>, Json(d): Json<DatasetInput>) -> ApiResult {
     blocking(move || {
         // The file is read without holding the store: a large dataset must not stall jobs.
-        let mut store = unseen_store::Store::open(&node.dir.db())?;
+        let mut store = crate::audit_key::open_store(&node.dir)?;
         let (dataset, summary) = ops::add_dataset(&mut store, "api", &d)?;
         Ok(
             json!({ "dataset": to_json(&dataset)?, "rows": summary.rows_read,
@@ -311,7 +312,7 @@ async fn audit_show(State(node): State<Arc<Node>>, Query(q): Query<AuditQuery>) 
 }
 
 async fn audit_verify(State(node): State<Arc<Node>>) -> ApiResult {
-    blocking(move || to_json(&node.store().audit_verify()?))
+    blocking(move || to_json(&crate::audit_key::verify(&node.dir, &node.store())?))
         .await
         .map(Json)
 }

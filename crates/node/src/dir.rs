@@ -44,6 +44,16 @@ impl NodeDir {
         self.root.join("identity").join("key.pem")
     }
 
+    /// The SM2 key that signs audit records (mode 0600).
+    pub fn audit_key(&self) -> PathBuf {
+        self.root.join("identity").join("audit-sm2.key")
+    }
+
+    /// Its public key (SEC1 uncompressed, hex): hand it to whoever checks the audit log.
+    pub fn audit_public_key(&self) -> PathBuf {
+        self.root.join("identity").join("audit-sm2.pub")
+    }
+
     /// The local API's bearer token (mode 0600).
     pub fn token(&self) -> PathBuf {
         self.root.join("api.token")

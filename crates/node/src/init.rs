@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
-use unseen_store::{AuditEvent, Store};
+use unseen_store::AuditEvent;
 use unseen_transport::{Fingerprint, Identity};
 use zeroize::Zeroizing;
 
@@ -70,7 +70,8 @@ pub fn init(
     let token = Zeroizing::new(hex::encode(raw.as_slice()));
     write_file(&dir.token(), token.as_bytes(), 0o600)?;
 
-    let mut store = Store::open(&dir.db())?;
+    crate::audit_key::create(dir)?;
+    let mut store = crate::audit_key::open_store(dir)?;
     let config = Config {
         name: name.to_owned(),
         listen,

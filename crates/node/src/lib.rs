@@ -8,6 +8,7 @@
 //! registries and audit) and the HTTP API ([`api`]) of the daemon ([`daemon`]).
 
 pub mod api;
+pub mod audit_key;
 pub mod client;
 pub mod control;
 pub mod daemon;
@@ -26,14 +27,19 @@ pub use error::NodeError;
 pub use node::Node;
 
 /// What `node info` and `GET /v1/node` report.
-pub fn node_info(c: &Config, fp: &unseen_transport::Fingerprint) -> serde_json::Value {
-    serde_json::json!({
+pub fn node_info(
+    c: &Config,
+    fp: &unseen_transport::Fingerprint,
+    dir: &NodeDir,
+) -> Result<serde_json::Value, NodeError> {
+    Ok(serde_json::json!({
         "name": c.name,
         "fingerprint": fp.to_string(),
         "listen": c.listen.to_string(),
         "api": c.api.to_string(),
+        "audit_public_key": audit_key::public_key_hex(dir)?,
         "version": env!("CARGO_PKG_VERSION"),
-    })
+    }))
 }
 
 /// Installs the daemon's log subscriber: human-readable lines on stderr and in `logs/node.log`.

@@ -67,7 +67,7 @@ impl Node {
         let dir = &NodeDir::new(root);
         let identity = load_identity(dir)?;
         let token = load_token(dir)?;
-        let store = Store::open(&dir.db())?;
+        let store = crate::audit_key::open_store(dir)?;
         Ok(Arc::new(Self {
             dir: dir.clone(),
             config,

@@ -52,6 +52,12 @@ pub struct AuditEvent {
     pub output_digest: Option<String>,
 }
 
+/// Signs the hash of each appended audit record (the node signs with its SM2 audit key).
+pub trait AuditSigner: Send {
+    /// The signature of a record's 32-byte hash.
+    fn sign(&self, hash: &[u8; 32]) -> Vec<u8>;
+}
+
 /// A stored audit record: the event, its place in the chain and its hashes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
@@ -85,6 +91,9 @@ pub struct AuditRecord {
     pub prev_hash: String,
     /// This record's hash, lowercase hex.
     pub hash: String,
+    /// The signature of `hash` by the node's audit key, lowercase hex (absent when the node
+    /// had no signer).
+    pub signature: Option<String>,
 }
 
 /// The result of [`Store::audit_verify`].
@@ -226,6 +235,13 @@ impl Store {
                 hash_hex,
             ],
         )?;
+        let signature = self.signer.as_ref().map(|s| hex::encode(s.sign(&hash)));
+        if let Some(sig) = &signature {
+            tx.execute(
+                "INSERT INTO audit_sig (seq, signature) VALUES (?1, ?2)",
+                params![seq_sql, sig],
+            )?;
+        }
         tx.execute(
             "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
             params![seq_sql, hash_hex],
@@ -247,7 +263,66 @@ impl Store {
             output_digest: e.output_digest.clone(),
             prev_hash: prev_hex,
             hash: hash_hex,
+            signature,
         })
+    }
+
+    /// Signs every record appended from now on through this handle.
+    pub fn set_audit_signer(&mut self, signer: Box<dyn AuditSigner>) {
+        self.signer = Some(signer);
+    }
+
+    /// [`audit_verify`](Store::audit_verify), and also that every record carries a signature of
+    /// its hash that `verify(hash, signature)` accepts. Reports the first bad record of either
+    /// check. A record re-hashed by someone without the signing key fails here even when the
+    /// chain itself was rebuilt consistently.
+    pub fn audit_verify_signed(
+        &self,
+        verify: &dyn Fn(&[u8; 32], &[u8]) -> bool,
+    ) -> Result<AuditReport, StoreError> {
+        let chain = self.audit_verify()?;
+        let limit = match &chain {
+            AuditReport::Broken { seq, .. } => *seq,
+            AuditReport::Intact { .. } => u64::MAX,
+        };
+        let tx = self.conn.unchecked_transaction()?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT a.seq, a.hash, s.signature FROM audit a \
+             LEFT JOIN audit_sig s ON s.seq = a.seq ORDER BY a.seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let seq = u64::try_from(seq).unwrap_or(0);
+            if seq >= limit {
+                break;
+            }
+            let hash_hex: String = row.get(1)?;
+            let sig_hex: Option<String> = row.get(2)?;
+            let Some(hash) = decode_hash(&hash_hex) else {
+                return Ok(broken(
+                    seq,
+                    format!("record {seq} cannot be read: bad hash"),
+                ));
+            };
+            let Some(sig_hex) = sig_hex else {
+                return Ok(broken(
+                    seq,
+                    format!("record {seq} is not signed by the node's audit key"),
+                ));
+            };
+            let ok = hex::decode(&sig_hex).is_ok_and(|sig| verify(&hash, &sig));
+            if !ok {
+                return Ok(broken(
+                    seq,
+                    format!(
+                        "record {seq}'s signature does not verify: the record was altered or \
+                         re-hashed without the node's audit key"
+                    ),
+                ));
+            }
+        }
+        Ok(chain)
     }
 
     /// The audit records, by seq: all of them, or those of one job. This does not check the
@@ -256,11 +331,11 @@ impl Store {
     pub fn audit_records(&self, job_id: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
         match job_id {
             Some(id) => self.select(
-                &format!("{AUDIT} WHERE job_id = ?1 ORDER BY seq"),
+                &format!("{AUDIT} WHERE job_id = ?1 ORDER BY a.seq"),
                 [id],
                 record_from_row,
             ),
-            None => self.select(&format!("{AUDIT} ORDER BY seq"), [], record_from_row),
+            None => self.select(&format!("{AUDIT} ORDER BY a.seq"), [], record_from_row),
         }
     }
 
@@ -275,7 +350,7 @@ impl Store {
             Ok(head) => head,
             Err(reason) => return Ok(broken(0, reason)),
         };
-        let mut stmt = tx.prepare_cached(&format!("{AUDIT} ORDER BY seq"))?;
+        let mut stmt = tx.prepare_cached(&format!("{AUDIT} ORDER BY a.seq"))?;
         let mut rows = stmt.query([])?;
         let mut last = 0u64;
         let mut prev = [0u8; 32];
@@ -503,9 +578,9 @@ fn decode_hash(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-const AUDIT: &str = "SELECT seq, time_ms, actor, action, job_id, job_kind, datasets, partner, \
-                     params, outcome, bytes_sent, bytes_received, output_digest, prev_hash, hash \
-                     FROM audit";
+const AUDIT: &str = "SELECT a.seq, time_ms, actor, action, job_id, job_kind, datasets, partner, \
+                     params, outcome, bytes_sent, bytes_received, output_digest, prev_hash, hash, \
+                     s.signature FROM audit a LEFT JOIN audit_sig s ON s.seq = a.seq";
 
 /// A record as stored, with the params text kept for hashing.
 struct Stored {
@@ -567,6 +642,7 @@ fn stored_from_row(row: &Row<'_>) -> Result<Stored, StoreError> {
         output_digest: col(row, 12, T)?,
         prev_hash: prev_hex,
         hash: hash_hex,
+        signature: col(row, 15, T)?,
     };
     Ok(Stored {
         record,

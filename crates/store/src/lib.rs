@@ -28,7 +28,7 @@ mod schema;
 mod store;
 mod time;
 
-pub use crate::audit::{AUDIT_DOMAIN, AuditEvent, AuditRecord, AuditReport};
+pub use crate::audit::{AUDIT_DOMAIN, AuditEvent, AuditRecord, AuditReport, AuditSigner};
 pub use crate::check::{MAX_NAME_LEN, validate_name};
 pub use crate::error::StoreError;
 pub use crate::model::{

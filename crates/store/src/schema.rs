@@ -5,7 +5,7 @@
 //! ran it.
 
 /// Migration steps; step `i` takes a database from version `i` to version `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: registries, policies, jobs and the audit chain.
 ///
@@ -125,5 +125,22 @@ END;
 CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
 BEGIN
     SELECT RAISE(ABORT, 'the audit head cannot be deleted');
+END;
+"#;
+
+/// Version 2: signatures of audit records (docs/audit.md). A separate table, so that the hash
+/// format of version 1 is untouched and a node without a signing key keeps working.
+const V2: &str = r#"
+CREATE TABLE audit_sig (
+    seq       INTEGER PRIMARY KEY,                -- the audit record signed
+    signature TEXT NOT NULL                     -- hex, the signer's format (SM2: r || s)
+) STRICT;
+CREATE TRIGGER audit_sig_no_update BEFORE UPDATE ON audit_sig
+BEGIN
+    SELECT RAISE(ABORT, 'audit signatures are append-only');
+END;
+CREATE TRIGGER audit_sig_no_delete BEFORE DELETE ON audit_sig
+BEGIN
+    SELECT RAISE(ABORT, 'audit signatures are append-only');
 END;
 "#;

@@ -22,6 +22,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// every read-modify-write runs in a `BEGIN IMMEDIATE` transaction, so they do not race.
 pub struct Store {
     pub(crate) conn: Connection,
+    pub(crate) signer: Option<Box<dyn crate::audit::AuditSigner>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -45,7 +46,7 @@ impl Store {
         })?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, signer: None };
         // Check before switching the journal mode, so that a too-new file is not modified.
         store.check_version()?;
         // The answer is the mode in force: "wal", or "memory" for an in-memory database, which

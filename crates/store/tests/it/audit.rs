@@ -532,3 +532,104 @@ fn a_damaged_head_is_reported_as_seq_0() {
         Err(StoreError::Corrupt(_))
     ));
 }
+
+/// A stand-in for the node's SM2 key in these tests: SM3(secret || hash).
+struct KeyedSigner(&'static [u8]);
+
+impl unseen_store::AuditSigner for KeyedSigner {
+    fn sign(&self, hash: &[u8; 32]) -> Vec<u8> {
+        let mut m = self.0.to_vec();
+        m.extend_from_slice(hash);
+        Sm3::digest(&m).to_vec()
+    }
+}
+
+fn keyed_verify(hash: &[u8; 32], sig: &[u8]) -> bool {
+    use unseen_store::AuditSigner;
+    KeyedSigner(b"node key").sign(hash) == sig
+}
+
+#[test]
+fn signed_records_verify_and_a_fully_rehashed_forgery_does_not() {
+    let db = Db::temp();
+    let mut s = db.open();
+    s.set_audit_signer(Box::new(KeyedSigner(b"node key")));
+    let records = append_n(&mut s, 6);
+    for r in &records {
+        let sig = r.signature.as_deref().unwrap();
+        assert!(keyed_verify(&decode(&r.hash), &hex::decode(sig).unwrap()));
+    }
+    assert_eq!(
+        s.audit_records(None).unwrap(),
+        records,
+        "listing returns the signatures"
+    );
+    assert!(matches!(
+        s.audit_verify_signed(&keyed_verify).unwrap(),
+        AuditReport::Intact { records: 6, .. }
+    ));
+
+    // Mallory edits record 4 and re-hashes 4, 5, 6 and the head: the chain alone holds...
+    let mut prev = decode(&records[2].hash);
+    let mut sql = String::new();
+    for (i, r) in records.iter().enumerate().skip(3) {
+        let mut forged = r.clone();
+        if i == 3 {
+            forged.actor = "mallory".into();
+        }
+        let params = format!(r#"{{"i":{}}}"#, i + 1);
+        let hash = documented_hash(&prev, &forged, &params);
+        sql.push_str(&format!(
+            "UPDATE audit SET actor = '{}', prev_hash = '{}', hash = '{hash}' WHERE seq = {};",
+            forged.actor,
+            hex::encode(prev),
+            r.seq
+        ));
+        prev = decode(&hash);
+    }
+    sql.push_str(&format!(
+        "UPDATE audit_head SET hash = '{}' WHERE id = 1;",
+        hex::encode(prev)
+    ));
+    tamper(&db, &sql);
+    assert!(matches!(
+        s.audit_verify().unwrap(),
+        AuditReport::Intact { records: 6, .. }
+    ));
+    // ...but without the key its signatures do not follow.
+    assert_eq!(
+        s.audit_verify_signed(&keyed_verify).unwrap(),
+        AuditReport::Broken {
+            seq: 4,
+            reason: "record 4's signature does not verify: the record was altered or re-hashed \
+                     without the node's audit key"
+                .into()
+        }
+    );
+}
+
+#[test]
+fn an_unsigned_record_and_a_broken_chain_are_reported_in_order() {
+    let db = Db::temp();
+    let mut signed = db.open();
+    signed.set_audit_signer(Box::new(KeyedSigner(b"node key")));
+    append_n(&mut signed, 2);
+    // A writer without the key (e.g. an old tool) appends record 3.
+    let mut unsigned = db.open();
+    unsigned.audit_append(&event(3)).unwrap();
+    append_n(&mut signed, 2);
+    assert_eq!(
+        signed.audit_verify_signed(&keyed_verify).unwrap(),
+        AuditReport::Broken {
+            seq: 3,
+            reason: "record 3 is not signed by the node's audit key".into()
+        }
+    );
+    // A chain break before the first signature problem is reported first.
+    tamper(&db, "UPDATE audit SET outcome = 'edited' WHERE seq = 2;");
+    let AuditReport::Broken { seq, reason } = signed.audit_verify_signed(&keyed_verify).unwrap()
+    else {
+        panic!("expected a broken chain");
+    };
+    assert_eq!(seq, 2, "{reason}");
+}
