@@ -33,7 +33,8 @@ fn pair(
     Ok((ra?, rb?))
 }
 
-pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
+/// Refuses an overlap larger than the smaller party.
+pub(crate) fn check_sizes(a: &DemoArgs) -> anyhow::Result<()> {
     if a.common > a.bank.min(a.partner) {
         return Err(UsageError(format!(
             "--common {} cannot exceed the smaller party ({})",
@@ -42,6 +43,11 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    Ok(())
+}
+
+pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
+    check_sizes(a)?;
     let curve_name = match a.curve {
         Curve::Ristretto255 => "ristretto255",
         Curve::Sm2 => "SM2/SM3 (国密)",

@@ -17,7 +17,7 @@ use unseen_store::AuditReport;
 use unseen_transport::Certificate;
 
 use crate::args::{Curve, DemoArgs};
-use crate::{UsageError, synth};
+use crate::synth;
 
 /// Kills the daemons when the demo ends, however it ends.
 struct Daemons(Vec<Child>);
@@ -112,14 +112,7 @@ fn wait_job(client: &Client, id: &str) -> anyhow::Result<Value> {
 }
 
 pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
-    if a.common > a.bank.min(a.partner) {
-        return Err(UsageError(format!(
-            "--common {} cannot exceed the smaller party ({})",
-            a.common,
-            a.bank.min(a.partner)
-        ))
-        .into());
-    }
+    crate::demo::check_sizes(a)?;
     let exe = std::env::current_exe().context("locating the unseen binary")?;
     let root = workspace()?;
     let curve = match a.curve {
