@@ -259,8 +259,16 @@ pub(crate) enum SubmitCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Checks the hash chain: exit 0 if it holds, 1 naming the first bad record.
-    Verify,
+    /// Checks the hash chain and the SM2 signatures: exit 0 if they hold, 1 naming the first
+    /// bad record.
+    #[command(
+        after_help = "Example:\n  unseen --dir A audit verify\n  unseen --dir A audit verify --anchor 42:9f1c…   # a head the partner recorded\n\nA partner's node records this node's audit head at the end of every job\n(`partner_audit_head` in its job.succeeded record); --anchor checks that this log\nstill has that record with that hash, which catches a rewrite of the whole chain."
+    )]
+    Verify {
+        /// SEQ:HASH of a record as recorded elsewhere (e.g. by a partner); repeatable.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Vec<String>,
+    },
     /// Shows audit records, oldest first.
     Show {
         /// Only records of this job.
@@ -710,22 +718,22 @@ pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<E
     let dir = node_dir(dir)?;
     let s = store(&dir)?;
     match c {
-        AuditCommand::Verify => match unseen_node::audit_key::verify(&dir, &s)? {
-            AuditReport::Intact { records, head } => {
-                let signed = if unseen_node::audit_key::public_key_hex(&dir)?.is_some() {
-                    ", every record signed by the node's SM2 audit key"
-                } else {
-                    ""
+        AuditCommand::Verify { anchor } => {
+            for a in anchor {
+                let parsed = a
+                    .split_once(':')
+                    .and_then(|(seq, hash)| seq.parse::<u64>().ok().map(|seq| (seq, hash)));
+                let Some((seq, hash)) = parsed else {
+                    return Err(UsageError(format!("--anchor {a}: expected SEQ:HASH")).into());
                 };
-                println!("audit chain intact: {records} records{signed}, head {head}");
-                Ok(ExitCode::SUCCESS)
+                if let Some(reason) = s.audit_check_anchor(seq, hash).map_err(NodeError::from)? {
+                    println!("audit chain BROKEN at record {seq}: {reason}");
+                    eprintln!("error: audit chain broken at record {seq}: {reason}");
+                    return Ok(ExitCode::from(1));
+                }
             }
-            AuditReport::Broken { seq, reason } => {
-                println!("audit chain BROKEN at record {seq}: {reason}");
-                eprintln!("error: audit chain broken at record {seq}: {reason}");
-                Ok(ExitCode::from(1))
-            }
-        },
+            verify_report(&dir, &s)
+        }
         AuditCommand::Show { job, json } => {
             let records = s.audit_records(job.as_deref()).map_err(NodeError::from)?;
             if *json {
@@ -751,6 +759,25 @@ pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<E
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn verify_report(dir: &NodeDir, s: &Store) -> anyhow::Result<ExitCode> {
+    match unseen_node::audit_key::verify(dir, s)? {
+        AuditReport::Intact { records, head } => {
+            let signed = if unseen_node::audit_key::public_key_hex(dir)?.is_some() {
+                ", every record signed by the node's SM2 audit key"
+            } else {
+                ""
+            };
+            println!("audit chain intact: {records} records{signed}, head {head}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditReport::Broken { seq, reason } => {
+            println!("audit chain BROKEN at record {seq}: {reason}");
+            eprintln!("error: audit chain broken at record {seq}: {reason}");
+            Ok(ExitCode::from(1))
         }
     }
 }

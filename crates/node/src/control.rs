@@ -149,6 +149,20 @@ pub struct Done {
     pub ok: bool,
     /// Why not.
     pub reason: Option<String>,
+    /// The sender's audit head when it sent this: the receiver records it in its own audit log,
+    /// an anchor the sender cannot rewrite (docs/audit.md).
+    #[serde(default)]
+    pub audit_head: Option<AuditAnchor>,
+}
+
+/// A position in a node's audit chain: record `seq` has hash `hash`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditAnchor {
+    /// The record's seq.
+    pub seq: u64,
+    /// Its SM3 hash, 64 lowercase hex digits.
+    pub hash: String,
 }
 
 trait Message: Serialize + DeserializeOwned {
@@ -201,7 +215,19 @@ impl Message for Done {
     const NAME: &'static str = "done";
     const STEP: u8 = STEP_DONE;
     fn check(&self) -> Result<(), String> {
-        check_reason(self.reason.as_ref())
+        check_reason(self.reason.as_ref())?;
+        match &self.audit_head {
+            Some(a)
+                if a.hash.len() != 64
+                    || !a
+                        .hash
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+            {
+                Err("audit head hash is not 64 lowercase hex digits".into())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -323,7 +349,20 @@ mod tests {
         let long = Done {
             ok: false,
             reason: Some("x".repeat(MAX_REASON_LEN + 1)),
+            audit_head: None,
         };
+        assert!(decode::<Done>(&serde_json::to_vec(&long).unwrap()).is_err());
+        let bad_anchor = Done {
+            ok: true,
+            reason: None,
+            audit_head: Some(AuditAnchor {
+                seq: 3,
+                hash: "zz".repeat(32),
+            }),
+        };
+        assert!(decode::<Done>(&serde_json::to_vec(&bad_anchor).unwrap()).is_err());
+        let good = br#"{"ok":true,"reason":null}"#;
+        assert!(decode::<Done>(good).is_ok(), "the anchor is optional");
         assert!(decode::<Done>(&serde_json::to_vec(&long).unwrap()).is_err());
         let extra = br#"{"accepted":true,"reason":null,"extra":1}"#;
         assert!(decode::<Decision>(extra).is_err());

@@ -273,12 +273,18 @@ fn execute(
         };
         Ok((out, rows, wrote, table.keys.len()))
     })();
+    let own_head = node
+        .store()
+        .audit_head()
+        .ok()
+        .map(|(seq, hash)| control::AuditAnchor { seq, hash });
     let report = Done {
         ok: local.is_ok(),
         reason: local
             .as_ref()
             .err()
             .map(|_| "the partner's node failed".to_owned()),
+        audit_head: own_head,
     };
     let stats_now = |ch: &TlsChannel| Some(ch.stats());
     let (out, rows, wrote, items) = match local {
@@ -288,7 +294,7 @@ fn execute(
             return Err((End::Failed(reason), stats_now(ch)));
         }
     };
-    control::send_done(ch, &report)
+    let partner_head = control::send_done(ch, &report)
         .and_then(|()| control::recv_done(ch))
         .map_err(|e| {
             (
@@ -300,7 +306,7 @@ fn execute(
         })
         .and_then(|peer| {
             if peer.ok {
-                Ok(())
+                Ok(peer.audit_head)
             } else {
                 Err((
                     End::Failed(format!(
@@ -342,6 +348,7 @@ fn execute(
             "cardinality": out.cardinality,
             "rows_written": rows,
             "rounds": st.rounds,
+            "partner_audit_head": partner_head,
         }),
     })
 }
@@ -443,6 +450,12 @@ fn finish(
                 e.output_digest = f.output_digest.clone();
                 if let Some(r) = &reason {
                     e.params = serde_json::json!({ "spec": done.params, "reason": r });
+                } else if let Some(anchor) = f.result.get("partner_audit_head") {
+                    // The partner's audit head, kept here where the partner cannot rewrite it.
+                    e.params = serde_json::json!({
+                        "spec": done.params,
+                        "partner_audit_head": anchor,
+                    });
                 }
                 if let Err(err) = store.audit_append(&e) {
                     tracing::error!(job = %job.id, error = %err, "cannot append to the audit log");

@@ -267,6 +267,35 @@ impl Store {
         })
     }
 
+    /// The newest record's seq and hash (0 and 64 zero digits for an empty log), as the head
+    /// row holds them: what a partner anchors.
+    pub fn audit_head(&self) -> Result<(u64, String), StoreError> {
+        let (seq, hash) = head(&self.conn)?.map_err(corrupt)?;
+        Ok((seq, hex::encode(hash)))
+    }
+
+    /// Whether record `seq` exists and has hash `hash` (an anchor kept elsewhere, e.g. in a
+    /// partner's audit log): `Ok(None)` if so, else the reason it does not match.
+    pub fn audit_check_anchor(&self, seq: u64, hash: &str) -> Result<Option<String>, StoreError> {
+        let seq_sql = check::count("audit seq", seq)?;
+        let stored: Option<String> = self
+            .conn
+            .query_row("SELECT hash FROM audit WHERE seq = ?1", [seq_sql], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(match stored {
+            None => Some(format!(
+                "record {seq} is missing: the anchor says it had hash {hash}"
+            )),
+            Some(h) if h.eq_ignore_ascii_case(hash) => None,
+            Some(h) => Some(format!(
+                "record {seq} has hash {h}, but the anchor says {hash}: the log was rewritten \
+                 from record {seq} or before"
+            )),
+        })
+    }
+
     /// Signs every record appended from now on through this handle.
     pub fn set_audit_signer(&mut self, signer: Box<dyn AuditSigner>) {
         self.signer = Some(signer);

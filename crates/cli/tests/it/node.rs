@@ -1324,3 +1324,59 @@ fn logs_hold_no_token_key_or_customer_id() {
         }
     }
 }
+
+/// Each node records the partner's audit head at the end of a job; `audit verify --anchor`
+/// with it catches a truncated log that the chain and the signatures alone accept.
+#[test]
+fn partner_anchor_catches_a_truncated_log() {
+    let mut p = Pair::new(4_444, 20, 30, 25);
+    p.a.start();
+    p.b.start();
+    let (ja, _) = run_ok(&p, &[]);
+    let id = ja["id"].as_str().unwrap().to_owned();
+    // B's record of the job holds A's head as A sent it.
+    let anchor =
+        p.b.audit(Some(&id))
+            .into_iter()
+            .find(|r| r["action"] == "job.succeeded")
+            .map(|r| r["params"]["partner_audit_head"].clone())
+            .unwrap();
+    let seq = anchor["seq"].as_i64().unwrap();
+    let hash = anchor["hash"].as_str().unwrap().to_owned();
+    assert!(seq >= 1 && hash.len() == 64, "{anchor}");
+    assert_eq!(
+        ja["result"]["partner_audit_head"]["seq"].as_i64().is_some(),
+        true
+    );
+    let arg = format!("{seq}:{hash}");
+    p.a.ok(&["audit", "verify", "--anchor", &arg]);
+    p.a.kill();
+
+    // A's operator truncates A's log to before that record and resets the head.
+    let (db, table) = open_audit(&p.a);
+    drop_triggers(&db, &table);
+    drop_triggers(&db, "audit_head");
+    let prev: String = db
+        .query_row(
+            &format!("SELECT hash FROM \"{table}\" WHERE seq = ?1"),
+            [seq - 1],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(&format!("DELETE FROM \"{table}\" WHERE seq >= ?1"), [seq])
+        .unwrap();
+    db.execute(
+        "UPDATE audit_head SET seq = ?1, hash = ?2",
+        rusqlite::params![seq - 1, prev],
+    )
+    .unwrap();
+    drop(db);
+    // Consistent and signed: the log alone cannot tell.
+    p.a.ok(&["audit", "verify"]);
+    // The partner's anchor can.
+    let o = p.a.cmd(&["audit", "verify", "--anchor", &arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(names_record(&out_str(&o), seq), "{}", show(&o));
+    let o = p.a.cmd(&["audit", "verify", "--anchor", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+}

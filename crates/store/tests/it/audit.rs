@@ -633,3 +633,17 @@ fn an_unsigned_record_and_a_broken_chain_are_reported_in_order() {
     };
     assert_eq!(seq, 2, "{reason}");
 }
+
+#[test]
+fn the_head_and_anchors() {
+    let db = Db::temp();
+    let mut s = db.open();
+    assert_eq!(s.audit_head().unwrap(), (0, ZERO_HASH.to_owned()));
+    let records = append_n(&mut s, 3);
+    assert_eq!(s.audit_head().unwrap(), (3, records[2].hash.clone()));
+    assert_eq!(s.audit_check_anchor(2, &records[1].hash).unwrap(), None);
+    let wrong = s.audit_check_anchor(2, &records[0].hash).unwrap().unwrap();
+    assert!(wrong.starts_with("record 2 has hash"), "{wrong}");
+    let missing = s.audit_check_anchor(9, &records[0].hash).unwrap().unwrap();
+    assert!(missing.starts_with("record 9 is missing"), "{missing}");
+}
