@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::KeyError;
+use crate::{Format, KeyError};
 
 /// Everything that can go wrong reading or writing a dataset. Each message is one line:
-/// `file:line: reason` for problems inside a file, `file: reason` for the file as a whole.
+/// `file:line: reason` for problems inside a CSV file, `file: row N: reason` inside a Parquet
+/// file, `file: reason` for the file as a whole.
 ///
 /// Values from the file are only ever shown masked (see [`mask_key`](crate::mask_key)).
 #[derive(Debug, thiserror::Error)]
@@ -15,11 +16,13 @@ use crate::KeyError;
 pub enum DataError {
     // --- The input file is malformed (the user's to fix). ---
     /// A key that could not be normalised.
-    #[error("{}:{line}: column {column:?}: {reason}{}", path.display(), Masked(value))]
+    #[error("{}: column {column:?}: {reason}{}", At(path, *format, *line), Masked(value))]
     Invalid {
         /// The input file.
         path: PathBuf,
-        /// 1-based physical line where the record starts (the header is line 1).
+        /// Whether `line` counts lines (CSV) or rows (Parquet).
+        format: Format,
+        /// Where the record is: see [`Row::line`](crate::Row::line).
         line: u64,
         /// The key column's header name.
         column: String,
@@ -30,15 +33,18 @@ pub enum DataError {
     },
     /// A normalised key seen twice, under [`DuplicatePolicy::Error`](crate::DuplicatePolicy).
     #[error(
-        "{}:{line}: column {column:?}: duplicate key, first seen on line {first_line}",
-        path.display()
+        "{}: column {column:?}: duplicate key, first seen {} {first_line}",
+        At(path, *format, *line),
+        format.position_name()
     )]
     Duplicate {
         /// The input file.
         path: PathBuf,
-        /// Line of the second occurrence.
+        /// Whether the positions count lines (CSV) or rows (Parquet).
+        format: Format,
+        /// Line (or row) of the second occurrence.
         line: u64,
-        /// Line of the first occurrence.
+        /// Line (or row) of the first occurrence.
         first_line: u64,
         /// The key column's header name.
         column: String,
@@ -108,12 +114,52 @@ pub enum DataError {
         second: usize,
     },
 
+    // --- Parquet input the reader cannot use (the user's to fix, or to re-export). ---
+    /// Not a readable Parquet file: no `PAR1` magic, a truncated or corrupt footer or page, an
+    /// encrypted file, or a compression codec this build does not include.
+    #[error("{}: cannot read as Parquet: {reason}", path.display())]
+    Parquet {
+        /// The input file.
+        path: PathBuf,
+        /// What is wrong, with the row group and column where known.
+        reason: String,
+    },
+    /// A Parquet column of a kind this reader does not take: a nested (list, map or struct)
+    /// column, or a key column that is neither a string nor an integer.
+    #[error("{}: column {column:?}: {reason}", path.display())]
+    ParquetColumn {
+        /// The input file.
+        path: PathBuf,
+        /// The column's name.
+        column: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// A Parquet value that cannot become text, e.g. bytes that are not UTF-8 in a string
+    /// column. The value itself is not shown.
+    #[error("{}: row {row}: column {column:?}: {reason}", path.display())]
+    ParquetValue {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based row number (the header is not counted).
+        row: u64,
+        /// The column's name.
+        column: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The file changed between two reads of one run (a row fetched again no longer matches).
-    #[error("{}:{line}: the file changed while unseen was running; run again", path.display())]
+    #[error(
+        "{}: the file changed while unseen was running; run again",
+        At(path, *format, *line)
+    )]
     Changed {
         /// The input file.
         path: PathBuf,
-        /// The line that no longer matches.
+        /// Whether `line` counts lines (CSV) or rows (Parquet).
+        format: Format,
+        /// The line (or row) that no longer matches.
         line: u64,
     },
 
@@ -139,6 +185,18 @@ impl fmt::Display for Masked<'_> {
             Ok(())
         } else {
             write!(f, " (value {})", self.0)
+        }
+    }
+}
+
+/// Formats a position in a file: `file:line` for CSV, `file: row N` for Parquet.
+struct At<'a>(&'a Path, Format, u64);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Format::Csv => write!(f, "{}:{}", self.0.display(), self.2),
+            Format::Parquet => write!(f, "{}: row {}", self.0.display(), self.2),
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Dataset I/O for unseen: CSV in and out, key normalisation, atomic output.
+//! Dataset I/O for unseen: CSV and Parquet in, CSV out, key normalisation, atomic output.
 //!
 //! `unseen psi --input FILE --key COLUMN --key-type id-card` reads a bank export with
-//! [`read_table`], which decodes it ([`Encoding`]: UTF-8 with or without BOM, GBK/GB18030),
-//! parses the CSV, normalises the key column ([`normalize_key`], rules in [`key`]) and drops
+//! [`read_table`], which tells CSV from Parquet ([`Format::detect`]), decodes a CSV file
+//! ([`Encoding`]: UTF-8 with or without BOM, GBK/GB18030) and parses it, or streams a Parquet
+//! file's row groups, normalises the key column ([`normalize_key`], rules in [`key`]) and drops
 //! duplicate keys ([`DuplicatePolicy`]). The PSI runs on [`Table::keys`]; the intersecting
 //! [`Table::rows`] are written back with [`write_csv_atomic`], which leaves either the complete
 //! file or nothing.
@@ -19,18 +20,37 @@
 //! # Ok::<(), unseen_data::DataError>(())
 //! ```
 //!
-//! Errors ([`DataError`]) are one line, `file:line: column "id": reason`, and show key values
-//! only masked ([`mask_key`]), because such lines end up in logs.
+//! Errors ([`DataError`]) are one line, `file:line: column "id": reason` (Parquet:
+//! `file: row N: column "id": reason`), and show key values only masked ([`mask_key`]), because
+//! such lines end up in logs.
+//!
+//! # Parquet
+//!
+//! A file starting with the `PAR1` magic (or named `*.parquet`) is read as Parquet, with the
+//! same options and results as CSV: [`Table::headers`] are the schema's column names,
+//! [`Row::line`] is the 1-based row number (there is no header row), and every other column's
+//! values become text for the CSV output (nulls empty; the exact forms of numbers, decimals,
+//! dates and timestamps are listed in `docs/data.md`). The key column must hold strings or
+//! integers (an integer becomes its decimal digits). Only flat tables are read: a list, map or
+//! struct column is refused with an error naming it. Row groups are decoded one batch of rows
+//! at a time, so memory holds the kept rows (or only keys) plus one batch. Codecs: none,
+//! snappy, gzip, lz4 (zstd and brotli files are refused with a message saying so).
 
 pub mod key;
 
 mod encoding;
 mod error;
+mod format;
+mod parquet_read;
+mod parquet_text;
 mod read;
+#[doc(hidden)]
+pub mod testing;
 mod write;
 
 pub use crate::encoding::Encoding;
 pub use crate::error::{DataError, ParseNameError};
+pub use crate::format::Format;
 pub use crate::key::{KeyError, KeyType, id_card_check_char, mask_key, normalize_key};
 pub use crate::read::{
     DuplicatePolicy, MAX_EXAMPLES, ReadOptions, ReadSummary, Row, Table, read_rows_at, read_table,

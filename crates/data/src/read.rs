@@ -1,5 +1,7 @@
-//! Reading a CSV export into a [`Table`] with normalised, de-duplicated keys.
+//! Reading a CSV export into a [`Table`] with normalised, de-duplicated keys; the parts shared
+//! with the Parquet reader ([`TableBuilder`], [`Row`]).
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
@@ -7,7 +9,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::encoding::{self, Encoding};
-use crate::{DataError, KeyError, KeyType, ParseNameError, mask_key, normalize_key};
+use crate::{DataError, Format, KeyError, KeyType, ParseNameError, mask_key, normalize_key};
 
 /// How many skipped or duplicate line numbers a [`ReadSummary`] keeps as examples.
 pub const MAX_EXAMPLES: usize = 10;
@@ -64,7 +66,8 @@ pub struct ReadOptions {
     pub key_type: KeyType,
     /// Skip rows with an invalid key (counted in the summary) instead of failing.
     pub skip_invalid: bool,
-    /// The file's character encoding.
+    /// The character encoding of a CSV file (Parquet strings are UTF-8 by definition, so this
+    /// is ignored for Parquet).
     pub encoding: Encoding,
     /// What to do with repeated keys.
     pub duplicates: DuplicatePolicy,
@@ -121,6 +124,26 @@ impl Row {
         })
     }
 
+    /// A row whose fields are `text` cut at the offsets `ends` (each a char boundary of `text`,
+    /// ascending, the last one `text.len()`).
+    pub(crate) fn from_parts(line: u64, text: String, ends: Vec<u32>) -> Row {
+        Row {
+            line,
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// A row with no fields, for a first pass that keeps only keys. Empty boxes do not
+    /// allocate: such a row costs its struct.
+    pub(crate) fn key_only(line: u64) -> Row {
+        Row {
+            line,
+            text: Box::default(),
+            ends: Box::default(),
+        }
+    }
+
     fn from_record(line: u64, rec: &csv::StringRecord) -> Option<Row> {
         let ends = rec.iter().scan(0usize, |end, f| {
             *end += f.len();
@@ -134,8 +157,10 @@ impl Row {
         })
     }
 
-    /// The 1-based physical line in the input file where this record starts (0 if built by
-    /// [`Row::from_fields`] with 0).
+    /// Where the record is in the input file, 1-based: for CSV the physical line where it
+    /// starts (the header is line 1); for Parquet its row number (the first row is 1; there is
+    /// no header row). Stable between two reads of an unchanged file, so [`read_rows_at`] takes
+    /// it back. 0 if built by [`Row::from_fields`] with 0.
     pub fn line(&self) -> u64 {
         self.line
     }
@@ -195,13 +220,16 @@ pub struct ReadSummary {
     pub rows_kept: u64,
     /// Records skipped for an invalid key (only with `skip_invalid`).
     pub skipped_invalid: u64,
-    /// The first [`MAX_EXAMPLES`] skipped records: line and reason.
+    /// The first [`MAX_EXAMPLES`] skipped records: line (Parquet: row) and reason.
     pub skipped_examples: Vec<(u64, KeyError)>,
     /// Records dropped as duplicates (under [`DuplicatePolicy::KeepFirst`]).
     pub duplicates_dropped: u64,
-    /// The first [`MAX_EXAMPLES`] dropped duplicates: (dropped line, line of the kept row).
+    /// The first [`MAX_EXAMPLES`] dropped duplicates: (dropped line, line of the kept row);
+    /// rows for Parquet.
     pub duplicate_examples: Vec<(u64, u64)>,
-    /// The encoding used: `utf-8` or `gb18030`.
+    /// The file's format.
+    pub format: Format,
+    /// The encoding used: `utf-8` or `gb18030` (Parquet strings are always `utf-8`).
     pub encoding: &'static str,
     /// Whether a byte order mark was found and stripped.
     pub bom: bool,
@@ -211,9 +239,10 @@ pub struct ReadSummary {
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Table {
-    /// Header names as in the file (a BOM removed; not trimmed). Empty for an empty file.
+    /// Header names as in the file (a BOM removed; not trimmed), or a Parquet schema's column
+    /// names. Empty for an empty CSV file.
     pub headers: Vec<String>,
-    /// Index of the key column in `headers`; `None` only for an empty file.
+    /// Index of the key column in `headers`; `None` only for an empty CSV file.
     pub key_index: Option<usize>,
     /// Kept rows, in file order.
     pub rows: Vec<Row>,
@@ -235,98 +264,81 @@ impl fmt::Debug for Table {
     }
 }
 
-/// Reads a CSV file with a header row and normalises its key column.
+/// Reads a CSV or Parquet file and normalises its key column.
 ///
-/// RFC 4180 quoting (fields with commas, quotes and line breaks), LF or CRLF line ends, and
-/// blank lines (ignored) are accepted; every record must have as many fields as the header.
+/// The format is found by [`Format::detect`]: a file starting with the `PAR1` magic (or named
+/// `*.parquet`) is read as Parquet (see the [Parquet notes](crate#parquet)); anything else as
+/// CSV.
+///
+/// CSV: RFC 4180 quoting (fields with commas, quotes and line breaks), LF or CRLF line ends,
+/// and blank lines (ignored) are accepted; every record must have as many fields as the header.
 /// Line numbers in errors and the summary are physical lines of the file (the header is line
-/// 1); for a record spanning several lines, the line it starts on.
+/// 1); for a record spanning several lines, the line it starts on. An empty file gives an empty
+/// table; a header without data gives a table with no rows, but the key column must still be
+/// present.
 ///
-/// An empty file gives an empty table; a header without data gives a table with no rows, but
-/// the key column must still be present.
+/// Parquet: the headers are the schema's column names, positions are 1-based row numbers (no
+/// header row), and values of other columns become text as documented in `docs/data.md`.
 pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
+    if Format::detect(path)? == Format::Parquet {
+        return crate::parquet_read::read_table(path, opts);
+    }
     let decoded = read_decoded(path, opts)?;
-    let mut table = Table {
-        summary: ReadSummary {
-            encoding: decoded.encoding,
-            bom: decoded.bom,
-            ..ReadSummary::default()
-        },
-        ..Table::default()
+    let summary = ReadSummary {
+        encoding: decoded.encoding,
+        bom: decoded.bom,
+        ..ReadSummary::default()
     };
     let text = &decoded.text[decoded.start..];
     let mut records = Records::new(path, text);
     if records.next()?.is_none() {
-        return Ok(table);
+        return Ok(Table {
+            summary,
+            ..Table::default()
+        });
     }
-    table.headers = records.rec.iter().map(str::to_owned).collect();
-    let column = opts.key_column.trim();
-    let key_index = find_column(path, &table.headers, column)?;
-    table.key_index = Some(key_index);
+    let headers: Vec<String> = records.rec.iter().map(str::to_owned).collect();
+    let key_index = find_column(path, &headers, opts.key_column.trim())?;
 
     // Upper bound on the records (each ends with a newline, but for the last one), to size the
     // vectors once instead of growing them.
     let upper = text.bytes().filter(|&b| b == b'\n').count() + 1;
-    table.rows.reserve_exact(upper);
-    table.keys.reserve_exact(upper);
-    let summary = &mut table.summary;
+    let mut builder = TableBuilder::new(path, opts, Format::Csv, headers, key_index, summary);
+    builder.reserve(upper);
     while let Some(line) = records.next()? {
-        summary.rows_read += 1;
         // flexible(false) guarantees as many fields as the header, so the key field exists.
         let raw = records.rec.get(key_index).unwrap_or_default();
-        let key = match normalize_key(opts.key_type, raw) {
-            Ok(key) => key,
-            Err(reason) if opts.skip_invalid => {
-                summary.skipped_invalid += 1;
-                if summary.skipped_examples.len() < MAX_EXAMPLES {
-                    summary.skipped_examples.push((line, reason));
-                }
-                continue;
-            }
-            Err(reason) => {
-                let value = match opts.key_type {
-                    KeyType::String => String::new(),
-                    KeyType::IdCard | KeyType::Phone => mask_key(raw),
-                };
-                return Err(DataError::Invalid {
-                    path: path.to_owned(),
-                    line,
-                    column: column.to_owned(),
-                    value,
-                    reason,
-                });
-            }
+        let Some(key) = builder.normalize(line, raw)? else {
+            continue;
         };
         let row = if opts.keep_fields {
             records.row(line)?
         } else {
-            // Empty boxes do not allocate: a key-only row costs its struct.
-            Row {
-                line,
-                text: Box::default(),
-                ends: Box::default(),
-            }
+            Row::key_only(line)
         };
-        table.rows.push(row);
-        table.keys.push(key);
+        builder.push(row, key);
     }
-    remove_duplicates(path, column, opts.duplicates, &mut table)?;
-    table.summary.rows_kept = u64::try_from(table.rows.len()).unwrap_or(u64::MAX);
-    Ok(table)
+    builder.finish()
 }
 
 /// Second pass after [`read_table`] with `keep_fields: false`: reads `path` again and returns,
-/// in the order of `wanted`, the full row starting at each `(line, key)` of `wanted`, checking
-/// that its key still normalises to `key`. Memory grows with `wanted` only (plus the decoded
-/// file). A line that no longer holds a record, or holds another key, means the file changed
-/// between the passes: [`DataError::Changed`].
+/// in the order of `wanted`, the full row at each `(line, key)` of `wanted` (`line` as given
+/// by [`Row::line`]: a CSV line or a Parquet row number), checking that its key still
+/// normalises to `key`. Memory grows with `wanted` only (plus, for CSV, the decoded file; for
+/// Parquet, one batch of rows, and row groups holding no wanted row are not decoded at all). A
+/// position that no longer holds a record, or holds another key, means the file changed between
+/// the passes: [`DataError::Changed`].
 pub fn read_rows_at(
     path: &Path,
     opts: &ReadOptions,
     wanted: &[(u64, &str)],
 ) -> Result<Vec<Row>, DataError> {
+    if Format::detect(path)? == Format::Parquet {
+        return crate::parquet_read::read_rows_at(path, opts, wanted);
+    }
     let changed = |line: u64| DataError::Changed {
         path: path.to_owned(),
+        format: Format::Csv,
         line,
     };
     let decoded = read_decoded(path, opts)?;
@@ -341,17 +353,13 @@ pub fn read_rows_at(
     }
     let headers: Vec<String> = records.rec.iter().map(str::to_owned).collect();
     let key_index = find_column(path, &headers, opts.key_column.trim())?;
-    let mut at: std::collections::HashMap<u64, usize> = wanted
-        .iter()
-        .enumerate()
-        .map(|(i, &(line, _))| (line, i))
-        .collect();
+    let mut at = wanted_positions(wanted);
     let mut out: Vec<Option<Row>> = vec![None; wanted.len()];
     while !at.is_empty() {
         let Some(line) = records.next()? else { break };
         let Some(i) = at.remove(&line) else { continue };
         let raw = records.rec.get(key_index).unwrap_or_default();
-        if normalize_key(opts.key_type, raw).ok().as_deref() != Some(wanted[i].1) {
+        if !key_matches(opts, raw, wanted[i].1) {
             return Err(changed(line));
         }
         out[i] = Some(records.row(line)?);
@@ -360,6 +368,110 @@ pub fn read_rows_at(
         return Err(changed(line));
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// Maps each wanted position to its index in `wanted`.
+pub(crate) fn wanted_positions(wanted: &[(u64, &str)]) -> HashMap<u64, usize> {
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(i, &(line, _))| (line, i))
+        .collect()
+}
+
+/// Whether `raw` still normalises to the key the first pass found.
+pub(crate) fn key_matches(opts: &ReadOptions, raw: &str, key: &str) -> bool {
+    normalize_key(opts.key_type, raw).ok().as_deref() == Some(key)
+}
+
+/// A [`Table`] under construction, shared by the CSV and Parquet readers: normalises keys
+/// (counting or failing on invalid ones), collects rows in file order, and resolves duplicates
+/// at the end.
+pub(crate) struct TableBuilder<'a> {
+    path: &'a Path,
+    opts: &'a ReadOptions,
+    format: Format,
+    table: Table,
+}
+
+impl<'a> TableBuilder<'a> {
+    pub(crate) fn new(
+        path: &'a Path,
+        opts: &'a ReadOptions,
+        format: Format,
+        headers: Vec<String>,
+        key_index: usize,
+        summary: ReadSummary,
+    ) -> Self {
+        TableBuilder {
+            path,
+            opts,
+            format,
+            table: Table {
+                headers,
+                key_index: Some(key_index),
+                summary: ReadSummary { format, ..summary },
+                ..Table::default()
+            },
+        }
+    }
+
+    /// Reserves room for `n` more rows.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.table.rows.reserve_exact(n);
+        self.table.keys.reserve_exact(n);
+    }
+
+    /// Counts a record at `line` and normalises its raw key: `Some(key)` to keep the record,
+    /// `None` if it is skipped (invalid under `skip_invalid`); an invalid key otherwise fails.
+    pub(crate) fn normalize(&mut self, line: u64, raw: &str) -> Result<Option<String>, DataError> {
+        let summary = &mut self.table.summary;
+        summary.rows_read += 1;
+        match normalize_key(self.opts.key_type, raw) {
+            Ok(key) => Ok(Some(key)),
+            Err(reason) if self.opts.skip_invalid => {
+                summary.skipped_invalid += 1;
+                if summary.skipped_examples.len() < MAX_EXAMPLES {
+                    summary.skipped_examples.push((line, reason));
+                }
+                Ok(None)
+            }
+            Err(reason) => {
+                let value = match self.opts.key_type {
+                    KeyType::String => String::new(),
+                    KeyType::IdCard | KeyType::Phone => mask_key(raw),
+                };
+                Err(DataError::Invalid {
+                    path: self.path.to_owned(),
+                    format: self.format,
+                    line,
+                    column: self.opts.key_column.trim().to_owned(),
+                    value,
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Adds a kept row and its normalised key.
+    pub(crate) fn push(&mut self, row: Row, key: String) {
+        self.table.rows.push(row);
+        self.table.keys.push(key);
+    }
+
+    /// Resolves duplicate keys and returns the table.
+    pub(crate) fn finish(mut self) -> Result<Table, DataError> {
+        let column = self.opts.key_column.trim();
+        remove_duplicates(
+            self.path,
+            column,
+            self.format,
+            self.opts.duplicates,
+            &mut self.table,
+        )?;
+        self.table.summary.rows_kept = u64::try_from(self.table.rows.len()).unwrap_or(u64::MAX);
+        Ok(self.table)
+    }
 }
 
 /// Applies `policy` to rows with equal keys, keeping the first of each.
@@ -371,6 +483,7 @@ pub fn read_rows_at(
 fn remove_duplicates(
     path: &Path,
     column: &str,
+    format: Format,
     policy: DuplicatePolicy,
     table: &mut Table,
 ) -> Result<(), DataError> {
@@ -384,6 +497,7 @@ fn remove_duplicates(
         let &(dup, first) = dups.iter().min().unwrap_or(&dups[0]);
         return Err(DataError::Duplicate {
             path: path.to_owned(),
+            format,
             line: line(dup),
             first_line: line(first),
             column: column.to_owned(),
@@ -439,7 +553,11 @@ fn find_duplicates_by(keys: &[String], hash: impl Fn(&str) -> u64) -> Vec<(usize
 }
 
 /// Finds the one header equal to `column` after trimming.
-fn find_column(path: &Path, headers: &[String], column: &str) -> Result<usize, DataError> {
+pub(crate) fn find_column(
+    path: &Path,
+    headers: &[String],
+    column: &str,
+) -> Result<usize, DataError> {
     let mut matches = headers
         .iter()
         .enumerate()

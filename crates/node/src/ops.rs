@@ -130,16 +130,8 @@ pub fn add_dataset(
             d.name
         )));
     }
+    // CSV or Parquet (told apart by the file's first bytes): read_table checks either.
     let path = absolute(&d.path)?;
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-    {
-        return Err(NodeError::Invalid(format!(
-            "{}: Parquet datasets are not supported yet; export the table as CSV",
-            path.display()
-        )));
-    }
     let draft = Dataset {
         name: d.name.clone(),
         path: path.display().to_string(),

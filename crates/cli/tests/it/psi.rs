@@ -174,6 +174,60 @@ fn two_processes_gbk_bom_crlf_2_pow_16() {
 }
 
 #[test]
+fn parquet_side_against_csv_side() {
+    // The partner exports Parquet (several row groups, INT64 amounts), the bank CSV; each side
+    // must get exactly its own rows of the true intersection, aligned, in the same CSV form.
+    let n = 1u32 << 12;
+    let Case {
+        _d,
+        fa,
+        fb,
+        oa,
+        ob,
+        b,
+        inter,
+    } = Case::new(n, false);
+    let fb = fb.with_extension("parquet");
+    write_parquet(&fb, &b);
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+            "--json",
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&oa),
+        ],
+    );
+    ok(&l);
+    ok(&r);
+    check_output(&oa, &inter);
+    check_output(&ob, &inter);
+    assert_eq!(
+        rows(&oa),
+        rows(&ob),
+        "same ids, names and amounts on both sides"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&l.stdout).unwrap();
+    assert_eq!(j["items"], u64::from(n));
+    assert_eq!(j["rows_read"], u64::from(n));
+    assert_eq!(j["intersection"], u64::from(n / 2));
+}
+
+#[test]
 fn one_sided_and_cardinality_modes() {
     let Case {
         _d,
@@ -337,6 +391,18 @@ fn bad_inputs_fail_cleanly() {
     expect_input_error(
         &v.iter().map(String::as_str).collect::<Vec<_>>(),
         "missing.csv",
+        &out,
+    );
+    // A truncated Parquet file: one line naming it, no panic, exit code 2.
+    let pq = p(&d, "cut.parquet");
+    write_parquet(&pq, &ids);
+    let bytes = std::fs::read(&pq).unwrap();
+    std::fs::write(&pq, &bytes[..bytes.len() / 2]).unwrap();
+    let pqs = s(&pq).to_string();
+    let v = base(&pqs, "id");
+    expect_input_error(
+        &v.iter().map(String::as_str).collect::<Vec<_>>(),
+        &format!("{pqs}: cannot read as Parquet"),
         &out,
     );
     // A directory is unreadable as a file.

@@ -49,6 +49,25 @@ pub(crate) fn write_csv(path: &Path, ids: &[u32], crlf: bool) {
     std::fs::write(path, s).unwrap();
 }
 
+/// Writes the table of [`write_csv`] as Parquet (snappy, 1000 rows per row group): `id` and
+/// `name` strings, `amount` an INT64 (so the output shows it as the same decimal text).
+pub(crate) fn write_parquet(path: &Path, ids: &[u32]) {
+    use unseen_data::testing::{Codec, Values};
+    unseen_data::testing::write_parquet(
+        path,
+        "message t { required binary id (STRING); optional binary name (STRING); \
+         required int64 amount; }",
+        &[
+            Values::strings(ids.iter().map(|&i| Some(id(i).to_lowercase()))),
+            Values::strings(ids.iter().map(|&i| Some(format!("name{i}")))),
+            Values::Int64(ids.iter().map(|&i| Some(i64::from(i) * 3)).collect()),
+        ],
+        1_000,
+        Codec::Snappy,
+    )
+    .unwrap();
+}
+
 pub(crate) fn spawn(args: &[&str]) -> Child {
     bin()
         .args(args)

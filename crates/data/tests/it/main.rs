@@ -1,5 +1,6 @@
 //! Integration tests of `unseen-data`: key normalisation (GB 11643 vectors), reading (encodings,
-//! CSV syntax, line numbers, invalid keys, duplicates) and atomic writing.
+//! CSV syntax, line numbers, invalid keys, duplicates; Parquet against the same data as CSV)
+//! and atomic writing.
 //!
 //! One test binary for the crate (STYLE.md §6): each file below is a module of it.
 
@@ -9,5 +10,6 @@
 
 mod keys;
 mod read;
+mod read_parquet;
 mod util;
 mod write;

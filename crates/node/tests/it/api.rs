@@ -171,11 +171,44 @@ fn registries_over_http_validate_their_input() {
         assert!(json_of(&b)["error"].as_str().unwrap().contains("cust_id"), "{}", String::from_utf8_lossy(&b));
         let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(ds("id", "/nonexistent/x.csv"))).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&b));
+        // A corrupt Parquet file (the magic and nothing else): refused, naming the file.
         let parquet = f.dir.root().join("t.parquet");
         std::fs::write(&parquet, b"PAR1").unwrap();
         let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(ds("id", &parquet.display().to_string()))).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
-        assert!(json_of(&b)["error"].as_str().unwrap().contains("Parquet"));
+        let err = json_of(&b)["error"].as_str().unwrap().to_owned();
+        assert!(err.contains("t.parquet") && err.contains("cannot read as Parquet"), "{err}");
+        // A valid one: checked like a CSV file (key column, keys), its schema's columns listed.
+        let pq = f.dir.root().join("customers.parquet");
+        let ids: Vec<Option<String>> = (0..20u32)
+            .map(|i| {
+                let body = format!("11010519800101{i:03}");
+                Some(format!("{body}{}", unseen_data::id_card_check_char(&body).unwrap()))
+            })
+            .collect();
+        unseen_data::testing::write_parquet(
+            &pq,
+            "message t { required binary id (STRING); optional int64 amount; }",
+            &[
+                unseen_data::testing::Values::strings(ids),
+                unseen_data::testing::Values::Int64((0..20).map(Some).collect()),
+            ],
+            8,
+            unseen_data::testing::Codec::Snappy,
+        )
+        .unwrap();
+        let pq_ds = json!({ "name": "customers-pq", "path": pq.display().to_string(),
+                            "key": "id", "key_type": "id-card" });
+        let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(pq_ds)).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        assert_eq!(json_of(&b)["rows"], 20);
+        assert_eq!(json_of(&b)["dataset"]["columns"], json!(["id", "amount"]));
+        let pq_bad_key = json!({ "name": "customers-pq2", "path": pq.display().to_string(),
+                                 "key": "amount", "key_type": "id-card" });
+        let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(pq_bad_key)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let err = json_of(&b)["error"].as_str().unwrap().to_owned();
+        assert!(err.contains("customers.parquet: row 1: column \"amount\""), "{err}");
         let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(ds("id", &p))).await;
         assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
         assert_eq!(json_of(&b)["rows"], 50);
@@ -219,6 +252,7 @@ fn registries_over_http_validate_their_input() {
         [
             "node.init",
             "partner.added",
+            "dataset.added",
             "dataset.added",
             "policy.allowed",
             "job.refused"
