@@ -128,7 +128,7 @@ pub(crate) struct PsiArgs {
     /// Connect to the peer at this loopback address (retries until --connect-timeout).
     #[arg(long, value_name = "ADDR")]
     pub(crate) connect: Option<String>,
-    /// CSV file with a header row.
+    /// CSV file with a header row, or a Parquet file (flat columns; see docs/data.md).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) input: PathBuf,
     /// Header name of the key column.

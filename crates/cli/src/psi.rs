@@ -205,7 +205,11 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
 fn report_input(path: &Path, t: &Table) {
     let s = &t.summary;
     for (line, reason) in &s.skipped_examples {
-        eprintln!("skipped {}:{line}: {reason}", path.display());
+        if s.format == unseen_data::Format::Parquet {
+            eprintln!("skipped {}: row {line}: {reason}", path.display());
+        } else {
+            eprintln!("skipped {}:{line}: {reason}", path.display());
+        }
     }
     if s.skipped_invalid > s.skipped_examples.len() as u64 {
         eprintln!("… {} rows skipped in all", s.skipped_invalid);
@@ -214,7 +218,13 @@ fn report_input(path: &Path, t: &Table) {
         let ex: Vec<String> = s
             .duplicate_examples
             .iter()
-            .map(|(d, k)| format!("line {d} repeats line {k}"))
+            .map(|(d, k)| {
+                if s.format == unseen_data::Format::Parquet {
+                    format!("row {d} repeats row {k}")
+                } else {
+                    format!("line {d} repeats line {k}")
+                }
+            })
             .collect();
         eprintln!(
             "warning: {}: {} rows repeat an earlier key and were dropped (first row kept): {}",
