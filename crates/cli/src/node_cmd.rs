@@ -90,7 +90,8 @@ pub(crate) enum PartnerCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DatasetCommand {
-    /// Registers a CSV dataset; the file is read once to check the key column and every key.
+    /// Registers a dataset (CSV or Parquet); the file is read once to check the key column and
+    /// every key.
     #[command(
         after_help = "Example:\n  unseen --dir A dataset add --name customers --path customers.csv --key id --key-type id-card"
     )]
@@ -98,7 +99,7 @@ pub(crate) enum DatasetCommand {
         /// The dataset's name (partners name it in jobs).
         #[arg(long)]
         name: String,
-        /// The CSV file (header row first).
+        /// The data: CSV with a header row, or Parquet (flat columns).
         #[arg(long, value_name = "FILE")]
         path: PathBuf,
         /// Header name of the key column.
