@@ -525,3 +525,22 @@ fn demo_and_help() {
     let o = bin().args(["psi", "--bogus"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Output piped into a reader that has gone (`… | head`) ends the command quietly, not with a
+/// panic report.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["init", "--name", "n", "--dir"])
+        .arg(dir.path().join("n"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
