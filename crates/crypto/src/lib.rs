@@ -1,4 +1,5 @@
-//! Cryptographic floor of unseen: prime-order groups behind one trait, hash-to-group, SM3 helpers.
+//! Cryptographic floor of unseen: prime-order groups behind one trait, hash-to-group, the RFC 9497
+//! OPRF ([`oprf`]), SM3 helpers.
 //!
 //! Pure computation, no I/O. Protocol crates (`unseen-psi`, …) are generic over [`PsiGroup`] so the
 //! same protocol code runs on Ristretto255 (default) and SM2 (国密 profile).
@@ -7,6 +8,7 @@
 
 pub mod expand;
 mod group_trait;
+pub mod oprf;
 pub mod ristretto;
 mod secret;
 pub mod sm2_group;

@@ -4,8 +4,10 @@
 //! * **Group**: `E: y^2 = x^3 + a·x + b` over GF(p), `a = p - 3`, prime order `n`, cofactor 1
 //!   (GB/T 32918.5-2017 §3). Scalars are `sm2::Scalar`.
 //! * **Encoding**: SEC1 compressed point, 33 bytes (`0x02`/`0x03 || x`), GB/T 32918.1-2016 §4.2.9
-//!   compressed form. **Decoding** goes through `sm2`'s `CtOption` APIs, which check the tag, that
-//!   `x < p` and that `x^3 + a·x + b` is a square; the identity is rejected on top.
+//!   compressed form. **Decoding** accepts only the tags `0x02`/`0x03` (the `sec1` crate would also
+//!   take the "compact" tag `0x05`, a second encoding of the same point), then goes through
+//!   `sm2`'s `CtOption` APIs, which check that `x < p` and that `x^3 + a·x + b` is a square; the
+//!   identity is rejected on top.
 //! * **Digest**: SM3 (GB/T 32905-2016), so the 国密 profile uses only SM algorithms.
 //! * **Scalar multiplication** (`mul`, `mul_encode_batch`): the crate's own constant-time
 //!   fixed-window arithmetic in `fast` (Jacobian coordinates, a field specialised to `p`),
@@ -140,6 +142,14 @@ impl PsiGroup for Sm2 {
         };
         if bytes.len() != Self::ENCODED_LEN {
             return Err(invalid("expected 33 bytes (SEC1 compressed point)"));
+        }
+        // `sec1` also parses tag 0x05 ("compact", x only) at this length, a second encoding of
+        // the same point; only the SEC1 compressed tags are canonical.
+        if bytes.iter().all(|b| *b == 0) {
+            return Err(invalid("the identity element"));
+        }
+        if !matches!(bytes[0], 0x02 | 0x03) {
+            return Err(invalid("not a SEC1 compressed point tag (0x02 or 0x03)"));
         }
         let mut repr = CompressedPoint::default();
         repr.copy_from_slice(bytes);

@@ -229,3 +229,19 @@ fn generator_satisfies_gbt32918_5_equation_in_our_field() {
     // Our p, a, b (used by SSWU) agree with sm2's generator.
     assert!(eq(&fe(gy).square(), &g(&fe(gx))));
 }
+
+/// The `sec1` crate parses a 33-byte string with the "compact" tag 0x05 as the point with that
+/// x; `decode` must reject it so that every point has one encoding.
+#[test]
+fn decode_rejects_compact_tag() {
+    let mut enc = [0u8; 33];
+    Sm2::encode(&ProjectivePoint::GENERATOR, &mut enc).unwrap();
+    assert!(Sm2::decode(&enc).is_ok());
+    for tag in [0x00, 0x01, 0x04, 0x05, 0x06, 0xff] {
+        enc[0] = tag;
+        assert!(
+            matches!(Sm2::decode(&enc), Err(Error::InvalidPoint { .. })),
+            "tag {tag:#04x}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod expand;
+mod oprf;
 mod properties;
 mod ristretto_ifma;
 mod ristretto_vectors;
