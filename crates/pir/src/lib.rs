@@ -41,6 +41,7 @@ mod client;
 mod db;
 mod error;
 pub mod gauss;
+pub mod keyword;
 mod matrix;
 pub mod msgs;
 pub mod params;
