@@ -1,11 +1,12 @@
 //! Cryptographic floor of unseen: prime-order groups behind one trait, hash-to-group, the RFC 9497
-//! OPRF ([`oprf`]), SM3 helpers.
+//! OPRF ([`oprf`]), AEAD for records ([`aead`]: AES-256-GCM, SM4-GCM), SM3 helpers.
 //!
 //! Pure computation, no I/O. Protocol crates (`unseen-psi`, …) are generic over [`PsiGroup`] so the
 //! same protocol code runs on Ristretto255 (default) and SM2 (国密 profile).
 //!
 //! (API contract written first so that protocol crates can be built against it; see each item.)
 
+pub mod aead;
 pub mod expand;
 mod group_trait;
 pub mod oprf;
@@ -15,6 +16,7 @@ pub mod sm2_group;
 pub mod sm2_sign;
 pub mod sm3_util;
 
+pub use aead::{AeadAlg, AeadError};
 pub use group_trait::{CurveId, PsiGroup};
 pub use ristretto::Ristretto255;
 pub use secret::SecretScalar;

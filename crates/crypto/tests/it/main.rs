@@ -6,6 +6,7 @@
 // helpers of the modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aead;
 mod expand;
 mod oprf;
 mod properties;
