@@ -1,4 +1,7 @@
-//! Errors of the PIR core, sorted by whose fault they are.
+//! Errors of the PIR core and of keyword PIR, sorted by whose fault they are.
+
+use unseen_channel::ChannelError;
+use unseen_crypto::oprf::OprfError;
 
 /// Why a PIR operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +37,57 @@ pub enum PirError {
         max: usize,
     },
 
+    /// The channel failed: framing, wrong step, oversized or truncated message, I/O, timeout.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// A keyword-PIR message does not have the length this step requires.
+    #[error("{what}: {len} bytes, expected exactly {expected}")]
+    BadMessage {
+        /// Which message.
+        what: &'static str,
+        /// Received length in bytes.
+        len: usize,
+        /// Required length in bytes.
+        expected: usize,
+    },
+    /// The server's setup is malformed or beyond our limits.
+    #[error("unusable setup from server: {0}")]
+    BadSetup(&'static str),
+    /// The peer runs with another suite or AEAD.
+    #[error("parameter mismatch: we use {what} {ours}, the peer uses {theirs}")]
+    Mismatch {
+        /// Which parameter.
+        what: &'static str,
+        /// Ours.
+        ours: String,
+        /// Theirs.
+        theirs: String,
+    },
+    /// A batch of keys is larger than allowed.
+    #[error("batch of {got} keys, at most {max} allowed")]
+    TooManyKeys {
+        /// Keys in the batch.
+        got: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An OPRF element from the peer does not decode (RFC 9497 `DeserializeError`:
+    /// non-canonical, off the curve, the identity).
+    #[error("peer sent an invalid group element at position {index}: {reason}")]
+    InvalidElement {
+        /// Position in the batch.
+        index: usize,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// An entry authenticated under our record key but its content is malformed.
+    #[error("server sealed a malformed record: {0}")]
+    BadRecord(&'static str),
+
     // --- local misuse or configuration ---
+    /// The OPRF refused a local input (e.g. a key over 65535 bytes).
+    #[error("oprf: {0}")]
+    Oprf(#[from] OprfError),
     /// A record does not have the database's record length.
     #[error("record {index} is {len} bytes, every record must be {expected}")]
     RecordLength {

@@ -1,0 +1,384 @@
+//! Keyword PIR with a hostile peer, one test per message: truncated, oversized, invalid point,
+//! wrong step, trailing bytes, each with the exact typed error and no panic.
+
+use unseen_channel::{ChannelError, Tamper};
+use unseen_crypto::Ristretto255;
+use unseen_crypto::aead::AeadAlg;
+use unseen_pir::PirError;
+use unseen_pir::keyword::msgs::{Setup, header, max_blinded_len, step};
+use unseen_pir::keyword::{
+    ClientConfig, ClientOutput, KeywordServer, MAX_KEYS, ServerReport, TableConfig, run_client,
+    run_server,
+};
+use unseen_testkit::{on_step, raw_frame, rng, run_pair};
+
+use crate::keyword::{build, entries};
+
+type Hook = unseen_channel::TamperHook;
+
+fn server() -> KeywordServer<Ristretto255> {
+    build::<Ristretto255>(
+        &entries(40, 50, 12),
+        TableConfig::new(AeadAlg::Aes256Gcm, 12),
+        41,
+    )
+}
+
+fn keys() -> Vec<String> {
+    entries(40, 3, 12).into_iter().map(|(k, _)| k).collect()
+}
+
+/// Honest server vs tampered client; the server's result.
+fn server_vs(hook: Hook) -> Result<ServerReport, PirError> {
+    let server = server();
+    let keys = keys();
+    let keys: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+    run_pair(
+        |ch| run_server(ch, &server),
+        |ch| {
+            let _ = run_client::<Ristretto255, _, _>(
+                ch,
+                ClientConfig::new(AeadAlg::Aes256Gcm),
+                &keys,
+                &mut rng(1),
+            );
+        },
+        Some(hook),
+    )
+    .0
+}
+
+/// Honest client vs tampered server; the client's result.
+fn client_vs(hook: Hook) -> Result<ClientOutput, PirError> {
+    let server = server();
+    let keys = keys();
+    let keys: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+    run_pair(
+        |ch| {
+            run_client::<Ristretto255, _, _>(
+                ch,
+                ClientConfig::new(AeadAlg::Aes256Gcm),
+                &keys,
+                &mut rng(2),
+            )
+        },
+        |ch| {
+            let _ = run_server(ch, &server);
+        },
+        Some(hook),
+    )
+    .0
+}
+
+fn replace(s: u8, f: impl Fn(&mut Vec<u8>) + Send + 'static) -> Hook {
+    on_step(s, move |h, p| {
+        let mut p = p.to_vec();
+        f(&mut p);
+        Tamper::Replace(h, p)
+    })
+}
+
+fn truncate(s: u8) -> Hook {
+    on_step(s, |h, p| {
+        let mut raw = raw_frame(h, p.len() as u32, p);
+        raw.truncate(8 + p.len() / 2);
+        Tamper::RawThenClose(raw)
+    })
+}
+
+fn oversize(s: u8) -> Hook {
+    on_step(s, |h, _| Tamper::Raw(raw_frame(h, u32::MAX, &[])))
+}
+
+fn is_truncated(e: &PirError) -> bool {
+    matches!(e, PirError::Channel(ChannelError::Truncated { .. }))
+}
+
+fn too_large(e: &PirError) -> Option<u64> {
+    match e {
+        PirError::Channel(ChannelError::FrameTooLarge { len, max, .. }) => {
+            assert_eq!(*len, u64::from(u32::MAX));
+            Some(*max)
+        }
+        _ => None,
+    }
+}
+
+// --- a hostile client, every message the server receives ---
+
+#[test]
+fn blinded_truncated_oversized_trailing() {
+    let e = server_vs(truncate(step::BLINDED)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = server_vs(oversize(step::BLINDED)).unwrap_err();
+    assert_eq!(too_large(&e), Some(max_blinded_len(32) as u64), "{e:?}");
+    let e = server_vs(replace(step::BLINDED, |p| p.push(0))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "blinded elements",
+                len: 97,
+                expected: 96
+            }
+        ),
+        "{e:?}"
+    );
+    // A count above the limit (the channel allows the bytes; the decoder refuses the count).
+    let e = server_vs(replace(step::BLINDED, |p| {
+        p[..4].copy_from_slice(&(MAX_KEYS as u32 + 1).to_le_bytes());
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::TooManyKeys { got: 65, max: 64 }),
+        "{e:?}"
+    );
+    // Fewer than four bytes.
+    let e = server_vs(replace(step::BLINDED, |p| p.truncate(3))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "blinded batch",
+                len: 3,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn blinded_invalid_point() {
+    // Element 1 becomes a non-canonical encoding, then the identity.
+    let e = server_vs(replace(step::BLINDED, |p| p[4 + 32..4 + 64].fill(0xff))).unwrap_err();
+    assert!(
+        matches!(e, PirError::InvalidElement { index: 1, .. }),
+        "{e:?}"
+    );
+    let e = server_vs(replace(step::BLINDED, |p| p[4 + 64..4 + 96].fill(0))).unwrap_err();
+    assert!(
+        matches!(e, PirError::InvalidElement { index: 2, .. }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn query_truncated_oversized_short_wrong_step() {
+    let s = server();
+    let qb = s.params().query_bytes();
+    // 3 keys · 3 positions = 9 queries in one message.
+    let e = server_vs(truncate(step::QUERY)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = server_vs(oversize(step::QUERY)).unwrap_err();
+    assert_eq!(too_large(&e), Some(9 * qb as u64), "{e:?}");
+    let e = server_vs(replace(step::QUERY, |p| {
+        p.pop();
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::BadMessage { what: "query chunk", len, expected } if len + 1 == expected && expected == 9 * qb),
+        "{e:?}"
+    );
+    let e = server_vs(on_step(step::QUERY, |_, p| {
+        Tamper::Replace(header(step::ANSWER), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::Channel(ChannelError::UnexpectedFrame { expected, received })
+                if expected == header(step::QUERY) && received == header(step::ANSWER)
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn blinded_wrong_step_and_client_gone() {
+    let e = server_vs(on_step(step::BLINDED, |_, p| {
+        Tamper::Replace(header(step::EVALUATED), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::Channel(ChannelError::UnexpectedFrame { .. })),
+        "{e:?}"
+    );
+    // The client closes instead of ending the session.
+    let e = server_vs(on_step(step::BLINDED, |_, _| Tamper::RawThenClose(vec![]))).unwrap_err();
+    assert!(
+        matches!(e, PirError::Channel(ChannelError::Closed { .. })),
+        "{e:?}"
+    );
+}
+
+// --- a hostile server, every message the client receives ---
+
+#[test]
+fn setup_truncated_oversized_malformed() {
+    let e = client_vs(truncate(step::SETUP)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = client_vs(oversize(step::SETUP)).unwrap_err();
+    assert_eq!(too_large(&e), Some(Setup::max_len(0xffff) as u64), "{e:?}");
+    let e = client_vs(replace(step::SETUP, |p| p.truncate(87))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "setup",
+                len: 87,
+                expected: 88
+            }
+        ),
+        "{e:?}"
+    );
+    let e = client_vs(replace(step::SETUP, |p| p.push(0))).unwrap_err();
+    assert!(
+        matches!(e, PirError::BadMessage { what: "setup", .. }),
+        "{e:?}"
+    );
+    // Out-of-range fields.
+    for (at, byte, what) in [
+        (0usize, 0x07u8, "unknown OPRF suite"),
+        (1, 0x09, "unknown AEAD"),
+        (2, 5, "records per key outside 1..=4"),
+        (3, 2, "number of cuckoo hash functions is not 3"),
+        (16, 3, "column count is not a power of two ≤ 2^21"),
+        (84, 17, "stash larger than 16 entries"),
+    ] {
+        let e = client_vs(replace(step::SETUP, move |p| p[at] = byte)).unwrap_err();
+        assert!(
+            matches!(e, PirError::BadSetup(w) if w == what),
+            "{at}: {e:?}"
+        );
+    }
+    // A table of 2^40 slots: refused before anything is allocated.
+    let e = client_vs(replace(step::SETUP, |p| {
+        p[8..16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::BadSetup("slot count outside 4..=2^28")),
+        "{e:?}"
+    );
+    // Another suite.
+    let e = client_vs(replace(step::SETUP, |p| p[0] = 0x02)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::Mismatch {
+                what: "OPRF suite",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn hint_truncated_oversized_short_wrong_step() {
+    let e = client_vs(truncate(step::HINT)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let s = server();
+    let e = client_vs(oversize(step::HINT)).unwrap_err();
+    assert_eq!(too_large(&e), Some(s.params().hint_bytes() as u64), "{e:?}");
+    let e = client_vs(replace(step::HINT, |p| p.truncate(p.len() - 4))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "hint chunk",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = client_vs(on_step(step::HINT, |_, p| {
+        Tamper::Replace(header(step::EVALUATED), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::Channel(ChannelError::UnexpectedFrame { .. })),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn evaluated_invalid_point_truncated_oversized_short() {
+    let e = client_vs(replace(step::EVALUATED, |p| p[32..64].fill(0xff))).unwrap_err();
+    assert!(
+        matches!(e, PirError::InvalidElement { index: 1, .. }),
+        "{e:?}"
+    );
+    let e = client_vs(replace(step::EVALUATED, |p| p[..32].fill(0))).unwrap_err();
+    assert!(
+        matches!(e, PirError::InvalidElement { index: 0, .. }),
+        "{e:?}"
+    );
+    let e = client_vs(truncate(step::EVALUATED)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = client_vs(oversize(step::EVALUATED)).unwrap_err();
+    assert_eq!(too_large(&e), Some(3 * 32), "{e:?}");
+    let e = client_vs(replace(step::EVALUATED, |p| {
+        p.pop();
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "evaluated elements",
+                len: 95,
+                expected: 96
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn answer_truncated_oversized_short_wrong_step() {
+    let s = server();
+    let ab = s.params().answer_bytes();
+    let e = client_vs(truncate(step::ANSWER)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = client_vs(oversize(step::ANSWER)).unwrap_err();
+    assert_eq!(too_large(&e), Some(9 * ab as u64), "{e:?}");
+    let e = client_vs(replace(step::ANSWER, |p| p.truncate(p.len() - 4))).unwrap_err();
+    assert!(
+        matches!(e, PirError::BadMessage { what: "answer chunk", len, expected } if len + 4 == expected),
+        "{e:?}"
+    );
+    let e = client_vs(on_step(step::ANSWER, |_, p| {
+        Tamper::Replace(header(step::HINT), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::Channel(ChannelError::UnexpectedFrame { .. })),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn garbage_answers_give_not_found_not_a_panic() {
+    // A server that answers with random words: nothing authenticates, every key is "absent".
+    let out = client_vs(replace(step::ANSWER, |p| {
+        for (i, b) in p.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(31).wrapping_add(7);
+        }
+    }))
+    .unwrap();
+    assert!(out.records.iter().all(Vec::is_empty));
+}
+
+#[test]
+fn fuzz_decode_never_panics() {
+    let mut r = rng(50);
+    for len in [0usize, 1, 3, 4, 5, 37, 88, 89, 100, 200, 2000] {
+        for sel in 0u8..6 {
+            let mut data = vec![sel; len + 1];
+            rand_core::Rng::fill_bytes(&mut r, &mut data[1..]);
+            unseen_pir::keyword::msgs::fuzz_decode(&data);
+        }
+    }
+}
