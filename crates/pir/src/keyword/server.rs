@@ -92,6 +92,25 @@ impl<S: OprfSuite> KeywordServer<S> {
         config: TableConfig,
         rng: &mut R,
     ) -> Result<Self, PirError> {
+        let slots = cuckoo::slots_for(entries.len())
+            .filter(|&s| s <= MAX_SLOTS)
+            .ok_or_else(|| {
+                PirError::Config(format!(
+                    "{} entries need more than {MAX_SLOTS} slots",
+                    entries.len()
+                ))
+            })?;
+        Self::build_with_slots(key, entries, config, slots, rng)
+    }
+
+    /// [`KeywordServer::build`] with a given number of slots (tests force the stash with it).
+    fn build_with_slots<R: CryptoRng + ?Sized>(
+        key: ServerKey<S>,
+        entries: &[(&[u8], &[u8])],
+        config: TableConfig,
+        slots: usize,
+        rng: &mut R,
+    ) -> Result<Self, PirError> {
         check_config(&config)?;
         if let Some((i, (_, r))) = entries
             .iter()
@@ -132,14 +151,6 @@ impl<S: OprfSuite> KeywordServer<S> {
             dups.push(*d);
             *d += 1;
         }
-        let slots = cuckoo::slots_for(entries.len())
-            .filter(|&s| s <= MAX_SLOTS)
-            .ok_or_else(|| {
-                PirError::Config(format!(
-                    "{} entries need more than {MAX_SLOTS} slots",
-                    entries.len()
-                ))
-            })?;
         let slots_u64 = slots as u64;
         let key_len = config.aead.key_len();
         let mut placed = None;
@@ -310,5 +321,79 @@ fn shift_index(e: OprfError, by: usize) -> PirError {
             PirError::Oprf(OprfError::InvalidInput { index: index + by })
         }
         e => PirError::Oprf(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests
+
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use unseen_crypto::Ristretto255;
+
+    use super::*;
+    use crate::keyword::msgs::{encode_hint_chunk, hint_messages};
+    use crate::keyword::{ClientConfig, KeywordClient};
+
+    /// 12 entries in 4 slots: at least 8 land in the stash, which the client tries locally.
+    /// Also the roles used without a channel, step by step.
+    #[test]
+    fn stash_entries_are_found() {
+        let mut rng = ChaCha20Rng::from_seed([1; 32]);
+        let data: Vec<(Vec<u8>, Vec<u8>)> = (0u8..12)
+            .map(|i| (vec![b'k', i], vec![i; usize::from(i % 5)]))
+            .collect();
+        let pairs: Vec<(&[u8], &[u8])> = data.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let key = ServerKey::<Ristretto255>::generate(&mut rng);
+        let config = TableConfig::new(AeadAlg::Aes256Gcm, 4);
+        let server = KeywordServer::build_with_slots(key, &pairs, config, 4, &mut rng).unwrap();
+        assert!(server.setup().stash.len() >= 8);
+
+        let mut hint = KeywordClient::<Ristretto255>::new(ClientConfig::new(AeadAlg::Aes256Gcm))
+            .accept(server.setup().clone())
+            .unwrap();
+        for i in 0..hint_messages(server.params()) {
+            hint.on_hint(&encode_hint_chunk(server.hint().words(), i))
+                .unwrap();
+        }
+        let session = hint.finish().unwrap();
+        let mut keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
+        keys.push(b"absent");
+        let (state, blinded) = session.blind(&keys, &mut rng).unwrap();
+        let evaluated = server.blind_evaluate(keys.len(), &blinded).unwrap();
+        let (state, queries) = session.query(state, &evaluated, &mut rng).unwrap();
+        assert_eq!(queries.len(), keys.len() * HASHES);
+        let answers = server.answer(&queries).unwrap();
+        let got = session.recover(state, &answers).unwrap();
+        let mut expected: Vec<Vec<Vec<u8>>> = data.iter().map(|(_, v)| vec![v.clone()]).collect();
+        expected.push(vec![]);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn refuses_bad_configurations() {
+        let mut rng = ChaCha20Rng::from_seed([2; 32]);
+        let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"12345")];
+        let build = |config: TableConfig, rng: &mut ChaCha20Rng| {
+            let key = ServerKey::<Ristretto255>::generate(rng);
+            KeywordServer::build(key, &pairs, config, rng)
+        };
+        let short = TableConfig::new(AeadAlg::Aes256Gcm, 4);
+        assert!(matches!(build(short, &mut rng), Err(PirError::Config(_))));
+        let mut zero = TableConfig::new(AeadAlg::Sm4Gcm, 8);
+        zero.duplicates = 0;
+        assert!(matches!(build(zero, &mut rng), Err(PirError::Config(_))));
+        zero.duplicates = 5;
+        assert!(matches!(build(zero, &mut rng), Err(PirError::Config(_))));
+        let huge = TableConfig::new(AeadAlg::Sm4Gcm, MAX_RECORD_LEN + 1);
+        assert!(matches!(build(huge, &mut rng), Err(PirError::Config(_))));
+        let long_key = vec![0u8; 70_000];
+        let key = ServerKey::<Ristretto255>::generate(&mut rng);
+        let e = KeywordServer::build(key, &[(&long_key[..], b"")], short, &mut rng).unwrap_err();
+        assert!(
+            matches!(e, PirError::Oprf(OprfError::InputTooLong { index: 0, .. })),
+            "{e:?}"
+        );
     }
 }
