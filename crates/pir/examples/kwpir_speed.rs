@@ -100,6 +100,45 @@ fn main() {
             end_stats.bytes_received - setup_stats.bytes_received,
         ));
     }
+    // The same 64-key batch through the sans-I/O roles, each step timed alone.
+    let session = {
+        let (mut ca, mut cb) = unseen_channel::duplex();
+        std::thread::scope(|s| {
+            let srv = s.spawn(|| {
+                let _ = run_server(&mut ca, &server);
+            });
+            let session =
+                receive_setup::<Ristretto255, _>(&mut cb, ClientConfig::new(AeadAlg::Aes256Gcm))
+                    .unwrap();
+            drop(cb);
+            srv.join().unwrap();
+            session
+        })
+    };
+    let look: Vec<String> = (0..64).map(|i| keys[(i * 7919) % n].clone()).collect();
+    let refs: Vec<&[u8]> = look.iter().map(String::as_bytes).collect();
+    let mut crng = ChaCha20Rng::from_seed([10; 32]);
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let (state, blinded) = session.blind(&refs, &mut crng).unwrap();
+    let blind_ms = ms(t);
+    let t = Instant::now();
+    let evaluated = server.blind_evaluate(refs.len(), &blinded).unwrap();
+    let evaluate_ms = ms(t);
+    let t = Instant::now();
+    let (state, queries) = session.query(state, &evaluated, &mut crng).unwrap();
+    let query_ms = ms(t);
+    let t = Instant::now();
+    let answers = server.answer(&queries).unwrap();
+    let answer_ms = ms(t);
+    let t = Instant::now();
+    let got = session.recover(state, &answers).unwrap();
+    let recover_ms = ms(t);
+    assert!(got.iter().all(|r| r.len() == 1));
+    line.push_str(&format!(
+        ",\"k64_steps_ms\":{{\"blind\":{blind_ms:.1},\"blind_evaluate\":{evaluate_ms:.1},\
+         \"finalize_and_query\":{query_ms:.1},\"answer\":{answer_ms:.1},\"recover_and_open\":{recover_ms:.1}}}"
+    ));
     line.push('}');
     println!("{line}");
 }

@@ -382,3 +382,54 @@ fn fuzz_decode_never_panics() {
         }
     }
 }
+
+#[test]
+fn setup_and_evaluated_wrong_step_hint_trailing_byte() {
+    let e = client_vs(on_step(step::SETUP, |_, p| {
+        Tamper::Replace(header(step::HINT), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::Channel(ChannelError::UnexpectedFrame { expected, received })
+                if expected == header(step::SETUP) && received == header(step::HINT)
+        ),
+        "{e:?}"
+    );
+    let e = client_vs(on_step(step::EVALUATED, |_, p| {
+        Tamper::Replace(header(step::ANSWER), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::Channel(ChannelError::UnexpectedFrame { expected, received })
+                if expected == header(step::EVALUATED) && received == header(step::ANSWER)
+        ),
+        "{e:?}"
+    );
+    // One byte more than the hint message may carry: refused from the frame header.
+    let s = server();
+    let e = client_vs(replace(step::HINT, |p| p.push(0))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::Channel(ChannelError::FrameTooLarge { len, max, .. })
+                if max == s.params().hint_bytes() as u64 && len == max + 1
+        ),
+        "{e:?}"
+    );
+    // A protocol id of another protocol (ECDH-PSI's 0x0001) at the setup.
+    let e = client_vs(on_step(step::SETUP, |h, p| {
+        Tamper::Replace(
+            unseen_channel::Header::new(0x0001, h.version, h.step),
+            p.to_vec(),
+        )
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::Channel(ChannelError::UnexpectedFrame { .. })),
+        "{e:?}"
+    );
+}
