@@ -15,6 +15,7 @@
 use rand_core::CryptoRng;
 use unseen_crypto::aead::{self, AeadAlg};
 use unseen_crypto::oprf::{self, Blind, OprfError, OprfSuite};
+use zeroize::Zeroize;
 
 use super::derive::{Derived, derive};
 use super::msgs::{self, Setup};
@@ -299,7 +300,7 @@ impl<S: OprfSuite> KeywordSession<S> {
             });
         }
         let inputs: Vec<&[u8]> = state.keys.iter().map(|k| k.as_slice()).collect();
-        let ys =
+        let mut ys =
             oprf::finalize_batch::<S>(&inputs, &state.blinds, evaluated).map_err(|e| match e {
                 OprfError::Deserialize { index, reason } => {
                     PirError::InvalidElement { index, reason }
@@ -322,16 +323,13 @@ impl<S: OprfSuite> KeywordSession<S> {
                 derived.push(der);
             }
         }
-        let (pir, queries) = self.pir.query(&indices, rng)?;
-        indices.iter_mut().for_each(|i| *i = 0);
-        Ok((
-            PirState {
-                keys: ys.len(),
-                derived,
-                pir,
-            },
-            queries,
-        ))
+        let keys = ys.len();
+        // y gives the record keys; the positions say which slots are asked for.
+        ys.iter_mut().for_each(|y| y.as_mut_slice().zeroize());
+        let result = self.pir.query(&indices, rng);
+        indices.zeroize();
+        let (pir, queries) = result?;
+        Ok((PirState { keys, derived, pir }, queries))
     }
 
     /// Step 4: recovers the fetched slots and opens them; returns, per key in batch order, its

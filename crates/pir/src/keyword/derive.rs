@@ -42,6 +42,14 @@ pub struct Derived {
     pub positions: [u64; HASHES],
 }
 
+impl Drop for Derived {
+    fn drop(&mut self) {
+        // Which slots a key maps to is as private as the key; the key wipes itself.
+        zeroize::Zeroize::zeroize(&mut self.positions);
+        zeroize::Zeroize::zeroize(&mut self.nonce);
+    }
+}
+
 impl std::fmt::Debug for Derived {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The positions say where a (possibly private) key's record sits: redacted as well.
@@ -69,7 +77,7 @@ fn labelled<H: Digest>(label: &[u8], salt: &Salt, d: u8, j: u8, y: &[u8]) -> Zer
 /// positions in a table of `slots` slots for record `d` of the key whose OPRF output is `y`.
 ///
 /// `slots` must be positive and `key_len` at most the hash output (32 bytes for SM3): both are
-/// checked by the callers ([`super::TableParams`]), and this returns shorter keys or position 0
+/// checked by the callers ([`super::TableConfig`], `Setup::decode`), and this returns shorter keys or position 0
 /// rather than panic if they are not.
 pub fn derive<H: Digest>(y: &[u8], d: u8, salt: &Salt, slots: u64, key_len: usize) -> Derived {
     let k = labelled::<H>(LABEL_KEY, salt, d, 0, y);

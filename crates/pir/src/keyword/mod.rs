@@ -1,13 +1,42 @@
 //! Keyword PIR (DESIGN.md §4.3): a client looks up records by key in a server's table without
-//! the server learning which keys it asked for, and learns nothing about records whose key it
-//! does not hold. `docs/protocols/keyword-pir.md` has the design with its sources.
+//! the server learning which keys it asked for, and cannot open records whose key it did not
+//! look up. `docs/protocols/keyword-pir.md` has the design with its sources, sizes and
+//! measurements.
 //!
-//! Offline the server computes `y = OPRF.Evaluate(skS, key)` (RFC 9497) for every key, derives
-//! from `y` a record key, a nonce and `h` = [`HASHES`] cuckoo positions ([`derive`]), places the
-//! records in a cuckoo table with a stash ([`cuckoo`]) and seals each with an AEAD; the table is
-//! a SimplePIR database. Online the client obtains `y` for its keys by a blinded OPRF evaluation,
-//! fetches the `h` candidate slots (per duplicate) with SimplePIR and opens them with the keys
-//! derived from `y`.
+//! Keyword PIR from index PIR by cuckoo hashing (Chor–Gilboa–Naor 1997; Ali et al., USENIX
+//! Security 2021), with an RFC 9497 OPRF in front (as Google's Password Checkup, USENIX
+//! Security 2019) and SimplePIR (Henzinger et al., USENIX Security 2023) as the index PIR.
+//!
+//! 0. **Offline, server** ([`KeywordServer::build`]): `y = OPRF.Evaluate(skS, key)` per key;
+//!    record `d` of a key is the cuckoo item `(y, d)`, with record key, nonce and `h` =
+//!    [`HASHES`] positions derived from `(salt, y, d)` ([`mod@derive`]); items are placed in
+//!    `⌈1.3·N⌉` slots with a stash ([`cuckoo`]); every slot holds
+//!    `AEAD.Seal(key, nonce, aad = slot, len ‖ record ‖ padding)` or random bytes of the same
+//!    length; the slots are a SimplePIR database.
+//! 1. **Setup** (S → C, once): parameters, seed of `A`, salt, stash, then the hint
+//!    ([`msgs::Setup`], [`receive_setup`]).
+//! 2. **Blind** (C → S): `blind · HashToGroup(key)` per key, at most [`MAX_KEYS`] per batch
+//!    ([`KeywordSession::blind`]).
+//! 3. **BlindEvaluate** (S → C): `skS · blindedElement` ([`KeywordServer::blind_evaluate`]).
+//! 4. **Finalize and query** (C → S): `y`, the positions of `(y, d)` for every `d <
+//!    duplicates`, one SimplePIR query each: always `K · h · duplicates` queries
+//!    ([`KeywordSession::query`]).
+//! 5. **Answer** (S → C): SimplePIR answers ([`KeywordServer::answer`]).
+//! 6. **Recover and open** (C): each fetched slot and every stash entry is tried with the key
+//!    and nonce of `(y, d)`; the one that opens is record `d`, none means absent
+//!    ([`KeywordSession::recover`]).
+//!
+//! **What each party learns** (semi-honest). The server: how many keys each batch holds, nothing
+//! else — blinded elements are uniform, SimplePIR queries pseudorandom under LWE, and every
+//! message size depends only on the batch size and public parameters, for hits and misses alike.
+//! The client: the records of the keys it looked up, and the table's public shape (slots, record
+//! length, duplicates, stash size); every other entry is an AEAD ciphertext under a key derived
+//! from an OPRF output it does not have, and empty slots are random. Each OPRF evaluation lets
+//! the client test one key: with low-entropy keys (ID numbers) the number of lookups must be
+//! limited by policy.
+//!
+//! **Deviations.** The stash goes to the client with the setup instead of through PIR (it would
+//! be fetched whole anyway). Keys are normalised by the caller.
 
 mod client;
 pub mod cuckoo;

@@ -20,6 +20,7 @@ use rand_core::CryptoRng;
 use rayon::prelude::*;
 use unseen_crypto::aead::{self, AeadAlg};
 use unseen_crypto::oprf::{OprfError, OprfSuite, ServerKey};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::cuckoo::{self, MAX_STASH};
 use super::derive::derive;
@@ -125,12 +126,21 @@ impl<S: OprfSuite> KeywordServer<S> {
         }
         // 1. y_i = Evaluate(skS, key_i).
         let keys: Vec<&[u8]> = entries.iter().map(|(k, _)| *k).collect();
-        let ys: Vec<Vec<u8>> = keys
+        // The outputs give every record key: wiped when the build ends.
+        let ys: Vec<Zeroizing<Vec<u8>>> = keys
             .par_chunks(OPRF_TASK)
             .enumerate()
             .map(|(t, chunk)| {
                 key.evaluate_batch(chunk)
-                    .map(|v| v.into_iter().map(|y| y.to_vec()).collect::<Vec<_>>())
+                    .map(|v| {
+                        v.into_iter()
+                            .map(|mut y| {
+                                let out = Zeroizing::new(y.to_vec());
+                                y.as_mut_slice().zeroize();
+                                out
+                            })
+                            .collect::<Vec<_>>()
+                    })
                     .map_err(|e| shift_index(e, t * OPRF_TASK))
             })
             .collect::<Result<Vec<_>, _>>()?
