@@ -17,6 +17,7 @@
 use unseen_channel::Header;
 use unseen_crypto::CurveId;
 use unseen_crypto::aead::AeadAlg;
+use unseen_crypto::oprf::{BlindedElement, EvaluatedElement};
 
 use super::cuckoo::MAX_STASH;
 use super::{HASHES, MAX_DUPLICATES, MAX_KEYS, MAX_RECORD_LEN, Salt, entry_len};
@@ -374,12 +375,21 @@ pub fn fuzz_decode(data: &[u8]) {
     let Ok(params) = Params::with_columns(40, 20, 8) else {
         return;
     };
-    match sel % 6 {
+    match sel % 8 {
         0 => drop(Setup::decode(rest).and_then(|s| s.params())),
         1 => drop(decode_hint_chunk(&params, 0, rest, &mut Vec::new())),
         2 => drop(decode_blinded(rest, 32)),
         3 => drop(decode_blinded(rest, 33)),
         4 => drop(decode_queries(&params, rest.len() / 32, rest)),
-        _ => drop(decode_answers(&params, 2, rest)),
+        5 => drop(decode_answers(&params, 2, rest)),
+        // Blinded and evaluated elements are decoded one by one as RFC 9497 DeserializeElement.
+        6 => rest.chunks(32).for_each(|e| {
+            drop(EvaluatedElement::<unseen_crypto::Ristretto255>::from_bytes(
+                e,
+            ));
+        }),
+        _ => rest.chunks(33).for_each(|e| {
+            drop(BlindedElement::<unseen_crypto::Sm2>::from_bytes(e));
+        }),
     }
 }

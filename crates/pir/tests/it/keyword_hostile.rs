@@ -2,8 +2,8 @@
 //! wrong step, trailing bytes, each with the exact typed error and no panic.
 
 use unseen_channel::{ChannelError, Tamper};
-use unseen_crypto::Ristretto255;
 use unseen_crypto::aead::AeadAlg;
+use unseen_crypto::{Ristretto255, Sm2};
 use unseen_pir::PirError;
 use unseen_pir::keyword::msgs::{Setup, header, max_blinded_len, step};
 use unseen_pir::keyword::{
@@ -375,7 +375,7 @@ fn garbage_answers_give_not_found_not_a_panic() {
 fn fuzz_decode_never_panics() {
     let mut r = rng(50);
     for len in [0usize, 1, 3, 4, 5, 37, 88, 89, 100, 200, 2000] {
-        for sel in 0u8..6 {
+        for sel in 0u8..8 {
             let mut data = vec![sel; len + 1];
             rand_core::Rng::fill_bytes(&mut r, &mut data[1..]);
             unseen_pir::keyword::msgs::fuzz_decode(&data);
@@ -432,4 +432,41 @@ fn setup_and_evaluated_wrong_step_hint_trailing_byte() {
         matches!(e, PirError::Channel(ChannelError::UnexpectedFrame { .. })),
         "{e:?}"
     );
+}
+
+#[test]
+fn sm2_blinded_invalid_point() {
+    // The 国密 profile: 33-byte SEC1 points; a point off the curve, then a bad tag byte.
+    let server = build::<Sm2>(
+        &entries(42, 20, 8),
+        TableConfig::new(AeadAlg::Sm4Gcm, 8),
+        43,
+    );
+    let keys = keys();
+    let keys: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+    for (at, f) in [
+        (
+            1usize,
+            (|p: &mut Vec<u8>| p[4 + 33 + 1..4 + 66].fill(0xff)) as fn(&mut Vec<u8>),
+        ),
+        (2, |p: &mut Vec<u8>| p[4 + 66] = 0x05),
+    ] {
+        let (s, _) = run_pair(
+            |ch| run_server(ch, &server),
+            |ch| {
+                let _ = run_client::<Sm2, _, _>(
+                    ch,
+                    ClientConfig::new(AeadAlg::Sm4Gcm),
+                    &keys,
+                    &mut rng(3),
+                );
+            },
+            Some(replace(step::BLINDED, f)),
+        );
+        let e = s.unwrap_err();
+        assert!(
+            matches!(e, PirError::InvalidElement { index, .. } if index == at),
+            "{e:?}"
+        );
+    }
 }
