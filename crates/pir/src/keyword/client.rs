@@ -20,6 +20,7 @@ use zeroize::Zeroize;
 use super::derive::{Derived, derive};
 use super::msgs::{self, Setup};
 use super::{HASHES, MAX_KEYS, MAX_RECORD_LEN, MAX_SLOTS, slot_aad, unpad_record};
+use crate::params::LWE_N;
 use crate::{Answers, Client, Hint, Params, PirError, Query, QueryState};
 
 /// The client's expectations and limits, checked against the server's setup.
@@ -108,7 +109,9 @@ impl<S: OprfSuite> KeywordClient<S> {
             ));
         }
         Ok(HintReceiver {
-            words: Vec::with_capacity(params.hint_len()),
+            // Grown as hint messages arrive, so a server that announces a large hint and sends
+            // nothing costs us nothing.
+            words: Vec::with_capacity(params.hint_len().min(msgs::HINT_CHUNK_ROWS * LWE_N)),
             received: 0,
             params,
             setup,
