@@ -371,10 +371,21 @@ mod tests {
         let mut keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
         keys.push(b"absent");
         let (state, blinded) = session.blind(&keys, &mut rng).unwrap();
+        assert_eq!(format!("{state:?}"), "BlindState(13 keys, <redacted>)");
         let evaluated = server.blind_evaluate(keys.len(), &blinded).unwrap();
         let (state, queries) = session.query(state, &evaluated, &mut rng).unwrap();
         assert_eq!(queries.len(), keys.len() * HASHES);
         let answers = server.answer(&queries).unwrap();
+        // Nothing secret is printed: no key, no position, no blind.
+        for dbg in [
+            format!("{state:?}"),
+            format!("{session:?}"),
+            format!("{server:?}"),
+        ] {
+            // Keys are [107, i] (b"k", i): their bytes never appear.
+            assert!(!dbg.contains("107, ") && dbg.len() < 300, "{dbg}");
+        }
+        assert_eq!(format!("{state:?}"), "PirState(13 keys, <redacted>)");
         let got = session.recover(state, &answers).unwrap();
         let mut expected: Vec<Vec<Vec<u8>>> = data.iter().map(|(_, v)| vec![v.clone()]).collect();
         expected.push(vec![]);
