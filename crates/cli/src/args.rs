@@ -194,9 +194,31 @@ pub(crate) enum BenchCommand {
         after_help = "Example:\n  unseen bench psi --items 1048576\n  unseen bench psi --items 65536 --curve sm2"
     )]
     Psi(BenchPsiArgs),
+    /// Keyword PIR (hidden query): a server database of N generated ID-card keys with random
+    /// records, one client looking up K keys (half present), over loopback mutual TLS.
+    #[command(
+        after_help = "Example:\n  unseen bench pir --rows 1048576 --keys 1 --record-bytes 32\n  unseen bench pir --rows 65536 --keys 64 --curve sm2    # SM2-SM3 OPRF, SM4-GCM"
+    )]
+    Pir(BenchPirArgs),
     /// Framed throughput over loopback mutual TLS 1.3 (one direction).
     #[command(after_help = "Example:\n  unseen bench transport --gib 2 --frame-kib 1024")]
     Transport(BenchTransportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchPirArgs {
+    /// Rows (keys) in the server's database.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub(crate) rows: usize,
+    /// Keys the client looks up in one query (half present, half absent).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) keys: usize,
+    /// Bytes per record.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) record_bytes: usize,
+    /// OPRF group: ristretto255 (with AES-256-GCM) or sm2 (SM2-SM3 OPRF with SM4-GCM).
+    #[arg(long, value_enum, default_value_t = Curve::Ristretto255)]
+    pub(crate) curve: Curve,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use unseen_channel::tcp::{self, TcpOptions};
 
-use crate::args::{BenchPsiArgs, BenchTransportArgs, Curve};
+use crate::args::{BenchPirArgs, BenchPsiArgs, BenchTransportArgs, Curve};
 use crate::psi::{Side, role, run_role};
 use crate::synth;
 
@@ -136,4 +136,152 @@ pub(crate) fn transport(a: &BenchTransportArgs) -> anyhow::Result<ExitCode> {
     });
     println!("{line}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resident set size of this process now (`VmRSS`), in bytes.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{Rng, SeedableRng};
+    use unseen_crypto::aead::AeadAlg;
+    use unseen_crypto::oprf::{OprfSuite, ServerKey};
+    use unseen_pir::keyword::{
+        ClientConfig, KeywordServer, TableConfig, lookup, receive_setup, run_server,
+    };
+
+    fn go<S: OprfSuite>(a: &BenchPirArgs, aead: AeadAlg, curve: &str) -> anyhow::Result<ExitCode> {
+        anyhow::ensure!(
+            a.rows >= 1 && a.record_bytes >= 1,
+            "--rows and --record-bytes must be positive"
+        );
+        let mut rng = ChaCha20Rng::from_seed([42; 32]);
+        let keys = synth::id_cards(11, a.rows);
+        let mut records = vec![0u8; a.rows * a.record_bytes];
+        rng.fill_bytes(&mut records);
+        let pairs: Vec<(&[u8], &[u8])> = keys
+            .iter()
+            .zip(records.chunks_exact(a.record_bytes))
+            .map(|(k, r)| (k.as_bytes(), r))
+            .collect();
+        let rss_before = rss_bytes();
+        let t = Instant::now();
+        let server = KeywordServer::build(
+            ServerKey::<S>::generate(&mut rng),
+            &pairs,
+            TableConfig::new(aead, a.record_bytes),
+            &mut rng,
+        )
+        .context("building the PIR database")?;
+        let setup_s = t.elapsed().as_secs_f64();
+        let server_rss = rss_bytes();
+
+        // Half the looked-up keys present, half absent.
+        let mut look: Vec<String> = (0..a.keys.div_ceil(2))
+            .map(|i| keys[(i * 7919) % a.rows].clone())
+            .collect();
+        look.extend(synth::id_cards(12, a.keys / 2));
+        let expected: Vec<Vec<Vec<u8>>> = {
+            let index: std::collections::HashMap<&str, usize> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.as_str(), i))
+                .collect();
+            look.iter()
+                .map(|k| {
+                    index
+                        .get(k.as_str())
+                        .map(|&i| {
+                            vec![records[i * a.record_bytes..(i + 1) * a.record_bytes].to_vec()]
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        let refs: Vec<&[u8]> = look.iter().map(String::as_bytes).collect();
+
+        let server_id = unseen_transport::Identity::generate("pir-server")?;
+        let client_id = unseen_transport::Identity::generate("pir-client")?;
+        let (sfp, cfp) = (server_id.fingerprint(), client_id.fingerprint());
+        let opts = unseen_transport::Options::default();
+        let acceptor = unseen_transport::Acceptor::new(&server_id, opts)?;
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
+        let addr = listener.local_addr()?;
+        let (served, client) = std::thread::scope(|s| {
+            let server = &server;
+            let acceptor = &acceptor;
+            let listener = &listener;
+            let srv = s.spawn(move || -> anyhow::Result<()> {
+                let (tcp, _) = listener.accept()?;
+                let mut ch = acceptor.accept(tcp, &|fp| *fp == cfp)?;
+                run_server(&mut ch, server)?;
+                Ok(())
+            });
+            let cli = (|| -> anyhow::Result<_> {
+                let mut ch = unseen_transport::connect(addr, &client_id, &sfp, &opts)?;
+                let mut crng = ChaCha20Rng::from_seed([43; 32]);
+                let t = Instant::now();
+                let session = receive_setup::<S, _>(&mut ch, ClientConfig::new(aead))?;
+                let offline_s = t.elapsed().as_secs_f64();
+                let offline = unseen_channel::Channel::stats(&ch);
+                let t = Instant::now();
+                let got = lookup(&mut ch, &session, &refs, &mut crng)?;
+                let query_s = t.elapsed().as_secs_f64();
+                let end = unseen_channel::Channel::stats(&ch);
+                Ok((got, offline_s, query_s, offline, end))
+            })();
+            (srv.join(), cli)
+        });
+        let Ok(served) = served else {
+            anyhow::bail!("the server thread panicked (please report)");
+        };
+        served.context("PIR server")?;
+        let (got, offline_s, query_s, offline, end) = client.context("PIR client")?;
+        let correct = got == expected;
+        let p = server.params();
+        let line = serde_json::json!({
+            "bench": "pir",
+            "protocol": "keyword-pir (OPRF + cuckoo + SimplePIR)",
+            "curve": curve,
+            "rows": a.rows,
+            "keys": a.keys,
+            "record_bytes": a.record_bytes,
+            "setup_s": setup_s,
+            "offline_s": offline_s,
+            "query_s": query_s,
+            "online_bytes_sent": end.bytes_sent - offline.bytes_sent,
+            "online_bytes_received": end.bytes_received - offline.bytes_received,
+            "offline_bytes": offline.bytes_received + offline.bytes_sent,
+            "hint_bytes": p.hint_bytes(),
+            "server_rss_bytes": server_rss,
+            "server_rss_note": "process RSS after the build, both roles in one process; input data included",
+            "rss_before_build_bytes": rss_before,
+            "found": got.iter().filter(|r| !r.is_empty()).count(),
+            "correct": correct,
+            "transport": "tls1.3-mutual-pinned loopback",
+            "host": host(),
+        });
+        println!("{line}");
+        Ok(if correct {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    }
+    match a.curve {
+        Curve::Ristretto255 => {
+            go::<unseen_crypto::Ristretto255>(a, AeadAlg::Aes256Gcm, "ristretto255")
+        }
+        Curve::Sm2 => go::<unseen_crypto::Sm2>(a, AeadAlg::Sm4Gcm, "sm2"),
+    }
 }

@@ -509,6 +509,7 @@ fn demo_and_help() {
         &["demo", "--help"],
         &["bench", "psi", "--help"],
         &["bench", "transport", "--help"],
+        &["bench", "pir", "--help"],
         &["init", "--help"],
         &["partner", "add", "--help"],
         &["dataset", "add", "--help"],
@@ -543,4 +544,33 @@ fn a_closed_stdout_is_not_a_panic() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+/// `unseen bench pir` checks its lookups against the plaintext table and says so.
+#[test]
+fn bench_pir_is_correct_on_a_small_table() {
+    for curve in ["ristretto255", "sm2"] {
+        let o = bin()
+            .args([
+                "bench", "pir", "--rows", "3000", "--keys", "5", "--curve", curve,
+            ])
+            .output()
+            .unwrap();
+        ok(&o);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["correct"], true, "{v}");
+        assert_eq!(v["found"], 3, "{v}");
+        for k in [
+            "rows",
+            "keys",
+            "setup_s",
+            "query_s",
+            "online_bytes_sent",
+            "online_bytes_received",
+            "offline_bytes",
+            "server_rss_bytes",
+        ] {
+            assert!(v[k].is_number(), "{k}: {v}");
+        }
+    }
 }
