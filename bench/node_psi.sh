@@ -27,8 +27,9 @@ U --dir "$W/A" dataset add --name customers --path "$A_CSV" --key id --key-type 
 U --dir "$W/B" dataset add --name theirs --path "$B_CSV" --key id --key-type id-card >/dev/null
 U --dir "$W/A" policy allow --dataset customers --partner data-b --job psi >/dev/null
 U --dir "$W/B" policy allow --dataset theirs --partner bank-a --job psi >/dev/null
-U --dir "$W/A" node run 2>"$W/a.log" & PIDS+=($!)
-U --dir "$W/B" node run 2>"$W/b.log" & PIDS+=($!)
+# Started directly (not through U) so that $! is the daemon itself and the trap stops it.
+"$UNSEEN" --dir "$W/A" node run 2>"$W/a.log" & PIDS+=($!)
+"$UNSEEN" --dir "$W/B" node run 2>"$W/b.log" & PIDS+=($!)
 for q in $QA $QB; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$q/healthz" >/dev/null && break; sleep 0.1; done
 done
