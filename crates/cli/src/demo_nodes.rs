@@ -43,13 +43,8 @@ struct DemoNode {
 }
 
 fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> anyhow::Result<()> {
-    let mut text = String::from(header);
-    text.push('\n');
-    for r in rows {
-        text.push_str(&r);
-        text.push('\n');
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    unseen_data::write_lines_atomic(path, std::iter::once(header.to_owned()).chain(rows))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn read_keys(path: &Path) -> anyhow::Result<Vec<String>> {

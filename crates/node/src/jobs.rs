@@ -83,6 +83,13 @@ fn job_event(actor: &str, action: &str, outcome: &str, job: &Job) -> AuditEvent 
     e
 }
 
+/// [`job_event`] for a job that ended short of success: its parameters and the reason.
+fn ended_event(actor: &str, action: &str, outcome: &str, job: &Job, reason: &str) -> AuditEvent {
+    let mut e = job_event(actor, action, outcome, job);
+    e.params = serde_json::json!({ "spec": job.params, "reason": reason });
+    e
+}
+
 /// Submits a job to a partner: checks this node's own policy, records the job as proposed and
 /// starts a worker that proposes it to the partner and runs it.
 pub fn submit(
@@ -398,11 +405,9 @@ fn finish(
     if pending.exists() {
         let _ = std::fs::remove_file(&pending);
     }
-    let (state, action, reason, f) = match result {
+    let (action, f) = match result {
         Ok(o) => (
-            JobState::Succeeded,
             "job.succeeded",
-            None,
             Finish {
                 state: JobState::Succeeded,
                 reason: None,
@@ -425,9 +430,7 @@ fn finish(
             };
             let st = stats.unwrap_or_default();
             (
-                state,
                 action,
-                Some(reason.clone()),
                 Finish {
                     state,
                     reason: Some(reason),
@@ -444,13 +447,14 @@ fn finish(
         let mut store = node.store();
         match store.finish_job(&job.id, &f) {
             Ok(done) => {
-                let mut e = job_event("node", action, state.as_str(), &done);
+                let mut e = match &f.reason {
+                    Some(r) => ended_event("node", action, f.state.as_str(), &done, r),
+                    None => job_event("node", action, f.state.as_str(), &done),
+                };
                 e.bytes_sent = f.bytes_sent;
                 e.bytes_received = f.bytes_received;
                 e.output_digest = f.output_digest.clone();
-                if let Some(r) = &reason {
-                    e.params = serde_json::json!({ "spec": done.params, "reason": r });
-                } else if let Some(anchor) = f.result.get("partner_audit_head") {
+                if let Some(anchor) = f.result.get("partner_audit_head") {
                     // The partner's audit head, kept here where the partner cannot rewrite it.
                     e.params = serde_json::json!({
                         "spec": done.params,
@@ -466,11 +470,10 @@ fn finish(
             }
         }
     }
-    match &reason {
-        None => tracing::info!(job = %job.id, state = state.as_str(), "job finished"),
-        Some(r) => {
-            tracing::warn!(job = %job.id, state = state.as_str(), reason = %r, "job finished")
-        }
+    let state = f.state.as_str();
+    match &f.reason {
+        None => tracing::info!(job = %job.id, state, "job finished"),
+        Some(r) => tracing::warn!(job = %job.id, state, reason = %r, "job finished"),
     }
     node.end_job(&job.id);
 }
@@ -593,9 +596,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 let mut store = node.store();
                 match store.transition(&job.id, JobState::Rejected, Some(&reason)) {
                     Ok(j) => {
-                        let e = job_event("node", "job.rejected", "rejected", &j);
-                        let mut e = e;
-                        e.params = serde_json::json!({ "spec": j.params, "reason": reason });
+                        let e = ended_event("node", "job.rejected", "rejected", &j, &reason);
                         if let Err(err) = store.audit_append(&e) {
                             tracing::error!(error = %err, "cannot append to the audit log");
                         }
@@ -635,9 +636,7 @@ pub fn cancel(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError>
         )));
     }
     let worker = node.running().get(id).cloned();
-    let mut e = job_event(actor, "job.cancel_requested", "requested", &job);
-    e.params = job.params.clone();
-    node.audit(&e);
+    node.audit(&job_event(actor, "job.cancel_requested", "requested", &job));
     if let Some(w) = worker {
         w.cancel.store(true, Ordering::SeqCst);
         if let Some(h) = &w.shutdown {
@@ -693,9 +692,8 @@ pub fn recover(node: &Arc<Node>) -> Result<Vec<Job>, NodeError> {
         .store()
         .fail_interrupted("interrupted: the node stopped while the job was unfinished; rerun it")?;
     for j in &failed {
-        let mut e = job_event("node", "job.failed", "failed", j);
-        e.params = serde_json::json!({ "spec": j.params, "reason": j.reason });
-        node.audit(&e);
+        let reason = j.reason.as_deref().unwrap_or("interrupted");
+        node.audit(&ended_event("node", "job.failed", "failed", j, reason));
         tracing::warn!(job = %j.id, "marked an interrupted job failed");
     }
     let outputs = node.dir.outputs();

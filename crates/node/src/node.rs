@@ -143,7 +143,6 @@ impl Node {
     /// Closes every running job's connection (shutdown); their workers then fail them.
     pub fn stop_all_jobs(&self) {
         for r in self.running().values() {
-            r.cancel.store(false, Ordering::SeqCst);
             if let Some(h) = &r.shutdown {
                 h.shutdown();
             }

@@ -1344,7 +1344,14 @@ fn partner_anchor_catches_a_truncated_log() {
     let seq = anchor["seq"].as_i64().unwrap();
     let hash = anchor["hash"].as_str().unwrap().to_owned();
     assert!(seq >= 1 && hash.len() == 64, "{anchor}");
-    assert!(ja["result"]["partner_audit_head"]["seq"].as_i64().is_some());
+    // And A's record of the job holds B's head: B's record at that seq has exactly that hash.
+    let b_head = &ja["result"]["partner_audit_head"];
+    let b_record =
+        p.b.audit(None)
+            .into_iter()
+            .find(|r| r["seq"] == b_head["seq"])
+            .unwrap();
+    assert_eq!(b_record["hash"], b_head["hash"], "{b_head}");
     let arg = format!("{seq}:{hash}");
     p.a.ok(&["audit", "verify", "--anchor", &arg]);
     p.a.kill();

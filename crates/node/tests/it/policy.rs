@@ -95,5 +95,8 @@ fn receivers_against_modes_on_both_sides() {
     let r = unseen_node::policy::check(&store, "nope", "data-b", &spec(Both), true).unwrap();
     assert!(r.unwrap_err().contains("no dataset"));
     let r = unseen_node::policy::check(&store, "customers", "eve", &spec(Both), true).unwrap();
-    assert!(r.is_err());
+    assert_eq!(
+        r.unwrap_err(),
+        "no policy allows partner \"eve\" to run psi jobs on dataset \"customers\""
+    );
 }
