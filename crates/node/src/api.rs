@@ -60,12 +60,6 @@ impl From<NodeError> for ApiError {
     }
 }
 
-impl From<unseen_store::StoreError> for ApiError {
-    fn from(e: unseen_store::StoreError) -> Self {
-        Self(e.into())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
