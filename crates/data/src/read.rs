@@ -22,6 +22,9 @@ pub enum DuplicatePolicy {
     KeepFirst,
     /// Fail, naming both lines.
     Error,
+    /// Keep every row: a key may then appear more than once in [`Table::keys`] (a hidden-query
+    /// table publishes several records per key; a query's output keeps every input row).
+    KeepAll,
 }
 
 impl DuplicatePolicy {
@@ -30,6 +33,7 @@ impl DuplicatePolicy {
         match self {
             DuplicatePolicy::KeepFirst => "keep-first",
             DuplicatePolicy::Error => "error",
+            DuplicatePolicy::KeepAll => "keep-all",
         }
     }
 }
@@ -47,10 +51,11 @@ impl FromStr for DuplicatePolicy {
         match s.trim().to_ascii_lowercase().as_str() {
             "keep-first" => Ok(DuplicatePolicy::KeepFirst),
             "error" => Ok(DuplicatePolicy::Error),
+            "keep-all" => Ok(DuplicatePolicy::KeepAll),
             _ => Err(ParseNameError::new(
                 "duplicate policy",
                 s,
-                &["keep-first", "error"],
+                &["keep-first", "error", "keep-all"],
             )),
         }
     }
@@ -246,7 +251,8 @@ pub struct Table {
     pub key_index: Option<usize>,
     /// Kept rows, in file order.
     pub rows: Vec<Row>,
-    /// Normalised keys, `keys[i]` belonging to `rows[i]`; no two are equal.
+    /// Normalised keys, `keys[i]` belonging to `rows[i]`; no two are equal, except under
+    /// [`DuplicatePolicy::KeepAll`].
     pub keys: Vec<String>,
     /// Counts and examples.
     pub summary: ReadSummary,
@@ -487,6 +493,9 @@ fn remove_duplicates(
     policy: DuplicatePolicy,
     table: &mut Table,
 ) -> Result<(), DataError> {
+    if policy == DuplicatePolicy::KeepAll {
+        return Ok(());
+    }
     let dups = find_duplicates(&table.keys);
     if dups.is_empty() {
         return Ok(());

@@ -317,6 +317,35 @@ fn duplicates_keep_first() {
 }
 
 #[test]
+fn duplicates_keep_all_keeps_every_row_in_order() {
+    let (a, b) = (id("110105", "19491231", 2), id("310101", "19800101", 5));
+    let text = format!(
+        "id,v\n{a},1\n{b},2\n110105491231002,3\n{},4\n{b},5\n",
+        a.to_lowercase()
+    );
+    let (_d, path) = file("dup.csv", text);
+    let mut o = opts("id", KeyType::IdCard);
+    o.duplicates = DuplicatePolicy::KeepAll;
+    let t = read_table(&path, &o).unwrap();
+    assert_eq!(t.keys, [a.clone(), b.clone(), a.clone(), a, b]);
+    assert_eq!(
+        t.rows.iter().map(|r| r.get(1).unwrap()).collect::<Vec<_>>(),
+        ["1", "2", "3", "4", "5"]
+    );
+    assert_eq!(
+        t.rows.iter().map(|r| r.line()).collect::<Vec<_>>(),
+        [2, 3, 4, 5, 6]
+    );
+    assert_eq!(t.summary.duplicates_dropped, 0);
+    assert!(t.summary.duplicate_examples.is_empty());
+    assert_eq!((t.summary.rows_read, t.summary.rows_kept), (5, 5));
+    assert_eq!(
+        "keep-all".parse::<DuplicatePolicy>().unwrap(),
+        DuplicatePolicy::KeepAll
+    );
+}
+
+#[test]
 fn duplicates_error_names_both_lines() {
     let a = id("110105", "19491231", 2);
     let mut o = opts("id", KeyType::IdCard);
