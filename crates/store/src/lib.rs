@@ -24,6 +24,7 @@ mod check;
 mod error;
 mod jobs;
 mod model;
+mod pir;
 mod schema;
 mod store;
 mod time;
@@ -35,6 +36,7 @@ pub use crate::model::{
     Dataset, Finish, Job, JobMetrics, JobState, NewDataset, NewJob, NewPartner, NewPolicy,
     ParseNameError, Partner, Policy, Receivers, Role,
 };
+pub use crate::pir::{PirGrant, utc_day};
 pub use crate::store::Store;
 pub use crate::time::{format_time, now_ms};
 

@@ -5,7 +5,7 @@
 //! ran it.
 
 /// Migration steps; step `i` takes a database from version `i` to version `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: registries, policies, jobs and the audit chain.
 ///
@@ -143,4 +143,18 @@ CREATE TRIGGER audit_sig_no_delete BEFORE DELETE ON audit_sig
 BEGIN
     SELECT RAISE(ABORT, 'audit signatures are append-only');
 END;
+"#;
+
+/// Version 3: hidden-query (keyword PIR) usage, for the per-partner daily quota of OPRF
+/// evaluations (docs/protocols/node-jobs.md). One row per partner, dataset and UTC day; like jobs,
+/// no foreign keys, so that the count survives the removal and re-addition of a partner (a quota
+/// must not be reset by re-registering).
+const V3: &str = r#"
+CREATE TABLE pir_usage (
+    partner TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    day     INTEGER NOT NULL,                   -- days since 1970-01-01, UTC
+    keys    INTEGER NOT NULL CHECK (keys >= 0), -- OPRF evaluations granted that day
+    PRIMARY KEY (partner, dataset, day)
+) STRICT;
 "#;

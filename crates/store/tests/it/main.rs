@@ -5,6 +5,7 @@
 mod audit;
 mod jobs;
 mod migrate;
+mod pir;
 mod policy;
 mod registry;
 mod time;
