@@ -14,7 +14,8 @@ use unseen_crypto::Ristretto255;
 use unseen_crypto::aead::AeadAlg;
 use unseen_crypto::oprf::ServerKey;
 use unseen_pir::keyword::{
-    ClientConfig, KeywordServer, TableConfig, lookup, receive_setup, run_server,
+    ClientConfig, KeywordServer, LookupMode, ServerLimits, TableConfig, lookup, receive_setup,
+    run_server,
 };
 
 fn main() {
@@ -45,12 +46,13 @@ fn main() {
          \"setup_bytes\":{},\"hint_bytes\":{}",
         p.records(),
         p.record_len(),
-        server.setup().stash.len(),
+        server.info().stash,
         p.rows(),
         p.cols(),
         rayon::current_num_threads(),
         build.as_secs_f64() * 1e3,
-        server.setup().encode().len(),
+        unseen_pir::keyword::msgs::Setup::FIXED_LEN
+            + server.info().stash * unseen_pir::keyword::entry_len(record_len),
         p.hint_bytes(),
     );
     for k in [1usize, 64] {
@@ -65,11 +67,14 @@ fn main() {
         let mut crng = ChaCha20Rng::from_seed([9; 32]);
         let (report, (setup_ms, online_ms, out, setup_stats, end_stats)) =
             std::thread::scope(|s| {
-                let srv = s.spawn(|| run_server(&mut ca, &server).unwrap());
+                let srv =
+                    s.spawn(|| run_server(&mut ca, &server, &ServerLimits::default()).unwrap());
                 let t = Instant::now();
                 let session = receive_setup::<Ristretto255, _>(
                     &mut cb,
                     ClientConfig::new(AeadAlg::Aes256Gcm),
+                    LookupMode::Private,
+                    None,
                 )
                 .unwrap();
                 let setup_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -105,11 +110,15 @@ fn main() {
         let (mut ca, mut cb) = unseen_channel::duplex();
         std::thread::scope(|s| {
             let srv = s.spawn(|| {
-                let _ = run_server(&mut ca, &server);
+                let _ = run_server(&mut ca, &server, &ServerLimits::default());
             });
-            let session =
-                receive_setup::<Ristretto255, _>(&mut cb, ClientConfig::new(AeadAlg::Aes256Gcm))
-                    .unwrap();
+            let session = receive_setup::<Ristretto255, _>(
+                &mut cb,
+                ClientConfig::new(AeadAlg::Aes256Gcm),
+                LookupMode::Private,
+                None,
+            )
+            .unwrap();
             drop(cb);
             srv.join().unwrap();
             session

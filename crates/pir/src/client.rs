@@ -134,6 +134,82 @@ impl Client {
         hint: &Hint,
         answers: &Answers,
     ) -> Result<Vec<Vec<u8>>, PirError> {
+        self.check_recover(&state, hint, answers)?;
+        let p = &self.params;
+        let log_p = p.log_p();
+        let half_delta = p.delta() / 2;
+        let modulus_mask = p.plaintext_modulus() - 1;
+        let half_p = p.plaintext_modulus() / 2;
+        let mut values = vec![0u32; p.chunks_per_record()];
+        let mut records = Vec::with_capacity(state.len());
+        for ((&index, s), answer) in state
+            .indices
+            .iter()
+            .zip(&state.secrets)
+            .zip(answers.as_slice())
+        {
+            let (_, row0) = p.position(index);
+            for (t, v) in values.iter_mut().enumerate() {
+                let r = row0 + t;
+                let h_row = &hint.words()[r * LWE_N..(r + 1) * LWE_N];
+                let noisy = answer.words()[r].wrapping_sub(matrix::dot(h_row, s));
+                let rounded = noisy.wrapping_add(half_delta) >> (32 - log_p);
+                *v = rounded.wrapping_add(half_p) & modulus_mask;
+            }
+            let mut record = vec![0u8; p.record_len()];
+            join_bits(&values, log_p, &mut record);
+            records.push(record);
+        }
+        values.zeroize();
+        Ok(records)
+    }
+
+    /// Recovers whole columns: for each query, every record of the column it asked for (the
+    /// `ℓ / chunks` records stacked in that column, top to bottom, each `record_len` bytes, back
+    /// to back). SimplePIR's answer already carries the whole column; this computes
+    /// `ans − H·s` for all `ℓ` rows (one product `H·[s_1 … s_K]`) instead of the rows of one
+    /// record.
+    pub fn recover_columns(
+        &self,
+        state: QueryState,
+        hint: &Hint,
+        answers: &Answers,
+    ) -> Result<Vec<Vec<u8>>, PirError> {
+        self.check_recover(&state, hint, answers)?;
+        let p = &self.params;
+        let refs: Vec<&[u32]> = state.secrets.iter().map(Vec::as_slice).collect();
+        let mut hs = matrix::mul_vectors(hint.words(), LWE_N, &refs);
+        let log_p = p.log_p();
+        let half_delta = p.delta() / 2;
+        let modulus_mask = p.plaintext_modulus() - 1;
+        let half_p = p.plaintext_modulus() / 2;
+        let chunks = p.chunks_per_record();
+        let per_column = p.rows() / chunks.max(1);
+        let mut out = Vec::with_capacity(state.len());
+        for (h_s, answer) in hs.iter_mut().zip(answers.as_slice()) {
+            for (v, &a) in h_s.iter_mut().zip(answer.words()) {
+                let rounded = a.wrapping_sub(*v).wrapping_add(half_delta) >> (32 - log_p);
+                *v = rounded.wrapping_add(half_p) & modulus_mask;
+            }
+            let mut column = vec![0u8; per_column * p.record_len()];
+            for (values, bytes) in h_s
+                .chunks_exact(chunks)
+                .zip(column.chunks_exact_mut(p.record_len()))
+            {
+                join_bits(values, log_p, bytes);
+            }
+            h_s.zeroize();
+            out.push(column);
+        }
+        Ok(out)
+    }
+
+    fn check_recover(
+        &self,
+        state: &QueryState,
+        hint: &Hint,
+        answers: &Answers,
+    ) -> Result<(), PirError> {
         let p = &self.params;
         if state.params != *p {
             return Err(PirError::Config(
@@ -165,32 +241,7 @@ impl Client {
                 expected: p.rows(),
             });
         }
-        let log_p = p.log_p();
-        let half_delta = p.delta() / 2;
-        let modulus_mask = p.plaintext_modulus() - 1;
-        let half_p = p.plaintext_modulus() / 2;
-        let mut values = vec![0u32; p.chunks_per_record()];
-        let mut records = Vec::with_capacity(state.len());
-        for ((&index, s), answer) in state
-            .indices
-            .iter()
-            .zip(&state.secrets)
-            .zip(answers.as_slice())
-        {
-            let (_, row0) = p.position(index);
-            for (t, v) in values.iter_mut().enumerate() {
-                let r = row0 + t;
-                let h_row = &hint.words()[r * LWE_N..(r + 1) * LWE_N];
-                let noisy = answer.words()[r].wrapping_sub(matrix::dot(h_row, s));
-                let rounded = noisy.wrapping_add(half_delta) >> (32 - log_p);
-                *v = rounded.wrapping_add(half_p) & modulus_mask;
-            }
-            let mut record = vec![0u8; p.record_len()];
-            join_bits(&values, log_p, &mut record);
-            records.push(record);
-        }
-        values.zeroize();
-        Ok(records)
+        Ok(())
     }
 }
 

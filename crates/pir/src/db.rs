@@ -1,6 +1,7 @@
 //! The server side: records to the matrix `D`, the hint `H = D·A`, and batched answers.
 
 use crate::matrix::{self, PublicMatrix, Seed};
+use crate::params::LWE_N;
 use crate::{Answer, Answers, MAX_BATCH, Params, PirError, Query};
 
 /// The server's database as the SimplePIR matrix `D ∈ Z_p^{ℓ×m}`.
@@ -65,6 +66,31 @@ impl Hint {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// Row `r` (`n` words), if `r < ℓ`.
+    pub fn row(&self, r: usize) -> Option<&[u32]> {
+        self.words.get(r * LWE_N..(r + 1) * LWE_N)
+    }
+
+    /// Overwrites row `r` with `words` (`n` of them): how a client applies the rows of a hint
+    /// that changed since its copy.
+    pub fn set_row(&mut self, r: usize, words: &[u32]) -> Result<(), PirError> {
+        if words.len() != LWE_N {
+            return Err(PirError::BadLength {
+                what: "hint row",
+                len: words.len(),
+                expected: LWE_N,
+            });
+        }
+        let Some(row) = self.words.get_mut(r * LWE_N..(r + 1) * LWE_N) else {
+            return Err(PirError::IndexOutOfRange {
+                index: r,
+                records: self.rows,
+            });
+        };
+        row.copy_from_slice(words);
+        Ok(())
+    }
 }
 
 impl Database {
@@ -105,6 +131,84 @@ impl Database {
             entries,
         };
         Ok((db, hint))
+    }
+
+    /// Lays out `records` without computing the hint (for a database reloaded together with its
+    /// stored hint).
+    pub fn from_records(params: Params, seed: &Seed, records: &[&[u8]]) -> Result<Self, PirError> {
+        if records.len() != params.records() {
+            return Err(PirError::CountMismatch {
+                what: "records",
+                got: records.len(),
+                expected: params.records(),
+            });
+        }
+        let entries = encode(&params, records)?;
+        Ok(Self {
+            params,
+            seed: *seed,
+            entries,
+        })
+    }
+
+    /// Replaces record `index` by `record` in place and keeps `hint` equal to `D·A`: each of the
+    /// record's rows `r` changes by `δ_r` in column `j` only, so `H_r += δ_r·A_j` (`n` words per
+    /// row instead of a new `D·A`). Returns the range of rows that changed.
+    ///
+    /// `a` must be the matrix expanded from this database's seed.
+    pub fn replace(
+        &mut self,
+        hint: &mut Hint,
+        a: &PublicMatrix,
+        index: usize,
+        record: &[u8],
+    ) -> Result<std::ops::Range<usize>, PirError> {
+        let p = &self.params;
+        if index >= p.records() {
+            return Err(PirError::IndexOutOfRange {
+                index,
+                records: p.records(),
+            });
+        }
+        if record.len() != p.record_len() {
+            return Err(PirError::RecordLength {
+                index,
+                len: record.len(),
+                expected: p.record_len(),
+            });
+        }
+        if hint.rows != p.rows() || a.rows() != p.cols() {
+            return Err(PirError::Config(
+                "hint or public matrix of another database".to_owned(),
+            ));
+        }
+        let half = i32::try_from(p.plaintext_modulus() / 2)
+            .map_err(|_| PirError::Internal("plaintext modulus exceeds i32"))?;
+        let mut chunks = vec![0u32; p.chunks_per_record()];
+        split_bits(record, p.log_p(), &mut chunks);
+        let (col, row0) = p.position(index);
+        let m = p.cols();
+        let a_row = a
+            .row(col)
+            .ok_or(PirError::Internal("column beyond the public matrix"))?;
+        for (t, &v) in chunks.iter().enumerate() {
+            let v = i32::try_from(v).map_err(|_| PirError::Internal("chunk exceeds i32"))?;
+            let new = i16::try_from(v - half)
+                .map_err(|_| PirError::Internal("centred entry exceeds i16"))?;
+            let r = row0 + t;
+            let cell = &mut self.entries[r * m + col];
+            let delta = i32::from(new)
+                .wrapping_sub(i32::from(*cell))
+                .cast_unsigned();
+            *cell = new;
+            if delta != 0 {
+                let h_row = &mut hint.words[r * LWE_N..(r + 1) * LWE_N];
+                for (h, &x) in h_row.iter_mut().zip(a_row) {
+                    *h = h.wrapping_add(delta.wrapping_mul(x));
+                }
+            }
+        }
+        Ok(row0..row0 + chunks.len())
     }
 
     /// The public parameters.

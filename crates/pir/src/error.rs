@@ -80,6 +80,36 @@ pub enum PirError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// The client's hello is malformed.
+    #[error("malformed hello from client: {0}")]
+    BadHello(&'static str),
+    /// A changed hint row is out of range or out of order.
+    #[error("hint row {row} out of range or out of order")]
+    BadHintRow {
+        /// The row index received.
+        row: usize,
+    },
+    /// The server sent a row update for a hint the client does not hold.
+    #[error("server sent changed hint rows, but we hold no hint of table version it was made for")]
+    NoHintToUpdate,
+    /// The client asked for more keys than its quota allows.
+    #[error("lookup quota exceeded: {used} keys already, at most {allowed} allowed")]
+    QuotaExceeded {
+        /// Keys looked up in this session, including the refused batch.
+        used: u64,
+        /// The limit.
+        allowed: u64,
+    },
+    /// The bucket-revealing mode was asked for k-anonymity the table does not give.
+    #[error(
+        "the table's smallest bucket holds {min_bucket_keys} keys, fewer than the {required} asked for"
+    )]
+    AnonymityTooLow {
+        /// Fewest keys in a bucket of the table.
+        min_bucket_keys: u32,
+        /// What the client required.
+        required: u32,
+    },
     /// An entry authenticated under our record key but its content is malformed.
     #[error("server sealed a malformed record: {0}")]
     BadRecord(&'static str),
@@ -106,6 +136,9 @@ pub enum PirError {
         /// Number of records.
         records: usize,
     },
+    /// A stored table or hint cache cannot be read or written.
+    #[error("storage: {0}")]
+    Storage(String),
     /// The requested shape or sizes are not supported.
     #[error("invalid parameters: {0}")]
     Config(String),

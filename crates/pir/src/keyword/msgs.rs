@@ -3,12 +3,16 @@
 //!
 //! | step | direction | payload |
 //! |---|---|---|
-//! | [`step::SETUP`] | S → C | [`Setup`]: parameters, seed of `A`, salt, stash |
+//! | [`step::HELLO`] | C → S | [`Hello`]: mode, the version of the hint the client holds |
+//! | [`step::SETUP`] | S → C | [`Setup`]: parameters, seed of `A`, salt, table id and epoch, metadata, stash, which hint follows |
 //! | [`step::HINT`] | S → C | rows of the hint `H`, [`HINT_CHUNK_ROWS`] per message (`4·n` bytes a row) |
+//! | [`step::HINT_ROWS`] | S → C | changed rows: `row: u32 LE ‖ 4·n bytes` each, [`HINT_CHUNK_ROWS`] per message, increasing |
 //! | [`step::BLINDED`] | C → S | `count: u32 LE` then `count · Ne` bytes; `count = 0` ends the session |
 //! | [`step::EVALUATED`] | S → C | `count · Ne` bytes |
 //! | [`step::QUERY`] | C → S | SimplePIR queries, `4·m` bytes each, [`per_message`] per message |
 //! | [`step::ANSWER`] | S → C | SimplePIR answers, `4·ℓ` bytes each, [`per_message`] per message |
+//! | [`step::BUCKETS`] | C → S | bucket-revealing mode: `count: u32 LE` then `count` groups of buckets, `u32 LE` each |
+//! | [`step::BUCKET`] | S → C | bucket-revealing mode: one group's `m/g` buckets of `C` sealed slots |
 //!
 //! The receiver knows every length from the setup and the batch's `count` before it reads a
 //! payload, and passes it to the channel as the step's maximum; the decoders then check the exact
@@ -19,21 +23,19 @@ use unseen_crypto::CurveId;
 use unseen_crypto::aead::AeadAlg;
 use unseen_crypto::oprf::{BlindedElement, EvaluatedElement};
 
-use super::cuckoo::MAX_STASH;
-use super::{HASHES, MAX_DUPLICATES, MAX_KEYS, MAX_RECORD_LEN, Salt, entry_len};
+use super::{
+    MAX_DUPLICATES, MAX_KEYS, MAX_METADATA, MAX_RECORD_LEN, MAX_SLOTS, MAX_STASH, Salt, entry_len,
+};
 use crate::params::{LWE_N, MAX_COLS};
 use crate::{Answer, Params, PirError, Query, Seed};
 
 /// Protocol identifier of keyword PIR in frame headers (ECDH-PSI is `0x0001`).
 pub const PROTOCOL_ID: u16 = 0x0002;
-/// Version of the message formats.
-pub const VERSION: u8 = 1;
+/// Version of the message formats (2: buckets as columns, hello, hint versions).
+pub const VERSION: u8 = 2;
 
-/// `h` on the wire.
-const HASHES_CODE: u8 = 3;
-const _: () = assert!(HASHES_CODE as usize == HASHES);
-
-/// Hint rows per [`step::HINT`] message: 1024 rows of `n = 1024` words, 4 MiB.
+/// Hint rows per [`step::HINT`] or [`step::HINT_ROWS`] message: 1024 rows of `n = 1024` words,
+/// 4 MiB.
 pub const HINT_CHUNK_ROWS: usize = 1024;
 
 /// Largest payload of a [`step::QUERY`] or [`step::ANSWER`] message (several queries or answers
@@ -42,18 +44,26 @@ pub const BATCH_MESSAGE_BYTES: usize = 4 << 20;
 
 /// Step numbers.
 pub mod step {
+    /// Client → server: [`super::Hello`].
+    pub const HELLO: u8 = 0x01;
     /// Server → client: [`super::Setup`].
-    pub const SETUP: u8 = 0x01;
-    /// Server → client: rows of the hint.
-    pub const HINT: u8 = 0x02;
+    pub const SETUP: u8 = 0x02;
+    /// Server → client: rows of the hint, all of them.
+    pub const HINT: u8 = 0x03;
+    /// Server → client: the rows of the hint that changed since the client's version.
+    pub const HINT_ROWS: u8 = 0x04;
     /// Client → server: blinded OPRF elements of a batch of keys.
-    pub const BLINDED: u8 = 0x03;
+    pub const BLINDED: u8 = 0x05;
     /// Server → client: evaluated OPRF elements.
-    pub const EVALUATED: u8 = 0x04;
+    pub const EVALUATED: u8 = 0x06;
     /// Client → server: SimplePIR queries.
-    pub const QUERY: u8 = 0x05;
+    pub const QUERY: u8 = 0x07;
     /// Server → client: SimplePIR answers.
-    pub const ANSWER: u8 = 0x06;
+    pub const ANSWER: u8 = 0x08;
+    /// Client → server: the buckets of a batch, in the clear (bucket-revealing mode).
+    pub const BUCKETS: u8 = 0x09;
+    /// Server → client: one bucket's sealed slots (bucket-revealing mode).
+    pub const BUCKET: u8 = 0x0a;
 }
 
 /// The frame header of `step`.
@@ -78,37 +88,129 @@ pub const fn aead_from_code(c: u8) -> Option<AeadAlg> {
     }
 }
 
-/// The server's first message: everything the client needs besides the hint. Public.
+/// The client's first message. Public: it names no key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// Whether the client will reveal its keys' buckets (no hint then).
+    pub reveal_bucket: bool,
+    /// In the bucket-revealing mode, the fewest keys a revealed group of buckets must hold.
+    pub min_keys: u32,
+    /// The table id and epoch of the hint the client holds, if any.
+    pub cached: Option<([u8; 16], u64)>,
+}
+
+impl Hello {
+    /// Encoded length: mode, has-cache flag, table id, epoch, fewest keys.
+    pub const LEN: usize = 30;
+
+    /// Encodes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::LEN);
+        v.push(u8::from(self.reveal_bucket));
+        v.push(u8::from(self.cached.is_some()));
+        let (id, epoch) = self.cached.unwrap_or(([0; 16], 0));
+        v.extend_from_slice(&id);
+        v.extend_from_slice(&epoch.to_le_bytes());
+        v.extend_from_slice(&self.min_keys.to_le_bytes());
+        v
+    }
+
+    /// Decodes.
+    ///
+    /// # Errors
+    ///
+    /// [`PirError::BadMessage`] for a wrong length, [`PirError::BadHello`] for a flag out of
+    /// range.
+    pub fn decode(b: &[u8]) -> Result<Self, PirError> {
+        let Ok(b) = <&[u8; Self::LEN]>::try_from(b) else {
+            return Err(PirError::BadMessage {
+                what: "hello",
+                len: b.len(),
+                expected: Self::LEN,
+            });
+        };
+        let flag = |x: u8| match x {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(PirError::BadHello("flag other than 0 or 1")),
+        };
+        let reveal_bucket = flag(b[0])?;
+        let has_cache = flag(b[1])?;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&b[2..18]);
+        let mut e = [0u8; 8];
+        e.copy_from_slice(&b[18..26]);
+        let min_keys = u32::from_le_bytes([b[26], b[27], b[28], b[29]]);
+        Ok(Self {
+            reveal_bucket,
+            min_keys,
+            cached: has_cache.then_some((id, u64::from_le_bytes(e))),
+        })
+    }
+}
+
+/// Which hint follows the setup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HintPlan {
+    /// None: the client's copy is current, or it reveals buckets and needs no hint.
+    None,
+    /// The whole hint, [`hint_messages`] messages of [`step::HINT`].
+    Full,
+    /// This many changed rows, in [`step::HINT_ROWS`] messages.
+    Rows(usize),
+}
+
+/// The server's setup: everything the client needs besides the hint. Public.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
     /// OPRF suite (its group).
     pub suite: CurveId,
     /// AEAD of the records.
     pub aead: AeadAlg,
-    /// Records are padded to this length.
-    pub max_record_len: usize,
     /// Records per key, `1..=`[`MAX_DUPLICATES`].
     pub duplicates: u8,
-    /// Cuckoo slots `T` (= SimplePIR records).
-    pub slots: usize,
-    /// SimplePIR columns `m`.
-    pub cols: usize,
+    /// Which hint follows.
+    pub hint: HintPlan,
+    /// Records are padded to this length.
+    pub max_record_len: usize,
+    /// Buckets `m` (SimplePIR columns).
+    pub buckets: usize,
+    /// Slots per bucket `C`.
+    pub bucket_capacity: usize,
     /// Seed of SimplePIR's `A`.
     pub seed: Seed,
     /// The table's salt.
     pub salt: Salt,
+    /// The table's id (new for every build).
+    pub table_id: [u8; 16],
+    /// The table's version.
+    pub epoch: u64,
+    /// Groups the buckets form in the bucket-revealing mode (`g` divides `m`; bucket `b` is in
+    /// group `b mod g`); `m` in the private mode.
+    pub reveal_groups: usize,
+    /// Fewest keys in a group (what the bucket-revealing mode hides a key among).
+    pub min_group_keys: u32,
+    /// Public metadata (e.g. the record's column names), at most [`MAX_METADATA`] bytes.
+    pub metadata: Vec<u8>,
     /// Sealed stash entries, each [`entry_len`] bytes.
     pub stash: Vec<Vec<u8>>,
 }
 
 impl Setup {
-    /// Bytes before the stash: suite, aead, duplicates, h (1 each), max record length (u32),
-    /// slots (u64), columns (u32), seed (32), salt (32), stash count (u32), all little-endian.
-    pub const FIXED_LEN: usize = 88;
+    /// Bytes before the metadata and the stash: suite, aead, duplicates, hint kind (1 each),
+    /// max record length, buckets, bucket capacity, changed hint rows (u32 each), seed (32),
+    /// salt (32), table id (16), epoch (u64), groups, smallest group (u32 each), metadata length
+    /// (u32), stash count (u32), all little-endian.
+    pub const FIXED_LEN: usize = 124;
 
     /// Largest setup a client with record limit `max_record_len` accepts.
     pub fn max_len(max_record_len: usize) -> usize {
-        Self::FIXED_LEN + MAX_STASH * entry_len(max_record_len.min(MAX_RECORD_LEN))
+        Self::FIXED_LEN + MAX_METADATA + MAX_STASH * entry_len(max_record_len.min(MAX_RECORD_LEN))
+    }
+
+    /// Slots `T = m·C`.
+    pub fn slots(&self) -> usize {
+        self.buckets * self.bucket_capacity
     }
 
     /// The SimplePIR parameters the setup describes.
@@ -117,28 +219,40 @@ impl Setup {
     ///
     /// [`PirError::BadSetup`] if no valid matrix has this shape.
     pub fn params(&self) -> Result<Params, PirError> {
-        Params::with_columns(self.slots, entry_len(self.max_record_len), self.cols)
+        Params::with_columns(self.slots(), entry_len(self.max_record_len), self.buckets)
             .map_err(|_| PirError::BadSetup("no SimplePIR matrix has the announced shape"))
     }
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::FIXED_LEN + self.stash.len() * 64);
+        let elen = entry_len(self.max_record_len);
+        let mut v =
+            Vec::with_capacity(Self::FIXED_LEN + self.metadata.len() + self.stash.len() * elen);
+        // Every length is bounded by MAX_RECORD_LEN, MAX_COLS, MAX_SLOTS, MAX_METADATA and
+        // MAX_STASH, so u32 holds it.
+        let u32_of = |x: usize| u32::try_from(x).unwrap_or(u32::MAX).to_le_bytes();
+        let (kind, rows) = match self.hint {
+            HintPlan::None => (0u8, 0),
+            HintPlan::Full => (1, 0),
+            HintPlan::Rows(n) => (2, n),
+        };
         v.push(self.suite.code());
         v.push(aead_code(self.aead));
         v.push(self.duplicates);
-        v.push(HASHES_CODE);
-        // Lengths are bounded by MAX_RECORD_LEN, MAX_SLOTS, MAX_COLS and MAX_STASH.
-        v.extend_from_slice(
-            &u32::try_from(self.max_record_len)
-                .unwrap_or(0)
-                .to_le_bytes(),
-        );
-        v.extend_from_slice(&(self.slots as u64).to_le_bytes());
-        v.extend_from_slice(&u32::try_from(self.cols).unwrap_or(0).to_le_bytes());
+        v.push(kind);
+        v.extend_from_slice(&u32_of(self.max_record_len));
+        v.extend_from_slice(&u32_of(self.buckets));
+        v.extend_from_slice(&u32_of(self.bucket_capacity));
+        v.extend_from_slice(&u32_of(rows));
         v.extend_from_slice(&self.seed.0);
         v.extend_from_slice(&self.salt.0);
-        v.extend_from_slice(&u32::try_from(self.stash.len()).unwrap_or(0).to_le_bytes());
+        v.extend_from_slice(&self.table_id);
+        v.extend_from_slice(&self.epoch.to_le_bytes());
+        v.extend_from_slice(&u32_of(self.reveal_groups));
+        v.extend_from_slice(&self.min_group_keys.to_le_bytes());
+        v.extend_from_slice(&u32_of(self.metadata.len()));
+        v.extend_from_slice(&u32_of(self.stash.len()));
+        v.extend_from_slice(&self.metadata);
         for e in &self.stash {
             v.extend_from_slice(e);
         }
@@ -146,8 +260,8 @@ impl Setup {
     }
 
     /// Decodes and checks every range (not yet the agreement with the client's own suite, AEAD
-    /// and limits: see the client role). The stash length is checked against the announced
-    /// count before anything is allocated.
+    /// and limits: see the client role). The metadata and stash lengths are checked against the
+    /// announced counts before anything is allocated.
     ///
     /// # Errors
     ///
@@ -161,44 +275,61 @@ impl Setup {
                 expected: Self::FIXED_LEN,
             });
         }
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
         let suite = CurveId::from_code(b[0]).ok_or(PirError::BadSetup("unknown OPRF suite"))?;
         let aead = aead_from_code(b[1]).ok_or(PirError::BadSetup("unknown AEAD"))?;
         let duplicates = b[2];
         if duplicates == 0 || usize::from(duplicates) > MAX_DUPLICATES {
-            return Err(PirError::BadSetup("records per key outside 1..=4"));
+            return Err(PirError::BadSetup("records per key outside 1..=16"));
         }
-        if usize::from(b[3]) != HASHES {
+        let rows = u32_at(16);
+        let hint = match b[3] {
+            0 => HintPlan::None,
+            1 => HintPlan::Full,
+            2 => HintPlan::Rows(rows),
+            _ => return Err(PirError::BadSetup("unknown hint kind")),
+        };
+        if !matches!(hint, HintPlan::Rows(_)) && rows != 0 {
             return Err(PirError::BadSetup(
-                "number of cuckoo hash functions is not 3",
+                "changed rows announced without a row update",
             ));
         }
-        let max_record_len = u32_at(4) as usize;
+        let max_record_len = u32_at(4);
         if max_record_len > MAX_RECORD_LEN {
             return Err(PirError::BadSetup("record length above 65535"));
         }
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[8..16]);
-        let slots = usize::try_from(u64::from_le_bytes(w))
-            .ok()
-            .filter(|&s| (4..=super::MAX_SLOTS).contains(&s))
-            .ok_or(PirError::BadSetup("slot count outside 4..=2^28"))?;
-        let cols = u32_at(16) as usize;
-        if cols == 0 || cols > MAX_COLS || !cols.is_power_of_two() {
-            return Err(PirError::BadSetup(
-                "column count is not a power of two ≤ 2^21",
-            ));
+        let buckets = u32_at(8);
+        if buckets == 0 || buckets > MAX_COLS {
+            return Err(PirError::BadSetup("bucket count outside 1..=2^21"));
+        }
+        let bucket_capacity = u32_at(12);
+        if bucket_capacity == 0 || buckets.saturating_mul(bucket_capacity) > MAX_SLOTS {
+            return Err(PirError::BadSetup("slot count outside 1..=2^28"));
         }
         let mut seed = Seed([0; 32]);
         seed.0.copy_from_slice(&b[20..52]);
         let mut salt = Salt([0; 32]);
         salt.0.copy_from_slice(&b[52..84]);
-        let stash_count = u32_at(84) as usize;
+        let mut table_id = [0u8; 16];
+        table_id.copy_from_slice(&b[84..100]);
+        let mut e = [0u8; 8];
+        e.copy_from_slice(&b[100..108]);
+        let epoch = u64::from_le_bytes(e);
+        let reveal_groups = u32_at(108);
+        if reveal_groups == 0 || !buckets.is_multiple_of(reveal_groups) {
+            return Err(PirError::BadSetup("groups do not divide the buckets"));
+        }
+        let min_group_keys = u32::from_le_bytes([b[112], b[113], b[114], b[115]]);
+        let meta_len = u32_at(116);
+        if meta_len > MAX_METADATA {
+            return Err(PirError::BadSetup("metadata longer than 64 KiB"));
+        }
+        let stash_count = u32_at(120);
         if stash_count > MAX_STASH {
-            return Err(PirError::BadSetup("stash larger than 16 entries"));
+            return Err(PirError::BadSetup("stash larger than 256 entries"));
         }
         let elen = entry_len(max_record_len);
-        let expected = Self::FIXED_LEN + stash_count * elen;
+        let expected = Self::FIXED_LEN + meta_len + stash_count * elen;
         if b.len() != expected {
             return Err(PirError::BadMessage {
                 what: "setup",
@@ -206,19 +337,26 @@ impl Setup {
                 expected,
             });
         }
-        let stash = b[Self::FIXED_LEN..]
+        let metadata = b[Self::FIXED_LEN..Self::FIXED_LEN + meta_len].to_vec();
+        let stash = b[Self::FIXED_LEN + meta_len..]
             .chunks_exact(elen)
             .map(<[u8]>::to_vec)
             .collect();
         Ok(Self {
             suite,
             aead,
-            max_record_len,
             duplicates,
-            slots,
-            cols,
+            hint,
+            max_record_len,
+            buckets,
+            bucket_capacity,
             seed,
             salt,
+            table_id,
+            epoch,
+            reveal_groups,
+            min_group_keys,
+            metadata,
             stash,
         })
     }
@@ -365,6 +503,133 @@ pub fn decode_answers(params: &Params, count: usize, b: &[u8]) -> Result<Vec<Ans
         .collect()
 }
 
+/// Number of [`step::HINT_ROWS`] messages for `rows` changed rows.
+pub fn hint_rows_messages(rows: usize) -> usize {
+    rows.div_ceil(HINT_CHUNK_ROWS)
+}
+
+/// Bytes of [`step::HINT_ROWS`] message `i` of `rows` changed rows.
+pub fn hint_rows_message_len(rows: usize, i: usize) -> usize {
+    rows.saturating_sub(i * HINT_CHUNK_ROWS)
+        .min(HINT_CHUNK_ROWS)
+        * (4 + LWE_N * 4)
+}
+
+/// Encodes message `i` of the changed `rows` (increasing) of the hint `words`.
+pub fn encode_hint_rows(words: &[u32], rows: &[usize], i: usize) -> Vec<u8> {
+    let start = (i * HINT_CHUNK_ROWS).min(rows.len());
+    let end = ((i + 1) * HINT_CHUNK_ROWS).min(rows.len());
+    let mut v = Vec::with_capacity((end - start) * (4 + LWE_N * 4));
+    for &r in &rows[start..end] {
+        // r < ℓ ≤ 2^28 rows.
+        v.extend_from_slice(&u32::try_from(r).unwrap_or(u32::MAX).to_le_bytes());
+        for w in &words[r * LWE_N..(r + 1) * LWE_N] {
+            v.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    v
+}
+
+/// Decodes a [`step::HINT_ROWS`] message: exactly `count` rows, each index `< rows_total`
+/// and greater than `after` and than the previous one. Calls `apply(row, words)` per row;
+/// returns the last row index.
+///
+/// # Errors
+///
+/// [`PirError::BadMessage`], [`PirError::BadHintRow`].
+pub fn decode_hint_rows(
+    b: &[u8],
+    count: usize,
+    rows_total: usize,
+    after: Option<usize>,
+    mut apply: impl FnMut(usize, &[u32]) -> Result<(), PirError>,
+) -> Result<Option<usize>, PirError> {
+    let item = 4 + LWE_N * 4;
+    if b.len() != count * item {
+        return Err(PirError::BadMessage {
+            what: "hint rows",
+            len: b.len(),
+            expected: count * item,
+        });
+    }
+    let mut last = after;
+    let mut words = vec![0u32; LWE_N];
+    for chunk in b.chunks_exact(item) {
+        let r = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as usize;
+        if r >= rows_total || last.is_some_and(|l| r <= l) {
+            return Err(PirError::BadHintRow { row: r });
+        }
+        for (w, c) in words.iter_mut().zip(chunk[4..].chunks_exact(4)) {
+            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        apply(r, &words)?;
+        last = Some(r);
+    }
+    Ok(last)
+}
+
+/// Encodes a [`step::BUCKETS`] payload.
+pub fn encode_buckets(buckets: &[u32]) -> Vec<u8> {
+    // At most MAX_KEYS buckets.
+    let mut v = u32::try_from(buckets.len())
+        .unwrap_or(0)
+        .to_le_bytes()
+        .to_vec();
+    for b in buckets {
+        v.extend_from_slice(&b.to_le_bytes());
+    }
+    v
+}
+
+/// Largest [`step::BUCKETS`] payload.
+pub const fn max_buckets_len() -> usize {
+    4 + 4 * MAX_KEYS
+}
+
+/// Decodes a [`step::BUCKETS`] payload: exactly `count` groups, each `< buckets` (the number of
+/// groups).
+///
+/// # Errors
+///
+/// [`PirError::BadMessage`], [`PirError::CountMismatch`], [`PirError::IndexOutOfRange`].
+pub fn decode_buckets(b: &[u8], count: usize, buckets: usize) -> Result<Vec<usize>, PirError> {
+    let Some((n, rest)) = b.split_first_chunk::<4>() else {
+        return Err(PirError::BadMessage {
+            what: "buckets",
+            len: b.len(),
+            expected: 4,
+        });
+    };
+    let n = u32::from_le_bytes(*n) as usize;
+    if n != count {
+        return Err(PirError::CountMismatch {
+            what: "buckets",
+            got: n,
+            expected: count,
+        });
+    }
+    if rest.len() != 4 * count {
+        return Err(PirError::BadMessage {
+            what: "buckets",
+            len: b.len(),
+            expected: 4 + 4 * count,
+        });
+    }
+    rest.chunks_exact(4)
+        .map(|c| {
+            let x = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+            if x < buckets {
+                Ok(x)
+            } else {
+                Err(PirError::IndexOutOfRange {
+                    index: x,
+                    records: buckets,
+                })
+            }
+        })
+        .collect()
+}
+
 /// Fuzzing entry point: runs every decoder of partner bytes on `data` (the first byte selects
 /// the decoder). Must never panic.
 #[doc(hidden)]
@@ -375,15 +640,18 @@ pub fn fuzz_decode(data: &[u8]) {
     let Ok(params) = Params::with_columns(40, 20, 8) else {
         return;
     };
-    match sel % 8 {
+    match sel % 11 {
         0 => drop(Setup::decode(rest).and_then(|s| s.params())),
         1 => drop(decode_hint_chunk(&params, 0, rest, &mut Vec::new())),
         2 => drop(decode_blinded(rest, 32)),
         3 => drop(decode_blinded(rest, 33)),
         4 => drop(decode_queries(&params, rest.len() / 32, rest)),
         5 => drop(decode_answers(&params, 2, rest)),
+        6 => drop(Hello::decode(rest)),
+        7 => drop(decode_hint_rows(rest, 2, 10, None, |_, _| Ok(()))),
+        8 => drop(decode_buckets(rest, rest.len().saturating_sub(4) / 4, 100)),
         // Blinded and evaluated elements are decoded one by one as RFC 9497 DeserializeElement.
-        6 => rest.chunks(32).for_each(|e| {
+        9 => rest.chunks(32).for_each(|e| {
             drop(EvaluatedElement::<unseen_crypto::Ristretto255>::from_bytes(
                 e,
             ));

@@ -7,8 +7,8 @@ use unseen_crypto::{Ristretto255, Sm2};
 use unseen_pir::PirError;
 use unseen_pir::keyword::msgs::{Setup, header, max_blinded_len, step};
 use unseen_pir::keyword::{
-    ClientConfig, ClientOutput, KeywordServer, MAX_KEYS, ServerReport, TableConfig, run_client,
-    run_server,
+    ClientConfig, ClientOutput, HintCache, KeywordServer, LookupMode, MAX_KEYS, ServerLimits,
+    ServerReport, TableConfig, run_client, run_server,
 };
 use unseen_testkit::{on_step, raw_frame, rng, run_pair};
 
@@ -28,17 +28,19 @@ fn keys() -> Vec<String> {
     entries(40, 3, 12).into_iter().map(|(k, _)| k).collect()
 }
 
-/// Honest server vs tampered client; the server's result.
-fn server_vs(hook: Hook) -> Result<ServerReport, PirError> {
+/// Honest server vs tampered client in `mode`; the server's result.
+fn server_vs_in(mode: LookupMode, hook: Hook) -> Result<ServerReport, PirError> {
     let server = server();
     let keys = keys();
     let keys: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
     run_pair(
-        |ch| run_server(ch, &server),
+        |ch| run_server(ch, &server, &ServerLimits::default()),
         |ch| {
             let _ = run_client::<Ristretto255, _, _>(
                 ch,
                 ClientConfig::new(AeadAlg::Aes256Gcm),
+                mode,
+                None,
                 &keys,
                 &mut rng(1),
             );
@@ -48,9 +50,17 @@ fn server_vs(hook: Hook) -> Result<ServerReport, PirError> {
     .0
 }
 
-/// Honest client vs tampered server; the client's result.
-fn client_vs(hook: Hook) -> Result<ClientOutput, PirError> {
-    let server = server();
+fn server_vs(hook: Hook) -> Result<ServerReport, PirError> {
+    server_vs_in(LookupMode::Private, hook)
+}
+
+/// Honest client (in `mode`, with `cache`) vs tampered `server`; the client's result.
+fn client_vs_with(
+    server: &KeywordServer<Ristretto255>,
+    mode: LookupMode,
+    cache: Option<HintCache>,
+    hook: Hook,
+) -> Result<ClientOutput, PirError> {
     let keys = keys();
     let keys: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
     run_pair(
@@ -58,16 +68,22 @@ fn client_vs(hook: Hook) -> Result<ClientOutput, PirError> {
             run_client::<Ristretto255, _, _>(
                 ch,
                 ClientConfig::new(AeadAlg::Aes256Gcm),
+                mode,
+                cache,
                 &keys,
                 &mut rng(2),
             )
         },
         |ch| {
-            let _ = run_server(ch, &server);
+            let _ = run_server(ch, server, &ServerLimits::default());
         },
         Some(hook),
     )
     .0
+}
+
+fn client_vs(hook: Hook) -> Result<ClientOutput, PirError> {
+    client_vs_with(&server(), LookupMode::Private, None, hook)
 }
 
 fn replace(s: u8, f: impl Fn(&mut Vec<u8>) + Send + 'static) -> Hook {
@@ -167,17 +183,17 @@ fn blinded_invalid_point() {
 fn query_truncated_oversized_short_wrong_step() {
     let s = server();
     let qb = s.params().query_bytes();
-    // 3 keys · 3 positions = 9 queries in one message.
+    // 3 keys, one query each, in one message.
     let e = server_vs(truncate(step::QUERY)).unwrap_err();
     assert!(is_truncated(&e), "{e:?}");
     let e = server_vs(oversize(step::QUERY)).unwrap_err();
-    assert_eq!(too_large(&e), Some(9 * qb as u64), "{e:?}");
+    assert_eq!(too_large(&e), Some(3 * qb as u64), "{e:?}");
     let e = server_vs(replace(step::QUERY, |p| {
         p.pop();
     }))
     .unwrap_err();
     assert!(
-        matches!(e, PirError::BadMessage { what: "query chunk", len, expected } if len + 1 == expected && expected == 9 * qb),
+        matches!(e, PirError::BadMessage { what: "query chunk", len, expected } if len + 1 == expected && expected == 3 * qb),
         "{e:?}"
     );
     let e = server_vs(on_step(step::QUERY, |_, p| {
@@ -220,14 +236,14 @@ fn setup_truncated_oversized_malformed() {
     assert!(is_truncated(&e), "{e:?}");
     let e = client_vs(oversize(step::SETUP)).unwrap_err();
     assert_eq!(too_large(&e), Some(Setup::max_len(0xffff) as u64), "{e:?}");
-    let e = client_vs(replace(step::SETUP, |p| p.truncate(87))).unwrap_err();
+    let e = client_vs(replace(step::SETUP, |p| p.truncate(123))).unwrap_err();
     assert!(
         matches!(
             e,
             PirError::BadMessage {
                 what: "setup",
-                len: 87,
-                expected: 88
+                len: 123,
+                expected: 124
             }
         ),
         "{e:?}"
@@ -241,10 +257,13 @@ fn setup_truncated_oversized_malformed() {
     for (at, byte, what) in [
         (0usize, 0x07u8, "unknown OPRF suite"),
         (1, 0x09, "unknown AEAD"),
-        (2, 5, "records per key outside 1..=4"),
-        (3, 2, "number of cuckoo hash functions is not 3"),
-        (16, 3, "column count is not a power of two ≤ 2^21"),
-        (84, 17, "stash larger than 16 entries"),
+        (2, 17, "records per key outside 1..=16"),
+        (3, 3, "unknown hint kind"),
+        (16, 1, "changed rows announced without a row update"),
+        (118, 2, "metadata longer than 64 KiB"),
+        (121, 2, "stash larger than 256 entries"),
+        (108, 0, "groups do not divide the buckets"),
+        (10, 0x40, "bucket count outside 1..=2^21"),
     ] {
         let e = client_vs(replace(step::SETUP, move |p| p[at] = byte)).unwrap_err();
         assert!(
@@ -252,15 +271,25 @@ fn setup_truncated_oversized_malformed() {
             "{at}: {e:?}"
         );
     }
-    // A table of 2^40 slots: refused before anything is allocated.
+    // A table of 2^21 · 2^20 slots: refused before anything is allocated.
     let e = client_vs(replace(step::SETUP, |p| {
-        p[8..16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        p[8..12].copy_from_slice(&(1u32 << 21).to_le_bytes());
+        p[12..16].copy_from_slice(&(1u32 << 20).to_le_bytes());
     }))
     .unwrap_err();
     assert!(
-        matches!(e, PirError::BadSetup("slot count outside 4..=2^28")),
+        matches!(e, PirError::BadSetup("slot count outside 1..=2^28")),
         "{e:?}"
     );
+    // Changed rows, or no hint, for a client that holds none.
+    for (kind, rows) in [(2u8, 1u32), (0, 0)] {
+        let e = client_vs(replace(step::SETUP, move |p| {
+            p[3] = kind;
+            p[16..20].copy_from_slice(&rows.to_le_bytes());
+        }))
+        .unwrap_err();
+        assert!(matches!(e, PirError::NoHintToUpdate), "{e:?}");
+    }
     // Another suite.
     let e = client_vs(replace(step::SETUP, |p| p[0] = 0x02)).unwrap_err();
     assert!(
@@ -343,7 +372,7 @@ fn answer_truncated_oversized_short_wrong_step() {
     let e = client_vs(truncate(step::ANSWER)).unwrap_err();
     assert!(is_truncated(&e), "{e:?}");
     let e = client_vs(oversize(step::ANSWER)).unwrap_err();
-    assert_eq!(too_large(&e), Some(9 * ab as u64), "{e:?}");
+    assert_eq!(too_large(&e), Some(3 * ab as u64), "{e:?}");
     let e = client_vs(replace(step::ANSWER, |p| p.truncate(p.len() - 4))).unwrap_err();
     assert!(
         matches!(e, PirError::BadMessage { what: "answer chunk", len, expected } if len + 4 == expected),
@@ -375,7 +404,7 @@ fn garbage_answers_give_not_found_not_a_panic() {
 fn fuzz_decode_never_panics() {
     let mut r = rng(50);
     for len in [0usize, 1, 3, 4, 5, 37, 88, 89, 100, 200, 2000] {
-        for sel in 0u8..8 {
+        for sel in 0u8..11 {
             let mut data = vec![sel; len + 1];
             rand_core::Rng::fill_bytes(&mut r, &mut data[1..]);
             unseen_pir::keyword::msgs::fuzz_decode(&data);
@@ -452,11 +481,13 @@ fn sm2_blinded_invalid_point() {
         (2, |p: &mut Vec<u8>| p[4 + 66] = 0x05),
     ] {
         let (s, _) = run_pair(
-            |ch| run_server(ch, &server),
+            |ch| run_server(ch, &server, &ServerLimits::default()),
             |ch| {
                 let _ = run_client::<Sm2, _, _>(
                     ch,
                     ClientConfig::new(AeadAlg::Sm4Gcm),
+                    LookupMode::Private,
+                    None,
                     &keys,
                     &mut rng(3),
                 );
@@ -469,4 +500,196 @@ fn sm2_blinded_invalid_point() {
             "{e:?}"
         );
     }
+}
+
+#[test]
+fn hello_truncated_oversized_malformed() {
+    let e = server_vs(truncate(step::HELLO)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = server_vs(oversize(step::HELLO)).unwrap_err();
+    assert_eq!(too_large(&e), Some(30), "{e:?}");
+    let e = server_vs(replace(step::HELLO, |p| p.truncate(29))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "hello",
+                len: 29,
+                expected: 30
+            }
+        ),
+        "{e:?}"
+    );
+    for at in [0usize, 1] {
+        let e = server_vs(replace(step::HELLO, move |p| p[at] = 2)).unwrap_err();
+        assert!(matches!(e, PirError::BadHello(_)), "{e:?}");
+    }
+    let e = server_vs(on_step(step::HELLO, |_, p| {
+        Tamper::Replace(header(step::BLINDED), p.to_vec())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::Channel(ChannelError::UnexpectedFrame { .. })),
+        "{e:?}"
+    );
+}
+
+/// A client with an old hint and a server that changed: the changed rows are checked (in range,
+/// increasing), and a truncated or oversized row message is refused.
+#[test]
+fn hint_rows_out_of_order_truncated_oversized() {
+    let data = entries(40, 50, 12);
+    let mut server = server();
+    let keys = keys();
+    let (_, first) = crate::keyword::session(&server, AeadAlg::Aes256Gcm, &keys, 5);
+    let mut changed = data.clone();
+    changed[7].1 = b"changed".to_vec();
+    let pairs: Vec<(&[u8], &[u8])> = changed
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_slice()))
+        .collect();
+    let report = server.sync(&pairs, &mut rng(6)).unwrap();
+    assert!(
+        !report.rebuilt && report.hint_rows_changed >= 2,
+        "{report:?}"
+    );
+    let cache = first.cache;
+    let rows_len = report.hint_rows_changed * (4 + 4096);
+    // Honest: works.
+    let ok = client_vs_with(
+        &server,
+        LookupMode::Private,
+        cache.clone(),
+        Box::new(|_, _, _| Tamper::Pass),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    // Second row index equal to the first: out of order.
+    let e = client_vs_with(
+        &server,
+        LookupMode::Private,
+        cache.clone(),
+        replace(step::HINT_ROWS, |p| {
+            let first: [u8; 4] = p[..4].try_into().unwrap();
+            p[4100..4104].copy_from_slice(&first);
+        }),
+    )
+    .unwrap_err();
+    assert!(matches!(e, PirError::BadHintRow { .. }), "{e:?}");
+    // A row beyond the hint.
+    let e = client_vs_with(
+        &server,
+        LookupMode::Private,
+        cache.clone(),
+        replace(step::HINT_ROWS, |p| {
+            p[..4].copy_from_slice(&u32::MAX.to_le_bytes())
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::BadHintRow { row } if row == u32::MAX as usize),
+        "{e:?}"
+    );
+    let e = client_vs_with(
+        &server,
+        LookupMode::Private,
+        cache.clone(),
+        truncate(step::HINT_ROWS),
+    )
+    .unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = client_vs_with(
+        &server,
+        LookupMode::Private,
+        cache,
+        oversize(step::HINT_ROWS),
+    )
+    .unwrap_err();
+    assert_eq!(too_large(&e), Some(rows_len as u64), "{e:?}");
+}
+
+/// The bucket-revealing mode: hostile bucket requests (count, range, length) and bucket replies.
+#[test]
+fn buckets_hostile_both_ways() {
+    let reveal = LookupMode::RevealBucket { min_keys: 1 };
+    let e = server_vs_in(
+        reveal,
+        replace(step::BUCKETS, |p| {
+            p[4..8].copy_from_slice(&u32::MAX.to_le_bytes())
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::IndexOutOfRange { index, .. } if index == u32::MAX as usize),
+        "{e:?}"
+    );
+    let e = server_vs_in(
+        reveal,
+        replace(step::BUCKETS, |p| {
+            p[..4].copy_from_slice(&2u32.to_le_bytes())
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::CountMismatch {
+                what: "buckets",
+                got: 2,
+                expected: 3
+            }
+        ),
+        "{e:?}"
+    );
+    let e = server_vs_in(reveal, replace(step::BUCKETS, |p| p.push(0))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PirError::BadMessage {
+                what: "buckets",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = server_vs_in(reveal, oversize(step::BUCKETS)).unwrap_err();
+    assert_eq!(too_large(&e), Some(4 + 4 * MAX_KEYS as u64), "{e:?}");
+    // The client's side: a truncated, oversized, short or garbled bucket.
+    let s = server();
+    let info = s.info();
+    // min_keys 1: one bucket per group unless a bucket is empty.
+    let groups = if info.min_bucket_keys >= 1 {
+        info.buckets
+    } else {
+        0
+    };
+    let bucket_len = if groups == 0 {
+        0
+    } else {
+        info.bucket_capacity * unseen_pir::keyword::entry_len(info.max_record_len)
+    };
+    let e = client_vs_with(&s, reveal, None, truncate(step::BUCKET)).unwrap_err();
+    assert!(is_truncated(&e), "{e:?}");
+    let e = client_vs_with(&s, reveal, None, oversize(step::BUCKET)).unwrap_err();
+    if bucket_len > 0 {
+        assert_eq!(too_large(&e), Some(bucket_len as u64), "{e:?}");
+    } else {
+        assert!(too_large(&e).is_some(), "{e:?}");
+    }
+    let e = client_vs_with(
+        &s,
+        reveal,
+        None,
+        replace(step::BUCKET, |p| {
+            p.pop();
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, PirError::BadMessage { what: "bucket", len, expected } if len + 1 == expected),
+        "{e:?}"
+    );
+    // The first key's group garbled: that key is not found (unless in the stash), the others are.
+    let out = client_vs_with(&s, reveal, None, replace(step::BUCKET, |p| p.fill(0x33))).unwrap();
+    assert_eq!(out.records[0].is_empty(), s.info().stash == 0);
+    assert!(out.records[1..].iter().all(|r| r.len() == 1));
 }
