@@ -475,8 +475,11 @@ pub(crate) fn dataset(dir: Option<&PathBuf>, c: &DatasetCommand) -> anyhow::Resu
             }
         }
         DatasetCommand::Remove { name } => {
-            ops::remove_dataset(&mut s, "cli", name)?;
-            println!("dataset {name} removed (and its policies; the file is untouched)");
+            ops::remove_dataset(&dir, &mut s, "cli", name)?;
+            println!(
+                "dataset {name} removed (and its policies and hidden-query table; the file is \
+                 untouched)"
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -225,7 +225,7 @@ async fn add_dataset(State(node): State<Arc<Node>>, Json(d): Json<DatasetInput>)
 
 async fn remove_dataset(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     blocking(move || {
-        ops::remove_dataset(&mut node.store(), "api", &name)?;
+        ops::remove_dataset(&node.dir, &mut node.store(), "api", &name)?;
         Ok(json!({ "removed": name }))
     })
     .await

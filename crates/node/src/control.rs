@@ -71,6 +71,21 @@ pub enum JobSpec {
         /// The group.
         curve: Curve,
     },
+    /// Hidden query (keyword PIR): the initiator looks up keys in the responder's published
+    /// table; the initiator receives the records of the keys it asked for, the responder learns
+    /// only how many keys there were.
+    Pir {
+        /// The OPRF group (with it the AEAD: ristretto255 with AES-256-GCM, SM2 with SM4-GCM);
+        /// must be the table's.
+        curve: Curve,
+        /// Distinct keys the query looks up (counted against the responder's daily quota before
+        /// it starts; the responder's driver refuses more).
+        keys: u32,
+        /// `Some(k)`: the opt-in cheaper lookup that reveals each key's hash bucket to the
+        /// responder, allowed only if every bucket holds at least `k` keys; `None`: private.
+        #[serde(default)]
+        reveal_bucket: Option<u32>,
+    },
 }
 
 impl JobSpec {
@@ -78,12 +93,13 @@ impl JobSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Psi { .. } => "psi",
+            Self::Pir { .. } => "pir",
         }
     }
 }
 
 /// Job kinds a policy can name.
-pub const JOB_KINDS: &[&str] = &["psi"];
+pub const JOB_KINDS: &[&str] = &["psi", "pir"];
 
 /// Who learns the intersection of a PSI job, from the initiator's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,7 +215,14 @@ impl Message for Propose {
         for n in [&self.dataset, &self.initiator_dataset] {
             unseen_store::validate_name("dataset", n).map_err(|e| e.to_string())?;
         }
-        Ok(())
+        match self.spec {
+            JobSpec::Pir { keys: 0, .. } => Err("a hidden query of 0 keys".into()),
+            JobSpec::Pir {
+                reveal_bucket: Some(0),
+                ..
+            } => Err("bucket k-anonymity of 0".into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -368,6 +391,52 @@ mod tests {
         assert!(decode::<Decision>(extra).is_err());
         let unknown_kind = br#"{"job_id":"0123456789abcdef0123456789abcdef","dataset":"a","initiator_dataset":"b","spec":{"kind":"sql","q":"drop"}}"#;
         assert!(decode::<Propose>(unknown_kind).is_err());
+    }
+
+    #[test]
+    fn pir_spec_round_trips_and_is_checked() {
+        let mut p = propose();
+        p.spec = JobSpec::Pir {
+            curve: Curve::Sm2,
+            keys: 300,
+            reveal_bucket: None,
+        };
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert_eq!(decode::<Propose>(&bytes).unwrap(), p);
+        assert_eq!(p.spec.kind(), "pir");
+        assert_eq!(
+            serde_json::to_value(p.spec).unwrap(),
+            serde_json::json!({"kind": "pir", "curve": "sm2", "keys": 300, "reveal_bucket": null})
+        );
+        // `reveal_bucket` may be left out.
+        let short = br#"{"job_id":"0123456789abcdef0123456789abcdef","dataset":"a","initiator_dataset":"b","spec":{"kind":"pir","curve":"ristretto255","keys":1}}"#;
+        assert!(matches!(
+            decode::<Propose>(short).unwrap().spec,
+            JobSpec::Pir {
+                keys: 1,
+                reveal_bucket: None,
+                ..
+            }
+        ));
+        for bad in [
+            r#"{"kind":"pir","curve":"sm2","keys":0}"#,
+            r#"{"kind":"pir","curve":"sm2","keys":5,"reveal_bucket":0}"#,
+            r#"{"kind":"pir","curve":"sm2","keys":-1}"#,
+            r#"{"kind":"pir","curve":"sm2","keys":4294967296}"#,
+            r#"{"kind":"pir","curve":"sm2","keys":5,"mode":"both"}"#,
+            r#"{"kind":"pir","curve":"p256","keys":5}"#,
+        ] {
+            let text = format!(
+                r#"{{"job_id":"0123456789abcdef0123456789abcdef","dataset":"a","initiator_dataset":"b","spec":{bad}}}"#
+            );
+            assert!(
+                matches!(
+                    decode::<Propose>(text.as_bytes()),
+                    Err(ControlError::Malformed { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -75,6 +75,26 @@ impl NodeDir {
         self.outputs().join(format!(".{job_id}.csv.pending"))
     }
 
+    /// Where published hidden-query tables live: `pir/DATASET.kwpir` (mode 0600: each holds its
+    /// OPRF key).
+    pub fn pir_tables(&self) -> PathBuf {
+        self.root.join("pir")
+    }
+
+    /// The published hidden-query table of a dataset (`unseen pir publish`).
+    pub fn pir_table(&self, dataset: &str) -> PathBuf {
+        self.pir_tables().join(format!("{dataset}.kwpir"))
+    }
+
+    /// The querier's cache of a partner's table hint (the large one-time download), one file
+    /// per partner and dataset: `pir-cache/PARTNER/DATASET.hint`.
+    pub fn pir_hint_cache(&self, partner: &str, dataset: &str) -> PathBuf {
+        self.root
+            .join("pir-cache")
+            .join(partner)
+            .join(format!("{dataset}.hint"))
+    }
+
     /// The daemon's log file.
     pub fn log(&self) -> PathBuf {
         self.root.join("logs").join("node.log")
@@ -102,6 +122,35 @@ pub struct Config {
     /// Network timeouts.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Hidden-query (keyword PIR) limits.
+    #[serde(default)]
+    pub pir: PirConfig,
+}
+
+/// `[pir]`: limits on hidden queries this node serves.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PirConfig {
+    /// Keys (OPRF evaluations) one partner may look up in one dataset per UTC day; each lets
+    /// the partner test one key of its choice, so with enumerable keys (ID-card, phone numbers)
+    /// this is what bounds how much of a table a partner can learn. 0 refuses every query.
+    #[serde(default = "default_max_keys_per_day")]
+    pub max_keys_per_day: u64,
+}
+
+/// The default of [`PirConfig::max_keys_per_day`].
+pub const DEFAULT_MAX_KEYS_PER_DAY: u64 = 100_000;
+
+fn default_max_keys_per_day() -> u64 {
+    DEFAULT_MAX_KEYS_PER_DAY
+}
+
+impl Default for PirConfig {
+    fn default() -> Self {
+        Self {
+            max_keys_per_day: DEFAULT_MAX_KEYS_PER_DAY,
+        }
+    }
 }
 
 /// Network timeouts, in seconds.

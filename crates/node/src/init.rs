@@ -10,7 +10,7 @@ use unseen_transport::{Fingerprint, Identity};
 use zeroize::Zeroizing;
 
 use crate::NodeError;
-use crate::dir::{Config, NodeDir, Timeouts};
+use crate::dir::{Config, NodeDir, PirConfig, Timeouts};
 
 /// What `init` created.
 #[derive(Debug)]
@@ -77,6 +77,7 @@ pub fn init(
         listen,
         api,
         timeouts: Timeouts::default(),
+        pir: PirConfig::default(),
     };
     let mut event = AuditEvent::new("operator", "node.init", "ok");
     event.params = serde_json::json!({

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use unseen_channel::Channel;
 use unseen_psi::{Params, Progress};
-use unseen_store::{AuditEvent, Dataset, Finish, Job, JobState, NewJob, Partner, Role, StoreError};
+use unseen_store::{
+    AuditEvent, Dataset, Finish, Job, JobState, NewJob, Partner, PirGrant, Role, StoreError,
+};
 use unseen_transport::{Acceptor, Fingerprint, TlsChannel, TransportError};
 
 use crate::control::{self, Curve, Decision, Done, JobSpec, Propose, PsiMode};
 use crate::node::Node;
-use crate::{NodeError, ops, policy, psi_job};
+use crate::{NodeError, ops, pir_job, policy, psi_job};
 
 /// A job to submit (the HTTP API's `POST /v1/jobs` body).
 #[derive(Clone, Debug, Deserialize)]
@@ -47,6 +49,11 @@ impl SubmitRequest {
                 mode: self.mode.unwrap_or(PsiMode::Both),
                 curve: self.curve.unwrap_or(Curve::Ristretto255),
             }),
+            "pir" => Err(NodeError::Invalid(
+                "pir jobs (hidden queries) are run with `unseen query` on the node directory, \
+                 which reads the keys file itself: the keys never pass through the API"
+                    .into(),
+            )),
             other => Err(NodeError::Invalid(format!(
                 "unknown job kind {other:?} (known: {})",
                 control::JOB_KINDS.join(", ")
@@ -138,7 +145,8 @@ pub fn submit(
     let spawned = std::thread::Builder::new()
         .name(format!("job-{}", &job.id[..8]))
         .spawn(move || {
-            let result = initiate(&worker_node, &worker_job, &partner, &dataset, spec, &cancel);
+            let work = Work::Psi(dataset);
+            let result = initiate(&worker_node, &worker_job, &partner, &work, spec, &cancel);
             finish(&worker_node, &worker_job, result, &cancel);
         });
     if let Err(e) = spawned {
@@ -148,6 +156,111 @@ pub fn submit(
         )));
     }
     Ok(job)
+}
+
+/// Asks a hidden query from this process (`unseen query`, no daemon needed): records the job
+/// (initiator, kind `pir`), proposes it to the partner over mutual TLS, runs the keyword-PIR
+/// client on `input`'s keys and writes `input.output` when both nodes confirm; returns the job
+/// as it ended (`succeeded`, `rejected` by the partner, or `failed`).
+///
+/// Only the partner's policy applies: the keys file is not a registered dataset and nothing of
+/// it leaves this node but the number of distinct keys.
+pub fn query(
+    node: &Arc<Node>,
+    actor: &str,
+    partner: &str,
+    dataset: &str,
+    curve: Curve,
+    reveal_bucket: Option<u32>,
+    input: pir_job::QueryInput,
+) -> Result<Job, NodeError> {
+    let distinct = input.distinct_keys().0.len();
+    if distinct == 0 {
+        return Err(NodeError::Invalid(format!(
+            "{}: no keys to look up",
+            input.input.display()
+        )));
+    }
+    let keys = u32::try_from(distinct).map_err(|_| {
+        NodeError::Invalid(format!(
+            "{}: {distinct} distinct keys, at most {} in one query",
+            input.input.display(),
+            u32::MAX
+        ))
+    })?;
+    if reveal_bucket == Some(0) {
+        return Err(NodeError::Invalid(
+            "--reveal-bucket-k-anonymity must be at least 1".into(),
+        ));
+    }
+    let spec = JobSpec::Pir {
+        curve,
+        keys,
+        reveal_bucket,
+    };
+    let (partner, job) = {
+        let mut store = node.store();
+        let partner = store
+            .partner(partner)?
+            .ok_or_else(|| not_found("partner", partner))?;
+        unseen_store::validate_name("dataset", dataset)?;
+        let job = store.insert_job(&NewJob {
+            id: new_job_id()?,
+            kind: spec.kind().to_owned(),
+            role: Role::Initiator,
+            partner: partner.name.clone(),
+            dataset: pir_job::QUERY_DATASET.to_owned(),
+            peer_dataset: dataset.to_owned(),
+            params: serde_json::to_value(spec).map_err(|e| NodeError::Internal(e.to_string()))?,
+            state: JobState::Proposed,
+            rerun_of: None,
+        })?;
+        store.audit_append(&job_event(actor, "job.proposed", "proposed", &job))?;
+        (partner, job)
+    };
+    tracing::info!(job = %job.id, partner = %partner.name, kind = %job.kind, "job proposed");
+    let cancel = node.start_job(&job.id);
+    let work = Work::PirQuery(Box::new(input));
+    let result = initiate(node, &job, &partner, &work, spec, &cancel);
+    finish(node, &job, result, &cancel);
+    node.store()
+        .job(&job.id)?
+        .ok_or_else(|| not_found("job", &job.id))
+}
+
+/// What this node brings to a job.
+enum Work {
+    /// A registered dataset to run a PSI on (either role).
+    Psi(Dataset),
+    /// A published table to answer a hidden query from, and the keys granted against the
+    /// partner's quota on UTC `day`.
+    PirServe {
+        dataset: String,
+        table: pir_job::SharedTable,
+        granted: u64,
+        day: i64,
+    },
+    /// A hidden query to ask.
+    PirQuery(Box<pir_job::QueryInput>),
+}
+
+/// What the local part of a job produced.
+struct Produced {
+    /// Whether the pending output was written.
+    wrote: bool,
+    /// Kind-specific result fields (a JSON object).
+    result: serde_json::Value,
+}
+
+/// Deletes a pending output however the job ends (after a successful rename it is gone).
+struct PendingFile(std::path::PathBuf);
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
 }
 
 /// How a job ended, short of success.
@@ -169,7 +282,7 @@ fn initiate(
     node: &Arc<Node>,
     job: &Job,
     partner: &Partner,
-    dataset: &Dataset,
+    work: &Work,
     spec: JobSpec,
     cancel: &AtomicBool,
 ) -> Result<Outcome, (End, Option<unseen_channel::Stats>)> {
@@ -225,7 +338,7 @@ fn initiate(
             .audit_append(&job_event(&partner.name, "job.accepted", "accepted", job))
             .map_err(|e| fail(e.to_string()))?;
     }
-    execute(node, job, &mut ch, dataset, spec, true, &partner.name)
+    execute(node, job, &mut ch, work, spec, true, &partner.name)
 }
 
 /// Runs the accepted job's protocol on `ch`, writes the output (pending until both nodes report
@@ -234,52 +347,58 @@ fn execute(
     node: &Arc<Node>,
     job: &Job,
     ch: &mut TlsChannel,
-    dataset: &Dataset,
+    work: &Work,
     spec: JobSpec,
     initiator: bool,
     partner: &str,
 ) -> Result<Outcome, (End, Option<unseen_channel::Stats>)> {
-    let JobSpec::Psi { mode, curve } = spec;
     node.store()
         .transition(&job.id, JobState::Running, None)
         .map_err(|e| (End::Failed(e.to_string()), None))?;
     tracing::info!(job = %job.id, partner = %partner, "job running");
-    let (leader, reveal) = psi_job::role(mode, initiator);
-    let pending = node.dir.pending_output(&job.id);
+    let (pending, fin) = match work {
+        Work::PirQuery(q) => (q.pending(&job.id), q.output.clone()),
+        Work::Psi(_) | Work::PirServe { .. } => {
+            (node.dir.pending_output(&job.id), node.dir.output(&job.id))
+        }
+    };
+    let _pending = PendingFile(pending.clone());
     // Local work that can fail tells the partner (Done{ok: false}) so it fails fast too.
-    let local = (|| -> Result<(unseen_psi::PsiOutput, Option<u64>, bool, usize), String> {
-        let opts = psi_job::key_pass(
-            ops::read_options(dataset).map_err(|e| e.to_string())?,
-            false,
-        );
-        let path = std::path::Path::new(&dataset.path);
-        let table = unseen_data::read_table(path, &opts)
-            .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
-        let progress = progress_sink(node, &job.id);
-        let out = psi_job::run_role(
+    let local = match (spec, work) {
+        (JobSpec::Psi { mode, curve }, Work::Psi(dataset)) => run_psi(
+            node, job, ch, dataset, mode, curve, initiator, partner, &pending,
+        ),
+        (
+            JobSpec::Pir { reveal_bucket, .. },
+            Work::PirServe {
+                dataset,
+                table,
+                granted,
+                day,
+            },
+        ) if !initiator => serve_pir(
+            node,
+            job,
             ch,
-            curve,
-            leader,
-            &table.keys,
-            Params::new(reveal),
-            &progress,
-        )
-        .map_err(|e| format!("partner {partner}: {e}"))?;
-        let (rows, wrote) = match (&out.intersection, out.cardinality) {
-            (Some(idx), _) if psi_job::learns_rows(leader, reveal) => {
-                let n = psi_job::write_rows(&pending, path, &opts, &table, idx)
-                    .map_err(|e| format!("writing the output: {e}"))?;
-                (Some(n), true)
-            }
-            (None, Some(c)) => {
-                psi_job::write_cardinality(&pending, c)
-                    .map_err(|e| format!("writing the output: {e}"))?;
-                (None, true)
-            }
-            _ => (None, false),
-        };
-        Ok((out, rows, wrote, table.keys.len()))
-    })();
+            partner,
+            dataset,
+            table,
+            (*granted, *day),
+            reveal_bucket,
+        ),
+        (
+            JobSpec::Pir {
+                curve,
+                reveal_bucket,
+                ..
+            },
+            Work::PirQuery(q),
+        ) if initiator => ask_pir(node, job, ch, partner, q, curve, reveal_bucket, &pending),
+        _ => Err(
+            "internal error: the job's kind does not match this node's part; please report"
+                .to_owned(),
+        ),
+    };
     let own_head = node
         .store()
         .audit_head()
@@ -294,7 +413,7 @@ fn execute(
         audit_head: own_head,
     };
     let stats_now = |ch: &TlsChannel| Some(ch.stats());
-    let (out, rows, wrote, items) = match local {
+    let produced = match local {
         Ok(v) => v,
         Err(reason) => {
             let _ = control::send_done(ch, &report);
@@ -324,8 +443,7 @@ fn execute(
                 ))
             }
         })?;
-    let (output, digest) = if wrote {
-        let fin = node.dir.output(&job.id);
+    let (output, digest) = if produced.wrote {
         std::fs::rename(&pending, &fin).map_err(|e| {
             (
                 End::Failed(format!("cannot move the output into place: {e}")),
@@ -343,20 +461,155 @@ fn execute(
         (None, None)
     };
     let st = ch.stats();
+    let mut result = produced.result;
+    if let Some(r) = result.as_object_mut() {
+        r.insert("rounds".into(), st.rounds.into());
+        r.insert(
+            "partner_audit_head".into(),
+            serde_json::to_value(partner_head).unwrap_or_default(),
+        );
+    }
     Ok(Outcome {
         output,
         digest,
         bytes_sent: st.bytes_sent,
         bytes_received: st.bytes_received,
+        result,
+    })
+}
+
+/// One party of a PSI job: reads the dataset's keys, runs its role, writes its rows (or the
+/// cardinality) to `pending`.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn run_psi(
+    node: &Node,
+    job: &Job,
+    ch: &mut TlsChannel,
+    dataset: &Dataset,
+    mode: PsiMode,
+    curve: Curve,
+    initiator: bool,
+    partner: &str,
+    pending: &std::path::Path,
+) -> Result<Produced, String> {
+    let (leader, reveal) = psi_job::role(mode, initiator);
+    let opts = psi_job::key_pass(
+        ops::read_options(dataset).map_err(|e| e.to_string())?,
+        false,
+    );
+    let path = std::path::Path::new(&dataset.path);
+    let table = unseen_data::read_table(path, &opts)
+        .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
+    let progress = progress_sink(node, &job.id);
+    let out = psi_job::run_role(
+        ch,
+        curve,
+        leader,
+        &table.keys,
+        Params::new(reveal),
+        &progress,
+    )
+    .map_err(|e| format!("partner {partner}: {e}"))?;
+    let (rows, wrote) = match (&out.intersection, out.cardinality) {
+        (Some(idx), _) if psi_job::learns_rows(leader, reveal) => {
+            let n = psi_job::write_rows(pending, path, &opts, &table, idx)
+                .map_err(|e| format!("writing the output: {e}"))?;
+            (Some(n), true)
+        }
+        (None, Some(c)) => {
+            psi_job::write_cardinality(pending, c)
+                .map_err(|e| format!("writing the output: {e}"))?;
+            (None, true)
+        }
+        _ => (None, false),
+    };
+    Ok(Produced {
+        wrote,
         result: serde_json::json!({
-            "items": items,
+            "items": table.keys.len(),
             "peer_items": out.peer_items,
             "intersection": out.intersection.as_ref().map(Vec::len),
             "cardinality": out.cardinality,
             "rows_written": rows,
-            "rounds": st.rounds,
-            "partner_audit_head": partner_head,
         }),
+    })
+}
+
+/// The responder of a hidden query: answers from the published table, at most the keys
+/// granted; gives back to the quota what a successful session did not use (a failed one keeps
+/// the whole grant: the partner may have had evaluations before it failed).
+#[allow(clippy::too_many_arguments)] // one call site
+fn serve_pir(
+    node: &Node,
+    job: &Job,
+    ch: &mut TlsChannel,
+    partner: &str,
+    dataset: &str,
+    table: &pir_job::SharedTable,
+    (granted, day): (u64, i64),
+    reveal_bucket: Option<u32>,
+) -> Result<Produced, String> {
+    let served =
+        pir_job::serve(ch, table, granted).map_err(|e| format!("partner {partner}: {e}"))?;
+    let unused = granted.saturating_sub(served.keys);
+    if unused > 0
+        && let Err(e) = node.store().pir_release(partner, dataset, day, unused)
+    {
+        tracing::warn!(job = %job.id, error = %e, "cannot give unused hidden-query keys back");
+    }
+    if served.reveal_bucket != reveal_bucket {
+        return Err(format!(
+            "partner {partner} looked keys up in another mode than the one it proposed"
+        ));
+    }
+    if let Err(e) = node.store().set_progress(&job.id, served.keys, served.keys) {
+        tracing::warn!(job = %job.id, error = %e, "cannot record progress");
+    }
+    let info = table.info();
+    Ok(Produced {
+        wrote: false,
+        result: serde_json::json!({
+            "keys": served.keys,
+            "batches": served.batches,
+            "lookup": if served.reveal_bucket.is_some() { "reveal-bucket" } else { "private" },
+            "hint": served.hint,
+            "table_id": hex::encode(info.table_id),
+            "epoch": info.epoch,
+        }),
+    })
+}
+
+/// The initiator of a hidden query: runs the client, writes the rows with their records.
+#[allow(clippy::too_many_arguments)] // one call site
+fn ask_pir(
+    node: &Node,
+    job: &Job,
+    ch: &mut TlsChannel,
+    partner: &str,
+    q: &pir_job::QueryInput,
+    curve: Curve,
+    reveal_bucket: Option<u32>,
+    pending: &std::path::Path,
+) -> Result<Produced, String> {
+    let lookup = pir_job::Lookup {
+        curve,
+        reveal_bucket,
+    };
+    let r = pir_job::query(
+        ch,
+        &node.dir,
+        (partner, &job.peer_dataset),
+        q,
+        lookup,
+        pending,
+    )?;
+    let keys = r.keys as u64;
+    if let Err(e) = node.store().set_progress(&job.id, keys, keys) {
+        tracing::warn!(job = %job.id, error = %e, "cannot record progress");
+    }
+    Ok(Produced {
+        wrote: true,
+        result: serde_json::to_value(&r).map_err(|e| e.to_string())?,
     })
 }
 
@@ -460,6 +713,11 @@ fn finish(
                         "spec": done.params,
                         "partner_audit_head": anchor,
                     });
+                    // A hidden query: how many keys were looked up (never which).
+                    if let (Some(keys), Some(p)) = (f.result.get("keys"), e.params.as_object_mut())
+                    {
+                        p.insert("keys".into(), keys.clone());
+                    }
                 }
                 if let Err(err) = store.audit_append(&e) {
                     tracing::error!(job = %job.id, error = %err, "cannot append to the audit log");
@@ -529,14 +787,17 @@ pub fn serve_connection(node: &Arc<Node>, acceptor: &Acceptor, tcp: TcpStream) {
 
 /// The responder's decision on a proposal.
 enum Verdict {
-    /// Run it on this dataset.
-    Accept(Job, Dataset),
+    /// Run it with this part.
+    Accept(Job, Work),
     /// Refuse it (the job record, if one was made, and the reason sent to the partner).
     Reject(Option<Job>, String),
 }
 
-fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose) {
-    let decided = (|| -> Result<Verdict, NodeError> {
+/// Decides on a proposal: the job id is new, the policy allows it, the dataset exists; for a
+/// hidden query also a published table of the proposed curve and enough quota left today, whose
+/// grant is recorded here.
+fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, NodeError> {
+    let (job, dataset) = {
         let mut store = node.store();
         if store.job(&p.job_id)?.is_some() {
             return Ok(Verdict::Reject(
@@ -557,23 +818,85 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
             rerun_of: None,
         })?;
         store.audit_append(&job_event(&partner.name, "job.proposed", "proposed", &job))?;
-        match verdict {
-            Err(reason) => Ok(Verdict::Reject(Some(job), reason)),
-            Ok(()) => {
-                let Some(dataset) = store.dataset(&p.dataset)? else {
+        if let Err(reason) = verdict {
+            return Ok(Verdict::Reject(Some(job), reason));
+        }
+        let Some(dataset) = store.dataset(&p.dataset)? else {
+            return Ok(Verdict::Reject(
+                Some(job),
+                format!("no dataset named {:?}", p.dataset),
+            ));
+        };
+        (job, dataset)
+    };
+    let work = match p.spec {
+        JobSpec::Psi { .. } => Work::Psi(dataset),
+        JobSpec::Pir {
+            curve,
+            keys,
+            reveal_bucket,
+        } => {
+            // Without the store: loading a table takes seconds.
+            let table = match node.pir_tables.get(&node.dir, &p.dataset) {
+                Ok(Some(t)) => t,
+                Ok(None) => {
                     return Ok(Verdict::Reject(
                         Some(job),
-                        format!("no dataset named {:?}", p.dataset),
+                        format!(
+                            "dataset {:?} has no published hidden-query table (its owner \
+                             publishes one with `unseen pir publish`)",
+                            p.dataset
+                        ),
                     ));
-                };
-                let job = store.transition(&job.id, JobState::Accepted, None)?;
-                store.audit_append(&job_event("node", "job.accepted", "accepted", &job))?;
-                Ok(Verdict::Accept(job, dataset))
+                }
+                Err(e) => {
+                    tracing::error!(job = %job.id, error = %e, "cannot load a hidden-query table");
+                    return Ok(Verdict::Reject(
+                        Some(job),
+                        format!(
+                            "the hidden-query table of dataset {:?} cannot be loaded on the \
+                             partner's node",
+                            p.dataset
+                        ),
+                    ));
+                }
+            };
+            if let Err(reason) = pir_job::check_proposal(&table, &p.dataset, curve, reveal_bucket) {
+                return Ok(Verdict::Reject(Some(job), reason));
+            }
+            let day = unseen_store::utc_day(unseen_store::now_ms());
+            let limit = node.config.pir.max_keys_per_day;
+            let keys = u64::from(keys);
+            let grant = node
+                .store()
+                .pir_grant(&partner.name, &p.dataset, day, keys, limit)?;
+            if let PirGrant::Refused { used } = grant {
+                return Ok(Verdict::Reject(
+                    Some(job),
+                    format!(
+                        "quota: partner {:?} may look up {limit} keys per UTC day in dataset \
+                         {:?}; {used} used today, this query announces {keys}",
+                        partner.name, p.dataset
+                    ),
+                ));
+            }
+            Work::PirServe {
+                dataset: p.dataset.clone(),
+                table,
+                granted: keys,
+                day,
             }
         }
-    })();
-    match decided {
-        Ok(Verdict::Accept(job, dataset)) => {
+    };
+    let mut store = node.store();
+    let job = store.transition(&job.id, JobState::Accepted, None)?;
+    store.audit_append(&job_event("node", "job.accepted", "accepted", &job))?;
+    Ok(Verdict::Accept(job, work))
+}
+
+fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose) {
+    match decide(node, partner, p) {
+        Ok(Verdict::Accept(job, work)) => {
             tracing::info!(job = %job.id, partner = %partner.name, "accepted a job");
             let cancel = node.start_job(&job.id);
             node.set_shutdown(&job.id, ch.shutdown_handle());
@@ -582,7 +905,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 reason: None,
             };
             let result = match control::send_decision(ch, &accepted) {
-                Ok(()) => execute(node, &job, ch, &dataset, p.spec, false, &partner.name),
+                Ok(()) => execute(node, &job, ch, &work, p.spec, false, &partner.name),
                 Err(e) => Err((
                     End::Failed(format!("partner {}: {e}", partner.name)),
                     Some(ch.stats()),
@@ -673,7 +996,12 @@ pub fn rerun(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> 
     }
     let spec: JobSpec = serde_json::from_value(job.params.clone())
         .map_err(|e| NodeError::Internal(format!("job {id}: stored parameters: {e}")))?;
-    let JobSpec::Psi { mode, curve } = spec;
+    let JobSpec::Psi { mode, curve } = spec else {
+        return Err(NodeError::Conflict(format!(
+            "job {id} is a hidden query, whose keys file stays with the `unseen query` that ran \
+             it; run `unseen query` again"
+        )));
+    };
     let req = SubmitRequest {
         kind: spec.kind().to_owned(),
         partner: job.partner.clone(),

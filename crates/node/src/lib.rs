@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod node;
 pub mod ops;
+pub mod pir_job;
 pub mod policy;
 pub mod psi_job;
 

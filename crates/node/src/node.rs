@@ -25,6 +25,8 @@ pub struct Node {
     running: Mutex<HashMap<String, RunningJob>>,
     /// Event counters for `/metrics`.
     pub counters: Counters,
+    /// Hidden-query tables loaded for serving, by dataset.
+    pub pir_tables: crate::pir_job::TableCache,
 }
 
 impl std::fmt::Debug for Node {
@@ -76,6 +78,7 @@ impl Node {
             store: Mutex::new(store),
             running: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            pir_tables: crate::pir_job::TableCache::default(),
         }))
     }
 

@@ -11,8 +11,8 @@ use unseen_store::{
 };
 use unseen_transport::{Certificate, Fingerprint};
 
-use crate::NodeError;
 use crate::control::JOB_KINDS;
+use crate::{NodeDir, NodeError};
 
 /// A partner to register.
 #[derive(Clone, Debug, Deserialize)]
@@ -171,11 +171,19 @@ fn absolute(p: &Path) -> Result<PathBuf, NodeError> {
         .map_err(|e| NodeError::Invalid(format!("dataset file {}: {e}", p.display())))
 }
 
-/// Removes a dataset and its policies (the file itself is untouched).
-pub fn remove_dataset(store: &mut Store, actor: &str, name: &str) -> Result<(), NodeError> {
+/// Removes a dataset, its policies and its published hidden-query table (the data file itself
+/// is untouched).
+pub fn remove_dataset(
+    dir: &NodeDir,
+    store: &mut Store,
+    actor: &str,
+    name: &str,
+) -> Result<(), NodeError> {
     store.remove_dataset(name)?;
+    let table = crate::pir_job::remove_table(dir, name)?;
     let mut e = AuditEvent::new(actor, "dataset.removed", "ok");
     e.datasets = vec![name.to_owned()];
+    e.params = serde_json::json!({ "pir_table_removed": table });
     store.audit_append(&e)?;
     Ok(())
 }
@@ -188,7 +196,7 @@ pub struct PolicyInput {
     pub dataset: String,
     /// The partner allowed.
     pub partner: String,
-    /// The job kind allowed (`psi`).
+    /// The job kind allowed (`psi`, `pir`).
     pub job: String,
     /// Who may receive rows: `any`, `both`, `owner`, `partner`, `none`.
     #[serde(default = "default_receivers")]
@@ -219,6 +227,15 @@ pub fn allow(store: &mut Store, actor: &str, p: &PolicyInput) -> Result<Policy, 
             p.receivers
         ))
     })?;
+    // A hidden query gives records to the querier (the partner) and nothing to this node: any
+    // other receivers would allow nothing.
+    if p.job == "pir" && !matches!(receivers, Receivers::Any | Receivers::Partner) {
+        return Err(NodeError::Invalid(format!(
+            "receivers {}: a pir job gives records to the partner that queries and nothing to \
+             this node, so its rule must be --receivers partner (or any)",
+            receivers.as_str()
+        )));
+    }
     let policy = store.allow(&NewPolicy {
         dataset: p.dataset.clone(),
         partner: p.partner.clone(),

@@ -10,6 +10,9 @@
 //! | `owner` | only jobs where the dataset's owner (this node) alone receives the rows |
 //! | `partner` | only jobs where the partner alone receives the rows |
 //! | `none` | only jobs where nobody receives rows (cardinality) |
+//!
+//! In a hidden query (`pir`) the initiator (the querier) receives records and the responder
+//! (the table's owner) nothing, so a rule for `pir` must be `partner` or `any`.
 
 use unseen_store::{Receivers, Store};
 
@@ -18,12 +21,15 @@ use crate::control::{JobSpec, PsiMode};
 
 /// Who receives rows in a job: (this node, the partner).
 fn receivers(spec: &JobSpec, we_initiate: bool) -> (bool, bool) {
-    let JobSpec::Psi { mode, .. } = spec;
-    let (initiator, responder) = match mode {
-        PsiMode::Both => (true, true),
-        PsiMode::InitiatorOnly => (true, false),
-        PsiMode::ResponderOnly => (false, true),
-        PsiMode::Cardinality => (false, false),
+    let (initiator, responder) = match spec {
+        JobSpec::Psi { mode, .. } => match mode {
+            PsiMode::Both => (true, true),
+            PsiMode::InitiatorOnly => (true, false),
+            PsiMode::ResponderOnly => (false, true),
+            PsiMode::Cardinality => (false, false),
+        },
+        // The querier gets the records of its keys; the table's owner learns only their count.
+        JobSpec::Pir { .. } => (true, false),
     };
     if we_initiate {
         (initiator, responder)
@@ -61,12 +67,14 @@ pub fn check(
     if ok {
         Ok(Ok(()))
     } else {
-        let JobSpec::Psi { mode, .. } = spec;
+        let mode = match spec {
+            JobSpec::Psi { mode, .. } => format!(" (mode {})", mode.as_str()),
+            JobSpec::Pir { .. } => String::new(),
+        };
         Ok(Err(format!(
             "the policy on dataset {dataset:?} for partner {partner:?} lets rows go to {:?} \
-             only, but this {kind} job (mode {}) gives rows to {}",
+             only, but this {kind} job{mode} gives rows to {}",
             rule.receivers.as_str(),
-            mode.as_str(),
             match (us, them) {
                 (true, true) => "both nodes",
                 (true, false) => "the dataset's owner",

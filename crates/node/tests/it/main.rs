@@ -3,5 +3,6 @@
 
 mod api;
 mod audit;
+mod pir;
 mod policy;
 mod util;
