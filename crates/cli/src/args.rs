@@ -53,6 +53,13 @@ pub(crate) enum Command {
     /// The tamper-evident audit log (SM3 hash chain).
     #[command(subcommand)]
     Audit(crate::node_cmd::AuditCommand),
+    /// Hidden-query tables this node offers to partners (keyword PIR).
+    #[command(subcommand)]
+    Pir(crate::pir_cmd::PirCommand),
+    /// Hidden query (隐匿查询): looks keys up in a partner's published table; the partner
+    /// learns only how many keys were looked up.
+    #[command(after_help = crate::pir_cmd::QUERY_EXAMPLES)]
+    Query(crate::pir_cmd::QueryArgs),
 }
 
 const PSI_EXAMPLES: &str = "\
@@ -197,7 +204,7 @@ pub(crate) enum BenchCommand {
     /// Keyword PIR (hidden query): a server database of N generated ID-card keys with random
     /// records, one client looking up K keys (half present), over loopback mutual TLS.
     #[command(
-        after_help = "Example:\n  unseen bench pir --rows 1048576 --keys 1 --record-bytes 32\n  unseen bench pir --rows 65536 --keys 64 --curve sm2    # SM2-SM3 OPRF, SM4-GCM"
+        after_help = "Example:\n  unseen bench pir --rows 1048576 --keys 1 --record-bytes 32\n  unseen bench pir --rows 65536 --keys 64 --curve sm2    # SM2-SM3 OPRF, SM4-GCM\n  unseen bench pir --rows 1048576 --keys 64 --update-rows 3000 --reveal-bucket-k-anonymity 100"
     )]
     Pir(BenchPirArgs),
     /// Framed throughput over loopback mutual TLS 1.3 (one direction).
@@ -219,6 +226,15 @@ pub(crate) struct BenchPirArgs {
     /// OPRF group: ristretto255 (with AES-256-GCM) or sm2 (SM2-SM3 OPRF with SM4-GCM).
     #[arg(long, value_enum, default_value_t = Curve::Ristretto255)]
     pub(crate) curve: Curve,
+    /// Also measure an in-place update: change this many rows (a third deleted, a third with
+    /// new records, a third new keys), then query again with the old hint (only changed hint
+    /// rows are downloaded).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) update_rows: usize,
+    /// Also measure the cheaper mode that REVEALS each key's bucket to the server (k-anonymity
+    /// among at least K keys of the table; see docs/protocols/keyword-pir.md).
+    #[arg(long, value_name = "K")]
+    pub(crate) reveal_bucket_k_anonymity: Option<u32>,
 }
 
 #[derive(Debug, Args)]

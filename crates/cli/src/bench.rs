@@ -157,9 +157,69 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
     use unseen_crypto::aead::AeadAlg;
     use unseen_crypto::oprf::{OprfSuite, ServerKey};
     use unseen_pir::keyword::{
-        ClientConfig, HintSent, KeywordServer, LookupMode, ServerLimits, TableConfig, lookup,
-        receive_setup, run_server,
+        ClientConfig, ClientOutput, HintCache, HintSent, KeywordServer, LookupMode, ServerLimits,
+        TableConfig, run_client, run_server,
     };
+
+    /// The plaintext lookup of `look` in `(keys, records)`.
+    fn oracle(pairs: &[(&[u8], &[u8])], look: &[String]) -> Vec<Vec<Vec<u8>>> {
+        let index: std::collections::HashMap<&[u8], &[u8]> = pairs.iter().copied().collect();
+        look.iter()
+            .map(|k| {
+                index
+                    .get(k.as_bytes())
+                    .map(|r| vec![r.to_vec()])
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// One session on a new loopback mutual-TLS connection; the client's output and its wall
+    /// time from connecting to the end of the session.
+    fn session<S: OprfSuite>(
+        server: &KeywordServer<S>,
+        aead: AeadAlg,
+        mode: LookupMode,
+        cache: Option<HintCache>,
+        refs: &[&[u8]],
+        seed: u8,
+    ) -> anyhow::Result<(ClientOutput, f64)> {
+        let server_id = unseen_transport::Identity::generate("pir-server")?;
+        let client_id = unseen_transport::Identity::generate("pir-client")?;
+        let (sfp, cfp) = (server_id.fingerprint(), client_id.fingerprint());
+        let opts = unseen_transport::Options::default();
+        let acceptor = unseen_transport::Acceptor::new(&server_id, opts)?;
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
+        let addr = listener.local_addr()?;
+        let (served, client) = std::thread::scope(|s| {
+            let srv = s.spawn(|| -> anyhow::Result<()> {
+                let (tcp, _) = listener.accept()?;
+                let mut ch = acceptor.accept(tcp, &|fp| *fp == cfp)?;
+                run_server(&mut ch, server, &ServerLimits::default())?;
+                Ok(())
+            });
+            let cli = (|| -> anyhow::Result<_> {
+                let mut crng = ChaCha20Rng::from_seed([seed; 32]);
+                let t = Instant::now();
+                let mut ch = unseen_transport::connect(addr, &client_id, &sfp, &opts)?;
+                let out = run_client::<S, _, _>(
+                    &mut ch,
+                    ClientConfig::new(aead),
+                    mode,
+                    cache,
+                    refs,
+                    &mut crng,
+                )?;
+                Ok((out, t.elapsed().as_secs_f64()))
+            })();
+            (srv.join(), cli)
+        });
+        let Ok(served) = served else {
+            anyhow::bail!("the server thread panicked (please report)");
+        };
+        served.context("PIR server")?;
+        client.context("PIR client")
+    }
 
     fn go<S: OprfSuite>(a: &BenchPirArgs, aead: AeadAlg, curve: &str) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(
@@ -177,7 +237,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let rss_before = rss_bytes();
         let t = Instant::now();
-        let server = KeywordServer::build(
+        let mut server = KeywordServer::build(
             ServerKey::<S>::generate(&mut rng),
             &pairs,
             TableConfig::new(aead, a.record_bytes),
@@ -192,119 +252,128 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             .map(|i| keys[(i * 7919) % a.rows].clone())
             .collect();
         look.extend(synth::id_cards(12, a.keys / 2));
-        let expected: Vec<Vec<Vec<u8>>> = {
-            let index: std::collections::HashMap<&str, usize> = keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (k.as_str(), i))
-                .collect();
-            look.iter()
-                .map(|k| {
-                    index
-                        .get(k.as_str())
-                        .map(|&i| {
-                            vec![records[i * a.record_bytes..(i + 1) * a.record_bytes].to_vec()]
-                        })
-                        .unwrap_or_default()
-                })
-                .collect()
-        };
+        let expected = oracle(&pairs, &look);
         let refs: Vec<&[u8]> = look.iter().map(String::as_bytes).collect();
 
-        let server_id = unseen_transport::Identity::generate("pir-server")?;
-        let client_id = unseen_transport::Identity::generate("pir-client")?;
-        let (sfp, cfp) = (server_id.fingerprint(), client_id.fingerprint());
-        let opts = unseen_transport::Options::default();
-        let acceptor = unseen_transport::Acceptor::new(&server_id, opts)?;
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
-        let addr = listener.local_addr()?;
-        // Two sessions on two connections: the first downloads the hint (the one-time offline
-        // cost), the second is a query as a client holding the hint makes it, end to end:
-        // connect, TLS handshake, hello, setup, the batch.
-        let (served, client) = std::thread::scope(|s| {
-            let server = &server;
-            let acceptor = &acceptor;
-            let listener = &listener;
-            let srv = s.spawn(move || -> anyhow::Result<()> {
-                for _ in 0..2 {
-                    let (tcp, _) = listener.accept()?;
-                    let mut ch = acceptor.accept(tcp, &|fp| *fp == cfp)?;
-                    run_server(&mut ch, server, &ServerLimits::default())?;
-                }
-                Ok(())
-            });
-            let cli = (|| -> anyhow::Result<_> {
-                let mut crng = ChaCha20Rng::from_seed([43; 32]);
-                let t = Instant::now();
-                let mut ch = unseen_transport::connect(addr, &client_id, &sfp, &opts)?;
-                let session = receive_setup::<S, _>(
-                    &mut ch,
-                    ClientConfig::new(aead),
-                    LookupMode::Private,
-                    None,
-                )?;
-                let offline_s = t.elapsed().as_secs_f64();
-                let offline = unseen_channel::Channel::stats(&ch);
-                let first = lookup(&mut ch, &session, &refs, &mut crng)?;
-                let cache = session.hint_cache();
-                drop((ch, session));
-                let t = Instant::now();
-                let mut ch = unseen_transport::connect(addr, &client_id, &sfp, &opts)?;
-                let session = receive_setup::<S, _>(
-                    &mut ch,
-                    ClientConfig::new(aead),
-                    LookupMode::Private,
-                    cache,
-                )?;
-                anyhow::ensure!(
-                    HintSent::from(session.setup().hint) == HintSent::None,
-                    "the second session downloaded a hint again"
-                );
-                let t_lookup = Instant::now();
-                let got = lookup(&mut ch, &session, &refs, &mut crng)?;
-                let lookup_s = t_lookup.elapsed().as_secs_f64();
-                let query_s = t.elapsed().as_secs_f64();
-                let end = unseen_channel::Channel::stats(&ch);
-                anyhow::ensure!(first == got, "the two sessions disagree");
-                Ok((got, offline_s, query_s, lookup_s, offline, end))
-            })();
-            (srv.join(), cli)
-        });
-        let Ok(served) = served else {
-            anyhow::bail!("the server thread panicked (please report)");
-        };
-        served.context("PIR server")?;
-        let (got, offline_s, query_s, lookup_s, offline, end) = client.context("PIR client")?;
-        let correct = got == expected;
-        let p = server.params();
-        let line = serde_json::json!({
+        // The first session downloads the hint (once per table version); the second is a query
+        // as a client holding the hint makes it, end to end: connect, TLS handshake, hello,
+        // setup, the batch.
+        let (first, first_s) = session(&server, aead, LookupMode::Private, None, &refs, 43)?;
+        let (second, query_s) = session(
+            &server,
+            aead,
+            LookupMode::Private,
+            first.cache.clone(),
+            &refs,
+            44,
+        )?;
+        anyhow::ensure!(
+            second.hint == HintSent::None,
+            "the second session downloaded a hint again"
+        );
+        let mut correct = first.records == expected && second.records == expected;
+        let info = server.info();
+        let mut line = serde_json::json!({
             "bench": "pir",
-            "protocol": "keyword-pir (OPRF + buckets as SimplePIR columns)",
+            "protocol": "keyword-pir v2 (OPRF + buckets as SimplePIR columns)",
             "curve": curve,
             "rows": a.rows,
             "keys": a.keys,
             "record_bytes": a.record_bytes,
             "setup_s": setup_s,
-            "offline_s": offline_s,
             "query_s": query_s,
             "query_note": "a new session with the hint cached: connect, TLS handshake, hello, setup, the batch",
-            "lookup_s": lookup_s,
-            "online_bytes_sent": end.bytes_sent,
-            "online_bytes_received": end.bytes_received,
-            "offline_bytes": offline.bytes_received + offline.bytes_sent,
-            "offline_note": "first session: setup and the whole hint, once per table version",
-            "buckets": server.info().buckets,
-            "bucket_capacity": server.info().bucket_capacity,
-            "stash": server.info().stash,
-            "hint_bytes": p.hint_bytes(),
+            "online_bytes_sent": second.stats.bytes_sent,
+            "online_bytes_received": second.stats.bytes_received,
+            "first_session_s": first_s,
+            "offline_bytes": first.stats.bytes_received + first.stats.bytes_sent
+                - second.stats.bytes_received - second.stats.bytes_sent,
+            "offline_note": "the hint, downloaded once per table version (first session minus a cached one)",
+            "hint_bytes": info.hint_bytes,
+            "buckets": info.buckets,
+            "bucket_capacity": info.bucket_capacity,
+            "stash": info.stash,
             "server_rss_bytes": server_rss,
             "server_rss_note": "process RSS after the build, both roles in one process; input data included",
             "rss_before_build_bytes": rss_before,
-            "found": got.iter().filter(|r| !r.is_empty()).count(),
-            "correct": correct,
+            "found": second.records.iter().filter(|r| !r.is_empty()).count(),
             "transport": "tls1.3-mutual-pinned loopback",
             "host": host(),
         });
+        if let Some(k) = a.reveal_bucket_k_anonymity {
+            let (out, secs) = session(
+                &server,
+                aead,
+                LookupMode::RevealBucket { min_keys: k },
+                None,
+                &refs,
+                45,
+            )?;
+            correct &= out.records == expected;
+            line["reveal_bucket"] = serde_json::json!({
+                "k": k,
+                "query_s": secs,
+                "bytes_sent": out.stats.bytes_sent,
+                "bytes_received": out.stats.bytes_received,
+                "leak": "the server learns each key's group of buckets (k-anonymity among the table's keys)",
+            });
+        }
+        if a.update_rows > 0 {
+            // A third of the changes delete rows, a third give rows new records, a third add
+            // new keys; the rest of the table is unchanged.
+            let n = a.update_rows.min(a.rows);
+            let third = n / 3;
+            let new_keys = synth::id_cards(13, n - 2 * third);
+            let mut new_records = vec![0u8; n * a.record_bytes];
+            rng.fill_bytes(&mut new_records);
+            let mut changed: Vec<(&[u8], &[u8])> = pairs[third..].to_vec();
+            for (p, r) in changed
+                .iter_mut()
+                .take(third)
+                .zip(new_records.chunks_exact(a.record_bytes))
+            {
+                p.1 = r;
+            }
+            changed.extend(
+                new_keys
+                    .iter()
+                    .map(String::as_bytes)
+                    .zip(new_records.chunks_exact(a.record_bytes).skip(third)),
+            );
+            let t = Instant::now();
+            let report = server
+                .sync(&changed, &mut rng)
+                .context("updating the PIR database")?;
+            let update_s = t.elapsed().as_secs_f64();
+            // Look up deleted, updated, new and unchanged keys with the old hint.
+            let mut look2: Vec<String> = Vec::new();
+            for i in 0..a.keys.max(4) {
+                let k = match i % 4 {
+                    0 => keys[i % third.max(1)].clone(),
+                    1 => keys[third + i % third.max(1)].clone(),
+                    2 => new_keys[i % new_keys.len().max(1)].clone(),
+                    _ => keys[(2 * third + i * 7919) % a.rows].clone(),
+                };
+                look2.push(k);
+            }
+            look2.truncate(a.keys.max(1));
+            let refs2: Vec<&[u8]> = look2.iter().map(String::as_bytes).collect();
+            let (out, secs) =
+                session(&server, aead, LookupMode::Private, second.cache, &refs2, 46)?;
+            correct &= out.records == oracle(&changed, &look2);
+            line["update"] = serde_json::json!({
+                "rows_changed": n,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "deleted": report.deleted,
+                "rebuilt": report.rebuilt,
+                "update_s": update_s,
+                "hint_rows_changed": report.hint_rows_changed,
+                "query_after_update_s": secs,
+                "bytes_received_after_update": out.stats.bytes_received,
+            });
+        }
+        line["correct"] = serde_json::json!(correct);
         println!("{line}");
         Ok(if correct {
             ExitCode::SUCCESS
