@@ -317,7 +317,7 @@ pub fn lookup<S: OprfSuite, C: Channel, R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<Vec<Vec<u8>>>, PirError> {
     let params = session.params().clone();
-    let reveal = session.hint_cache().is_none();
+    let reveal = session.reveals_buckets();
     let bucket_len = session.group_len();
     let mut records = Vec::with_capacity(keys.len());
     for batch in keys.chunks(MAX_KEYS) {
@@ -371,11 +371,13 @@ pub fn run_client<S: OprfSuite, C: Channel, R: CryptoRng + ?Sized>(
 ) -> Result<ClientOutput, PirError> {
     let session = receive_setup::<S, C>(ch, config, mode, cache)?;
     let records = lookup(ch, &session, keys, rng)?;
+    let metadata = session.setup().metadata.clone();
+    let hint = session.setup().hint.into();
     Ok(ClientOutput {
         records,
-        metadata: session.setup().metadata.clone(),
-        hint: session.setup().hint.into(),
-        cache: session.hint_cache(),
+        metadata,
+        hint,
+        cache: session.into_hint_cache(),
         stats: ch.stats(),
     })
 }

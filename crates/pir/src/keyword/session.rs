@@ -374,16 +374,32 @@ impl<S: OprfSuite> KeywordSession<S> {
         &self.params
     }
 
-    /// The hint as a cache for the next session (`None` in the bucket-revealing mode).
+    /// Whether this session reveals buckets (no hint, no PIR).
+    pub fn reveals_buckets(&self) -> bool {
+        self.hint.is_none()
+    }
+
+    /// A copy of the hint as a cache for the next session (`None` in the bucket-revealing
+    /// mode).
     pub fn hint_cache(&self) -> Option<HintCache> {
-        self.hint.as_ref().map(|h| HintCache {
+        self.hint.as_ref().map(|h| self.cache_of(h.clone()))
+    }
+
+    /// The hint as a cache for the next session, without copying it.
+    pub fn into_hint_cache(mut self) -> Option<HintCache> {
+        let hint = self.hint.take()?;
+        Some(self.cache_of(hint))
+    }
+
+    fn cache_of(&self, hint: Hint) -> HintCache {
+        HintCache {
             suite: S::ID,
             table_id: self.setup.table_id,
             epoch: self.setup.epoch,
             seed: self.setup.seed,
             params: self.params.clone(),
-            hint: h.clone(),
-        })
+            hint,
+        }
     }
 
     /// Step 2: blinds up to [`MAX_KEYS`] keys; returns the state and the elements' encodings
