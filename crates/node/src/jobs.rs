@@ -222,7 +222,14 @@ pub fn query(
     let cancel = node.start_job(&job.id);
     let work = Work::PirQuery(Box::new(input));
     let result = initiate(node, &job, &partner, &work, spec, &cancel);
+    let usage = match &result {
+        Err((End::Usage(r), _)) => Some(r.clone()),
+        _ => None,
+    };
     finish(node, &job, result, &cancel);
+    if let Some(r) = usage {
+        return Err(NodeError::Invalid(format!("job {}: {r}", job.id)));
+    }
     node.store()
         .job(&job.id)?
         .ok_or_else(|| not_found("job", &job.id))
@@ -267,6 +274,9 @@ impl Drop for PendingFile {
 enum End {
     Rejected(String),
     Failed(String),
+    /// Failed because this node's user gave input that does not fit (recorded as failed; the
+    /// command that ran the job reports it as a usage error).
+    Usage(String),
 }
 
 /// What a successful run produced.
@@ -364,10 +374,11 @@ fn execute(
     };
     let _pending = PendingFile(pending.clone());
     // Local work that can fail tells the partner (Done{ok: false}) so it fails fast too.
-    let local = match (spec, work) {
+    let local: Result<Produced, End> = match (spec, work) {
         (JobSpec::Psi { mode, curve }, Work::Psi(dataset)) => run_psi(
             node, job, ch, dataset, mode, curve, initiator, partner, &pending,
-        ),
+        )
+        .map_err(End::Failed),
         (
             JobSpec::Pir { reveal_bucket, .. },
             Work::PirServe {
@@ -385,7 +396,8 @@ fn execute(
             table,
             (*granted, *day),
             reveal_bucket,
-        ),
+        )
+        .map_err(End::Failed),
         (
             JobSpec::Pir {
                 curve,
@@ -394,10 +406,10 @@ fn execute(
             },
             Work::PirQuery(q),
         ) if initiator => ask_pir(node, job, ch, partner, q, curve, reveal_bucket, &pending),
-        _ => Err(
+        _ => Err(End::Failed(
             "internal error: the job's kind does not match this node's part; please report"
                 .to_owned(),
-        ),
+        )),
     };
     let own_head = node
         .store()
@@ -415,9 +427,9 @@ fn execute(
     let stats_now = |ch: &TlsChannel| Some(ch.stats());
     let produced = match local {
         Ok(v) => v,
-        Err(reason) => {
+        Err(end) => {
             let _ = control::send_done(ch, &report);
-            return Err((End::Failed(reason), stats_now(ch)));
+            return Err((end, stats_now(ch)));
         }
     };
     let partner_head = control::send_done(ch, &report)
@@ -590,7 +602,7 @@ fn ask_pir(
     curve: Curve,
     reveal_bucket: Option<u32>,
     pending: &std::path::Path,
-) -> Result<Produced, String> {
+) -> Result<Produced, End> {
     let lookup = pir_job::Lookup {
         curve,
         reveal_bucket,
@@ -602,14 +614,18 @@ fn ask_pir(
         q,
         lookup,
         pending,
-    )?;
+    )
+    .map_err(|e| match e {
+        pir_job::QueryError::Usage(m) => End::Usage(m),
+        pir_job::QueryError::Failed(m) => End::Failed(m),
+    })?;
     let keys = r.keys as u64;
     if let Err(e) = node.store().set_progress(&job.id, keys, keys) {
         tracing::warn!(job = %job.id, error = %e, "cannot record progress");
     }
     Ok(Produced {
         wrote: true,
-        result: serde_json::to_value(&r).map_err(|e| e.to_string())?,
+        result: serde_json::to_value(&r).map_err(|e| End::Failed(e.to_string()))?,
     })
 }
 
@@ -679,7 +695,7 @@ fn finish(
                     "job.cancelled",
                     format!("cancelled ({r})"),
                 ),
-                End::Failed(r) => (JobState::Failed, "job.failed", r),
+                End::Failed(r) | End::Usage(r) => (JobState::Failed, "job.failed", r),
             };
             let st = stats.unwrap_or_default();
             (

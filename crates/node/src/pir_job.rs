@@ -580,6 +580,51 @@ pub struct Lookup {
     pub reveal_bucket: Option<u32>,
 }
 
+/// Why a query failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryError {
+    /// The querier's input or flags do not fit the table (the user's to fix; nothing was
+    /// looked up).
+    Usage(String),
+    /// Anything else: the partner, the network, the output file.
+    Failed(String),
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Usage(m) | Self::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Checks a table's metadata before any key is looked up: the record format, and that the
+/// keys were normalised as the table's.
+fn check_meta(
+    bytes: &[u8],
+    partner: &str,
+    peer_dataset: &str,
+    key_type: &str,
+) -> Result<TableMeta, QueryError> {
+    let meta: TableMeta = serde_json::from_slice(bytes)
+        .ok()
+        .filter(|m: &TableMeta| m.format == RECORD_FORMAT && m.columns.len() <= MAX_COLUMNS)
+        .ok_or_else(|| {
+            QueryError::Failed(format!(
+                "partner {partner}: the table of dataset {peer_dataset:?} does not describe its \
+                 records as {RECORD_FORMAT} (published by another version of unseen?)"
+            ))
+        })?;
+    if meta.key_type != key_type {
+        return Err(QueryError::Usage(format!(
+            "the partner's table is keyed by {} but the keys were read as {key_type}; query \
+             again with --key-type {} (nothing was looked up)",
+            meta.key_type, meta.key_type
+        )));
+    }
+    Ok(meta)
+}
+
 /// Runs the query on `ch` (the job accepted) against `partner`'s `peer_dataset` and writes its
 /// output to `pending`.
 pub fn query<C: Channel>(
@@ -589,11 +634,12 @@ pub fn query<C: Channel>(
     q: &QueryInput,
     lookup: Lookup,
     pending: &Path,
-) -> Result<QueryResult, String> {
+) -> Result<QueryResult, QueryError> {
     let Lookup {
         curve,
         reveal_bucket,
     } = lookup;
+    let failed = QueryError::Failed;
     let (keys, of_row) = q.distinct_keys();
     let cache = dir.pir_hint_cache(partner, peer_dataset);
     if let Some(parent) = cache.parent() {
@@ -601,43 +647,32 @@ pub fn query<C: Channel>(
             .recursive(true)
             .mode(0o700)
             .create(parent)
-            .map_err(|e| format!("{}: {e}", parent.display()))?;
+            .map_err(|e| failed(format!("{}: {e}", parent.display())))?;
     }
     let key_bytes: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
-    let out = engine::query(ch, curve, reveal_bucket, &cache, &key_bytes)
-        .map_err(|e| format!("partner {partner}: {e}"))?;
+    let check = |m: &[u8]| check_meta(m, partner, peer_dataset, &q.key_type);
+    let (out, meta) = engine::query(ch, curve, reveal_bucket, &cache, &key_bytes, &check).map_err(
+        |e| match e {
+            engine::Stop::Pir(e) => failed(format!("partner {partner}: {e}")),
+            engine::Stop::Check(e) => e,
+        },
+    )?;
     if out.records.len() != keys.len() {
-        return Err(format!(
+        return Err(failed(format!(
             "internal error: {} answers for {} keys; please report",
             out.records.len(),
             keys.len()
-        ));
-    }
-    let meta: TableMeta = serde_json::from_slice(&out.metadata)
-        .ok()
-        .filter(|m: &TableMeta| m.format == RECORD_FORMAT && m.columns.len() <= MAX_COLUMNS)
-        .ok_or_else(|| {
-            format!(
-                "partner {partner}: the table of dataset {peer_dataset:?} does not describe its \
-                 records as {RECORD_FORMAT} (published by another version of unseen?)"
-            )
-        })?;
-    if meta.key_type != q.key_type {
-        return Err(format!(
-            "the partner's table is keyed by {} but the keys were read as {}; query again with \
-             --key-type {}",
-            meta.key_type, q.key_type, meta.key_type
-        ));
+        )));
     }
     let mut decoded: Vec<Vec<Vec<String>>> = Vec::with_capacity(out.records.len());
     for recs in &out.records {
         let mut v = Vec::with_capacity(recs.len());
         for r in recs {
             v.push(decode_record(r, meta.columns.len()).ok_or_else(|| {
-                format!(
+                failed(format!(
                     "partner {partner} sent a record that is not a JSON list of {} strings",
                     meta.columns.len()
-                )
+                ))
             })?);
         }
         decoded.push(v);
@@ -663,7 +698,7 @@ pub fn query<C: Channel>(
         }
     }
     unseen_data::write_csv_atomic(pending, &headers, rows.iter())
-        .map_err(|e| format!("writing the output: {e}"))?;
+        .map_err(|e| failed(format!("writing the output: {e}")))?;
     Ok(QueryResult {
         keys: keys.len(),
         found: decoded.iter().filter(|r| !r.is_empty()).count(),
@@ -686,7 +721,7 @@ pub mod engine {
     use unseen_pir::PirError;
     use unseen_pir::keyword::{
         ClientConfig, HintCache, HintSent, KeywordServer, LookupMode, ServerLimits, SyncReport,
-        TableConfig, TableInfo,
+        TableConfig, TableInfo, lookup, receive_setup,
     };
 
     use super::Served;
@@ -892,29 +927,44 @@ pub mod engine {
     pub struct Queried {
         /// Per key, its records (empty: not found).
         pub records: Vec<Vec<Vec<u8>>>,
-        /// The table's metadata.
-        pub metadata: Vec<u8>,
         /// Which hint came.
         pub hint: &'static str,
         /// Why the hint could not be saved, if it could not.
         pub cache_error: Option<String>,
     }
 
-    /// Runs one query session with the hint cached in `cache`.
-    pub fn query<C: Channel>(
+    /// Why a query session stopped.
+    pub enum Stop<E> {
+        /// The protocol failed.
+        Pir(PirError),
+        /// The metadata check refused the table (the session was ended with no key looked up).
+        Check(E),
+    }
+
+    impl<E> From<PirError> for Stop<E> {
+        fn from(e: PirError) -> Self {
+            Self::Pir(e)
+        }
+    }
+
+    /// Runs one query session with the hint cached in `cache`; `check` sees the table's
+    /// metadata before any key is looked up, and its refusal ends the session with none.
+    pub fn query<C: Channel, T, E>(
         ch: &mut C,
         curve: Curve,
         reveal_bucket: Option<u32>,
         cache: &Path,
         keys: &[&[u8]],
-    ) -> Result<Queried, PirError> {
-        fn go<S: OprfSuite, C: Channel>(
+        check: &dyn Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<(Queried, T), Stop<E>> {
+        fn go<S: OprfSuite, C: Channel, T, E>(
             ch: &mut C,
-            curve: Curve,
+            aead: AeadAlg,
             mode: LookupMode,
             cache: &Path,
             keys: &[&[u8]],
-        ) -> Result<Queried, PirError> {
+            check: &dyn Fn(&[u8]) -> Result<T, E>,
+        ) -> Result<(Queried, T), Stop<E>> {
             let mut rng = crate::psi_job::os_rng().map_err(PirError::Storage)?;
             let held = match mode {
                 LookupMode::Private => match HintCache::load(cache) {
@@ -928,32 +978,43 @@ pub mod engine {
                 },
                 LookupMode::RevealBucket { .. } => None,
             };
-            let config = ClientConfig::new(aead_of(curve));
-            let out =
-                unseen_pir::keyword::run_client::<S, C, _>(ch, config, mode, held, keys, &mut rng)?;
-            let cache_error = match (&out.cache, out.hint) {
-                (Some(c), HintSent::Full | HintSent::Rows(_)) => {
+            let config = ClientConfig::new(aead);
+            let session = receive_setup::<S, C>(ch, config, mode, held)?;
+            let checked = match check(&session.setup().metadata) {
+                Ok(t) => t,
+                Err(e) => {
+                    // End the session cleanly: the server evaluates nothing.
+                    let _ = lookup(ch, &session, &[], &mut rng);
+                    return Err(Stop::Check(e));
+                }
+            };
+            let records = lookup(ch, &session, keys, &mut rng)?;
+            let sent = HintSent::from(session.setup().hint);
+            let cache_error = match (sent, session.into_hint_cache()) {
+                (HintSent::Full | HintSent::Rows(_), Some(c)) => {
                     c.save(cache).err().map(|e| e.to_string())
                 }
                 _ => None,
             };
-            Ok(Queried {
-                records: out.records,
-                metadata: out.metadata,
-                hint: match (mode, out.hint) {
+            let queried = Queried {
+                records,
+                hint: match (mode, sent) {
                     (LookupMode::Private, HintSent::None) => "cached",
                     (_, h) => hint_name(h),
                 },
                 cache_error,
-            })
+            };
+            Ok((queried, checked))
         }
         let mode = match reveal_bucket {
             None => LookupMode::Private,
             Some(min_keys) => LookupMode::RevealBucket { min_keys },
         };
         match curve {
-            Curve::Ristretto255 => go::<Ristretto255, C>(ch, curve, mode, cache, keys),
-            Curve::Sm2 => go::<Sm2, C>(ch, curve, mode, cache, keys),
+            Curve::Ristretto255 => {
+                go::<Ristretto255, C, T, E>(ch, aead_of(curve), mode, cache, keys, check)
+            }
+            Curve::Sm2 => go::<Sm2, C, T, E>(ch, aead_of(curve), mode, cache, keys, check),
         }
     }
 }

@@ -161,7 +161,7 @@ fn run_query(
     pending: &Path,
 ) -> (
     Result<pir_job::Served, String>,
-    Result<pir_job::QueryResult, String>,
+    Result<pir_job::QueryResult, pir_job::QueryError>,
 ) {
     let table = server
         .node
@@ -329,6 +329,16 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
     let got = got.unwrap();
     assert_ne!(got.hint, "full", "only changed hint rows travel");
     assert_eq!(lines(&pending), expected(&keys, &csv));
+
+    // Keys normalised differently from the table's are refused before any is looked up.
+    let mut as_strings = query_input(&keys, &out);
+    as_strings.key_type = "string".into();
+    let (served, got) = run_query(&server, &client.dir, &as_strings, private, 7, &pending);
+    assert_eq!(served.unwrap().keys, 0);
+    assert!(
+        matches!(&got, Err(pir_job::QueryError::Usage(m)) if m.contains("keyed by id-card")),
+        "{got:?}"
+    );
 
     // The bucket-revealing mode gives the same records.
     let reveal = Lookup {
