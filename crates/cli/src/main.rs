@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod demo_nodes;
 mod node_cmd;
+mod pir_cmd;
 mod progress;
 mod psi;
 mod synth;
@@ -63,6 +64,8 @@ fn main() -> ExitCode {
         args::Command::Policy(c) => node_cmd::policy(dir, c),
         args::Command::Job(c) => node_cmd::job(dir, c),
         args::Command::Audit(c) => node_cmd::audit(dir, c),
+        args::Command::Pir(c) => pir_cmd::pir(dir, c),
+        args::Command::Query(a) => pir_cmd::query(dir, a),
     };
     match result {
         Ok(code) => code,

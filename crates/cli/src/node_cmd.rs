@@ -281,7 +281,7 @@ pub(crate) enum AuditCommand {
     },
 }
 
-fn node_dir(dir: Option<&PathBuf>) -> anyhow::Result<NodeDir> {
+pub(crate) fn node_dir(dir: Option<&PathBuf>) -> anyhow::Result<NodeDir> {
     match dir {
         Some(d) => Ok(NodeDir::new(d.clone())),
         None => Err(UsageError(
@@ -292,7 +292,7 @@ fn node_dir(dir: Option<&PathBuf>) -> anyhow::Result<NodeDir> {
     }
 }
 
-fn store(dir: &NodeDir) -> anyhow::Result<Store> {
+pub(crate) fn store(dir: &NodeDir) -> anyhow::Result<Store> {
     dir.check()?;
     Ok(unseen_node::audit_key::open_store(dir)?)
 }
@@ -407,7 +407,7 @@ pub(crate) fn partner(dir: Option<&PathBuf>, c: &PartnerCommand) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-fn key_type_name(k: KeyTypeArg) -> &'static str {
+pub(crate) fn key_type_name(k: KeyTypeArg) -> &'static str {
     match k {
         KeyTypeArg::IdCard => "id-card",
         KeyTypeArg::Phone => "phone",
@@ -456,7 +456,8 @@ pub(crate) fn dataset(dir: Option<&PathBuf>, c: &DatasetCommand) -> anyhow::Resu
             );
             if summary.skipped_invalid > 0 || summary.duplicates_dropped > 0 {
                 println!(
-                    "note: {} rows with invalid keys will be skipped, {} repeated keys dropped",
+                    "note: {} rows with invalid keys will be skipped, {} repeated keys dropped \
+                     (`pir publish --duplicates K` keeps up to K rows per key)",
                     summary.skipped_invalid, summary.duplicates_dropped
                 );
             }

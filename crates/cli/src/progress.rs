@@ -28,3 +28,17 @@ pub(crate) fn update(pb: &ProgressBar, p: Progress) {
     }
     pb.set_position(p.done);
 }
+
+/// A spinner on stderr for work without a count (reading, building, a query), shown only when
+/// stdout is a terminal; its message names the phase.
+pub(crate) fn spinner() -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}, {elapsed}") {
+        pb.set_style(style);
+    }
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}

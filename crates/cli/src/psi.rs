@@ -76,14 +76,19 @@ fn read_options(a: &PsiArgs) -> ReadOptions {
 }
 
 /// Checks that `out` can be written (its directory exists) and is not the input.
-fn check_output(out: &Path, input: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_output(
+    out: &Path,
+    input: &Path,
+    out_flag: &str,
+    input_flag: &str,
+) -> anyhow::Result<()> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
         return Err(usage(format!(
-            "--output {}: directory {} does not exist",
+            "{out_flag} {}: directory {} does not exist",
             out.display(),
             dir.display()
         )));
@@ -92,7 +97,7 @@ fn check_output(out: &Path, input: &Path) -> anyhow::Result<()> {
         && a == b
     {
         return Err(usage(format!(
-            "--output {} is the input file; refusing to overwrite it",
+            "{out_flag} {} is the {input_flag} file; refusing to overwrite it",
             out.display()
         )));
     }
@@ -133,7 +138,7 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
                 "--output FILE is required: this side learns the common rows in mode {mode_name}"
             )));
         }
-        (Some(out), true) => check_output(out, &a.input)?,
+        (Some(out), true) => check_output(out, &a.input, "--output", "input")?,
         (Some(_), false) => {
             eprintln!("note: this side learns no rows in mode {mode_name}; --output is ignored");
         }
@@ -202,7 +207,7 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_input(path: &Path, t: &Table) {
+pub(crate) fn report_input(path: &Path, t: &Table) {
     let s = &t.summary;
     for (line, reason) in &s.skipped_examples {
         if s.format == unseen_data::Format::Parquet {

@@ -9,4 +9,5 @@
 mod node;
 mod nodes;
 mod psi;
+mod query;
 mod util;

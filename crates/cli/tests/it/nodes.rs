@@ -284,6 +284,12 @@ impl Node {
 
     /// Sets one key of `[timeouts]` in `node.toml` (before `node run`).
     pub(crate) fn set_timeout(&self, key: &str, secs: u64) {
+        self.set_config(key, secs);
+    }
+
+    /// Sets the number `key` of `node.toml` (any section; the key must be there: `init`
+    /// writes every setting).
+    pub(crate) fn set_config(&self, key: &str, secs: u64) {
         let path = self.dir.join("node.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let mut found = false;
