@@ -496,3 +496,61 @@ fn pir_rules_must_give_records_to_the_partner() {
         );
     }
 }
+
+#[test]
+fn pir_jobs_are_neither_submitted_through_the_api_nor_rerun() {
+    let f = node("bank-a");
+    let other = node("data-b");
+    let own = f.node.fingerprint();
+    ops::add_partner(
+        &mut f.node.store(),
+        "test",
+        &own,
+        &PartnerInput {
+            name: "data-b".into(),
+            address: "127.0.0.1:9".into(),
+            cert_pem: std::fs::read_to_string(other.dir.cert()).unwrap(),
+        },
+    )
+    .unwrap();
+    let req = unseen_node::jobs::SubmitRequest {
+        kind: "pir".into(),
+        partner: "data-b".into(),
+        dataset: "query".into(),
+        peer_dataset: "blacklist".into(),
+        mode: None,
+        curve: None,
+    };
+    let err = unseen_node::jobs::submit(&f.node, "test", &req, None).unwrap_err();
+    assert!(matches!(err, NodeError::Invalid(_)), "{err:?}");
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().contains("unseen query"), "{err}");
+
+    let spec = JobSpec::Pir {
+        curve: Curve::Ristretto255,
+        keys: 3,
+        reveal_bucket: None,
+    };
+    let id = "0123456789abcdef0123456789abcdef";
+    f.node
+        .store()
+        .insert_job(&unseen_store::NewJob {
+            id: id.into(),
+            kind: "pir".into(),
+            role: unseen_store::Role::Initiator,
+            partner: "data-b".into(),
+            dataset: pir_job::QUERY_DATASET.into(),
+            peer_dataset: "blacklist".into(),
+            params: serde_json::to_value(spec).unwrap(),
+            state: unseen_store::JobState::Failed,
+            rerun_of: None,
+        })
+        .unwrap();
+    let err = unseen_node::jobs::rerun(&f.node, "test", id).unwrap_err();
+    assert!(matches!(err, NodeError::Conflict(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("run `unseen query` again"),
+        "{err}"
+    );
+    assert_eq!(f.node.store().jobs(None).unwrap().len(), 1);
+}
