@@ -127,12 +127,26 @@ pub fn kernel_name() -> &'static str {
 /// A matrix entry that widens to `Z_q`.
 pub(crate) trait Entry: Copy + Send + Sync {
     fn widen(self) -> u32;
+
+    /// `out = M·B` on the blocked SIMD kernel for this entry type (see [`Simd::mul_i16`]).
+    fn simd_mul(simd: Simd, m: &[Self], width: usize, b: Right<'_>, out: &mut [u32]);
+
+    /// The number of vectors from which [`mul_vectors`] uses [`Entry::simd_mul`].
+    fn blocked_from(simd: Simd) -> usize;
 }
 
 impl Entry for u32 {
     #[inline(always)]
     fn widen(self) -> u32 {
         self
+    }
+
+    fn simd_mul(simd: Simd, m: &[Self], width: usize, b: Right<'_>, out: &mut [u32]) {
+        simd.mul_u32(m, width, b, out);
+    }
+
+    fn blocked_from(simd: Simd) -> usize {
+        simd.blocked_from_u32()
     }
 }
 
@@ -141,6 +155,44 @@ impl Entry for i16 {
     fn widen(self) -> u32 {
         // A centred entry d ∈ [−p/2, p/2) is d mod 2^32.
         i32::from(self).cast_unsigned()
+    }
+
+    fn simd_mul(simd: Simd, m: &[Self], width: usize, b: Right<'_>, out: &mut [u32]) {
+        simd.mul_i16(m, width, b, out);
+    }
+
+    fn blocked_from(simd: Simd) -> usize {
+        simd.blocked_from_i16()
+    }
+}
+
+/// The right-hand factor `B` (`width × n`) of a product `M·B`.
+#[derive(Clone, Copy)]
+pub(crate) enum Right<'a> {
+    /// `B[j][c] = vs[c][j]`: the columns of `B` are the vectors (each at least `width` long).
+    Columns(&'a [&'a [u32]]),
+    /// `B` row-major with `n` columns.
+    Rows { words: &'a [u32], n: usize },
+}
+
+impl Right<'_> {
+    /// Number of columns `n`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn n(&self) -> usize {
+        match self {
+            Self::Columns(vs) => vs.len(),
+            Self::Rows { n, .. } => *n,
+        }
+    }
+
+    /// `B[j][c]`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[inline(always)]
+    fn at(&self, j: usize, c: usize) -> u32 {
+        match self {
+            Self::Columns(vs) => vs[c][j],
+            Self::Rows { words, n } => words[j * n + c],
+        }
     }
 }
 
@@ -165,9 +217,10 @@ fn portable_dot<T: Entry>(a: &[T], b: &[u32]) -> u32 {
 /// `M·[v_1 … v_K]` for a row-major `M` with `width` columns, as K vectors of `M`'s height.
 ///
 /// Portable: one pass over `M`; tasks take tiles of [`ROW_TILE`] rows and, while the tile is in
-/// cache, multiply it by every `v_k` (each `v_k` is read once per tile); the same loop compiled
-/// for AVX-512 or AVX2 when the CPU has them. This is the batched answer of the paper's batched
-/// queries, and the client's `A·s` (and `H·s`) for K secrets.
+/// cache, multiply it by every `v_k` (each `v_k` is read once per tile). With SIMD, the same for
+/// a few vectors, and a blocked product (`simd::Simd::mul_i16`) from [`Entry::blocked_from`]
+/// vectors on. This is the batched answer of the paper's batched queries, and the client's
+/// `A·s` (and `H·s`) for K secrets.
 pub(crate) fn mul_vectors<T: Entry>(m: &[T], width: usize, vs: &[&[u32]]) -> Vec<Vec<u32>> {
     mul_vectors_with(simd(), m, width, vs)
 }
@@ -186,7 +239,13 @@ fn mul_vectors_with<T: Entry>(
     let height = m.len() / width;
     // Row-major height × K, so that tiles own disjoint chunks; transposed at the end.
     let mut out = vec![0u32; height * k];
+    // The SIMD kernels read `width` entries of every vector; shorter ones (never passed by this
+    // crate) keep the portable semantics of a dot product over the shorter length.
+    let simd = simd.filter(|_| height > 0 && vs.iter().all(|v| v.len() >= width));
     match simd {
+        Some(s) if k >= T::blocked_from(s) => {
+            T::simd_mul(s, &m[..height * width], width, Right::Columns(vs), &mut out);
+        }
         Some(s) => out
             .par_chunks_mut(ROW_TILE * k)
             .zip(m.par_chunks(ROW_TILE * width))
@@ -218,9 +277,10 @@ fn tile_dots<T: Entry>(tile: &[T], width: usize, vs: &[&[u32]], o: &mut [u32]) {
 
 /// The hint `H = D·A` (`ℓ × n`, row-major) for a row-major `D` with `m` columns.
 ///
-/// Tasks take tiles of [`ROW_TILE`] rows of `D`; for each row `j` of `A` (contiguous, 4 KiB) they
-/// add `D[i][j]·A[j]` into the tile's `H` rows (an axpy over `n` words), so `H`'s tile stays in
-/// cache while `A` streams; the same loop compiled for AVX-512 or AVX2 when the CPU has them.
+/// Portable: tasks take tiles of [`ROW_TILE`] rows of `D`; for each row `j` of `A` (contiguous,
+/// 4 KiB) they add `D[i][j]·A[j]` into the tile's `H` rows (an axpy over `n` words), so `H`'s
+/// tile stays in cache while `A` streams. With SIMD, the blocked product
+/// `simd::Simd::mul_i16`.
 pub(crate) fn hint(d: &[i16], m: usize, a: &PublicMatrix) -> Vec<u32> {
     hint_with(simd(), d, m, a)
 }
@@ -229,26 +289,31 @@ pub(crate) fn hint(d: &[i16], m: usize, a: &PublicMatrix) -> Vec<u32> {
 fn hint_with(simd: Option<Simd>, d: &[i16], m: usize, a: &PublicMatrix) -> Vec<u32> {
     let rows = d.len().checked_div(m).unwrap_or(0);
     let mut h = vec![0u32; rows * LWE_N];
+    // The SIMD product needs `A` to have exactly one row per column of `D` (always so here).
+    if let Some(s) = simd
+        && rows > 0
+        && a.rows() == m
+    {
+        let b = Right::Rows {
+            words: a.words(),
+            n: LWE_N,
+        };
+        i16::simd_mul(s, &d[..rows * m], m, b, &mut h);
+        return h;
+    }
     h.par_chunks_mut(ROW_TILE * LWE_N)
         .zip(d.par_chunks(ROW_TILE * m))
-        .for_each(|(h_tile, d_tile)| match simd {
-            Some(s) => s.hint_tile(h_tile, d_tile, m, a.words()),
-            None => hint_tile(h_tile, d_tile, m, a.words()),
+        .for_each(|(h_tile, d_tile)| {
+            for (j, a_row) in a.words().chunks_exact(LWE_N).enumerate() {
+                for (h_row, d_row) in h_tile.chunks_exact_mut(LWE_N).zip(d_tile.chunks_exact(m)) {
+                    let x = d_row[j].widen();
+                    for (hv, &av) in h_row.iter_mut().zip(a_row) {
+                        *hv = hv.wrapping_add(x.wrapping_mul(av));
+                    }
+                }
+            }
         });
     h
-}
-
-/// `H_tile += D_tile·A`: the loop body of [`hint`].
-#[inline(always)]
-fn hint_tile(h_tile: &mut [u32], d_tile: &[i16], m: usize, a: &[u32]) {
-    for (j, a_row) in a.chunks_exact(LWE_N).enumerate() {
-        for (h_row, d_row) in h_tile.chunks_exact_mut(LWE_N).zip(d_tile.chunks_exact(m)) {
-            let x = d_row[j].widen();
-            for (hv, &av) in h_row.iter_mut().zip(a_row) {
-                *hv = hv.wrapping_add(x.wrapping_mul(av));
-            }
-        }
-    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -256,14 +321,22 @@ impl Simd {
     fn name(self) -> &'static str {
         match self {}
     }
-
+    fn blocked_from_i16(self) -> usize {
+        match self {}
+    }
+    fn blocked_from_u32(self) -> usize {
+        match self {}
+    }
     fn dot<T: Entry>(self, _: &[T], _: &[u32]) -> u32 {
         match self {}
     }
     fn tile_dots<T: Entry>(self, _: &[T], _: usize, _: &[&[u32]], _: &mut [u32]) {
         match self {}
     }
-    fn hint_tile(self, _: &mut [u32], _: &[i16], _: usize, _: &[u32]) {
+    fn mul_i16(self, _: &[i16], _: usize, _: Right<'_>, _: &mut [u32]) {
+        match self {}
+    }
+    fn mul_u32(self, _: &[u32], _: usize, _: Right<'_>, _: &mut [u32]) {
         match self {}
     }
 }
