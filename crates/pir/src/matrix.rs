@@ -118,8 +118,8 @@ fn choose(no_simd: bool) -> Option<Simd> {
     None
 }
 
-/// Which kernels the matrix products use in this process: `"avx512"`, `"avx2"` or
-/// `"portable"` (for benchmark reports).
+/// Which kernels the matrix products use in this process: `"avx512vnni"`, `"avx512"`, `"avx2"`
+/// or `"portable"` (for benchmark reports).
 pub fn kernel_name() -> &'static str {
     simd().map_or("portable", Simd::name)
 }
@@ -355,6 +355,8 @@ pub mod bench {
         Avx2,
         /// AVX-512 F and BW.
         Avx512,
+        /// AVX-512 F, BW and VNNI.
+        Avx512Vnni,
     }
 
     impl Kernel {
@@ -364,12 +366,13 @@ pub mod bench {
                 Self::Portable => "portable",
                 Self::Avx2 => "avx2",
                 Self::Avx512 => "avx512",
+                Self::Avx512Vnni => "avx512vnni",
             }
         }
 
         /// The kernels this CPU can run (whatever `UNSEEN_NO_SIMD` says), portable first.
         pub fn available() -> Vec<Self> {
-            [Self::Portable, Self::Avx2, Self::Avx512]
+            [Self::Portable, Self::Avx2, Self::Avx512, Self::Avx512Vnni]
                 .into_iter()
                 .filter(|k| k.simd().is_some())
                 .collect()
@@ -383,8 +386,10 @@ pub mod bench {
                 Self::Avx2 => Simd::avx2().map(Some),
                 #[cfg(target_arch = "x86_64")]
                 Self::Avx512 => Simd::avx512().map(Some),
+                #[cfg(target_arch = "x86_64")]
+                Self::Avx512Vnni => Simd::avx512vnni().map(Some),
                 #[cfg(not(target_arch = "x86_64"))]
-                Self::Avx2 | Self::Avx512 => None,
+                Self::Avx2 | Self::Avx512 | Self::Avx512Vnni => None,
             }
         }
     }
