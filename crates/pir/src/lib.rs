@@ -51,6 +51,9 @@ pub mod params;
 pub use client::{Client, QueryState};
 pub use db::{Database, Hint, Server};
 pub use error::PirError;
+#[doc(hidden)]
+pub use matrix::bench;
+pub use matrix::kernel_name;
 pub use matrix::{PublicMatrix, Seed};
 pub use msgs::{Answer, Answers, Query};
 pub use params::Params;
