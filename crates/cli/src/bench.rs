@@ -293,6 +293,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             "buckets": info.buckets,
             "bucket_capacity": info.bucket_capacity,
             "stash": info.stash,
+            "pir_kernel": unseen_pir::kernel_name(),
             "server_rss_bytes": server_rss,
             "server_rss_note": "process RSS after the build, both roles in one process; input data included",
             "rss_before_build_bytes": rss_before,
