@@ -189,6 +189,10 @@ pub(crate) struct DemoArgs {
     /// Customers they have in common.
     #[arg(long, default_value_t = 6_000)]
     pub(crate) common: usize,
+    /// Applicants the bank looks up in the partner's data by hidden query (keyword PIR), spread
+    /// over its customers (at most all of them).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) applicants: usize,
     /// Run only the protocol, both parties in one process over an in-memory channel (no nodes).
     #[arg(long)]
     pub(crate) in_process: bool,

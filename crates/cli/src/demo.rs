@@ -43,6 +43,9 @@ pub(crate) fn check_sizes(a: &DemoArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if a.applicants == 0 {
+        return Err(UsageError("--applicants must be at least 1".to_owned()).into());
+    }
     Ok(())
 }
 

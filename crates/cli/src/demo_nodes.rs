@@ -80,6 +80,24 @@ fn start(exe: &Path, node: &DemoNode, root: &Path) -> anyhow::Result<Child> {
         .context("starting a node daemon")
 }
 
+/// Runs `unseen ARGS` (a command a user would type) and parses its `--json` output.
+fn run_cli(exe: &Path, args: &[&str]) -> anyhow::Result<Value> {
+    let out = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running unseen")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`unseen {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim())
+        .with_context(|| format!("output of `unseen {}`", args[2..].join(" ")))
+}
+
 fn wait_healthy(client: &Client, name: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -191,14 +209,29 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
                 receivers: "any".into(),
             },
         )?;
+        // The partner also lets the bank look customers up in this dataset (hidden query).
+        let pir = me.name == "data-b";
+        if pir {
+            ops::allow(
+                &mut store,
+                "demo",
+                &PolicyInput {
+                    dataset: dataset.into(),
+                    partner: other.name.into(),
+                    job: "pir".into(),
+                    receivers: "any".into(),
+                },
+            )?;
+        }
         println!(
-            "2. {:<7} pins {}'s certificate, registers dataset {} ({} rows, columns {}), allows {} psi on it",
+            "2. {:<7} pins {}'s certificate, registers dataset {} ({} rows, columns {}), allows {} {} on it",
             me.name,
             other.name,
             d.name,
             summary.rows_read,
             d.columns.join(","),
-            other.name
+            other.name,
+            if pir { "psi and pir" } else { "psi" }
         );
     }
 
@@ -217,6 +250,28 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     drop(store);
+
+    // The partner publishes its dataset as a hidden-query table (built and stored on disk).
+    let curve_flag = ["--curve", curve];
+    let published = run_cli(
+        &exe,
+        &[
+            "--dir",
+            &partner.dir.root().display().to_string(),
+            "pir",
+            "publish",
+            "--dataset",
+            "their_customers",
+            "--json",
+            curve_flag[0],
+            curve_flag[1],
+        ],
+    )?;
+    println!(
+        "   data-b  publishes their_customers for hidden queries (`unseen pir publish`): {} keys, hint {:.1} MiB",
+        published["keys"],
+        published["hint_bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0
+    );
 
     // 4. Both daemons, as real processes.
     let mut daemons = Daemons(Vec::new());
@@ -266,6 +321,77 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
             j["output"].as_str().unwrap_or("-")
         );
     }
+
+    // 5b. Hidden query: the bank looks up applicants' credit scores; data-b learns only how many.
+    // Spread over the bank's customers, so some are the partner's and some are not.
+    let stride = (bank_ids.len() / a.applicants.max(1)).max(1);
+    let applicants: Vec<&String> = bank_ids.iter().step_by(stride).take(a.applicants).collect();
+    let applicants_csv = root.join("applicants.csv");
+    write_csv(
+        &applicants_csv,
+        "id,amount",
+        applicants
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k},{}", 10_000 + 500 * i)),
+    )?;
+    let hits_csv = root.join("bank-a_hits.csv");
+    let t = Instant::now();
+    let q = run_cli(
+        &exe,
+        &[
+            "--dir",
+            &bank.dir.root().display().to_string(),
+            "query",
+            "--partner",
+            "data-b",
+            "--dataset",
+            "their_customers",
+            "--keys",
+            &applicants_csv.display().to_string(),
+            "--key",
+            "id",
+            "--key-type",
+            "id-card",
+            "--output",
+            &hits_csv.display().to_string(),
+            "--json",
+            curve_flag[0],
+            curve_flag[1],
+        ],
+    )?;
+    let scores: std::collections::HashMap<&str, String> = partner_ids
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), (550 + (i * 37) % 300).to_string()))
+        .collect();
+    let present = applicants
+        .iter()
+        .filter(|k| scores.contains_key(k.as_str()))
+        .count();
+    println!(
+        "   bank-a  hidden query (`unseen query`) of {} applicants in their_customers → {} found (plaintext: {present}) in {:.2} s; data-b learns only the count",
+        applicants.len(),
+        q["found"],
+        t.elapsed().as_secs_f64()
+    );
+    let hits_ok = std::fs::read_to_string(&hits_csv)
+        .map(|text| {
+            let rows: Vec<Vec<String>> = text
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').map(str::to_owned).collect())
+                .collect();
+            rows.len() == applicants.len()
+                && rows.iter().zip(&applicants).all(|(r, k)| {
+                    let expected = match scores.get(k.as_str()) {
+                        Some(score) => [score.as_str(), "true"],
+                        None => ["", "false"],
+                    };
+                    r.len() == 4 && r[0] == **k && [r[2].as_str(), r[3].as_str()] == expected
+                })
+        })
+        .unwrap_or(false);
 
     // 6. A job the partner's policy does not allow is rejected, with the reason.
     let refused = clients[0].post(
@@ -317,9 +443,9 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     drop(daemons);
     println!();
-    if outputs_ok && audits_ok && refused["state"] == "rejected" {
+    if outputs_ok && hits_ok && audits_ok && refused["state"] == "rejected" {
         println!(
-            "check: OK — both nodes' rows equal the plaintext intersection ({}), row for row; both audit chains verify",
+            "check: OK — both nodes' rows equal the plaintext intersection ({}), row for row; the hidden query's rows equal a plaintext lookup; both audit chains verify",
             truth.len()
         );
         println!(
