@@ -693,3 +693,43 @@ fn buckets_hostile_both_ways() {
     assert_eq!(out.records[0].is_empty(), s.info().stash == 0);
     assert!(out.records[1..].iter().all(|r| r.len() == 1));
 }
+
+/// A message of the right size under another step, for the messages the other tests cover only
+/// for length: changed hint rows, bucket requests and buckets.
+#[test]
+fn hint_rows_buckets_bucket_wrong_step() {
+    let wrong =
+        |s: u8, instead: u8| on_step(s, move |_, p| Tamper::Replace(header(instead), p.to_vec()));
+    let unexpected = |e: &PirError, expected: u8, received: u8| {
+        matches!(
+            e,
+            PirError::Channel(ChannelError::UnexpectedFrame { expected: x, received: r })
+                if *x == header(expected) && *r == header(received)
+        )
+    };
+    let reveal = LookupMode::RevealBucket { min_keys: 1 };
+    let e = server_vs_in(reveal, wrong(step::BUCKETS, step::QUERY)).unwrap_err();
+    assert!(unexpected(&e, step::BUCKETS, step::QUERY), "{e:?}");
+    let s = server();
+    let e = client_vs_with(&s, reveal, None, wrong(step::BUCKET, step::ANSWER)).unwrap_err();
+    assert!(unexpected(&e, step::BUCKET, step::ANSWER), "{e:?}");
+    // Changed hint rows sent as a full-hint message.
+    let mut server = server();
+    let keys = keys();
+    let (_, first) = crate::keyword::session(&server, AeadAlg::Aes256Gcm, &keys, 7);
+    let mut data = entries(40, 50, 12);
+    data[3].1 = b"changed".to_vec();
+    let pairs: Vec<(&[u8], &[u8])> = data
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_slice()))
+        .collect();
+    server.sync(&pairs, &mut rng(8)).unwrap();
+    let e = client_vs_with(
+        &server,
+        LookupMode::Private,
+        first.cache,
+        wrong(step::HINT_ROWS, step::HINT),
+    )
+    .unwrap_err();
+    assert!(unexpected(&e, step::HINT_ROWS, step::HINT), "{e:?}");
+}
