@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use unseen_data::{DuplicatePolicy, Encoding, KeyType, ReadOptions};
+use unseen_data::{DuplicatePolicy, ReadOptions};
 use unseen_node::Node;
 use unseen_node::control::Curve as NodeCurve;
 use unseen_node::pir_job::{self, PublishRequest, QueryInput};
@@ -180,18 +180,7 @@ pub(crate) fn pir(dir: Option<&PathBuf>, c: &PirCommand) -> anyhow::Result<ExitC
 }
 
 fn read_options(a: &QueryArgs) -> ReadOptions {
-    let key_type = match a.key_type {
-        KeyTypeArg::IdCard => KeyType::IdCard,
-        KeyTypeArg::Phone => KeyType::Phone,
-        KeyTypeArg::String => KeyType::String,
-    };
-    let mut o = ReadOptions::new(a.key.clone(), key_type);
-    o.skip_invalid = a.skip_invalid;
-    o.encoding = match a.encoding {
-        EncodingArg::Auto => Encoding::Auto,
-        EncodingArg::Utf8 => Encoding::Utf8,
-        EncodingArg::Gbk | EncodingArg::Gb18030 => Encoding::Gb18030,
-    };
+    let mut o = crate::psi::input_options(&a.key, a.key_type, a.skip_invalid, a.encoding);
     // Every row gets output rows; a repeated key is looked up once.
     o.duplicates = DuplicatePolicy::KeepAll;
     o

@@ -58,19 +58,30 @@ pub(crate) fn loopback_addr(flag: &str, addr: &str) -> anyhow::Result<SocketAddr
     Ok(first)
 }
 
-fn read_options(a: &PsiArgs) -> ReadOptions {
-    let key_type = match a.key_type {
+/// Read options from the input flags `unseen psi` and `unseen query` share.
+pub(crate) fn input_options(
+    key: &str,
+    key_type: KeyTypeArg,
+    skip_invalid: bool,
+    encoding: EncodingArg,
+) -> ReadOptions {
+    let key_type = match key_type {
         KeyTypeArg::IdCard => KeyType::IdCard,
         KeyTypeArg::Phone => KeyType::Phone,
         KeyTypeArg::String => KeyType::String,
     };
-    let mut o = ReadOptions::new(a.key.clone(), key_type);
-    o.skip_invalid = a.skip_invalid;
-    o.encoding = match a.encoding {
+    let mut o = ReadOptions::new(key.to_owned(), key_type);
+    o.skip_invalid = skip_invalid;
+    o.encoding = match encoding {
         EncodingArg::Auto => Encoding::Auto,
         EncodingArg::Utf8 => Encoding::Utf8,
         EncodingArg::Gbk | EncodingArg::Gb18030 => Encoding::Gb18030,
     };
+    o
+}
+
+fn read_options(a: &PsiArgs) -> ReadOptions {
+    let o = input_options(&a.key, a.key_type, a.skip_invalid, a.encoding);
     // Only keys in memory during the protocol; the matching rows are read again for the output.
     psi_job::key_pass(o, a.strict_duplicates)
 }

@@ -111,24 +111,12 @@ impl Database {
         seed: &Seed,
         records: &[&[u8]],
     ) -> Result<(Self, Hint), PirError> {
-        if records.len() != params.records() {
-            return Err(PirError::CountMismatch {
-                what: "records",
-                got: records.len(),
-                expected: params.records(),
-            });
-        }
-        let entries = encode(&params, records)?;
-        let a = PublicMatrix::expand(seed, params.cols());
-        let words = matrix::hint(&entries, params.cols(), &a);
+        let db = Self::from_records(params, seed, records)?;
+        let a = PublicMatrix::expand(seed, db.params.cols());
+        let words = matrix::hint(&db.entries, db.params.cols(), &a);
         let hint = Hint {
-            rows: params.rows(),
+            rows: db.params.rows(),
             words,
-        };
-        let db = Self {
-            params,
-            seed: *seed,
-            entries,
         };
         Ok((db, hint))
     }
