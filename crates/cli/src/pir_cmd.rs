@@ -35,7 +35,7 @@ Example (the querier; the partner's node must be running):
 hits.csv holds every row of applicants.csv with the partner's columns appended and a `found`
 column (true/false); a key with several records gives one row per record. The partner learns
 only how many distinct keys were looked up. The first query of a table downloads its hint
-(about 30 MB at 2^20 rows), kept in DIR/pir-cache/ for the next ones.
+(about 37 MB at 2^20 rows of 32 bytes), kept in DIR/pir-cache/ for the next ones.
 Exit codes: 0 success, 2 bad input, usage or refused by the partner, 1 other failure.";
 
 #[derive(Debug, Subcommand)]
