@@ -6,8 +6,9 @@
 //! batched queries. The SimplePIR core here is pure computation, no messages or I/O;
 //! `docs/protocols/simplepir.md` has the parameters with their sources (and which section
 //! numbers were checked), the costs and measurements. The [`keyword`] module builds the keyword
-//! PIR of DESIGN.md §4.3 on it (OPRF → AEAD entries in hash buckets that are SimplePIR columns), with
-//! sans-I/O roles, wire messages and `run_*` drivers; see `docs/protocols/keyword-pir.md`.
+//! PIR of DESIGN.md §4.3 on it (OPRF → AEAD entries in hash buckets that are SimplePIR
+//! columns), with sans-I/O roles, wire messages and `run_*` drivers; see
+//! `docs/protocols/keyword-pir.md`.
 //!
 //! **Notation** (the paper's). The database is `D ∈ Z_p^{ℓ×m}` ([`Database`]); `q = 2^32`,
 //! `n = 1024`, `Δ = ⌊q/p⌋`; `A ∈ Z_q^{m×n}` is public, expanded from a 32-byte [`Seed`]
