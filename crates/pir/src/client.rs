@@ -137,9 +137,6 @@ impl Client {
         self.check_recover(&state, hint, answers)?;
         let p = &self.params;
         let log_p = p.log_p();
-        let half_delta = p.delta() / 2;
-        let modulus_mask = p.plaintext_modulus() - 1;
-        let half_p = p.plaintext_modulus() / 2;
         let mut values = vec![0u32; p.chunks_per_record()];
         let mut records = Vec::with_capacity(state.len());
         for ((&index, s), answer) in state
@@ -152,9 +149,7 @@ impl Client {
             for (t, v) in values.iter_mut().enumerate() {
                 let r = row0 + t;
                 let h_row = &hint.words()[r * LWE_N..(r + 1) * LWE_N];
-                let noisy = answer.words()[r].wrapping_sub(matrix::dot(h_row, s));
-                let rounded = noisy.wrapping_add(half_delta) >> (32 - log_p);
-                *v = rounded.wrapping_add(half_p) & modulus_mask;
+                *v = decode(p, answer.words()[r].wrapping_sub(matrix::dot(h_row, s)));
             }
             let mut record = vec![0u8; p.record_len()];
             join_bits(&values, log_p, &mut record);
@@ -180,16 +175,12 @@ impl Client {
         let refs: Vec<&[u32]> = state.secrets.iter().map(Vec::as_slice).collect();
         let mut hs = matrix::mul_vectors(hint.words(), LWE_N, &refs);
         let log_p = p.log_p();
-        let half_delta = p.delta() / 2;
-        let modulus_mask = p.plaintext_modulus() - 1;
-        let half_p = p.plaintext_modulus() / 2;
         let chunks = p.chunks_per_record();
         let per_column = p.rows() / chunks.max(1);
         let mut out = Vec::with_capacity(state.len());
         for (h_s, answer) in hs.iter_mut().zip(answers.as_slice()) {
             for (v, &a) in h_s.iter_mut().zip(answer.words()) {
-                let rounded = a.wrapping_sub(*v).wrapping_add(half_delta) >> (32 - log_p);
-                *v = rounded.wrapping_add(half_p) & modulus_mask;
+                *v = decode(p, a.wrapping_sub(*v));
             }
             let mut column = vec![0u8; per_column * p.record_len()];
             for (values, bytes) in h_s
@@ -243,6 +234,14 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// `d̂ = Δ·d + noise` rounded to the nearest multiple of `Δ`, divided by `Δ` and un-centred
+/// (`+ p/2 mod p`): the stored value `d` (SimplePIR §4 `Recover`).
+#[inline]
+fn decode(p: &Params, noisy: u32) -> u32 {
+    let rounded = noisy.wrapping_add(p.delta() / 2) >> (32 - p.log_p());
+    rounded.wrapping_add(p.plaintext_modulus() / 2) & (p.plaintext_modulus() - 1)
 }
 
 #[cfg(test)]

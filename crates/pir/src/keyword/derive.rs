@@ -67,16 +67,27 @@ fn labelled<H: Digest>(label: &[u8], salt: &Salt, y: &[u8]) -> Zeroizing<Vec<u8>
 /// checked by the callers (the table's configuration, `Setup::decode`); this returns a shorter
 /// key or bucket 0 rather than panic if they are not.
 pub fn derive<H: Digest>(y: &[u8], salt: &Salt, buckets: usize, key_len: usize) -> Derived {
+    Derived {
+        key: record_key::<H>(y, salt, key_len),
+        bucket: bucket::<H>(y, salt, buckets),
+    }
+}
+
+/// The record key alone (see [`derive`]).
+pub fn record_key<H: Digest>(y: &[u8], salt: &Salt, key_len: usize) -> Zeroizing<Vec<u8>> {
     let k = labelled::<H>(LABEL_KEY, salt, y);
-    let key = Zeroizing::new(k[..key_len.min(k.len())].to_vec());
+    Zeroizing::new(k[..key_len.min(k.len())].to_vec())
+}
+
+/// The bucket alone (see [`derive`]).
+pub fn bucket<H: Digest>(y: &[u8], salt: &Salt, buckets: usize) -> usize {
     let b = labelled::<H>(LABEL_BUCKET, salt, y);
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[..8]);
-    let bucket = u64::from_le_bytes(w)
+    u64::from_le_bytes(w)
         .checked_rem(buckets as u64)
         .and_then(|b| usize::try_from(b).ok())
-        .unwrap_or(0);
-    Derived { key, bucket }
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use unseen_crypto::aead::AeadAlg;
 use unseen_crypto::oprf::{OprfError, OprfSuite, ServerKey};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::derive::derive;
+use super::derive::{bucket, derive, record_key};
 use super::table::Layout;
 use super::{
     MAX_DUPLICATES, MAX_KEYS, MAX_METADATA, MAX_RECORD_LEN, MAX_STASH, Salt, entry_len, seal_entry,
@@ -339,7 +339,7 @@ impl<S: OprfSuite> KeywordServer<S> {
                 let m = layout.buckets;
                 let buckets: Vec<usize> = ys
                     .par_iter()
-                    .map(|y| derive::<S::Hash>(y, &salt, m, key_len).bucket)
+                    .map(|y| bucket::<S::Hash>(y, &salt, m))
                     .collect();
                 let mut fill = vec![0usize; layout.buckets];
                 let mut stash = 0usize;
@@ -379,13 +379,13 @@ impl<S: OprfSuite> KeywordServer<S> {
             .par_iter()
             .enumerate()
             .map(|(counter, &(g, d, index))| {
-                let der = derive::<S::Hash>(&ys[g], &salt, layout.buckets, key_len);
+                let key = record_key::<S::Hash>(&ys[g], &salt, key_len);
                 // counter < counter_end ≤ u32::MAX, d < MAX_DUPLICATES.
                 let counter = u32::try_from(counter).map_err(|_| PirError::Internal("counter"))?;
                 let d8 = u8::try_from(d).map_err(|_| PirError::Internal("duplicate index"))?;
                 seal_entry(
                     config.aead,
-                    &der.key,
+                    &key,
                     counter,
                     index as u64,
                     d8,
@@ -538,6 +538,8 @@ impl<S: OprfSuite> KeywordServer<S> {
         let mut report = SyncReport::default();
         // Classify every key of the new input.
         let mut changed: Vec<usize> = Vec::new(); // groups to (re)insert
+        // Index keys whose current slots are freed: updated keys, then removed ones.
+        let mut to_free: Vec<[u8; 16]> = Vec::new();
         let mut seen = std::collections::HashSet::with_capacity(groups.len());
         // Hashing every key and its records is most of an update's cost: in parallel.
         let hashed: Vec<([u8; 16], [u8; 16])> = groups
@@ -551,6 +553,7 @@ impl<S: OprfSuite> KeywordServer<S> {
                 Some(_) => {
                     report.updated += 1;
                     changed.push(g);
+                    to_free.push(ik);
                 }
                 None => {
                     report.inserted += 1;
@@ -558,24 +561,20 @@ impl<S: OprfSuite> KeywordServer<S> {
                 }
             }
         }
-        let removed: Vec<[u8; 16]> = self
-            .index
-            .keys()
-            .filter(|k| !seen.contains(*k))
-            .copied()
-            .collect();
-        report.deleted = removed.len();
+        let before = to_free.len();
+        to_free.extend(self.index.keys().filter(|k| !seen.contains(*k)).copied());
+        report.deleted = to_free.len() - before;
         if report.inserted + report.updated + report.deleted == 0 {
             return Ok(report);
         }
         let new_items: usize = changed.iter().map(|&g| groups[g].records.len()).sum();
         let old_items: usize = self.index.values().map(|e| e.slots.len()).sum();
-        let freed_items: usize = changed
+        let freed_slots: Vec<u32> = to_free
             .iter()
-            .filter_map(|&g| self.index.get(&index_key(groups[g].key)))
-            .chain(removed.iter().filter_map(|k| self.index.get(k)))
-            .map(|e| e.slots.len())
-            .sum();
+            .filter_map(|k| self.index.get(k))
+            .flat_map(|e| e.slots.iter().copied())
+            .collect();
+        let freed_items = freed_slots.len();
         let total_items: usize = groups.iter().map(|g| g.records.len()).sum();
         let big = (new_items + freed_items) * 4 > old_items.max(64);
         let too_full = total_items > self.layout.slots();
@@ -602,12 +601,6 @@ impl<S: OprfSuite> KeywordServer<S> {
                 free_rows[self.layout.bucket_of(i)] += 1;
             }
         }
-        let freed_slots: Vec<u32> = changed
-            .iter()
-            .filter_map(|&g| self.index.get(&index_key(groups[g].key)))
-            .chain(removed.iter().filter_map(|k| self.index.get(k)))
-            .flat_map(|e| e.slots.iter().copied())
-            .collect();
         let slots = self.layout.slots();
         let mut stash_free =
             self.stash_used.iter().filter(|&&u| !u).count() + (MAX_STASH - self.stash_used.len());
@@ -639,12 +632,8 @@ impl<S: OprfSuite> KeywordServer<S> {
         let mut rows_changed = std::collections::BTreeSet::new();
         let mut scratch = vec![0u8; elen];
         // Free the old slots of changed and removed keys.
-        for ik in changed
-            .iter()
-            .map(|&g| index_key(groups[g].key))
-            .chain(removed.iter().copied())
-        {
-            let Some(e) = self.index.remove(&ik) else {
+        for ik in &to_free {
+            let Some(e) = self.index.remove(ik) else {
                 continue;
             };
             for s in e.slots {
@@ -691,9 +680,9 @@ impl<S: OprfSuite> KeywordServer<S> {
             }
             self.bucket_keys[b] += 1;
             self.index.insert(
-                index_key(grp.key),
+                hashed[g].0,
                 IndexEntry {
-                    digest: records_digest(&grp.records),
+                    digest: hashed[g].1,
                     bucket: slot_u32(b)?,
                     slots: slots_of_key,
                 },
