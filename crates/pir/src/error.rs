@@ -100,13 +100,14 @@ pub enum PirError {
         /// The limit.
         allowed: u64,
     },
-    /// The bucket-revealing mode was asked for k-anonymity the table does not give.
+    /// The bucket-revealing mode was asked for k-anonymity the table does not give: even the
+    /// coarsest grouping of its buckets (the whole table) holds fewer keys.
     #[error(
-        "the table's smallest bucket holds {min_bucket_keys} keys, fewer than the {required} asked for"
+        "the table's smallest group of buckets holds {min_group_keys} keys, fewer than the {required} asked for"
     )]
     AnonymityTooLow {
-        /// Fewest keys in a bucket of the table.
-        min_bucket_keys: u32,
+        /// Fewest keys in a group of buckets, as the server announced.
+        min_group_keys: u32,
         /// What the client required.
         required: u32,
     },

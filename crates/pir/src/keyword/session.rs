@@ -126,7 +126,7 @@ impl<S: OprfSuite> KeywordClient<S> {
         let state = if let Some(required) = min_keys {
             if setup.min_group_keys < required {
                 return Err(PirError::AnonymityTooLow {
-                    min_bucket_keys: setup.min_group_keys,
+                    min_group_keys: setup.min_group_keys,
                     required,
                 });
             }

@@ -656,25 +656,31 @@ fn buckets_hostile_both_ways() {
     // The client's side: a truncated, oversized, short or garbled bucket.
     let s = server();
     let info = s.info();
-    // min_keys 1: one bucket per group unless a bucket is empty.
-    let groups = if info.min_bucket_keys >= 1 {
-        info.buckets
-    } else {
-        0
-    };
-    let bucket_len = if groups == 0 {
-        0
-    } else {
-        info.bucket_capacity * unseen_pir::keyword::entry_len(info.max_record_len)
-    };
+    // The honest session: the setup announces the grouping, each bucket message is one group of
+    // m/g buckets of C slots.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let hook: Hook = Box::new(move |_, h, p| {
+        log.lock().unwrap().push((h.step, p.to_vec()));
+        Tamper::Pass
+    });
+    client_vs_with(&s, reveal, None, hook).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let setup = seen.iter().find(|(st, _)| *st == step::SETUP).unwrap();
+    let setup = Setup::decode(&setup.1).unwrap();
+    let bucket_len = info.buckets / setup.reveal_groups
+        * info.bucket_capacity
+        * unseen_pir::keyword::entry_len(info.max_record_len);
+    let sent: Vec<usize> = seen
+        .iter()
+        .filter(|(st, _)| *st == step::BUCKET)
+        .map(|(_, p)| p.len())
+        .collect();
+    assert_eq!(sent, vec![bucket_len; keys().len()]);
     let e = client_vs_with(&s, reveal, None, truncate(step::BUCKET)).unwrap_err();
     assert!(is_truncated(&e), "{e:?}");
     let e = client_vs_with(&s, reveal, None, oversize(step::BUCKET)).unwrap_err();
-    if bucket_len > 0 {
-        assert_eq!(too_large(&e), Some(bucket_len as u64), "{e:?}");
-    } else {
-        assert!(too_large(&e).is_some(), "{e:?}");
-    }
+    assert_eq!(too_large(&e), Some(bucket_len as u64), "{e:?}");
     let e = client_vs_with(
         &s,
         reveal,
