@@ -97,6 +97,15 @@ pub(crate) enum Curve {
     Sm2,
 }
 
+impl From<Curve> for unseen_node::control::Curve {
+    fn from(c: Curve) -> Self {
+        match c {
+            Curve::Ristretto255 => Self::Ristretto255,
+            Curve::Sm2 => Self::Sm2,
+        }
+    }
+}
+
 /// Key normalisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum KeyTypeArg {

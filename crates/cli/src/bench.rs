@@ -102,7 +102,7 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
         "bench": "psi",
         "protocol": "ecdh-psi",
         "items": n,
-        "curve": match curve { Curve::Ristretto255 => "ristretto255", Curve::Sm2 => "sm2" },
+        "curve": unseen_node::control::Curve::from(curve).as_str(),
         "mode": format!("{:?}", a.mode).to_lowercase(),
         "wall_s": wall,
         "bytes_sent": rd.stats.bytes_sent,

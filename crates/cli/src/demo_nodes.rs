@@ -16,7 +16,7 @@ use unseen_node::{NodeDir, NodeError};
 use unseen_store::AuditReport;
 use unseen_transport::Certificate;
 
-use crate::args::{Curve, DemoArgs};
+use crate::args::DemoArgs;
 use crate::synth;
 
 /// Kills the daemons when the demo ends, however it ends.
@@ -128,10 +128,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     crate::demo::check_sizes(a)?;
     let exe = std::env::current_exe().context("locating the unseen binary")?;
     let root = workspace()?;
-    let curve = match a.curve {
-        Curve::Ristretto255 => "ristretto255",
-        Curve::Sm2 => "sm2",
-    };
+    let curve = unseen_node::control::Curve::from(a.curve).as_str();
     println!("unseen demo: two nodes on this machine, a bank and a data partner");
     println!(
         "  workspace {} (kept, to explore afterwards)",

@@ -567,10 +567,7 @@ fn mode_name(m: JobMode) -> &'static str {
 }
 
 fn curve_name(c: Curve) -> &'static str {
-    match c {
-        Curve::Ristretto255 => "ristretto255",
-        Curve::Sm2 => "sm2",
-    }
+    unseen_node::control::Curve::from(c).as_str()
 }
 
 pub(crate) fn job(dir: Option<&PathBuf>, c: &JobCommand) -> anyhow::Result<ExitCode> {

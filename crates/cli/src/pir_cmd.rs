@@ -114,10 +114,7 @@ pub(crate) struct QueryArgs {
 }
 
 fn node_curve(c: Curve) -> NodeCurve {
-    match c {
-        Curve::Ristretto255 => NodeCurve::Ristretto255,
-        Curve::Sm2 => NodeCurve::Sm2,
-    }
+    c.into()
 }
 
 fn mib(b: u64) -> f64 {

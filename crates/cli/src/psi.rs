@@ -124,12 +124,13 @@ pub(crate) fn run_role<C: Channel>(
     params: Params,
     progress: &(dyn Fn(unseen_psi::Progress) + Sync),
 ) -> anyhow::Result<PsiOutput> {
-    let curve = match curve {
-        Curve::Ristretto255 => NodeCurve::Ristretto255,
-        Curve::Sm2 => NodeCurve::Sm2,
-    };
     Ok(psi_job::run_role(
-        ch, curve, leader, items, params, progress,
+        ch,
+        NodeCurve::from(curve),
+        leader,
+        items,
+        params,
+        progress,
     )?)
 }
 
@@ -269,10 +270,7 @@ fn mib(b: u64) -> f64 {
 
 impl Summary<'_> {
     fn curve_name(&self) -> &'static str {
-        match self.curve {
-            Curve::Ristretto255 => "ristretto255",
-            Curve::Sm2 => "sm2",
-        }
+        NodeCurve::from(self.curve).as_str()
     }
 
     fn print(&self) {
