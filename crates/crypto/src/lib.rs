@@ -9,6 +9,7 @@
 pub mod aead;
 pub mod expand;
 mod group_trait;
+pub mod he;
 pub mod oprf;
 pub mod ristretto;
 mod secret;
@@ -40,6 +41,15 @@ pub enum Error {
     /// wrong length, a domain-separation tag longer than 255 bytes).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// Bytes that should encode a homomorphic ciphertext or public key do not (wrong length,
+    /// out of range, unsupported key size).
+    #[error("invalid {scheme} encoding: {reason}")]
+    InvalidCiphertext {
+        /// Which scheme was expected (`"Paillier"`, `"OU"`).
+        scheme: &'static str,
+        /// Why the bytes were rejected.
+        reason: &'static str,
+    },
     /// A state that the code's invariants rule out (e.g. a hash-to-curve output off the curve).
     #[error("internal error: {0} (this is a bug, please report it)")]
     Internal(&'static str),

@@ -273,6 +273,7 @@ fn from_group(err: Error, index: usize) -> OprfError {
         Error::InvalidPoint { reason, .. } => OprfError::Deserialize { index, reason },
         Error::InvalidArgument(m) => OprfError::InvalidArgument(m),
         Error::Internal(m) => OprfError::Internal(m),
+        Error::InvalidCiphertext { .. } => OprfError::Internal("homomorphic error in the OPRF"),
     }
 }
 

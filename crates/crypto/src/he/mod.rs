@@ -1,0 +1,236 @@
+//! Additively homomorphic encryption: Paillier and Okamoto–Uchiyama (OU) behind one pair of
+//! traits, [`HePublicKey`] (what the evaluator holds) and [`HeSecretKey`] (what the key owner
+//! holds). Protocol crates (`unseen-fl`) are generic over these traits.
+//!
+//! API contract, written first so that SecureBoost and logistic regression can be built against
+//! it while the schemes are implemented:
+//! - messages are signed integers ([`Plaintext`]); every value the caller encrypts *and every sum
+//!   or product it forms* must satisfy `|m| < 2^plaintext_bits()`, otherwise decryption wraps;
+//! - [`Plaintext::pack`] puts several non-negative fixed-point slots into one plaintext, so one
+//!   ciphertext carries e.g. a gradient, a hessian and a count; sums of packed plaintexts are
+//!   packed sums as long as no slot overflows its width (the caller sizes the slots);
+//! - ciphertexts read from a peer go through [`HePublicKey::read_ciphertext`], which checks the
+//!   exact length and the range before anything is computed with them.
+
+use crate::Error;
+
+/// The low 64 bits (truncation intended: limbs are split by hand).
+#[allow(clippy::cast_possible_truncation)]
+fn low64(v: u128) -> u64 {
+    v as u64
+}
+
+/// Which additively homomorphic scheme a key belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeScheme {
+    /// Paillier (EUROCRYPT 1999) with `g = n + 1`; ciphertexts live modulo `n²`.
+    Paillier,
+    /// Okamoto–Uchiyama (EUROCRYPT 1998), `n = p²q`; ciphertexts live modulo `n`.
+    OkamotoUchiyama,
+}
+
+/// A signed integer message: sign and little-endian 64-bit limbs of the magnitude, normalised
+/// (no high zero limbs, zero is never negative).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Plaintext {
+    negative: bool,
+    limbs: Vec<u64>,
+}
+
+impl core::fmt::Debug for Plaintext {
+    // Plaintexts are secrets (gradients, features): never print the value.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Plaintext({} bits)", self.bits())
+    }
+}
+
+impl Plaintext {
+    /// From little-endian magnitude limbs and a sign.
+    pub fn from_limbs(negative: bool, limbs: Vec<u64>) -> Self {
+        let mut p = Plaintext { negative, limbs };
+        p.normalise();
+        p
+    }
+
+    fn normalise(&mut self) {
+        while self.limbs.last() == Some(&0) {
+            self.limbs.pop();
+        }
+        if self.limbs.is_empty() {
+            self.negative = false;
+        }
+    }
+
+    /// From a signed 128-bit integer.
+    pub fn from_i128(v: i128) -> Self {
+        let mag = v.unsigned_abs();
+        Self::from_limbs(v < 0, vec![low64(mag), low64(mag >> 64)])
+    }
+
+    /// From an unsigned 128-bit integer.
+    pub fn from_u128(v: u128) -> Self {
+        Self::from_limbs(false, vec![low64(v), low64(v >> 64)])
+    }
+
+    /// The value as `i128`, or `None` if it does not fit.
+    pub fn to_i128(&self) -> Option<i128> {
+        if self.limbs.len() > 2 {
+            return None;
+        }
+        let lo = u128::from(self.limbs.first().copied().unwrap_or(0));
+        let hi = u128::from(self.limbs.get(1).copied().unwrap_or(0));
+        let mag = lo | (hi << 64);
+        if self.negative {
+            if mag <= i128::MAX as u128 + 1 {
+                Some(mag.cast_signed().wrapping_neg())
+            } else {
+                None
+            }
+        } else {
+            i128::try_from(mag).ok()
+        }
+    }
+
+    /// Whether the value is negative.
+    pub fn is_negative(&self) -> bool {
+        self.negative
+    }
+
+    /// Little-endian limbs of the magnitude.
+    pub fn magnitude_limbs(&self) -> &[u64] {
+        &self.limbs
+    }
+
+    /// Bit length of the magnitude (0 for zero).
+    pub fn bits(&self) -> u32 {
+        match self.limbs.last() {
+            None => 0,
+            Some(&top) => {
+                let n = u32::try_from(self.limbs.len()).unwrap_or(u32::MAX);
+                64 * (n - 1) + (64 - top.leading_zeros())
+            }
+        }
+    }
+
+    /// Packs non-negative `values` into one plaintext, value `i` at bits
+    /// `[i·slot_bits, (i+1)·slot_bits)`. Fails if a value does not fit its slot or
+    /// `slot_bits` is not in `1..=128`.
+    pub fn pack(values: &[u128], slot_bits: u32) -> Result<Self, Error> {
+        if !(1..=128).contains(&slot_bits) {
+            return Err(Error::InvalidArgument("slot width must be 1..=128 bits"));
+        }
+        let total = (slot_bits as usize) * values.len();
+        let mut limbs = vec![0u64; total.div_ceil(64) + 1];
+        for (i, &v) in values.iter().enumerate() {
+            if slot_bits < 128 && v >> slot_bits != 0 {
+                return Err(Error::InvalidArgument("packed value wider than its slot"));
+            }
+            let bit = i * slot_bits as usize;
+            let (limb, shift) = (bit / 64, bit % 64);
+            // Spread v << shift over up to three limbs.
+            let lo = low64(v << shift);
+            let mid = low64((v << shift) >> 64);
+            let hi = if shift == 0 {
+                0
+            } else {
+                low64(v >> (128 - shift))
+            };
+            limbs[limb] |= lo;
+            if let Some(l) = limbs.get_mut(limb + 1) {
+                *l |= mid;
+            }
+            if let Some(l) = limbs.get_mut(limb + 2) {
+                *l |= hi;
+            }
+        }
+        Ok(Self::from_limbs(false, limbs))
+    }
+
+    /// Reads `count` slots of `slot_bits` each (the inverse of [`Plaintext::pack`]). Fails on a
+    /// negative value or an invalid slot width; bits above the last slot are ignored.
+    pub fn unpack(&self, slot_bits: u32, count: usize) -> Result<Vec<u128>, Error> {
+        if !(1..=128).contains(&slot_bits) {
+            return Err(Error::InvalidArgument("slot width must be 1..=128 bits"));
+        }
+        if self.negative {
+            return Err(Error::InvalidArgument(
+                "a packed plaintext is never negative",
+            ));
+        }
+        let limb = |i: usize| u128::from(self.limbs.get(i).copied().unwrap_or(0));
+        let mask = if slot_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << slot_bits) - 1
+        };
+        Ok((0..count)
+            .map(|i| {
+                let bit = i * slot_bits as usize;
+                let (l, shift) = (bit / 64, bit % 64);
+                let lo = (limb(l) | (limb(l + 1) << 64)) >> shift;
+                let hi = if shift == 0 {
+                    0
+                } else {
+                    limb(l + 2) << (128 - shift)
+                };
+                (lo | hi) & mask
+            })
+            .collect())
+    }
+}
+
+/// The evaluator's side of a key: encrypt, add, multiply by a plaintext, (de)serialise.
+pub trait HePublicKey: Clone + Send + Sync + 'static {
+    /// A ciphertext of this scheme.
+    type Ciphertext: Clone + Send + Sync + PartialEq + 'static;
+
+    /// The scheme.
+    fn scheme(&self) -> HeScheme;
+    /// Bits of the public modulus `n` (2048 or 3072).
+    fn modulus_bits(&self) -> u32;
+    /// Messages and every sum or product formed from them must satisfy `|m| < 2^plaintext_bits`.
+    fn plaintext_bits(&self) -> u32;
+    /// Encrypts one message (randomness from a precomputed pool or fixed-base tables, fresh
+    /// from the OS random number generator).
+    fn encrypt(&self, m: &Plaintext) -> Result<Self::Ciphertext, Error>;
+    /// Encrypts a batch in parallel (rayon).
+    fn encrypt_batch(&self, ms: &[Plaintext]) -> Result<Vec<Self::Ciphertext>, Error>;
+    /// `Enc(a + b)`.
+    fn add(&self, a: &Self::Ciphertext, b: &Self::Ciphertext) -> Self::Ciphertext;
+    /// `a ← Enc(a + b)`.
+    fn add_assign(&self, a: &mut Self::Ciphertext, b: &Self::Ciphertext);
+    /// `Enc(a · k)`.
+    fn mul_plain(&self, a: &Self::Ciphertext, k: &Plaintext) -> Result<Self::Ciphertext, Error>;
+    /// The deterministic encryption of zero without randomness (the identity): a neutral start
+    /// for sums; re-randomise before sending a sum that may have no real term.
+    fn zero(&self) -> Self::Ciphertext;
+    /// Multiplies in a fresh encryption of zero.
+    fn rerandomize(&self, a: &mut Self::Ciphertext) -> Result<(), Error>;
+    /// Exact byte length of an encoded ciphertext.
+    fn ciphertext_len(&self) -> usize;
+    /// Appends the fixed-length encoding of `c` to `out`.
+    fn write_ciphertext(&self, c: &Self::Ciphertext, out: &mut Vec<u8>);
+    /// Decodes a peer's ciphertext: exact length, `0 < c < modulus`, else
+    /// [`Error::InvalidCiphertext`].
+    fn read_ciphertext(&self, bytes: &[u8]) -> Result<Self::Ciphertext, Error>;
+    /// Canonical encoding of the public key.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// Decodes a peer's public key with bounded checks (supported sizes only).
+    fn from_bytes(bytes: &[u8]) -> Result<Self, Error>;
+}
+
+/// The key owner's side: decryption. Secrets are zeroised on drop and never printed.
+pub trait HeSecretKey: Send + Sync {
+    /// The matching public key type.
+    type Public: HePublicKey;
+    /// Generates a key pair with a modulus of `modulus_bits` (2048 or 3072).
+    fn generate(modulus_bits: u32) -> Result<Self, Error>
+    where
+        Self: Sized;
+    /// The public key.
+    fn public(&self) -> &Self::Public;
+    /// Decrypts one ciphertext (a signed value; see [`HePublicKey::plaintext_bits`]).
+    fn decrypt(&self, c: &<Self::Public as HePublicKey>::Ciphertext) -> Plaintext;
+    /// Decrypts a batch in parallel (rayon).
+    fn decrypt_batch(&self, cs: &[<Self::Public as HePublicKey>::Ciphertext]) -> Vec<Plaintext>;
+}

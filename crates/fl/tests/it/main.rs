@@ -1,0 +1,1 @@
+//! Integration tests of `unseen-fl` (one binary for the crate).

@@ -1,0 +1,1 @@
+//! Integration tests of `unseen-report` (one binary for the crate).
