@@ -223,6 +223,34 @@ pub(crate) enum BenchCommand {
     /// Framed throughput over loopback mutual TLS 1.3 (one direction).
     #[command(after_help = "Example:\n  unseen bench transport --gib 2 --frame-kib 1024")]
     Transport(BenchTransportArgs),
+    /// Additively homomorphic encryption (OU or Paillier): encryptions, decryptions, additions
+    /// and ciphertext × plaintext per second on one core, plus 2-thread batches.
+    #[command(
+        after_help = "Example:\n  unseen bench he --scheme ou --bits 2048\n  unseen bench he --scheme paillier --bits 3072 --seconds 5"
+    )]
+    He(BenchHeArgs),
+}
+
+/// Which additively homomorphic scheme to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum HeSchemeArg {
+    /// Okamoto–Uchiyama (n = p²q).
+    Ou,
+    /// Paillier (n = pq, ciphertexts mod n²).
+    Paillier,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchHeArgs {
+    /// Scheme.
+    #[arg(long, value_enum, default_value_t = HeSchemeArg::Ou)]
+    pub(crate) scheme: HeSchemeArg,
+    /// Modulus bits: 2048 or 3072.
+    #[arg(long, default_value_t = 2048)]
+    pub(crate) bits: u32,
+    /// Seconds of measurement per operation.
+    #[arg(long, default_value_t = 2.0)]
+    pub(crate) seconds: f64,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::Context;
 use unseen_channel::tcp::{self, TcpOptions};
 
-use crate::args::{BenchPirArgs, BenchPsiArgs, BenchTransportArgs, Curve};
+use crate::args::{
+    BenchHeArgs, BenchPirArgs, BenchPsiArgs, BenchTransportArgs, Curve, HeSchemeArg,
+};
 use crate::psi::{Side, role, run_role};
 use crate::synth;
 
@@ -388,4 +390,189 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
         }
         Curve::Sm2 => go::<unseen_crypto::Sm2>(a, AeadAlg::Sm4Gcm, "sm2"),
     }
+}
+
+/// CPU time of the calling thread in seconds (Linux `/proc/thread-self/schedstat`), if readable.
+fn thread_cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    #[allow(clippy::cast_precision_loss)] // nanoseconds of a benchmark, far below 2^52
+    Some(ns as f64 / 1e9)
+}
+
+/// CPU time of the whole process in seconds (`/proc/self/stat` utime + stime at 100 Hz).
+fn process_cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    #[allow(clippy::cast_precision_loss)]
+    Some(ticks as f64 / 100.0)
+}
+
+/// Calls `op` in rounds until `seconds` of CPU time (of `clock`) have passed; operations per
+/// wall-clock second and per CPU second (the latter is robust to other load on the machine).
+fn rate(
+    seconds: f64,
+    per_round: usize,
+    clock: fn() -> Option<f64>,
+    mut op: impl FnMut(),
+) -> (f64, f64) {
+    let start = Instant::now();
+    let cpu0 = clock();
+    let mut done = 0usize;
+    loop {
+        op();
+        done += per_round;
+        let wall = start.elapsed().as_secs_f64();
+        let cpu = match (cpu0, clock()) {
+            (Some(a), Some(b)) => b - a,
+            _ => wall,
+        };
+        if cpu >= seconds || wall >= 20.0 * seconds {
+            #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+            let n = done as f64;
+            return (n / wall, n / cpu.max(1e-9));
+        }
+    }
+}
+
+/// `unseen bench he`: one JSON line of per-core throughputs for OU or Paillier.
+pub(crate) fn he(a: &BenchHeArgs) -> anyhow::Result<ExitCode> {
+    use unseen_crypto::he::{OuSecretKey, PaillierSecretKey};
+    match a.scheme {
+        HeSchemeArg::Ou => he_go::<OuSecretKey>(a, "ou"),
+        HeSchemeArg::Paillier => he_go::<PaillierSecretKey>(a, "paillier"),
+    }
+}
+
+fn he_go<K: unseen_crypto::he::HeSecretKey>(
+    a: &BenchHeArgs,
+    scheme: &str,
+) -> anyhow::Result<ExitCode> {
+    use rand_core::{Rng, SeedableRng};
+    use std::hint::black_box;
+    use unseen_crypto::he::{HePublicKey, Plaintext};
+
+    const POOL: usize = 256;
+    const MSG_BITS: u32 = 40; // as bench_paillier.py: fixed-point gradients
+    const SCALAR_BITS: u32 = 32; // as bench_paillier.py: ct × feature
+    let t = Instant::now();
+    let sk = K::generate(a.bits).context("generating the key")?;
+    let keygen_s = t.elapsed().as_secs_f64();
+    let pk = sk.public().clone();
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
+    let msgs: Vec<i128> = (0..POOL)
+        .map(|_| i128::from(rng.next_u64() >> (64 - MSG_BITS)))
+        .collect();
+    let scalars: Vec<i128> = (0..POOL)
+        .map(|_| i128::from(rng.next_u64() >> (64 - SCALAR_BITS)))
+        .collect();
+    let pts: Vec<Plaintext> = msgs.iter().map(|&m| Plaintext::from_i128(m)).collect();
+    let ks: Vec<Plaintext> = scalars.iter().map(|&m| Plaintext::from_i128(m)).collect();
+
+    // The first encryption builds the fixed-base tables.
+    let t = Instant::now();
+    let first = pk.encrypt(&pts[0])?;
+    let table_s = t.elapsed().as_secs_f64();
+    let mut correct = sk.decrypt(&first).to_i128() == Some(msgs[0]);
+
+    let cts: Vec<_> = pts
+        .iter()
+        .map(|m| pk.encrypt(m))
+        .collect::<Result<_, _>>()?;
+    let mut i = 0usize;
+    let enc = rate(a.seconds, 1, thread_cpu_s, || {
+        black_box(pk.encrypt(&pts[i % POOL]).ok());
+        i += 1;
+    });
+    let mut i = 0usize;
+    let dec = rate(a.seconds, 1, thread_cpu_s, || {
+        black_box(sk.decrypt(&cts[i % POOL]));
+        i += 1;
+    });
+    let mut acc = pk.zero();
+    let mut i = 0usize;
+    let add = rate(a.seconds, 64, thread_cpu_s, || {
+        for _ in 0..64 {
+            pk.add_assign(&mut acc, &cts[i % POOL]);
+            i += 1;
+        }
+    });
+    black_box(&acc);
+    let mut i = 0usize;
+    let mul = rate(a.seconds, 1, thread_cpu_s, || {
+        black_box(pk.mul_plain(&cts[i % POOL], &ks[i % POOL]).ok());
+        i += 1;
+    });
+    // Correctness of what was measured.
+    correct &= sk
+        .decrypt_batch(&cts)
+        .iter()
+        .zip(&msgs)
+        .all(|(p, &m)| p.to_i128() == Some(m));
+    let mut sum = pk.zero();
+    for c in &cts {
+        pk.add_assign(&mut sum, c);
+    }
+    correct &= sk.decrypt(&sum).to_i128() == Some(msgs.iter().sum());
+    for j in 0..8 {
+        let c = pk.mul_plain(&cts[j], &ks[j])?;
+        correct &= sk.decrypt(&c).to_i128() == Some(msgs[j] * scalars[j]);
+    }
+
+    // Two threads: the batch APIs in a 2-thread rayon pool.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .context("building a 2-thread pool")?;
+    let big: Vec<Plaintext> = (0..4 * POOL).map(|j| pts[j % POOL].clone()).collect();
+    let (enc2, dec2) = pool.install(|| -> anyhow::Result<((f64, f64), (f64, f64))> {
+        let big_cts = pk.encrypt_batch(&big)?;
+        let enc2 = rate(2.0 * a.seconds, big.len(), process_cpu_s, || {
+            black_box(pk.encrypt_batch(&big).ok());
+        });
+        let dec2 = rate(2.0 * a.seconds, big_cts.len(), process_cpu_s, || {
+            black_box(sk.decrypt_batch(&big_cts));
+        });
+        Ok((enc2, dec2))
+    })?;
+
+    let host = host();
+    let line = serde_json::json!({
+        "bench": "he",
+        "scheme": scheme,
+        "bits": a.bits,
+        "cpu": host["cpu"],
+        "threads": 1,
+        "enc_per_s": enc.1.round(),
+        "dec_per_s": dec.1.round(),
+        "add_per_s": add.1.round(),
+        "mul_plain_per_s": mul.1.round(),
+        "per_s_note": "operations per CPU second of the measuring thread (robust to other load); *_wall are per wall-clock second",
+        "enc_per_s_wall": enc.0.round(),
+        "dec_per_s_wall": dec.0.round(),
+        "add_per_s_wall": add.0.round(),
+        "mul_plain_per_s_wall": mul.0.round(),
+        "enc_per_s_2threads_wall": enc2.0.round(),
+        "dec_per_s_2threads_wall": dec2.0.round(),
+        "enc_per_cpu_s_2threads": enc2.1.round(),
+        "dec_per_cpu_s_2threads": dec2.1.round(),
+        "loadavg": std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(String::from)),
+        "keygen_s": keygen_s,
+        "table_build_s": table_s,
+        "plaintext_bits": pk.plaintext_bits(),
+        "ciphertext_bytes": pk.ciphertext_len(),
+        "message_bits": MSG_BITS,
+        "scalar_bits": SCALAR_BITS,
+        "note": "enc: m uniform in [0, 2^40), fresh randomness each time (no pool); mul_plain: k uniform in [0, 2^32); single-thread figures measured on the calling thread",
+        "correct": correct,
+        "host": host,
+    });
+    println!("{line}");
+    Ok(if correct {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

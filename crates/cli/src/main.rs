@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         args::Command::Bench(args::BenchCommand::Psi(a)) => bench::psi(a),
         args::Command::Bench(args::BenchCommand::Transport(a)) => bench::transport(a),
         args::Command::Bench(args::BenchCommand::Pir(a)) => bench::pir(a),
+        args::Command::Bench(args::BenchCommand::He(a)) => bench::he(a),
         args::Command::Init(a) => node_cmd::init(dir, a),
         args::Command::Node(c) => node_cmd::node(dir, c),
         args::Command::Partner(c) => node_cmd::partner(dir, c),

@@ -11,11 +11,6 @@ use zeroize::Zeroize;
 use super::Plaintext;
 use crate::Error;
 
-/// Window width of the fixed-base tables: one table row per exponent byte.
-const WINDOW: usize = 8;
-/// Non-zero digits per row.
-const DIGITS: usize = (1 << WINDOW) - 1;
-
 /// `a · b · R⁻¹ mod m` on Montgomery residues (one Montgomery multiplication; the copies of the
 /// parameters it makes are a few dozen nanoseconds against the microseconds of the product).
 #[inline]
@@ -29,52 +24,75 @@ pub(crate) fn mont_mul<const L: usize>(
     *x.mul(&y).as_montgomery()
 }
 
-/// `base^e mod m` for an exponent fixed below `max_bytes · 8` bits, by a table of
-/// `base^(d · 2^(8i))` for every byte position `i` and digit `d ∈ 1..=255`: an exponentiation is
-/// one multiplication per non-zero exponent byte and no squaring (the fixed-base windowed method
-/// of Brickell, Gordon, McCurley and Wilson, "Fast exponentiation with precomputation",
-/// EUROCRYPT '92, with base `2^8`).
+/// `base^e mod m` for exponents below `2^max_bits`, by a table of `base^(d · 2^(w·i))` for every
+/// window position `i` and digit `d ∈ 1..2^w`: an exponentiation is one multiplication per
+/// non-zero `w`-bit digit of the exponent and no squaring (the fixed-base windowed method of
+/// Brickell, Gordon, McCurley and Wilson, "Fast exponentiation with precomputation",
+/// EUROCRYPT '92, with base `2^w`). The table holds `⌈max_bits/w⌉ · (2^w - 1)` residues.
 ///
 /// Variable time: which entry is read depends on the exponent (a cache-timing observer on the
 /// same machine could learn about it); see docs/protocols/he.md § constant time.
 pub(crate) struct FixedBaseTable<const L: usize> {
+    window: u32,
     rows: usize,
-    /// Row `i`, digit `d` at `i · 255 + d - 1`, in Montgomery form.
+    /// Row `i`, digit `d` at `i · (2^w - 1) + d - 1`, in Montgomery form.
     entries: Vec<Uint<L>>,
 }
 
 impl<const L: usize> FixedBaseTable<L> {
-    /// Builds the table of `base` (Montgomery form) for exponents of at most `max_bits` bits.
-    pub(crate) fn new(base: &Uint<L>, params: &FixedMontyParams<L>, max_bits: u32) -> Self {
-        let rows = (max_bits as usize).div_ceil(WINDOW);
-        let mut entries = Vec::with_capacity(rows * DIGITS);
+    /// Builds the table of `base` (Montgomery form) for exponents of at most `max_bits` bits,
+    /// with windows of `window ∈ 1..=16` bits.
+    pub(crate) fn new(
+        base: &Uint<L>,
+        params: &FixedMontyParams<L>,
+        max_bits: u32,
+        window: u32,
+    ) -> Self {
+        let window = window.clamp(1, 16);
+        let digits = (1usize << window) - 1;
+        let rows = (max_bits as usize).div_ceil(window as usize);
+        let mut entries = Vec::with_capacity(rows * digits);
         let mut row_base = FixedMontyForm::from_montgomery(*base, params);
         for _ in 0..rows {
             let mut acc = row_base;
             entries.push(*acc.as_montgomery());
-            for _ in 1..DIGITS {
+            for _ in 1..digits {
                 acc = acc.mul(&row_base);
                 entries.push(*acc.as_montgomery());
             }
-            // base^(256 · 2^(8i)) = base^(255 · 2^(8i)) · base^(2^(8i)).
+            // base^(2^w · 2^(w·i)) = base^((2^w - 1) · 2^(w·i)) · base^(2^(w·i)).
             row_base = acc.mul(&row_base);
         }
-        FixedBaseTable { rows, entries }
+        FixedBaseTable {
+            window,
+            rows,
+            entries,
+        }
     }
 
-    /// `base^e` in Montgomery form for the little-endian exponent bytes `e`; `None` if `e` has
-    /// more bytes than the table has rows.
+    /// `base^e` in Montgomery form for the little-endian exponent bytes `e`; `None` if `e` is
+    /// wider than the table.
     pub(crate) fn pow(&self, e: &[u8], params: &FixedMontyParams<L>) -> Option<Uint<L>> {
-        if e.len() > self.rows {
-            return None;
+        let w = self.window as usize;
+        let digits = (1usize << w) - 1;
+        let bits = e.len() * 8;
+        if bits.div_ceil(w) > self.rows {
+            // Wider than the table unless the extra top bits are zero.
+            let used = e
+                .iter()
+                .rposition(|&b| b != 0)
+                .map_or(0, |i| i * 8 + 8 - e[i].leading_zeros() as usize);
+            if used.div_ceil(w) > self.rows {
+                return None;
+            }
         }
         let mut acc: Option<FixedMontyForm<L>> = None;
-        for (i, &d) in e.iter().enumerate() {
+        for i in 0..bits.div_ceil(w).min(self.rows) {
+            let d = digit(e, i * w, w);
             if d == 0 {
                 continue;
             }
-            let entry = self.entries[i * DIGITS + usize::from(d) - 1];
-            let y = FixedMontyForm::from_montgomery(entry, params);
+            let y = FixedMontyForm::from_montgomery(self.entries[i * digits + d - 1], params);
             acc = Some(match acc {
                 None => y,
                 Some(a) => a.mul(&y),
@@ -85,6 +103,18 @@ impl<const L: usize> FixedBaseTable<L> {
             Some(a) => *a.as_montgomery(),
         })
     }
+}
+
+/// Bits `[at, at + w)` of the little-endian byte string `e` (zeros past its end), `w ≤ 16`.
+fn digit(e: &[u8], at: usize, w: usize) -> usize {
+    let byte = at / 8;
+    let mut v: u32 = 0;
+    for k in 0..3 {
+        if let Some(&b) = e.get(byte + k) {
+            v |= u32::from(b) << (8 * k);
+        }
+    }
+    ((v >> (at % 8)) & ((1u32 << w) - 1)) as usize
 }
 
 /// A key-generation RNG seeded from the operating system.

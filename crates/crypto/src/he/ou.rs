@@ -36,6 +36,13 @@ const SCHEME: &str = "OU";
 const PK_TAG: [u8; 3] = *b"OU1";
 const SK_TAG: [u8; 3] = *b"Ou1";
 
+/// Window of the `G` and `G⁻¹` tables: 8 bits (a 681-bit plaintext is 86 rows of 255
+/// residues, 5.6 MB per table for OU-2048; a 40-bit message costs 5 multiplications).
+const G_WINDOW: u32 = 8;
+/// Window of the `H` table: 12 bits (a 224-bit `r` costs 19 multiplications; 19 rows of 4095
+/// residues, 20 MB for OU-2048, 34 MB for OU-3072).
+const H_WINDOW: u32 = 12;
+
 fn bad(reason: &'static str) -> Error {
     Error::InvalidCiphertext {
         scheme: SCHEME,
@@ -111,10 +118,12 @@ impl<const N: usize> OuPub<N> {
         // cell (deadlock); plain scoped threads cannot.
         self.tables.get_or_init(|| {
             std::thread::scope(|s| {
-                let g_inv =
-                    s.spawn(|| FixedBaseTable::new(&self.g_inv_m, &self.params, self.pt_bits));
-                let h = s.spawn(|| FixedBaseTable::new(&self.h_m, &self.params, self.r_bits));
-                let g = FixedBaseTable::new(&self.g_m, &self.params, self.pt_bits);
+                let g_inv = s.spawn(|| {
+                    FixedBaseTable::new(&self.g_inv_m, &self.params, self.pt_bits, G_WINDOW)
+                });
+                let h =
+                    s.spawn(|| FixedBaseTable::new(&self.h_m, &self.params, self.r_bits, H_WINDOW));
+                let g = FixedBaseTable::new(&self.g_m, &self.params, self.pt_bits, G_WINDOW);
                 let g_inv = g_inv.join();
                 let h = h.join();
                 match (g_inv, h) {
@@ -122,8 +131,13 @@ impl<const N: usize> OuPub<N> {
                     // A table thread cannot panic (no panicking operation inside); rebuild inline
                     // if it somehow did rather than propagate a panic.
                     _ => OuTables {
-                        g_inv: FixedBaseTable::new(&self.g_inv_m, &self.params, self.pt_bits),
-                        h: FixedBaseTable::new(&self.h_m, &self.params, self.r_bits),
+                        g_inv: FixedBaseTable::new(
+                            &self.g_inv_m,
+                            &self.params,
+                            self.pt_bits,
+                            G_WINDOW,
+                        ),
+                        h: FixedBaseTable::new(&self.h_m, &self.params, self.r_bits, H_WINDOW),
                         g,
                     },
                 }
