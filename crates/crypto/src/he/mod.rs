@@ -213,6 +213,16 @@ pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     fn zero(&self) -> Self::Ciphertext;
     /// Multiplies in a fresh encryption of zero.
     fn rerandomize(&self, a: &mut Self::Ciphertext) -> Result<(), Error>;
+    /// Computes `count` random factors (the expensive, message-independent part of an
+    /// encryption: `H^r` for OU, `h_s^α` for Paillier) in parallel and keeps them in a pool of
+    /// this key (shared by its clones); [`HePublicKey::encrypt`] and
+    /// [`HePublicKey::rerandomize`] use each pooled factor once, and compute a fresh one when
+    /// the pool is empty. Call it while waiting for a peer to move the cost off the critical
+    /// path. The pool is secret (it is the encryption randomness) and is wiped when the key is
+    /// dropped.
+    fn precompute_randomness(&self, count: usize) -> Result<(), Error>;
+    /// Random factors left in the pool.
+    fn precomputed_randomness(&self) -> usize;
     /// Exact byte length of an encoded ciphertext.
     fn ciphertext_len(&self) -> usize;
     /// Appends the fixed-length encoding of `c` to `out`.

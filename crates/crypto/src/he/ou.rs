@@ -15,7 +15,7 @@
 //!
 //! Security and parameter choices are in docs/protocols/he.md.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, RandomBits, RandomMod, Uint};
@@ -77,6 +77,8 @@ struct OuPub<const N: usize> {
     g_inv_m: Uint<N>,
     h_m: Uint<N>,
     tables: OnceLock<OuTables<N>>,
+    /// Precomputed `H^r` (Montgomery form), each used once.
+    pool: Mutex<Vec<Uint<N>>>,
 }
 
 struct OuTables<const N: usize> {
@@ -110,6 +112,7 @@ impl<const N: usize> OuPub<N> {
             g_inv_m: *g_inv.as_montgomery(),
             h_m: *hm.as_montgomery(),
             tables: OnceLock::new(),
+            pool: Mutex::new(Vec::new()),
         })
     }
 
@@ -151,6 +154,30 @@ impl<const N: usize> OuPub<N> {
 
     /// `H^r` for a fresh `r` (Montgomery form).
     fn random_part(&self) -> Result<Uint<N>, Error> {
+        if let Some(x) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(x);
+        }
+        self.fresh_random_part()
+    }
+
+    fn precompute(&self, count: usize) -> Result<(), Error> {
+        let fresh: Vec<Uint<N>> = (0..count)
+            .into_par_iter()
+            .map(|_| self.fresh_random_part())
+            .collect::<Result<_, _>>()?;
+        let mut pool = self
+            .pool
+            .lock()
+            .map_err(|_| Error::Internal("randomness pool poisoned"))?;
+        pool.extend(fresh);
+        Ok(())
+    }
+
+    fn pooled(&self) -> usize {
+        self.pool.lock().map_or(0, |p| p.len())
+    }
+
+    fn fresh_random_part(&self) -> Result<Uint<N>, Error> {
         let mut r = random_exponent(self.r_bits)?;
         let hr = self.tables().h.pow(&r, &self.params);
         r.zeroize();
@@ -401,6 +428,14 @@ fn keygen<
     Ok((public, sec))
 }
 
+impl<const N: usize> Drop for OuPub<N> {
+    fn drop(&mut self) {
+        if let Ok(p) = self.pool.get_mut() {
+            p.zeroize();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Size dispatch.
 
@@ -538,6 +573,18 @@ impl HePublicKey for OuPublicKey {
             _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
         }
         Ok(())
+    }
+
+    fn precompute_randomness(&self, count: usize) -> Result<(), Error> {
+        // Tables first, outside the parallel section (see OuPub::tables in ou.rs).
+        on_pub!(self, k => {
+            k.tables();
+            k.precompute(count)
+        })
+    }
+
+    fn precomputed_randomness(&self) -> usize {
+        on_pub!(self, k => k.pooled())
     }
 
     fn ciphertext_len(&self) -> usize {

@@ -12,7 +12,7 @@
 //!   `(-n/2, n/2)`;
 //! - ciphertexts are kept in Montgomery form modulo `n²`, so addition is one multiplication.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, RandomMod, Uint};
@@ -56,6 +56,8 @@ struct PaPub<const N: usize, const N2: usize> {
     hs: Uint<N2>,
     hs_m: Uint<N2>,
     table: OnceLock<FixedBaseTable<N2>>,
+    /// Precomputed `h_s^α` (Montgomery form), each used once.
+    pool: Mutex<Vec<Uint<N2>>>,
 }
 
 impl<const N: usize, const N2: usize> PaPub<N, N2> {
@@ -79,6 +81,7 @@ impl<const N: usize, const N2: usize> PaPub<N, N2> {
             hs,
             hs_m,
             table: OnceLock::new(),
+            pool: Mutex::new(Vec::new()),
         })
     }
 
@@ -94,6 +97,30 @@ impl<const N: usize, const N2: usize> PaPub<N, N2> {
 
     /// `h_s^α` for a fresh `α` (Montgomery form).
     fn random_part(&self) -> Result<Uint<N2>, Error> {
+        if let Some(x) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(x);
+        }
+        self.fresh_random_part()
+    }
+
+    fn precompute(&self, count: usize) -> Result<(), Error> {
+        let fresh: Vec<Uint<N2>> = (0..count)
+            .into_par_iter()
+            .map(|_| self.fresh_random_part())
+            .collect::<Result<_, _>>()?;
+        let mut pool = self
+            .pool
+            .lock()
+            .map_err(|_| Error::Internal("randomness pool poisoned"))?;
+        pool.extend(fresh);
+        Ok(())
+    }
+
+    fn pooled(&self) -> usize {
+        self.pool.lock().map_or(0, |p| p.len())
+    }
+
+    fn fresh_random_part(&self) -> Result<Uint<N2>, Error> {
         let mut a = random_exponent(self.alpha_bits)?;
         let r = self.table().pow(&a, &self.params);
         a.zeroize();
@@ -360,6 +387,14 @@ fn keygen<const N: usize, const N2: usize, const H: usize, R: CryptoRng + ?Sized
     Ok((public, sec))
 }
 
+impl<const N: usize, const N2: usize> Drop for PaPub<N, N2> {
+    fn drop(&mut self) {
+        if let Ok(p) = self.pool.get_mut() {
+            p.zeroize();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Size dispatch.
 
@@ -501,6 +536,18 @@ impl HePublicKey for PaillierPublicKey {
             _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
         }
         Ok(())
+    }
+
+    fn precompute_randomness(&self, count: usize) -> Result<(), Error> {
+        // Tables first, outside the parallel section (see OuPub::tables in ou.rs).
+        on_pub!(self, k => {
+            k.table();
+            k.precompute(count)
+        })
+    }
+
+    fn precomputed_randomness(&self) -> usize {
+        on_pub!(self, k => k.pooled())
     }
 
     fn ciphertext_len(&self) -> usize {

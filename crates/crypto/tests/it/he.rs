@@ -108,6 +108,21 @@ fn homomorphism<K: HeSecretKey>(sk: &K) {
     pk.rerandomize(&mut c).unwrap();
     assert_ne!(c, cts[0]);
     assert_eq!(sk.decrypt(&c).to_i128(), Some(xs[0]));
+    // Precomputed randomness: each pooled factor is used once, the values stay correct, and
+    // encryptions from the pool are still distinct.
+    pk.precompute_randomness(3).unwrap();
+    assert_eq!(pk.precomputed_randomness(), 3);
+    let m = Plaintext::from_i128(-77);
+    let (e1, e2) = (pk.encrypt(&m).unwrap(), pk.encrypt(&m).unwrap());
+    assert_eq!(pk.precomputed_randomness(), 1);
+    assert_ne!(e1, e2);
+    assert_eq!(sk.decrypt(&e1), m);
+    assert_eq!(sk.decrypt(&e2), m);
+    let mut e3 = e1.clone();
+    pk.rerandomize(&mut e3).unwrap();
+    assert_eq!(pk.precomputed_randomness(), 0);
+    assert_ne!(e3, e1);
+    assert_eq!(sk.decrypt(&e3), m);
     // Packed slots add slot-wise.
     let slot = 48;
     let rows: Vec<[u128; 3]> = (0..50)
