@@ -219,10 +219,15 @@ pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     /// [`HePublicKey::rerandomize`] use each pooled factor once, and compute a fresh one when
     /// the pool is empty. Call it while waiting for a peer to move the cost off the critical
     /// path. The pool is secret (it is the encryption randomness) and is wiped when the key is
-    /// dropped.
-    fn precompute_randomness(&self, count: usize) -> Result<(), Error>;
+    /// dropped. The default keeps no pool (every encryption draws fresh randomness).
+    fn precompute_randomness(&self, count: usize) -> Result<(), Error> {
+        let _ = count;
+        Ok(())
+    }
     /// Random factors left in the pool.
-    fn precomputed_randomness(&self) -> usize;
+    fn precomputed_randomness(&self) -> usize {
+        0
+    }
     /// Exact byte length of an encoded ciphertext.
     fn ciphertext_len(&self) -> usize;
     /// Appends the fixed-length encoding of `c` to `out`.
