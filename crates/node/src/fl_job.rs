@@ -1,0 +1,469 @@
+//! Joint-modeling jobs (`train`, `predict`): align the two datasets by PSI in mode `both`,
+//! read each party's numeric columns for the common rows, run the `unseen-fl` protocol, keep
+//! each party's model part under `DIR/models/MODEL_ID/`.
+//!
+//! The alignment is the PSI of `unseen-psi` (ristretto255): both nodes learn which of their rows
+//! are common, and the common rows come out sorted by key on both sides, so row `i` is the same
+//! customer on both nodes. Nothing else of a dataset leaves its node except what the training
+//! or prediction protocol documents (docs/protocols/secureboost.md).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use unseen_channel::Channel;
+use unseen_data::{DuplicatePolicy, Table};
+use unseen_psi::{Params, Progress, Reveal};
+use unseen_store::Dataset;
+
+use crate::control::{Algorithm, Curve, JobSpec, ModelId};
+use crate::{NodeDir, NodeError, ops, psi_job};
+
+/// One party's columns for the common rows, in the aligned order.
+pub struct Aligned {
+    /// The normalised keys of the common rows (never logged).
+    pub keys: Vec<String>,
+    /// The feature columns' names, in the order of `columns`.
+    pub names: Vec<String>,
+    /// Feature values, column-major: `columns[j][i]` is feature `j` of common row `i`.
+    pub columns: Vec<Vec<f64>>,
+    /// The label of each common row (0 or 1), for the party that holds it.
+    pub labels: Option<Vec<u8>>,
+    /// How many rows the dataset has (before alignment).
+    pub rows: usize,
+}
+
+impl std::fmt::Debug for Aligned {
+    // Keys, features and labels are personal data: counts only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aligned")
+            .field("rows", &self.rows)
+            .field("common", &self.keys.len())
+            .field("features", &self.names.len())
+            .field("labels", &self.labels.is_some())
+            .finish()
+    }
+}
+
+/// Which columns a party uses.
+#[derive(Clone, Debug)]
+pub enum Columns {
+    /// Every column but the key and the label (training: the features are what the file has).
+    AllBut {
+        /// The label column to take out (and read), if this party holds the labels.
+        label: Option<String>,
+    },
+    /// Exactly these features, by name (prediction with a trained model), and optionally the
+    /// label (a report).
+    Named {
+        /// Feature names in the model's order.
+        features: Vec<String>,
+        /// The label column, for a report.
+        label: Option<String>,
+    },
+}
+
+/// Reads the dataset (whole rows, unique keys), aligns it with the partner's by PSI (mode
+/// `both`; the initiator leads) and parses the wanted columns of the common rows.
+pub fn align<C: Channel>(
+    ch: &mut C,
+    dataset: &Dataset,
+    columns: &Columns,
+    initiator: bool,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Aligned, String> {
+    let mut opts = ops::read_options(dataset).map_err(|e| e.to_string())?;
+    opts.duplicates = DuplicatePolicy::Error;
+    let path = Path::new(&dataset.path);
+    let table = unseen_data::read_table(path, &opts)
+        .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
+    // Check the columns before the partner spends anything on the alignment.
+    let (feature_idx, names, label_idx) = pick_columns(&table, path, columns)?;
+    let out = psi_job::run_role(
+        ch,
+        Curve::Ristretto255,
+        initiator,
+        &table.keys,
+        Params::new(Reveal::Both),
+        progress,
+    )
+    .map_err(|e| format!("aligning the rows by PSI: {e}"))?;
+    let common = out
+        .intersection
+        .ok_or_else(|| "the alignment gave no rows (internal error)".to_owned())?;
+    if common.is_empty() {
+        return Err(format!(
+            "dataset {} has no customer in common with the partner's dataset",
+            dataset.name
+        ));
+    }
+    let columns = feature_idx
+        .iter()
+        .zip(&names)
+        .map(|(&j, name)| {
+            common
+                .iter()
+                .map(|&i| parse_number(&table, path, i, j, name))
+                .collect::<Result<Vec<f64>, String>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let labels = match label_idx {
+        Some((j, name)) => Some(
+            common
+                .iter()
+                .map(|&i| parse_label(&table, path, i, j, &name))
+                .collect::<Result<Vec<u8>, String>>()?,
+        ),
+        None => None,
+    };
+    Ok(Aligned {
+        keys: common.iter().map(|&i| table.keys[i].clone()).collect(),
+        names,
+        columns,
+        labels,
+        rows: table.keys.len(),
+    })
+}
+
+type Picked = (Vec<usize>, Vec<String>, Option<(usize, String)>);
+
+fn pick_columns(table: &Table, path: &Path, columns: &Columns) -> Result<Picked, String> {
+    let find = |name: &str| {
+        table
+            .headers
+            .iter()
+            .position(|h| h.trim() == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "{}: no column {name:?} (columns: {})",
+                    path.display(),
+                    table.headers.join(", ")
+                )
+            })
+    };
+    let (label, features) = match columns {
+        Columns::AllBut { label } => (label.as_deref(), None),
+        Columns::Named { features, label } => (label.as_deref(), Some(features)),
+    };
+    let label_idx = label
+        .map(|l| find(l).map(|j| (j, l.to_owned())))
+        .transpose()?;
+    let feature_idx: Vec<usize> = match features {
+        Some(names) => names.iter().map(|n| find(n)).collect::<Result<_, _>>()?,
+        None => (0..table.headers.len())
+            .filter(|&j| Some(j) != table.key_index && Some(j) != label_idx.as_ref().map(|l| l.0))
+            .collect(),
+    };
+    if feature_idx.is_empty() {
+        return Err(format!(
+            "{}: no feature columns (every column but the key{} is a feature)",
+            path.display(),
+            if label.is_some() {
+                " and the label"
+            } else {
+                ""
+            }
+        ));
+    }
+    let names = feature_idx
+        .iter()
+        .map(|&j| table.headers[j].trim().to_owned())
+        .collect();
+    Ok((feature_idx, names, label_idx))
+}
+
+fn field<'a>(
+    table: &'a Table,
+    path: &Path,
+    i: usize,
+    j: usize,
+    name: &str,
+) -> Result<&'a str, String> {
+    let row = &table.rows[i];
+    row.get(j).map(str::trim).ok_or_else(|| {
+        format!(
+            "{}: line {}: no field for column {name:?}",
+            path.display(),
+            row.line()
+        )
+    })
+}
+
+fn parse_number(table: &Table, path: &Path, i: usize, j: usize, name: &str) -> Result<f64, String> {
+    let raw = field(table, path, i, j, name)?;
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "{}: line {}: column {name:?}: {} is not a finite number (features must be numeric; \
+             missing values are not supported yet)",
+            path.display(),
+            table.rows[i].line(),
+            if raw.is_empty() {
+                "an empty field".to_owned()
+            } else {
+                format!("{:?}", truncate(raw))
+            }
+        )),
+    }
+}
+
+fn parse_label(table: &Table, path: &Path, i: usize, j: usize, name: &str) -> Result<u8, String> {
+    let raw = field(table, path, i, j, name)?;
+    match raw {
+        "0" | "0.0" => Ok(0),
+        "1" | "1.0" => Ok(1),
+        _ => Err(format!(
+            "{}: line {}: label column {name:?}: {:?} is not 0 or 1",
+            path.display(),
+            table.rows[i].line(),
+            truncate(raw)
+        )),
+    }
+}
+
+/// At most 40 characters of a field, for error messages.
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Which side of a model a node holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The party with the labels (the job's initiator).
+    Guest,
+    /// The party with the other features (the job's responder).
+    Host,
+}
+
+/// What a node records about its part of a model (`models/MODEL_ID/meta.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMeta {
+    /// The model (both parts share it).
+    pub model_id: ModelId,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// This node's side.
+    pub side: Side,
+    /// The partner holding the other part.
+    pub partner: String,
+    /// This node's training dataset.
+    pub dataset: String,
+    /// The partner's training dataset.
+    pub peer_dataset: String,
+    /// The training job.
+    pub job_id: String,
+    /// When it was trained, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// This node's features, in the model's order.
+    pub features: Vec<String>,
+    /// The label column (guest only).
+    pub label: Option<String>,
+    /// Rows trained on (the common rows).
+    pub rows: usize,
+    /// The training parameters.
+    pub spec: JobSpec,
+    /// SM3 of the part file, checked when it is loaded.
+    pub part_sm3: String,
+}
+
+const META: &str = "meta.json";
+const PART: &str = "part.bin";
+
+/// A model part as stored: what the node knows about it and the bytes `unseen-fl` reads.
+pub struct StoredModel {
+    /// The metadata.
+    pub meta: ModelMeta,
+    /// The part, as written by `unseen-fl`.
+    pub part: Vec<u8>,
+    /// Scores on the training rows (guest only), for the report's population stability.
+    pub train_scores: Option<Vec<f64>>,
+}
+
+/// Writes a model part: a temporary directory renamed into place, so a model is there whole
+/// or not at all. Mode 0700: a host part holds the thresholds of the host's features.
+pub fn save_model(
+    dir: &NodeDir,
+    meta: &ModelMeta,
+    part: &[u8],
+    train_scores: Option<&[f64]>,
+) -> Result<PathBuf, NodeError> {
+    let root = dir.models();
+    std::fs::create_dir_all(&root).map_err(|e| NodeError::io(&root, e))?;
+    let id = meta.model_id.to_string();
+    let tmp = root.join(format!(".{id}.tmp"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp).map_err(|e| NodeError::io(&tmp, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| NodeError::io(&tmp, e))?;
+    }
+    let write = |name: &str, bytes: &[u8]| {
+        let p = tmp.join(name);
+        std::fs::write(&p, bytes).map_err(|e| NodeError::io(&p, e))
+    };
+    write(PART, part)?;
+    if let Some(s) = train_scores {
+        let bytes: Vec<u8> = s.iter().flat_map(|v| v.to_le_bytes()).collect();
+        write("train_scores.f64", &bytes)?;
+    }
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| NodeError::Internal(e.to_string()))?;
+    write(META, &json)?;
+    let fin = dir.model(&id);
+    std::fs::rename(&tmp, &fin).map_err(|e| NodeError::io(&fin, e))?;
+    Ok(fin)
+}
+
+/// Reads a model part and checks its digest.
+pub fn load_model(dir: &NodeDir, id: ModelId) -> Result<StoredModel, NodeError> {
+    let d = dir.model(&id.to_string());
+    let meta_path = d.join(META);
+    let json = match std::fs::read(&meta_path) {
+        Ok(j) => j,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(NodeError::Invalid(format!(
+                "no model {id} on this node (models are in {})",
+                dir.models().display()
+            )));
+        }
+        Err(e) => return Err(NodeError::io(&meta_path, e)),
+    };
+    let meta: ModelMeta = serde_json::from_slice(&json)
+        .map_err(|e| NodeError::Invalid(format!("{}: {e}", meta_path.display())))?;
+    if meta.model_id != id {
+        return Err(NodeError::Invalid(format!(
+            "{}: holds model {}, not {id}",
+            meta_path.display(),
+            meta.model_id
+        )));
+    }
+    let part_path = d.join(PART);
+    let part = std::fs::read(&part_path).map_err(|e| NodeError::io(&part_path, e))?;
+    if sm3_hex(&part) != meta.part_sm3 {
+        return Err(NodeError::Invalid(format!(
+            "{}: the model part does not match its recorded SM3 digest (changed or damaged)",
+            part_path.display()
+        )));
+    }
+    let scores_path = d.join("train_scores.f64");
+    let train_scores = match std::fs::read(&scores_path) {
+        Ok(b) => Some(
+            b.chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(NodeError::io(&scores_path, e)),
+    };
+    Ok(StoredModel {
+        meta,
+        part,
+        train_scores,
+    })
+}
+
+/// Lists the model parts on this node, newest first (unreadable entries are skipped).
+pub fn list_models(dir: &NodeDir) -> Vec<ModelMeta> {
+    let mut out: Vec<ModelMeta> = std::fs::read_dir(dir.models())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join(META)).ok())
+        .filter_map(|j| serde_json::from_slice(&j).ok())
+        .collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.created_ms));
+    out
+}
+
+/// SM3 of bytes, lowercase hex.
+pub fn sm3_hex(bytes: &[u8]) -> String {
+    use sm3::Digest;
+    hex::encode(sm3::Sm3::digest(bytes))
+}
+
+/// A fresh model id from the operating system's randomness.
+pub fn new_model_id() -> Result<ModelId, NodeError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| {
+        NodeError::Internal(format!("operating system randomness unavailable: {e}"))
+    })?;
+    Ok(ModelId(b))
+}
+
+/// What training produced on one side.
+pub struct Trained {
+    /// The model's id (chosen by the guest).
+    pub model_id: ModelId,
+    /// This side's part, as `unseen-fl` serialises it.
+    pub part: Vec<u8>,
+    /// Scores of the training rows (guest only).
+    pub train_scores: Option<Vec<f64>>,
+    /// Trees built (SecureBoost) or epochs run (logistic regression).
+    pub rounds: u32,
+    /// AUC on the training rows (guest only).
+    pub train_auc: Option<f64>,
+}
+
+/// Runs one side of the training protocol on aligned data (the guest passes the model id).
+pub fn train<C: Channel>(
+    _ch: &mut C,
+    _spec: JobSpec,
+    _data: &Aligned,
+    _model_id: Option<ModelId>,
+    _progress: &dyn Fn(u64, u64),
+) -> Result<Trained, String> {
+    Err("training is not wired to unseen-fl yet".into())
+}
+
+/// Runs one side of the federated prediction; the guest gets the scores.
+pub fn predict<C: Channel>(
+    _ch: &mut C,
+    _model: &StoredModel,
+    _data: &Aligned,
+    _guest: bool,
+) -> Result<Option<Vec<f64>>, String> {
+    Err("prediction is not wired to unseen-fl yet".into())
+}
+
+/// Writes the scores: the key column (normalised keys) and `score`, one row per common row.
+pub fn write_scores(
+    out: &Path,
+    dataset: &Dataset,
+    data: &Aligned,
+    scores: &[f64],
+) -> Result<(), String> {
+    if scores.len() != data.keys.len() {
+        return Err(format!(
+            "{} scores for {} rows (internal error)",
+            scores.len(),
+            data.keys.len()
+        ));
+    }
+    let headers = vec![dataset.key_column.clone(), "score".to_owned()];
+    let rows: Vec<[String; 2]> = data
+        .keys
+        .iter()
+        .zip(scores)
+        .map(|(k, s)| [k.clone(), format!("{s:.6}")])
+        .collect();
+    unseen_data::write_csv_atomic(
+        out,
+        &headers,
+        rows.iter().map(|r| r.iter().map(String::as_str)),
+    )
+    .map_err(|e| format!("writing the scores: {e}"))
+}
+
+/// Writes the model report (HTML) of scored, labelled rows; returns its headline metrics.
+pub fn write_report(
+    _out: &Path,
+    _model: &StoredModel,
+    _dataset: &Dataset,
+    _data: &Aligned,
+    _scores: &[f64],
+    _threshold: f64,
+) -> Result<serde_json::Value, String> {
+    Err("the report is not wired to unseen-report yet".into())
+}
