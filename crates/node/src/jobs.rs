@@ -921,9 +921,11 @@ fn predict_guest(
     match p.report {
         None => fl_job::write_scores(pending, &p.dataset, &data, &scores).map_err(End::Failed)?,
         Some(threshold) => {
-            let summary =
-                fl_job::write_report(pending, &p.model, &p.dataset, &data, &scores, threshold)
-                    .map_err(End::Failed)?;
+            let importance = fl_job::importance(&p.model).map_err(End::Failed)?;
+            let summary = fl_job::write_report(
+                pending, &p.model, &p.dataset, &data, &scores, threshold, importance,
+            )
+            .map_err(End::Failed)?;
             if let Some(r) = result.as_object_mut() {
                 r.insert("report".into(), summary);
             }
