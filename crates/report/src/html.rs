@@ -26,7 +26,7 @@ pub fn escape(text: &str) -> String {
 
 const CSS: &str = r#"
 *{box-sizing:border-box}
-body{font-family:"Helvetica Neue",Arial,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#222;margin:0;background:#f4f5f7;font-size:14px;line-height:1.45}
+body{font-family:"Helvetica Neue",Arial,"PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;color:#222;margin:0;background:#f4f5f7;font-size:14px;line-height:1.45}
 main{max-width:1200px;margin:0 auto;padding:24px 32px;background:#fff}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:17px;margin:28px 0 10px;padding-bottom:4px;border-bottom:2px solid #2e6da4}
@@ -206,7 +206,11 @@ fn summary(o: &mut String, m: &Metrics) {
     };
     card(o, "AUC <span class=\"zh\">曲线下面积</span>", f4(m.auc));
     card(o, "Gini <span class=\"zh\">基尼系数</span>", f4(m.gini));
-    card(o, "KS <span class=\"zh\">KS 值</span>", f4(m.ks.ks));
+    card(
+        o,
+        "KS statistic <span class=\"zh\">KS 值</span>",
+        f4(m.ks.ks),
+    );
     card(
         o,
         "Bad rate <span class=\"zh\">坏样本率</span>",

@@ -397,10 +397,13 @@ pub fn confusion(scores: &[f64], labels: &[u8], threshold: f64) -> Result<Confus
 /// group is never split and goes, whole, to the decile of its middle position ⌊(start+end−1)/2⌋.
 /// Deciles therefore hold n/10 rows up to the tie sizes at their borders, and may be empty when
 /// one score covers more than a tenth of the population.
+///
+/// Out-of-range arguments (an empty group, `end > n`) are clamped rather than trusted: the result
+/// is always in 0..=9.
 pub fn decile_of_group(start: usize, end: usize, n: usize) -> usize {
-    let mid = (start + end - 1) / 2;
-    // mid < n, so 10·mid / n < 10.
-    (10 * mid) / n
+    let mid = (start + end.max(start + 1) - 1) / 2;
+    // For a valid group mid < n, so 10·mid / n < 10; `min` only guards misuse.
+    ((10 * mid) / n.max(1)).min(9)
 }
 
 /// The gains (lift) table by score decile, highest scores first. See [`decile_of_group`] for

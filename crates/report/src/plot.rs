@@ -71,6 +71,8 @@ pub fn roc_svg(points: &[RocPoint], auc: f64) -> Result<String, ReportError> {
             .x_label_formatter(&pct)
             .y_label_formatter(&pct)
             .label_style((FONT, 13))
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .light_line_style(RGBColor(0xf3, 0xf3, 0xf3))
             .draw()
             .map_err(e)?;
         chart
@@ -118,6 +120,8 @@ pub fn ks_svg(points: &[KsPoint], ks: &Ks) -> Result<String, ReportError> {
             .x_label_formatter(&pct)
             .y_label_formatter(&pct)
             .label_style((FONT, 13))
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .light_line_style(RGBColor(0xf3, 0xf3, 0xf3))
             .draw()
             .map_err(e)?;
         chart
@@ -198,6 +202,8 @@ pub fn histogram_svg(h: &ScoreHistogram) -> Result<String, ReportError> {
             .y_label_formatter(&pct)
             .x_label_formatter(&|v| format!("{v:.2}"))
             .label_style((FONT, 13))
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .light_line_style(RGBColor(0xf3, 0xf3, 0xf3))
             .draw()
             .map_err(e)?;
         let bars = |counts: &[u64], total: f64, color: RGBColor| {
@@ -252,6 +258,8 @@ pub fn gain_svg(deciles: &[DecileRow]) -> Result<String, ReportError> {
             .x_label_formatter(&pct)
             .y_label_formatter(&pct)
             .label_style((FONT, 13))
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .light_line_style(RGBColor(0xf3, 0xf3, 0xf3))
             .draw()
             .map_err(e)?;
         chart

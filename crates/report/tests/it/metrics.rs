@@ -208,6 +208,8 @@ fn deciles_match_direct_count() {
     assert_eq!((rows[0].bads, rows[1].bads, rows[2].bads), (10, 10, 0));
     assert_eq!(rows[0].max_score, Some(99.0));
     assert_eq!(decile_of_group(0, 100, 100), 4);
+    assert_eq!(decile_of_group(95, 100, 100), 9);
+    assert_eq!(decile_of_group(5, 5, 0), 9); // misuse is clamped, not a panic
 }
 
 #[test]
@@ -295,6 +297,11 @@ fn roc_and_ks_curves() {
     assert!(kc.windows(2).all(|w| w[0].depth <= w[1].depth));
     let last = kc[kc.len() - 1];
     assert_eq!((last.depth, last.tpr, last.fpr), (1.0, 1.0, 1.0));
+    // The smallest budget still keeps the origin, the KS point and (1, 1).
+    let tiny = roc_points(&s, &l, 0).unwrap();
+    assert_eq!(tiny.len(), 3);
+    assert_eq!((tiny[0].tpr, tiny[2].fpr), (0.0, 1.0));
+    assert_eq!(tiny[1].tpr - tiny[1].fpr, k.ks);
     // Each kept point is a true point of the curve.
     for p in kc.iter().step_by(7) {
         assert_eq!(rates_at(&s, &l, p.threshold), (p.tpr, p.fpr, p.depth));
