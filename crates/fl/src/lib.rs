@@ -2,3 +2,4 @@
 //! (holds other features for the same, already aligned, rows): SecureBoost, logistic regression,
 //! federated prediction. Each protocol is a sans-I/O role per party plus a `run_*` driver over an
 //! [`unseen_channel::Channel`]; homomorphic encryption comes from [`unseen_crypto::he`].
+pub mod lr;

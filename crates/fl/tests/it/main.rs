@@ -1,1 +1,4 @@
 //! Integration tests of `unseen-fl` (one binary for the crate).
+
+mod lr;
+mod lr_fake_he;
