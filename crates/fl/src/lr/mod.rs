@@ -9,7 +9,7 @@
 //!
 //! Gradient descent on the second-order Taylor expansion of the logistic loss around 0, as in
 //! Hardy et al. 2017 ("Private federated learning on vertically partitioned data via entity
-//! resolution and additively homomorphic encryption", arXiv:1711.10677, §3.2), with labels
+//! resolution and additively homomorphic encryption", arXiv:1711.10677), with labels
 //! `y' ∈ {−1, 1}`:
 //!
 //! ```text
@@ -18,7 +18,7 @@
 //!
 //! The two-party, coordinator-free exchange follows Yang, Ren, Zhou, Liu 2019 ("Parallel
 //! distributed logistic regression for vertical federated learning without third-party
-//! coordinator", arXiv:1911.09824, §3): each party encrypts its share of the residual under its
+//! coordinator", arXiv:1911.09824): each party encrypts its share of the residual under its
 //! *own* key, the other party forms the encrypted gradient of *its own* weights from it, masks it
 //! with a random value and has the key owner decrypt it. Per mini-batch `B` (the fixed-point
 //! names of [`fixed`]):
@@ -38,7 +38,7 @@
 //! `G_B + R_B` (statistically hidden: `R_B` is uniform on [`fixed::MASK_BITS`] bits, 40 more than
 //! `|G_B|` can have, so the distance from uniform is below `2^−40`); symmetrically for the host.
 //! Hence each party learns its own gradient and weights, nothing per row. Residual leakage, as
-//! in every protocol that reveals a party's own gradient (Hardy et al. §5; Yang et al. §3.3):
+//! in every protocol that reveals a party's own gradient (Hardy et al.; Yang et al.):
 //! the guest's gradient `X_Aᵀ d` is a linear image of the residuals, which depend on `u_B`; if a
 //! batch had no more rows than a party has features, the party could solve for `d` (the host
 //! would learn the labels, the guest the host's partial scores), so both refuse a batch with
@@ -52,6 +52,7 @@
 
 pub mod driver;
 pub mod fixed;
+pub mod local;
 pub mod model;
 pub mod msgs;
 pub mod reference;

@@ -156,16 +156,23 @@ impl<S: HeSecretKey> Core<'_, S> {
         let out: Result<Vec<Ct<S>>, LrError> = (0..d)
             .into_par_iter()
             .map(|j| {
-                let mut acc = pk.zero();
+                // Positive and negative coefficients are summed apart so that only one
+                // multiplication per feature has a negative scalar (a long exponent in
+                // Paillier and OU).
+                let (mut pos, mut neg) = (pk.zero(), pk.zero());
                 let mut plain = masks[j];
                 for (k, &i) in rows.iter().enumerate() {
                     let xij = x[i * d + j];
-                    if xij != 0 {
-                        let p = pk.mul_plain(&peer_terms[k], &Plaintext::from_i128(xij.into()))?;
-                        pk.add_assign(&mut acc, &p);
+                    let k_abs = Plaintext::from_i128(i128::from(xij.unsigned_abs()));
+                    if xij > 0 {
+                        pk.add_assign(&mut pos, &pk.mul_plain(&peer_terms[k], &k_abs)?);
+                    } else if xij < 0 {
+                        pk.add_assign(&mut neg, &pk.mul_plain(&peer_terms[k], &k_abs)?);
                     }
                     plain += i128::from(terms[k]) * i128::from(xij);
                 }
+                let mut acc = pk.mul_plain(&neg, &Plaintext::from_i128(-1))?;
+                pk.add_assign(&mut acc, &pos);
                 // A fresh encryption: the sum is re-randomised and carries the mask.
                 let e = pk.encrypt(&Plaintext::from_i128(plain))?;
                 pk.add_assign(&mut acc, &e);

@@ -690,3 +690,104 @@ fn lr_decoders_survive_garbage() {
         msgs::fuzz_decode(&b);
     }
 }
+
+// ---------------------------------------------------------------- benchmark harness (ignored)
+
+fn read_csv(path: &std::path::Path, skip: usize) -> (Vec<String>, Vec<Vec<f64>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut ids = vec![];
+    let mut rows = vec![];
+    for line in text.lines().skip(1).filter(|l| !l.is_empty()) {
+        let mut f = line.split(',');
+        ids.push(f.next().unwrap().to_string());
+        rows.push(f.skip(skip).map(|v| v.trim().parse().unwrap()).collect());
+    }
+    (ids, rows)
+}
+
+fn read_split(dir: &std::path::Path, name: &str) -> Data {
+    let (gid, guest) = read_csv(&dir.join(format!("guest_{name}.csv")), 1);
+    let (_, with_label) = read_csv(&dir.join(format!("guest_{name}.csv")), 0);
+    let (hid, host) = read_csv(&dir.join(format!("host_{name}.csv")), 0);
+    assert_eq!(gid, hid, "rows are not aligned");
+    Data {
+        guest,
+        labels: with_label.iter().map(|r| r[0] == 1.0).collect(),
+        host,
+    }
+}
+
+/// `cargo test -p unseen-fl --release -- --ignored lr_bench --nocapture`; data from
+/// `UNSEEN_FL_BENCH_DATA` (default `/work/flbench/data/german`), keys from `keys()`.
+#[test]
+#[ignore = "benchmark: reads the flbench data set"]
+fn lr_bench_german() {
+    use unseen_fl::lr::local::{Split, run_local};
+    let dir = std::env::var("UNSEEN_FL_BENCH_DATA")
+        .unwrap_or_else(|_| "/work/flbench/data/german".to_string());
+    let dir = std::path::Path::new(&dir);
+    let (train, test) = (read_split(dir, "train"), read_split(dir, "test"));
+    let cfg = LrConfig {
+        learning_rate: 0.15,
+        epochs: 10,
+        batch_size: 64,
+        l2: 0.01,
+        tol: 1e-4,
+        fit_intercept: true,
+    };
+    let split = |d: &'static Data| Split {
+        guest: &d.guest,
+        labels: &d.labels,
+        host: &d.host,
+    };
+    let (train, test): (&'static Data, &'static Data) =
+        (Box::leak(Box::new(train)), Box::leak(Box::new(test)));
+    let t = std::time::Instant::now();
+    let k = keys();
+    let keygen = t.elapsed();
+    let (mut r1, mut r2) = (rng(31), rng(32));
+    let run = run_local(
+        cfg,
+        split(train),
+        split(test),
+        (&k.0, &k.1),
+        (&mut r1, &mut r2),
+    )
+    .unwrap();
+    let plain = |g| {
+        reference::train(
+            &cfg,
+            &train.guest,
+            &train.labels,
+            &train.host,
+            &run.shuffle_seed,
+            run.guest.model_id,
+            g,
+        )
+        .unwrap()
+    };
+    let fixed = plain(Gradient::FixedPoint);
+    assert_eq!(run.guest, fixed.guest);
+    assert_eq!(run.host, fixed.host);
+    let sig = plain(Gradient::Sigmoid);
+    let sig_scores = reference::predict(&sig.guest, &sig.host, &test.guest, &test.host).unwrap();
+    eprintln!(
+        "lr bench german: {} train rows ({}+{} features), {} test rows; keygen {:.2?}; \
+         {} epochs (converged: {}), train {:.2?}, {} bytes sent / {} received by the guest, \
+         {} rounds; predict {:.2?}; test AUC federated {:.5}, plaintext sigmoid LR {:.5}",
+        train.labels.len(),
+        train.guest[0].len(),
+        train.host[0].len(),
+        test.labels.len(),
+        keygen,
+        run.epochs,
+        run.converged,
+        run.train_time,
+        run.train_stats.bytes_sent,
+        run.train_stats.bytes_received,
+        run.train_stats.rounds,
+        run.predict_time,
+        run.test_auc.unwrap(),
+        reference::auc(&sig_scores, &test.labels).unwrap(),
+    );
+}
