@@ -42,13 +42,20 @@ pub const MASKED_BITS: u32 = MASK_BITS + 1;
 /// Plaintext bits a key must offer.
 pub const REQUIRED_PLAINTEXT_BITS: u32 = MASKED_BITS + 1;
 
-/// Per-column standardization: means and standard deviations.
-#[derive(Clone, Debug, PartialEq)]
+/// Per-column standardization: means and standard deviations (statistics of a party's private
+/// features: not printed by `Debug`).
+#[derive(Clone, PartialEq)]
 pub struct Standardizer {
     /// Column means.
     pub means: Vec<f64>,
     /// Column standard deviations (`1` for a constant column).
     pub stds: Vec<f64>,
+}
+
+impl core::fmt::Debug for Standardizer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Standardizer({} columns)", self.means.len())
+    }
 }
 
 impl Standardizer {
@@ -227,4 +234,66 @@ pub fn update(w: &mut [f64], g: &[f64], cfg: &super::LrConfig, intercept_last: b
 /// Whether no weight moved by `tol` or more since `start`.
 pub fn converged(start: &[f64], now: &[f64], tol: f64) -> bool {
     start.iter().zip(now).all(|(a, b)| (a - b).abs() < tol)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests
+
+    use super::*;
+
+    #[test]
+    fn permutation_is_a_seeded_permutation() {
+        let seed = [7u8; 32];
+        let p = permutation(&seed, 3, 1000);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_eq!(p, permutation(&seed, 3, 1000));
+        assert_ne!(p, permutation(&seed, 4, 1000));
+        assert_ne!(p, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batches_cover_all_rows_and_none_is_smaller_than_asked() {
+        for (n, b) in [(300, 64), (10, 3), (7, 0), (5, 9), (1000, 1000), (1001, 10)] {
+            let count = batch_count(n, b);
+            let mut next = 0;
+            for k in 0..count {
+                let (lo, hi) = batch_bounds(n, count, k);
+                assert_eq!(lo, next);
+                assert!(hi - lo >= (b as usize).min(n));
+                assert!(hi - lo >= smallest_batch(n, b));
+                next = hi;
+            }
+            assert_eq!(next, n);
+        }
+    }
+
+    #[test]
+    fn encodings_stay_within_their_bounds() {
+        assert_eq!(encode(1.0), 1 << FRAC_BITS);
+        assert_eq!(encode(-1e9), -(128 << FRAC_BITS));
+        assert_eq!(label_term(true), -(2 << FRAC_BITS));
+        assert!(encode_linear(MAX_ABS_LINEAR, 2).is_err());
+        assert!(encode_linear(f64::NAN, 2).is_err());
+        let u = encode_linear(-8191.99, 0).unwrap();
+        assert!(u.unsigned_abs() < 1 << 33);
+        // The largest D times the largest X over the largest batch stays below 2^78.
+        let g = (1i128 << 35) * (128i128 << FRAC_BITS) * (1 << 16);
+        assert_eq!((g - 1) >> GRADIENT_BITS, 0);
+        const { assert!(REQUIRED_PLAINTEXT_BITS > MASKED_BITS) };
+    }
+
+    #[test]
+    fn standardizer_handles_constant_columns() {
+        let rows = vec![vec![1.0, 5.0], vec![3.0, 5.0]];
+        let st = Standardizer::fit(&rows, 2).unwrap();
+        assert_eq!(st.means, vec![2.0, 5.0]);
+        assert_eq!(st.stds, vec![1.0, 1.0]);
+        assert_eq!(st.z(0, 3.0), 1.0);
+        assert_eq!(st.z(1, 5.0), 0.0);
+        assert!(Standardizer::fit(&[vec![1.0], vec![f64::NAN]], 1).is_err());
+        assert!(Standardizer::fit(&[vec![1.0], vec![]], 1).is_err());
+    }
 }

@@ -25,7 +25,6 @@ pub struct Split<'a> {
 }
 
 /// What a local run measured.
-#[derive(Debug)]
 pub struct LocalRun {
     /// The guest's part.
     pub guest: LrGuestModel,
