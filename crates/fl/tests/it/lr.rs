@@ -160,13 +160,13 @@ fn lr_federated_equals_fixed_point_oracle() {
 
 #[test]
 fn lr_full_batch_without_intercept_stops_on_convergence() {
-    let d = data(2, 200);
+    let d = data(2, 100);
     let cfg = LrConfig {
-        learning_rate: 0.5,
-        epochs: 200,
+        learning_rate: 1.5,
+        epochs: 50,
         batch_size: 0,
         l2: 0.0,
-        tol: 2e-3,
+        tol: 2e-2,
         fit_intercept: false,
     };
     let (g, h) = train(cfg, &d);
@@ -181,7 +181,8 @@ fn lr_full_batch_without_intercept_stops_on_convergence() {
     )
     .unwrap();
     assert!(g.report.converged && h.report.converged && fixed.converged);
-    assert!(g.report.epochs < 200);
+    assert!(g.report.epochs < 50, "{}", g.report.epochs);
+    eprintln!("lr: converged after {} epochs", g.report.epochs);
     assert_eq!(g.report.epochs, fixed.epochs);
     assert_eq!(h.report.epochs, fixed.epochs);
     assert_eq!(g.model.intercept, None);
@@ -360,10 +361,10 @@ fn lr_hostile_hello() {
         e,
         LrError::BadHello("public key longer than 8192 bytes")
     ));
+    // A 3-byte public key: no scheme decodes it.
     let e = host_error(replace(step::HELLO, |p| {
-        let mut p = p.to_vec();
-        let n = p.len();
-        p[n - 1] ^= 0xff;
+        let mut p = p[..msgs::GuestHello::FIXED_LEN + 3].to_vec();
+        p[93..97].copy_from_slice(&3u32.to_le_bytes());
         p
     }));
     assert!(matches!(
