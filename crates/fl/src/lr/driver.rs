@@ -67,6 +67,8 @@ macro_rules! train_loop {
                 let own = role.start_batch()?;
                 let own_pk = role.own_key().clone();
                 let peer_pk = role.peer_key()?.clone();
+                // Both parties send before they receive: at most 2^16 / 4096 = 16 frames per
+                // batch, within the TCP channel's send queue (32 frames), so neither blocks.
                 for chunk in own.chunks(msgs::TERMS_PER_MESSAGE) {
                     ch.send(
                         header(step::TERMS),

@@ -1,6 +1,7 @@
 //! Vertical logistic regression: federated run against the plaintext oracle, prediction,
 //! model files, hostile peers.
 #![allow(
+    clippy::cast_sign_loss,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -719,7 +720,8 @@ fn read_split(dir: &std::path::Path, name: &str) -> Data {
 }
 
 /// `cargo test -p unseen-fl --release -- --ignored lr_bench --nocapture`; data from
-/// `UNSEEN_FL_BENCH_DATA` (default `/work/flbench/data/german`), keys from `keys()`.
+/// `UNSEEN_FL_BENCH_DATA` (default `/work/flbench/data/german`), keys from `keys()`;
+/// hyper-parameters from `LR_RATE`, `LR_EPOCHS`, `LR_BATCH`, `LR_L2`, `LR_TOL`.
 #[test]
 #[ignore = "benchmark: reads the flbench data set"]
 fn lr_bench_german() {
@@ -728,12 +730,13 @@ fn lr_bench_german() {
         .unwrap_or_else(|_| "/work/flbench/data/german".to_string());
     let dir = std::path::Path::new(&dir);
     let (train, test) = (read_split(dir, "train"), read_split(dir, "test"));
+    let env = |k: &str, d: f64| std::env::var(k).map_or(d, |v| v.parse().unwrap());
     let cfg = LrConfig {
-        learning_rate: 0.15,
-        epochs: 10,
-        batch_size: 64,
-        l2: 0.01,
-        tol: 1e-4,
+        learning_rate: env("LR_RATE", 0.15),
+        epochs: env("LR_EPOCHS", 10.0) as u32,
+        batch_size: env("LR_BATCH", 64.0) as u32,
+        l2: env("LR_L2", 0.01),
+        tol: env("LR_TOL", 1e-4),
         fit_intercept: true,
     };
     let split = |d: &'static Data| Split {
