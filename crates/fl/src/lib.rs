@@ -4,6 +4,7 @@
 //! [`unseen_channel::Channel`]; homomorphic encryption comes from [`unseen_crypto::he`].
 
 mod error;
+pub mod lr;
 pub mod secureboost;
 
 pub use error::FlError;

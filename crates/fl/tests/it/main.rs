@@ -1,5 +1,5 @@
 //! unseen-fl: SecureBoost against its plaintext oracle, federated prediction, model files,
-//! hostile peers.
+//! hostile peers; logistic regression against its fixed-point reference.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,5 +9,7 @@
     unreachable_pub
 )] // tests
 
+mod lr;
+mod lr_fake_he;
 mod mock_he;
 mod secureboost;
