@@ -198,6 +198,9 @@ pub struct GuestOutput {
     pub stats: Stats,
     /// Counters and timings.
     pub report: GuestReport,
+    /// The training rows' probabilities under the model (`None` when early stopping dropped
+    /// trees), for the report's population stability.
+    pub train_scores: Option<Vec<f64>>,
 }
 
 /// What the host gets.
@@ -608,7 +611,12 @@ pub fn run_guest<K: HeSecretKey, C: Channel>(
     )?;
     ch.flush()?;
     report.trees_kept = trees.len();
+    // The training rows' probabilities under the kept trees (early stopping may have dropped
+    // trees after the best one: then they are not the final model's and are not returned).
+    let train_scores = (trees.len() == report.tree_times.len())
+        .then(|| margins.iter().map(|&m| 1.0 / (1.0 + (-m).exp())).collect());
     Ok(GuestOutput {
+        train_scores,
         model: GuestModel {
             model_id,
             base_margin: base,
