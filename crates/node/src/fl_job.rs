@@ -590,7 +590,8 @@ pub fn importance(model: &StoredModel) -> Result<Vec<unseen_report::FeatureImpor
     }
 }
 
-/// Writes the scores: the key column (normalised keys) and `score`, one row per common row.
+/// Writes the scores: the key column (normalised keys) and `score` (the shortest decimal that
+/// reads back as the same `f64`), one row per common row.
 pub fn write_scores(
     out: &Path,
     dataset: &Dataset,
@@ -609,7 +610,7 @@ pub fn write_scores(
         .keys
         .iter()
         .zip(scores)
-        .map(|(k, s)| [k.clone(), format!("{s:.6}")])
+        .map(|(k, s)| [k.clone(), format!("{s}")])
         .collect();
     unseen_data::write_csv_atomic(
         out,
