@@ -52,6 +52,7 @@
 
 pub mod driver;
 pub mod fixed;
+pub mod lincomb;
 pub mod local;
 pub mod model;
 pub mod msgs;

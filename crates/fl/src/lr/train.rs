@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext};
 
 use super::fixed::{self, GRADIENT_BITS, MASK_BITS, MASKED_BITS, Standardizer};
+use super::lincomb::linear_combination;
 use super::msgs::{GuestHello, HostHello, decode_public_key};
 use super::{LrConfig, LrError, LrGuestModel, LrHostModel, MAX_FEATURES, ModelId};
 
@@ -157,22 +158,24 @@ impl<S: HeSecretKey> Core<'_, S> {
             .into_par_iter()
             .map(|j| {
                 // Positive and negative coefficients are summed apart so that only one
-                // multiplication per feature has a negative scalar (a long exponent in
-                // Paillier and OU).
-                let (mut pos, mut neg) = (pk.zero(), pk.zero());
+                // multiplication per feature has a negative scalar (an inversion in Paillier
+                // and OU).
+                let (mut pos_c, mut pos_k, mut neg_c, mut neg_k) = (vec![], vec![], vec![], vec![]);
                 let mut plain = masks[j];
                 for (k, &i) in rows.iter().enumerate() {
                     let xij = x[i * d + j];
-                    let k_abs = Plaintext::from_i128(i128::from(xij.unsigned_abs()));
                     if xij > 0 {
-                        pk.add_assign(&mut pos, &pk.mul_plain(&peer_terms[k], &k_abs)?);
+                        pos_c.push(peer_terms[k].clone());
+                        pos_k.push(xij.unsigned_abs());
                     } else if xij < 0 {
-                        pk.add_assign(&mut neg, &pk.mul_plain(&peer_terms[k], &k_abs)?);
+                        neg_c.push(peer_terms[k].clone());
+                        neg_k.push(xij.unsigned_abs());
                     }
                     plain += i128::from(terms[k]) * i128::from(xij);
                 }
+                let neg = linear_combination(&pk, &neg_c, &neg_k);
                 let mut acc = pk.mul_plain(&neg, &Plaintext::from_i128(-1))?;
-                pk.add_assign(&mut acc, &pos);
+                pk.add_assign(&mut acc, &linear_combination(&pk, &pos_c, &pos_k));
                 // A fresh encryption: the sum is re-randomised and carries the mask.
                 let e = pk.encrypt(&Plaintext::from_i128(plain))?;
                 pk.add_assign(&mut acc, &e);

@@ -1,4 +1,3 @@
 //! Integration tests of `unseen-fl` (one binary for the crate).
 
 mod lr;
-mod lr_fake_he;
