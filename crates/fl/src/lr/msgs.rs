@@ -7,8 +7,8 @@
 //! | [`step::HELLO`] | G → H | [`GuestHello`]: model id, shuffle seed, rows, guest features, hyper-parameters, guest public key |
 //! | [`step::HOST_HELLO`] | H → G | [`HostHello`]: host features, host public key |
 //! | [`step::TERMS`] | both | the sender's encrypted terms `[[T_i]]` of one batch, at most [`TERMS_PER_MESSAGE`] per message, `ct_len` bytes each |
-//! | [`step::GRADIENT`] | both | the sender's masked gradient under the receiver's key, one ciphertext per sender feature |
-//! | [`step::MASKED`] | both | the receiver's masked gradient decrypted, `i128` LE per receiver feature |
+//! | [`step::GRADIENT`] | both | the sender's masked gradient under the receiver's key, packed: [`crate::lr::fixed::packed_count`] ciphertexts |
+//! | [`step::MASKED`] | both | the receiver's masked gradient decrypted and unpacked, `i128` LE per receiver feature |
 //! | [`step::EPOCH_END`] | both | one byte: 1 if the sender's weights moved less than `tol` in the epoch |
 //!
 //! Prediction: protocol [`PREDICT_PROTOCOL_ID`].

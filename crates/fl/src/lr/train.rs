@@ -148,13 +148,15 @@ impl<S: HeSecretKey> Core<'_, S> {
         self.masks = (0..self.d)
             .map(|_| {
                 let r = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())) >> shift;
-                // Below 2^118: fits i128.
-                i128::try_from(r).unwrap_or(0)
+                // 2^78 + r < 2^119: fits i128.
+                i128::try_from(r).unwrap_or(0) + (1i128 << GRADIENT_BITS)
             })
             .collect();
         let pk = self.peer()?.clone();
         let (d, x, rows, terms, masks) = (self.d, &self.x, &self.rows, &self.terms, &self.masks);
-        let out: Result<Vec<Ct<S>>, LrError> = (0..d)
+        // Per feature j: the encrypted part Σ_i X_ij·[[T_peer,i]] and the plaintext part
+        // Σ_i X_ij·T_own,i + R_j (positive: R_j > 2^78 > |Σ X·T_own|).
+        let parts: Result<Vec<(Ct<S>, u128)>, LrError> = (0..d)
             .into_par_iter()
             .map(|j| {
                 // Positive and negative coefficients are summed apart so that only one
@@ -176,8 +178,29 @@ impl<S: HeSecretKey> Core<'_, S> {
                 let neg = linear_combination(&pk, &neg_c, &neg_k);
                 let mut acc = pk.mul_plain(&neg, &Plaintext::from_i128(-1))?;
                 pk.add_assign(&mut acc, &linear_combination(&pk, &pos_c, &pos_k));
-                // A fresh encryption: the sum is re-randomised and carries the mask.
-                let e = pk.encrypt(&Plaintext::from_i128(plain))?;
+                let plain = u128::try_from(plain)
+                    .map_err(|_| LrError::Internal("masked plaintext part is negative"))?;
+                Ok((acc, plain))
+            })
+            .collect();
+        let parts = parts?;
+        // Pack `slots` features per ciphertext (Horner: acc ← acc·2^120 + part, top slot
+        // first), then add one fresh encryption of the packed plaintext parts, which also
+        // re-randomises the sum.
+        let per = fixed::slots(pk.plaintext_bits());
+        let shift = Plaintext::pack(&[0, 1], fixed::SLOT_BITS)?;
+        let out: Result<Vec<Ct<S>>, LrError> = parts
+            .par_chunks(per)
+            .map(|chunk| {
+                let mut acc = pk.zero();
+                for (i, (c, _)) in chunk.iter().enumerate().rev() {
+                    if i + 1 < chunk.len() {
+                        acc = pk.mul_plain(&acc, &shift)?;
+                    }
+                    pk.add_assign(&mut acc, c);
+                }
+                let plain: Vec<u128> = chunk.iter().map(|(_, p)| *p).collect();
+                let e = pk.encrypt(&Plaintext::pack(&plain, fixed::SLOT_BITS)?)?;
                 pk.add_assign(&mut acc, &e);
                 Ok(acc)
             })
@@ -188,22 +211,32 @@ impl<S: HeSecretKey> Core<'_, S> {
 
     fn on_peer_gradient(&mut self, cts: &[Ct<S>]) -> Result<Vec<i128>, LrError> {
         self.expect(Phase::PeerGradient, "on_peer_gradient")?;
-        if cts.len() != self.peer_features {
+        let pt_bits = self.key.public().plaintext_bits();
+        let expected = fixed::packed_count(self.peer_features, pt_bits);
+        if cts.len() != expected {
             return Err(LrError::BadMessage {
                 what: "gradient",
                 len: cts.len(),
-                expected: self.peer_features,
+                expected,
             });
         }
-        let out = self
-            .key
-            .decrypt_batch(cts)
-            .iter()
-            .map(|p| match p.to_i128() {
-                Some(v) if v.unsigned_abs() >> MASKED_BITS == 0 => Ok(v),
-                _ => Err(LrError::PeerValueOutOfRange("decrypted masked gradient")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let per = fixed::slots(pt_bits);
+        let mut out = Vec::with_capacity(self.peer_features);
+        for (k, p) in self.key.decrypt_batch(cts).iter().enumerate() {
+            let n = (self.peer_features - k * per).min(per);
+            // Nothing above the last slot, each slot below 2^119.
+            let width = u32::try_from(n).unwrap_or(u32::MAX) * fixed::SLOT_BITS;
+            let bad = || LrError::PeerValueOutOfRange("decrypted masked gradient");
+            if p.is_negative() || p.bits() > width {
+                return Err(bad());
+            }
+            for v in p.unpack(fixed::SLOT_BITS, n)? {
+                if v >> MASKED_BITS != 0 {
+                    return Err(bad());
+                }
+                out.push(i128::try_from(v).map_err(|_| bad())?);
+            }
+        }
         self.phase = Phase::Masked;
         Ok(out)
     }

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use rand_core::Rng;
 use unseen_channel::{ChannelError, Tamper, TamperHook};
 use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext};
+use unseen_fl::lr::fixed;
 use unseen_fl::lr::msgs::{self, step};
 use unseen_fl::lr::reference::{self, Gradient};
 use unseen_fl::lr::{
@@ -512,10 +513,11 @@ fn lr_hostile_terms() {
 #[test]
 fn lr_hostile_gradient() {
     let c = ct_len();
-    // The host's gradient: 4 ciphertexts under the guest's key.
+    // The host's 4 masked gradients, packed under the guest's key.
+    let n = fixed::packed_count(4, keys().0.public().plaintext_bits());
     let e = guest_error(replace(step::GRADIENT, |p| p[..p.len() - 1].to_vec()));
     assert!(
-        matches!(e, LrError::BadMessage { what: "gradient", len, expected } if len == 4 * c - 1 && expected == 4 * c)
+        matches!(e, LrError::BadMessage { what: "gradient", len, expected } if len == n * c - 1 && expected == n * c)
     );
     let e = guest_error(replace(step::GRADIENT, move |p| {
         let mut p = p.to_vec();
@@ -529,18 +531,25 @@ fn lr_hostile_gradient() {
             ..
         }
     ));
-    // A valid ciphertext of a value no masked gradient can reach.
-    let e = guest_error(replace(step::GRADIENT, move |p| {
-        let pk = keys().0.public();
-        let big = pk.encrypt(&Plaintext::from_i128(1 << 122)).unwrap();
-        let mut out = Vec::new();
-        pk.write_ciphertext(&big, &mut out);
-        [&out, &p[c..]].concat()
-    }));
-    assert!(matches!(
-        e,
-        LrError::PeerValueOutOfRange("decrypted masked gradient")
-    ));
+    // Valid ciphertexts of values no packed masked gradient can be: a slot of 2^119, a bit
+    // above the last slot, a negative value.
+    for bad in [
+        Plaintext::pack(&[5, 1 << 119], fixed::SLOT_BITS).unwrap(),
+        Plaintext::pack(&[0, 0, 0, 0, 1], fixed::SLOT_BITS).unwrap(),
+        Plaintext::from_i128(-3),
+    ] {
+        let e = guest_error(replace(step::GRADIENT, move |p| {
+            let pk = keys().0.public();
+            let big = pk.encrypt(&bad).unwrap();
+            let mut out = Vec::new();
+            pk.write_ciphertext(&big, &mut out);
+            [&out, &p[c..]].concat()
+        }));
+        assert!(matches!(
+            e,
+            LrError::PeerValueOutOfRange("decrypted masked gradient")
+        ));
+    }
     let e = host_error(replace(step::GRADIENT, |p| [p, &[0]].concat()));
     assert!(matches!(
         e,
