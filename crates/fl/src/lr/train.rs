@@ -154,30 +154,36 @@ impl<S: HeSecretKey> Core<'_, S> {
             .collect();
         let pk = self.peer()?.clone();
         let (d, x, rows, terms, masks) = (self.d, &self.x, &self.rows, &self.terms, &self.masks);
+        // Coefficients are shifted to be non-negative, `X' = X + o` with `o` a power of two at
+        // least every `|X|` of the batch, so each feature's sum is one linear combination;
+        // `−o·Σ_i [[T_peer,i]]` (computed once per batch) takes the shift back out.
+        let top = rows
+            .iter()
+            .flat_map(|&i| &x[i * d..(i + 1) * d])
+            .map(|v| v.unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        let offset = top.next_power_of_two();
+        let mut total = pk.zero();
+        for c in peer_terms {
+            pk.add_assign(&mut total, c);
+        }
+        let unshift = pk.mul_plain(&total, &Plaintext::from_i128(-i128::from(offset)))?;
         // Per feature j: the encrypted part Σ_i X_ij·[[T_peer,i]] and the plaintext part
         // Σ_i X_ij·T_own,i + R_j (positive: R_j > 2^78 > |Σ X·T_own|).
         let parts: Result<Vec<(Ct<S>, u128)>, LrError> = (0..d)
             .into_par_iter()
             .map(|j| {
-                // Positive and negative coefficients are summed apart so that only one
-                // multiplication per feature has a negative scalar (an inversion in Paillier
-                // and OU).
-                let (mut pos_c, mut pos_k, mut neg_c, mut neg_k) = (vec![], vec![], vec![], vec![]);
+                let mut coeffs = Vec::with_capacity(rows.len());
                 let mut plain = masks[j];
                 for (k, &i) in rows.iter().enumerate() {
                     let xij = x[i * d + j];
-                    if xij > 0 {
-                        pos_c.push(peer_terms[k].clone());
-                        pos_k.push(xij.unsigned_abs());
-                    } else if xij < 0 {
-                        neg_c.push(peer_terms[k].clone());
-                        neg_k.push(xij.unsigned_abs());
-                    }
+                    // |X| ≤ offset ≤ 2^27: the shifted value is non-negative and small.
+                    coeffs.push(offset.saturating_add_signed(xij));
                     plain += i128::from(terms[k]) * i128::from(xij);
                 }
-                let neg = linear_combination(&pk, &neg_c, &neg_k);
-                let mut acc = pk.mul_plain(&neg, &Plaintext::from_i128(-1))?;
-                pk.add_assign(&mut acc, &linear_combination(&pk, &pos_c, &pos_k));
+                let mut acc = linear_combination(&pk, peer_terms, &coeffs);
+                pk.add_assign(&mut acc, &unshift);
                 let plain = u128::try_from(plain)
                     .map_err(|_| LrError::Internal("masked plaintext part is negative"))?;
                 Ok((acc, plain))
