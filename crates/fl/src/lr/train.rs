@@ -11,6 +11,7 @@
 use rand_core::CryptoRng;
 use rayon::prelude::*;
 use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext};
+use zeroize::Zeroize;
 
 use super::fixed::{self, GRADIENT_BITS, MASK_BITS, MASKED_BITS, Standardizer};
 use super::lincomb::linear_combination;
@@ -125,6 +126,7 @@ impl<S: HeSecretKey> Core<'_, S> {
             .iter()
             .map(|&t| Plaintext::from_i128(t.into()))
             .collect();
+        self.terms.zeroize();
         self.terms = terms;
         let cts = self.key.public().encrypt_batch(&pts)?;
         self.phase = Phase::PeerTerms;
@@ -270,7 +272,7 @@ impl<S: HeSecretKey> Core<'_, S> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         fixed::update(&mut self.w, &g, &self.config, self.intercept);
-        self.masks.clear();
+        self.masks.zeroize();
         self.batch += 1;
         self.phase = if self.batch == self.batches() {
             Phase::EpochEnd
@@ -297,8 +299,27 @@ impl<S: HeSecretKey> Core<'_, S> {
         Ok(stop)
     }
 
-    fn parts(self) -> (ModelId, Standardizer, Vec<f64>) {
-        (self.model_id, self.standardizer, self.w)
+    fn parts(mut self) -> (ModelId, Standardizer, Vec<f64>) {
+        let st = Standardizer {
+            means: std::mem::take(&mut self.standardizer.means),
+            stds: std::mem::take(&mut self.standardizer.stds),
+        };
+        (self.model_id, st, std::mem::take(&mut self.w))
+    }
+}
+
+// The party's features, labels, per-batch terms and masks are wiped when the role goes away
+// (the weights too, unless they were handed out as the model).
+impl<S: HeSecretKey> Drop for Core<'_, S> {
+    fn drop(&mut self) {
+        self.x.zeroize();
+        if let Some(y) = &mut self.labels {
+            y.zeroize();
+        }
+        self.terms.zeroize();
+        self.masks.zeroize();
+        self.w.zeroize();
+        self.epoch_start.zeroize();
     }
 }
 
