@@ -861,3 +861,38 @@ fn check_linear_combination<S: HeSecretKey>(sk: &S) {
         assert_eq!(got.to_i128(), Some(want), "{terms} terms of {bits} bits");
     }
 }
+
+#[test]
+fn lr_trains_over_tcp_loopback() {
+    use unseen_channel::tcp;
+    // Both parties send a batch's terms before reading: over TCP, with a bounded send queue,
+    // this must not deadlock (batches of 20 rows, OU keys).
+    let d = small();
+    let cfg = cfg_small();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let opts = tcp::TcpOptions::default();
+    let (g, h) = std::thread::scope(|s| {
+        let host = s.spawn(|| {
+            let mut ch = tcp::accept(&listener, opts, std::time::Duration::from_secs(30)).unwrap();
+            run_host(&mut ch, cfg, &d.host, &keys().1, &mut rng(2))
+        });
+        let mut ch = tcp::connect(addr, opts).unwrap();
+        let g = run_guest(&mut ch, cfg, &d.guest, &d.labels, &keys().0, &mut rng(1));
+        (g, host.join().unwrap())
+    });
+    let (g, h) = (g.unwrap(), h.unwrap());
+    let fixed = reference::train(
+        &cfg,
+        &d.guest,
+        &d.labels,
+        &d.host,
+        &g.report.shuffle_seed,
+        g.model.model_id,
+        Gradient::FixedPoint,
+    )
+    .unwrap();
+    assert_eq!(g.model, fixed.guest);
+    assert_eq!(h.model, fixed.host);
+    assert_eq!(g.report.stats.bytes_sent, h.report.stats.bytes_received);
+}
