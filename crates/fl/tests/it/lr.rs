@@ -718,10 +718,13 @@ fn lr_hostile_prediction() {
 #[test]
 fn lr_decoders_survive_garbage() {
     let mut r = rng(99);
-    for len in 0..200 {
-        let mut b = vec![0u8; len];
-        r.fill_bytes(&mut b);
-        msgs::fuzz_decode(&b);
+    for sel in 0..9u8 {
+        for len in (0..200).chain([512, 513, 1024, 1100]) {
+            let mut b = vec![0u8; len + 1];
+            r.fill_bytes(&mut b);
+            b[0] = sel;
+            msgs::fuzz_decode(&b);
+        }
     }
 }
 
