@@ -15,7 +15,7 @@ use unseen_data::{DuplicatePolicy, Table};
 use unseen_psi::{Params, Progress, Reveal};
 use unseen_store::Dataset;
 
-use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey, PaillierSecretKey};
+use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey};
 use unseen_fl::{lr, secureboost as sb};
 
 use crate::control::{Algorithm, Curve, JobSpec, ModelId};
@@ -476,7 +476,8 @@ pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Tr
                 epochs: trees,
                 ..lr::LrConfig::default()
             };
-            let sk = PaillierSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
+            // OU: about 6× faster than Paillier here, the same weights (docs/protocols/logistic-regression.md).
+            let sk = OuSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
             let mut rng = psi_job::os_rng()?;
             let rows = rows_of(&data.columns);
             match labels {
