@@ -12,6 +12,8 @@
 //! - ciphertexts read from a peer go through [`HePublicKey::read_ciphertext`], which checks the
 //!   exact length and the range before anything is computed with them.
 
+pub mod mont_ifma;
+
 use crate::Error;
 
 /// The low 64 bits (truncation intended: limbs are split by hand).

@@ -8,6 +8,7 @@
 
 mod aead;
 mod expand;
+mod mont_ifma;
 mod oprf;
 mod properties;
 mod ristretto_ifma;

@@ -1,0 +1,719 @@
+//! Montgomery multiplication modulo one public odd modulus of up to 2080 bits, eight at a time
+//! with AVX-512 IFMA, for the homomorphic additions of SecureBoost's histograms
+//! (Okamoto–Uchiyama ciphertexts are added by multiplying them modulo `n`).
+//!
+//! # The arithmetic
+//!
+//! * **Radix 2^52.** A value is `L = ⌈(bits(n) + 2) / 52⌉` limbs of 52 bits, each kept in a
+//!   64-bit word (at most [`MAX_LIMBS`] = 41). `vpmadd52luq`/`vpmadd52huq` multiply the low 52
+//!   bits of two words and add the low or high 52 bits of the 104-bit product to a 64-bit
+//!   accumulator. This radix with IFMA is the technique of S. Gueron and V. Krasnov,
+//!   *Accelerating Big Integer Arithmetic Using Intel IFMA Extensions*, ARITH 2016.
+//! * **Word-serial Montgomery multiplication** (the CIOS method of Ç. K. Koç, T. Acar,
+//!   B. S. Kaliski, *Analyzing and Comparing Montgomery Multiplication Algorithms*, IEEE Micro
+//!   1996), with the multiply and reduce loops fused and the one-limb shift folded into the
+//!   stores. `R = 2^(52·L)`, `n' = −n⁻¹ mod 2^52`. Per outer step `i`:
+//!   `t ← (t + a·b_i + m·n) / 2^52` with `m = (t_0 + a_0·b_i)·n' mod 2^52`.
+//! * **Lazy carries.** Only the lowest word's carry is propagated in each step (it must be exact
+//!   for the division by 2^52); every other word only accumulates: at most four terms below 2^52
+//!   per step for at most `L + 1` steps, so below `4·42·2^52 < 2^60` — the 12 spare bits of a
+//!   64-bit word never overflow. One carry chain at the end normalises every limb below 2^52
+//!   (the multiplier reads only 52 bits of each word, so every stored [`Mont52`] is normalised).
+//! * **Almost Montgomery.** No conditional subtraction per product: with inputs below `2n` and
+//!   `4n ≤ R` (hence the `+ 2` bits in `L`), the output `(a·b + m·n)/R` is again below `2n`.
+//!   [`MontCtx::from_mont`] reduces fully. A [`Mont52`] is therefore *not* canonical: compare
+//!   values through `from_mont`.
+//! * **Multi-buffer.** Each `__m512i` holds the same limb of eight independent products (one per
+//!   64-bit lane), the multi-buffer layout N. Drucker and S. Gueron use with IFMA (*Fast modular
+//!   squaring with AVX512IFMA*, 2018, IACR ePrint 2018/335). [`bucket_products`] puts eight
+//!   *features* in the eight lanes: one row step multiplies eight different histogram bins by
+//!   the same ciphertext (broadcast).
+//!
+//! The portable path ([`MontCtx::mul`], [`bucket_products_portable`]) runs the same algorithm
+//! with `u128` products, so both paths return the same integers.
+//!
+//! Nothing here is constant time: operands are public ciphertexts.
+//!
+//! # Safety
+//!
+//! The `unsafe` code is confined to the private module `avx512` below, the only part of this
+//! file that allows it. The invariant:
+//!
+//! * every function carrying `#[target_feature(enable = "avx512f,avx512ifma")]` is reached only
+//!   through the zero-sized token `avx512::Ifma`, whose only constructor `Ifma::detect` checks at
+//!   run time (`is_x86_feature_detected!`) that the CPU has `avx512f` and `avx512ifma`; so the
+//!   dispatch calls in `impl Ifma` never execute an unsupported instruction;
+//! * the only raw-pointer operations are the unaligned 64-byte loads and stores of `load` and
+//!   `store`, on `[u64; 8]` arrays borrowed for exactly the 64 bytes they touch. Every other
+//!   memory access is an indexed (bounds-checked) slice or array access.
+//!
+//! All other intrinsics are value operations, safe inside a `#[target_feature]` function.
+
+use rayon::prelude::*;
+
+use crate::Error;
+
+/// Most limbs of 52 bits a value may have (`52 · 41 = 2132 ≥ 2080 + 2`).
+pub const MAX_LIMBS: usize = 41;
+/// Largest supported modulus, in bits.
+pub const MAX_MODULUS_BITS: u32 = 2080;
+/// Lanes of one [`MontMul8::mul8`].
+pub const LANES: usize = 8;
+
+const MASK52: u64 = (1 << 52) - 1;
+
+/// The low 64 bits (truncation intended: limbs are split by hand).
+#[allow(clippy::cast_possible_truncation)]
+const fn low64(v: u128) -> u64 {
+    v as u64
+}
+
+/// A residue in a context's Montgomery domain: `x·R mod n`, stored as 52-bit limbs, value below
+/// `2n` (not canonical: two `Mont52` of the same residue may differ by `n`).
+#[derive(Clone, Copy)]
+pub struct Mont52 {
+    /// Little-endian 52-bit limbs; limbs at and above the context's `L` are zero.
+    limbs: [u64; MAX_LIMBS],
+}
+
+impl core::fmt::Debug for Mont52 {
+    // Public ciphertext material, but 41 words are useless in a log: print nothing of the value.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Mont52(..)")
+    }
+}
+
+/// Context for one odd modulus `n` of at most [`MAX_MODULUS_BITS`] bits (public): the portable
+/// Montgomery arithmetic and the conversions.
+#[derive(Clone)]
+pub struct MontCtx {
+    /// `n` in 52-bit limbs.
+    n: [u64; MAX_LIMBS],
+    /// `L`, the number of 52-bit limbs.
+    limbs: usize,
+    /// `−n⁻¹ mod 2^52`.
+    n_prime: u64,
+    /// `R² mod n` (plain integer, 52-bit limbs), to enter the domain.
+    r2: [u64; MAX_LIMBS],
+    /// `R mod n`, the Montgomery form of 1.
+    one: Mont52,
+    /// `n` as little-endian u64 limbs, without high zero limbs.
+    n_u64: Vec<u64>,
+    /// Length of the u64 limb vectors [`MontCtx::from_mont`] returns (that of the caller's `n`).
+    out_len: usize,
+}
+
+impl core::fmt::Debug for MontCtx {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MontCtx({} limbs of 52 bits)", self.limbs)
+    }
+}
+
+/// Repacks little-endian limbs of `src_bits` bits into limbs of `dst_bits` bits (≤ 64 each).
+/// Bits that do not fit `dst` are dropped (callers check sizes first).
+fn repack(src: &[u64], src_bits: u32, dst: &mut [u64], dst_bits: u32) {
+    let mask = if dst_bits == 64 {
+        u128::from(u64::MAX)
+    } else {
+        (1u128 << dst_bits) - 1
+    };
+    let mut acc: u128 = 0;
+    let mut have = 0u32;
+    let mut out = dst.iter_mut();
+    for &w in src {
+        acc |= u128::from(w) << have;
+        have += src_bits;
+        while have >= dst_bits {
+            match out.next() {
+                Some(d) => *d = low64(acc & mask),
+                None => return,
+            }
+            acc >>= dst_bits;
+            have -= dst_bits;
+        }
+    }
+    if let Some(d) = out.next() {
+        *d = low64(acc & mask);
+    }
+    for d in out {
+        *d = 0;
+    }
+}
+
+/// `a ≥ b` for equal-length little-endian limb slices.
+fn geq(a: &[u64], b: &[u64]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x > y;
+        }
+    }
+    true
+}
+
+/// `a ← a − b` in radix 2^52 (caller ensures `a ≥ b`).
+fn sub52(a: &mut [u64], b: &[u64]) {
+    let mut borrow = 0u64;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let d = x.wrapping_sub(y).wrapping_sub(borrow);
+        borrow = d >> 63;
+        *x = d & MASK52;
+    }
+}
+
+impl MontCtx {
+    /// `None` if `n` is even, below 3 or wider than [`MAX_MODULUS_BITS`].
+    pub fn new(n_le_u64: &[u64]) -> Option<Self> {
+        let used = n_le_u64.iter().rposition(|&w| w != 0)? + 1;
+        let n_u64 = n_le_u64[..used].to_vec();
+        let top = n_u64[used - 1];
+        let bits = 64 * u32::try_from(used).ok()? - top.leading_zeros();
+        if bits > MAX_MODULUS_BITS || n_u64[0] & 1 == 0 || (used == 1 && top < 3) {
+            return None;
+        }
+        let limbs = usize::try_from((bits + 2).div_ceil(52)).ok()?;
+        let mut n = [0u64; MAX_LIMBS];
+        repack(&n_u64, 64, &mut n[..limbs], 52);
+        // n⁻¹ mod 2^64 by Newton's iteration (n·n ≡ 1 mod 8; each step doubles the bits).
+        let mut inv = n_u64[0];
+        for _ in 0..5 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(n_u64[0].wrapping_mul(inv)));
+        }
+        let n_prime = inv.wrapping_neg() & MASK52;
+        // R mod n and R² mod n by doubling 1 (52·L then 104·L times), subtracting n when needed.
+        let mut x = [0u64; MAX_LIMBS];
+        x[0] = 1;
+        let mut one = [0u64; MAX_LIMBS];
+        let nl = &n[..limbs];
+        for step in 1..=2 * 52 * limbs {
+            let mut carry = 0u64;
+            for w in &mut x[..limbs] {
+                let v = (*w << 1) | carry;
+                carry = v >> 52;
+                *w = v & MASK52;
+            }
+            // x < n ≤ 2^(52L − 2), so 2x never carries out of L limbs.
+            if geq(&x[..limbs], nl) {
+                sub52(&mut x[..limbs], nl);
+            }
+            if step == 52 * limbs {
+                one = x;
+            }
+        }
+        Some(Self {
+            n,
+            limbs,
+            n_prime,
+            r2: x,
+            one: Mont52 { limbs: one },
+            n_u64,
+            out_len: n_le_u64.len(),
+        })
+    }
+
+    /// `L`, the number of 52-bit limbs (`R = 2^(52·L)`).
+    pub fn limbs(&self) -> usize {
+        self.limbs
+    }
+
+    /// The Montgomery form of 1 (`R mod n`).
+    pub fn one(&self) -> Mont52 {
+        self.one
+    }
+
+    /// Repacks a value `< n` into 52-bit limbs; error if it is not below `n`.
+    fn plain52(&self, x: &[u64]) -> Result<[u64; MAX_LIMBS], Error> {
+        let used = x.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        let len = self.n_u64.len();
+        if used > len || (used == len && geq(&x[..len], &self.n_u64)) {
+            return Err(Error::InvalidArgument(
+                "value to convert is not below the modulus",
+            ));
+        }
+        let mut out = [0u64; MAX_LIMBS];
+        repack(&x[..used], 64, &mut out[..self.limbs], 52);
+        Ok(out)
+    }
+
+    /// Converts `x < n` (little-endian u64 limbs, any length) into the Montgomery domain
+    /// (`x·R mod n`). Error if `x ≥ n`. Costs one portable Montgomery multiplication.
+    pub fn to_mont(&self, x: &[u64]) -> Result<Mont52, Error> {
+        let mut m = Mont52 {
+            limbs: self.plain52(x)?,
+        };
+        self.mul(&mut m, &Mont52 { limbs: self.r2 });
+        Ok(m)
+    }
+
+    /// Leaves the Montgomery domain: `x·R⁻¹ mod n`, fully reduced, as little-endian u64 limbs
+    /// (as many as the caller's `n` had). Costs one portable Montgomery multiplication.
+    pub fn from_mont(&self, x: &Mont52) -> Vec<u64> {
+        let mut plain = [0u64; MAX_LIMBS];
+        plain[0] = 1;
+        let mut v = *x;
+        self.mul(&mut v, &Mont52 { limbs: plain });
+        self.finish(&v.limbs)
+    }
+
+    /// Fully reduces a value below `2n` given in 52-bit limbs and repacks it into u64 limbs.
+    fn finish(&self, v: &[u64; MAX_LIMBS]) -> Vec<u64> {
+        let l = self.limbs;
+        let mut v = *v;
+        // (x + m·n)/R with x < 2n < R and m < R is below 2n: at most one subtraction, looped
+        // for robustness.
+        while geq(&v[..l], &self.n[..l]) {
+            sub52(&mut v[..l], &self.n[..l]);
+        }
+        let mut out = vec![0u64; self.out_len];
+        repack(&v[..l], 52, &mut out, 64);
+        out
+    }
+
+    /// `a ← a·b·R⁻¹ mod n` (almost Montgomery, result below `2n`), portable.
+    pub fn mul(&self, a: &mut Mont52, b: &Mont52) {
+        let l = self.limbs;
+        let (n, np) = (&self.n[..l], self.n_prime);
+        let av = &a.limbs[..l];
+        let mut t = [0u64; MAX_LIMBS];
+        let lo = |x: u64, y: u64| low64(u128::from(x) * u128::from(y)) & MASK52;
+        let hi = |x: u64, y: u64| low64((u128::from(x) * u128::from(y)) >> 52);
+        for &bi in &b.limbs[..l] {
+            let t0 = t[0] + lo(av[0], bi);
+            let m = lo(t0, np);
+            let carry = (t0 + lo(m, n[0])) >> 52;
+            if l > 1 {
+                t[1] += carry;
+            }
+            let mut last = if l > 1 { 0 } else { carry };
+            for j in 1..l {
+                t[j - 1] = t[j] + lo(av[j], bi) + hi(av[j - 1], bi) + lo(m, n[j]) + hi(m, n[j - 1]);
+            }
+            last += hi(av[l - 1], bi) + hi(m, n[l - 1]);
+            t[l - 1] = last;
+        }
+        let mut c = 0u64;
+        for (o, &w) in a.limbs[..l].iter_mut().zip(&t[..l]) {
+            let v = w + c;
+            *o = v & MASK52;
+            c = v >> 52;
+        }
+    }
+}
+
+/// Multi-buffer context: a [`MontCtx`] plus the proof that this CPU runs the eight-lane IFMA
+/// code.
+#[derive(Clone, Debug)]
+pub struct MontMul8 {
+    ctx: MontCtx,
+    #[cfg(target_arch = "x86_64")]
+    simd: avx512::Ifma,
+}
+
+/// The IFMA token if the CPU has AVX-512 IFMA and `UNSEEN_NO_SIMD` is unset; decided once per
+/// process.
+#[cfg(target_arch = "x86_64")]
+fn simd() -> Option<avx512::Ifma> {
+    static BACKEND: std::sync::OnceLock<Option<avx512::Ifma>> = std::sync::OnceLock::new();
+    *BACKEND.get_or_init(|| {
+        if std::env::var_os("UNSEEN_NO_SIMD").is_some() {
+            None
+        } else {
+            avx512::Ifma::detect()
+        }
+    })
+}
+
+/// `"avx512ifma-8x"` if [`MontMul8::new`] can succeed on this machine, else `"portable"`.
+pub fn backend_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if simd().is_some() {
+        return "avx512ifma-8x";
+    }
+    "portable"
+}
+
+/// Checks the arguments of the bucket functions and returns `L` checks passed.
+fn check_bucket_args(
+    ctx: &MontCtx,
+    cts: &[Mont52],
+    bins: &[&[u8]],
+    rows: &[u32],
+    n_bins: usize,
+) -> Result<(), Error> {
+    let _ = ctx;
+    if n_bins == 0 || n_bins > 256 {
+        return Err(Error::InvalidArgument("bin count must be 1..=256"));
+    }
+    for &r in rows {
+        let r = r as usize;
+        if r >= cts.len() {
+            return Err(Error::InvalidArgument("row index beyond the ciphertexts"));
+        }
+        for col in bins {
+            match col.get(r) {
+                Some(&b) if usize::from(b) < n_bins => {}
+                Some(_) => return Err(Error::InvalidArgument("bin index not below the bin count")),
+                None => return Err(Error::InvalidArgument("row index beyond a bin column")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Portable reference of [`bucket_products`] (same results as integers modulo `n`; parallel
+/// over features with rayon). For the fallback when [`MontMul8::new`] is `None`.
+pub fn bucket_products_portable(
+    ctx: &MontCtx,
+    cts: &[Mont52],
+    bins: &[&[u8]],
+    rows: &[u32],
+    n_bins: usize,
+) -> Result<Vec<Vec<Mont52>>, Error> {
+    check_bucket_args(ctx, cts, bins, rows, n_bins)?;
+    Ok(bins
+        .par_iter()
+        .map(|col| {
+            let mut hist = vec![ctx.one; n_bins];
+            for &r in rows {
+                let r = r as usize;
+                ctx.mul(&mut hist[usize::from(col[r])], &cts[r]);
+            }
+            hist
+        })
+        .collect())
+}
+
+/// For each feature `f` (one column of `bins`, one bin index per row) and each bin `b <
+/// n_bins`: the product over the rows `r` of `rows` with `bins[f][r] == b` of `cts[r]`, in the
+/// Montgomery domain; an empty bin holds the Montgomery form of 1. Result indexed
+/// `[feature][bin]`.
+///
+/// Eight features share one multiplication (lane `k` = feature `8j + k`); the groups of eight,
+/// and chunks of the rows within a group, run in parallel with rayon (the partial histograms of
+/// the chunks are multiplied together at the end).
+///
+/// Errors if `n_bins` is not in `1..=256`, a row index is beyond `cts` or a column, or a bin
+/// index is not below `n_bins`.
+pub fn bucket_products(
+    ctx: &MontMul8,
+    cts: &[Mont52],
+    bins: &[&[u8]],
+    rows: &[u32],
+    n_bins: usize,
+) -> Result<Vec<Vec<Mont52>>, Error> {
+    let c = &ctx.ctx;
+    check_bucket_args(c, cts, bins, rows, n_bins)?;
+    let groups: Vec<&[&[u8]]> = bins.chunks(LANES).collect();
+    // Enough tasks to balance rayon's threads; chunks of at least 512 rows.
+    let threads = rayon::current_num_threads().max(1);
+    let want = (4 * threads).div_ceil(groups.len().max(1));
+    let chunks = want.clamp(1, rows.len().div_ceil(512).max(1));
+    let chunk_len = rows.len().div_ceil(chunks).max(1);
+    let tasks: Vec<(usize, &[u32])> = (0..groups.len())
+        .flat_map(|g| rows.chunks(chunk_len).map(move |rs| (g, rs)))
+        .collect();
+    let partials: Vec<(usize, Vec<Mont52>)> = tasks
+        .par_iter()
+        .map(|&(g, rs)| (g, ctx.group_hist(cts, groups[g], rs, n_bins)))
+        .collect();
+    // partials[.] holds LANES · n_bins values, lane-major.
+    let mut out: Vec<Vec<Mont52>> = bins.iter().map(|_| vec![c.one; n_bins]).collect();
+    for (g, part) in partials {
+        for (k, hist) in out.iter_mut().skip(g * LANES).take(LANES).enumerate() {
+            for (acc, p) in hist.iter_mut().zip(&part[k * n_bins..(k + 1) * n_bins]) {
+                c.mul(acc, p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl MontMul8 {
+    /// `None` if the CPU lacks AVX-512 IFMA, `UNSEEN_NO_SIMD` is set, or `n` is even, below 3
+    /// or wider than [`MAX_MODULUS_BITS`].
+    pub fn new(n_le_u64: &[u64]) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let simd = simd()?;
+            Some(Self {
+                ctx: MontCtx::new(n_le_u64)?,
+                simd,
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = n_le_u64;
+            None
+        }
+    }
+
+    /// The portable context (conversions, single multiplications).
+    pub fn ctx(&self) -> &MontCtx {
+        &self.ctx
+    }
+
+    /// See [`MontCtx::to_mont`].
+    pub fn to_mont(&self, x: &[u64]) -> Result<Mont52, Error> {
+        self.ctx.to_mont(x)
+    }
+
+    /// See [`MontCtx::from_mont`].
+    pub fn from_mont(&self, x: &Mont52) -> Vec<u64> {
+        self.ctx.from_mont(x)
+    }
+
+    /// [`MontCtx::to_mont`] of many values, eight per IFMA multiplication, parallel with rayon.
+    pub fn to_mont_batch(&self, xs: &[&[u64]]) -> Result<Vec<Mont52>, Error> {
+        let c = &self.ctx;
+        let mut out = xs
+            .iter()
+            .map(|x| {
+                Ok(Mont52 {
+                    limbs: c.plain52(x)?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let r2 = Mont52 { limbs: c.r2 };
+        out.par_chunks_mut(LANES).for_each(|chunk| {
+            let mut lanes = [c.one; LANES];
+            lanes[..chunk.len()].copy_from_slice(chunk);
+            let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes;
+            self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&r2; LANES]);
+            chunk.copy_from_slice(&lanes[..chunk.len()]);
+        });
+        Ok(out)
+    }
+
+    /// `acc[k] ← acc[k] · x[k] · R⁻¹ mod n` for the eight lanes `k` (almost Montgomery: results
+    /// below `2n`).
+    pub fn mul8(&self, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {
+        #[cfg(target_arch = "x86_64")]
+        self.simd.mul8(&self.ctx, acc, x);
+        #[cfg(not(target_arch = "x86_64"))]
+        for (a, b) in acc.into_iter().zip(x) {
+            self.ctx.mul(a, b);
+        }
+    }
+
+    /// One group of up to eight feature columns over `rows`: `LANES · n_bins` values,
+    /// lane-major (lanes without a column are filler). Arguments checked by the caller.
+    fn group_hist(
+        &self,
+        cts: &[Mont52],
+        cols: &[&[u8]],
+        rows: &[u32],
+        n_bins: usize,
+    ) -> Vec<Mont52> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.simd.group_hist(&self.ctx, cts, cols, rows, n_bins)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut h = vec![self.ctx.one; LANES * n_bins];
+            for (k, col) in cols.iter().enumerate() {
+                for &r in rows {
+                    let r = r as usize;
+                    self.ctx
+                        .mul(&mut h[k * n_bins + usize::from(col[r])], &cts[r]);
+                }
+            }
+            h
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    //! The eight-lane kernels; see the parent module's `# Safety`.
+
+    use core::arch::x86_64::{
+        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_madd52hi_epu64,
+        _mm512_madd52lo_epu64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_srli_epi64,
+        _mm512_storeu_si512,
+    };
+
+    use super::{LANES, MASK52, MAX_LIMBS, Mont52, MontCtx};
+
+    /// Proof that the CPU has `avx512f` and `avx512ifma`; see the parent module's `# Safety`.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct Ifma(());
+
+    impl Ifma {
+        /// `Some` iff the running CPU has `avx512f` and `avx512ifma`.
+        pub(super) fn detect() -> Option<Self> {
+            let ok = std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512ifma");
+            ok.then_some(Self(()))
+        }
+
+        /// See [`super::MontMul8::mul8`].
+        pub(super) fn mul8(self, ctx: &MontCtx, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {
+            // SAFETY: `self` exists only if `detect` found avx512f+avx512ifma.
+            unsafe { mul8(ctx, acc, x) }
+        }
+
+        /// See [`super::MontMul8::group_hist`].
+        pub(super) fn group_hist(
+            self,
+            ctx: &MontCtx,
+            cts: &[Mont52],
+            cols: &[&[u8]],
+            rows: &[u32],
+            n_bins: usize,
+        ) -> Vec<Mont52> {
+            // SAFETY: `self` exists only if `detect` found avx512f+avx512ifma.
+            unsafe { group_hist(ctx, cts, cols, rows, n_bins) }
+        }
+    }
+
+    /// Unaligned load of eight u64.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn load(a: &[u64; 8]) -> __m512i {
+        // SAFETY: `a` is 64 readable bytes, exactly what the unaligned load reads.
+        unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
+    }
+
+    /// Unaligned store of eight u64.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn store(v: __m512i) -> [u64; 8] {
+        let mut a = [0u64; 8];
+        // SAFETY: `a` is 64 writable bytes, exactly what the unaligned store writes.
+        unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) };
+        a
+    }
+
+    /// Broadcast of one word (bit pattern reinterpreted, not converted).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn splat(x: u64) -> __m512i {
+        _mm512_set1_epi64(x.cast_signed())
+    }
+
+    /// `out ← a·b·R⁻¹ mod n` in each lane, limbs normalised below 2^52 (see the parent module
+    /// for the algorithm and the headroom argument). `a`, `b`, `out` hold `L = n.len()` limbs.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn mont_mul(a: &[__m512i], b: &[__m512i], n: &[u64], n_prime: u64, out: &mut [__m512i]) {
+        let l = n.len();
+        let (a, b, out) = (&a[..l], &b[..l], &mut out[..l]);
+        let zero = _mm512_setzero_si512();
+        let np = splat(n_prime);
+        let mut t = [zero; MAX_LIMBS];
+        let t = &mut t[..l];
+        for &bi in b {
+            let t0 = _mm512_madd52lo_epu64(t[0], a[0], bi);
+            let m = _mm512_madd52lo_epu64(zero, t0, np);
+            let n0 = splat(n[0]);
+            let carry = _mm512_srli_epi64::<52>(_mm512_madd52lo_epu64(t0, m, n0));
+            let mut last = zero;
+            if l > 1 {
+                t[1] = _mm512_add_epi64(t[1], carry);
+            } else {
+                last = carry;
+            }
+            let (mut pa, mut pn) = (a[0], n0);
+            for j in 1..l {
+                let (aj, nj) = (a[j], splat(n[j]));
+                let mut x = _mm512_madd52lo_epu64(t[j], aj, bi);
+                x = _mm512_madd52hi_epu64(x, pa, bi);
+                x = _mm512_madd52lo_epu64(x, m, nj);
+                x = _mm512_madd52hi_epu64(x, m, pn);
+                t[j - 1] = x;
+                (pa, pn) = (aj, nj);
+            }
+            last = _mm512_madd52hi_epu64(last, pa, bi);
+            t[l - 1] = _mm512_madd52hi_epu64(last, m, pn);
+        }
+        let mask = splat(MASK52);
+        let mut c = zero;
+        for (o, &w) in out.iter_mut().zip(t.iter()) {
+            let v = _mm512_add_epi64(w, c);
+            *o = _mm512_and_si512(v, mask);
+            c = _mm512_srli_epi64::<52>(v);
+        }
+    }
+
+    /// Lane-interleaves limb `j` of eight values.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn gather(vals: [&[u64; MAX_LIMBS]; LANES], l: usize, dst: &mut [__m512i; MAX_LIMBS]) {
+        for (j, d) in dst[..l].iter_mut().enumerate() {
+            let lanes: [u64; 8] = core::array::from_fn(|k| vals[k][j]);
+            *d = load(&lanes);
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn mul8(ctx: &MontCtx, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {
+        let l = ctx.limbs;
+        let zero = _mm512_setzero_si512();
+        let (mut a, mut b, mut r) = ([zero; MAX_LIMBS], [zero; MAX_LIMBS], [zero; MAX_LIMBS]);
+        gather(core::array::from_fn(|k| &acc[k].limbs), l, &mut a);
+        gather(core::array::from_fn(|k| &x[k].limbs), l, &mut b);
+        mont_mul(&a[..l], &b[..l], &ctx.n[..l], ctx.n_prime, &mut r[..l]);
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+        let mut outs = [a0, a1, a2, a3, a4, a5, a6, a7];
+        for (j, &v) in r[..l].iter().enumerate() {
+            let lanes = store(v);
+            for (o, w) in outs.iter_mut().zip(lanes) {
+                o.limbs[j] = w;
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn group_hist(
+        ctx: &MontCtx,
+        cts: &[Mont52],
+        cols: &[&[u8]],
+        rows: &[u32],
+        n_bins: usize,
+    ) -> Vec<Mont52> {
+        let l = ctx.limbs;
+        let n = &ctx.n[..l];
+        // Lane-major accumulators: lane k's bin b at limbs [(k·n_bins + b)·L ..][..L].
+        let mut acc = vec![0u64; LANES * n_bins * l];
+        for h in acc.chunks_exact_mut(l) {
+            h.copy_from_slice(&ctx.one.limbs[..l]);
+        }
+        // Lanes without a column reuse column 0's bins (into their own, discarded, region).
+        let Some(&col0) = cols.first() else {
+            return vec![ctx.one; LANES * n_bins];
+        };
+        let lane_cols: [&[u8]; LANES] =
+            core::array::from_fn(|k| cols.get(k).copied().unwrap_or(col0));
+        let zero = _mm512_setzero_si512();
+        let (mut a, mut b, mut r) = ([zero; MAX_LIMBS], [zero; MAX_LIMBS], [zero; MAX_LIMBS]);
+        for &row in rows {
+            let row = row as usize;
+            for (bj, &w) in b[..l].iter_mut().zip(&cts[row].limbs[..l]) {
+                *bj = splat(w);
+            }
+            let base: [usize; LANES] =
+                core::array::from_fn(|k| (k * n_bins + usize::from(lane_cols[k][row])) * l);
+            for (j, aj) in a[..l].iter_mut().enumerate() {
+                let lanes: [u64; 8] = core::array::from_fn(|k| acc[base[k] + j]);
+                *aj = load(&lanes);
+            }
+            mont_mul(&a[..l], &b[..l], n, ctx.n_prime, &mut r[..l]);
+            for (j, &v) in r[..l].iter().enumerate() {
+                let lanes = store(v);
+                for (k, w) in lanes.into_iter().enumerate() {
+                    acc[base[k] + j] = w;
+                }
+            }
+        }
+        acc.chunks_exact(l)
+            .map(|h| {
+                let mut m = Mont52 {
+                    limbs: [0; MAX_LIMBS],
+                };
+                m.limbs[..l].copy_from_slice(h);
+                m
+            })
+            .collect()
+    }
+}
