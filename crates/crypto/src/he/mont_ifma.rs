@@ -55,6 +55,9 @@ use crate::Error;
 
 /// Most limbs of 52 bits a value may have (`52 · 41 = 2132 ≥ 2080 + 2`).
 pub const MAX_LIMBS: usize = 41;
+/// Stored words per value: [`MAX_LIMBS`] rounded up to whole blocks of eight (the eight-lane code
+/// transposes 8 × 8 blocks of words); the words from `L` on are zero.
+const PADDED: usize = MAX_LIMBS.next_multiple_of(LANES);
 /// Largest supported modulus, in bits.
 pub const MAX_MODULUS_BITS: u32 = 2080;
 /// Lanes of one [`MontMul8::mul8`].
@@ -72,8 +75,8 @@ const fn low64(v: u128) -> u64 {
 /// `2n` (not canonical: two `Mont52` of the same residue may differ by `n`).
 #[derive(Clone, Copy)]
 pub struct Mont52 {
-    /// Little-endian 52-bit limbs; limbs at and above the context's `L` are zero.
-    limbs: [u64; MAX_LIMBS],
+    /// Little-endian 52-bit limbs; the words from the context's `L` on are zero.
+    limbs: [u64; PADDED],
 }
 
 impl core::fmt::Debug for Mont52 {
@@ -88,13 +91,13 @@ impl core::fmt::Debug for Mont52 {
 #[derive(Clone)]
 pub struct MontCtx {
     /// `n` in 52-bit limbs.
-    n: [u64; MAX_LIMBS],
+    n: [u64; PADDED],
     /// `L`, the number of 52-bit limbs.
     limbs: usize,
     /// `−n⁻¹ mod 2^52`.
     n_prime: u64,
     /// `R² mod n` (plain integer, 52-bit limbs), to enter the domain.
-    r2: [u64; MAX_LIMBS],
+    r2: [u64; PADDED],
     /// `R mod n`, the Montgomery form of 1.
     one: Mont52,
     /// `n` as little-endian u64 limbs, without high zero limbs.
@@ -171,7 +174,7 @@ impl MontCtx {
             return None;
         }
         let limbs = usize::try_from((bits + 2).div_ceil(52)).ok()?;
-        let mut n = [0u64; MAX_LIMBS];
+        let mut n = [0u64; PADDED];
         repack(&n_u64, 64, &mut n[..limbs], 52);
         // n⁻¹ mod 2^64 by Newton's iteration (n·n ≡ 1 mod 8; each step doubles the bits).
         let mut inv = n_u64[0];
@@ -180,9 +183,9 @@ impl MontCtx {
         }
         let n_prime = inv.wrapping_neg() & MASK52;
         // R mod n and R² mod n by doubling 1 (52·L then 104·L times), subtracting n when needed.
-        let mut x = [0u64; MAX_LIMBS];
+        let mut x = [0u64; PADDED];
         x[0] = 1;
-        let mut one = [0u64; MAX_LIMBS];
+        let mut one = [0u64; PADDED];
         let nl = &n[..limbs];
         for step in 1..=2 * 52 * limbs {
             let mut carry = 0u64;
@@ -221,7 +224,7 @@ impl MontCtx {
     }
 
     /// Repacks a value `< n` into 52-bit limbs; error if it is not below `n`.
-    fn plain52(&self, x: &[u64]) -> Result<[u64; MAX_LIMBS], Error> {
+    fn plain52(&self, x: &[u64]) -> Result<[u64; PADDED], Error> {
         let used = x.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
         let len = self.n_u64.len();
         if used > len || (used == len && geq(&x[..len], &self.n_u64)) {
@@ -229,7 +232,7 @@ impl MontCtx {
                 "value to convert is not below the modulus",
             ));
         }
-        let mut out = [0u64; MAX_LIMBS];
+        let mut out = [0u64; PADDED];
         repack(&x[..used], 64, &mut out[..self.limbs], 52);
         Ok(out)
     }
@@ -247,7 +250,7 @@ impl MontCtx {
     /// Leaves the Montgomery domain: `x·R⁻¹ mod n`, fully reduced, as little-endian u64 limbs
     /// (as many as the caller's `n` had). Costs one portable Montgomery multiplication.
     pub fn from_mont(&self, x: &Mont52) -> Vec<u64> {
-        let mut plain = [0u64; MAX_LIMBS];
+        let mut plain = [0u64; PADDED];
         plain[0] = 1;
         let mut v = *x;
         self.mul(&mut v, &Mont52 { limbs: plain });
@@ -255,7 +258,7 @@ impl MontCtx {
     }
 
     /// Fully reduces a value below `2n` given in 52-bit limbs and repacks it into u64 limbs.
-    fn finish(&self, v: &[u64; MAX_LIMBS]) -> Vec<u64> {
+    fn finish(&self, v: &[u64; PADDED]) -> Vec<u64> {
         let l = self.limbs;
         let mut v = *v;
         // (x + m·n)/R with x < 2n < R and m < R is below 2n: at most one subtraction, looped
@@ -273,7 +276,7 @@ impl MontCtx {
         let l = self.limbs;
         let (n, np) = (&self.n[..l], self.n_prime);
         let av = &a.limbs[..l];
-        let mut t = [0u64; MAX_LIMBS];
+        let mut t = [0u64; PADDED];
         let lo = |x: u64, y: u64| low64(u128::from(x) * u128::from(y)) & MASK52;
         let hi = |x: u64, y: u64| low64((u128::from(x) * u128::from(y)) >> 52);
         for &bi in &b.limbs[..l] {
@@ -382,14 +385,72 @@ pub fn bucket_products_portable(
         .collect())
 }
 
+/// One lane of an eight-lane task: feature `feature` (bin column `col`) over `rows`.
+#[derive(Clone, Copy)]
+struct Lane<'a> {
+    feature: usize,
+    col: &'a [u8],
+    rows: &'a [u32],
+}
+
+/// Splits the work into tasks of at most eight lanes. Full groups of eight features share their
+/// rows (so the row's ciphertext is broadcast); the `r < 8` remaining features are repeated
+/// `⌊8/r⌋` times over disjoint parts of the rows, so that few lanes idle. The rows are cut into
+/// chunks so that rayon has about four tasks per thread.
+fn plan<'a>(bins: &[&'a [u8]], rows: &'a [u32]) -> Vec<Vec<Lane<'a>>> {
+    let threads = rayon::current_num_threads().max(1);
+    let full = bins.len() / LANES;
+    let rest = &bins[full * LANES..];
+    let groups = full + usize::from(!rest.is_empty());
+    let chunks = (4 * threads)
+        .div_ceil(groups.max(1))
+        .clamp(1, rows.len().div_ceil(512).max(1));
+    let chunk_len = rows.len().div_ceil(chunks).max(1);
+    let mut tasks = Vec::new();
+    for (g, cols) in bins.chunks_exact(LANES).enumerate() {
+        for rs in rows.chunks(chunk_len) {
+            let lanes = cols
+                .iter()
+                .enumerate()
+                .map(|(k, &col)| Lane {
+                    feature: g * LANES + k,
+                    col,
+                    rows: rs,
+                })
+                .collect();
+            tasks.push(lanes);
+        }
+    }
+    if !rest.is_empty() {
+        let split = LANES / rest.len();
+        let piece = rows.len().div_ceil(chunks * split).max(1);
+        let pieces: Vec<&[u32]> = rows.chunks(piece).collect();
+        for ps in pieces.chunks(split) {
+            let lanes = ps
+                .iter()
+                .flat_map(|&rs| {
+                    rest.iter().enumerate().map(move |(k, &col)| Lane {
+                        feature: full * LANES + k,
+                        col,
+                        rows: rs,
+                    })
+                })
+                .collect();
+            tasks.push(lanes);
+        }
+    }
+    tasks
+}
+
 /// For each feature `f` (one column of `bins`, one bin index per row) and each bin `b <
 /// n_bins`: the product over the rows `r` of `rows` with `bins[f][r] == b` of `cts[r]`, in the
 /// Montgomery domain; an empty bin holds the Montgomery form of 1. Result indexed
 /// `[feature][bin]`.
 ///
-/// Eight features share one multiplication (lane `k` = feature `8j + k`); the groups of eight,
-/// and chunks of the rows within a group, run in parallel with rayon (the partial histograms of
-/// the chunks are multiplied together at the end).
+/// Eight features share one multiplication (lane `k` = feature `8j + k`, the row's ciphertext
+/// broadcast to all lanes); the `r` features left over after the groups of eight fill the lanes
+/// `⌊8/r⌋` times over disjoint parts of the rows. Groups and chunks of rows run in parallel with
+/// rayon; the partial histograms of one feature are multiplied together at the end.
 ///
 /// Errors if `n_bins` is not in `1..=256`, a row index is beyond `cts` or a column, or a bin
 /// index is not below `n_bins`.
@@ -402,28 +463,31 @@ pub fn bucket_products(
 ) -> Result<Vec<Vec<Mont52>>, Error> {
     let c = &ctx.ctx;
     check_bucket_args(c, cts, bins, rows, n_bins)?;
-    let groups: Vec<&[&[u8]]> = bins.chunks(LANES).collect();
-    // Enough tasks to balance rayon's threads; chunks of at least 512 rows.
-    let threads = rayon::current_num_threads().max(1);
-    let want = (4 * threads).div_ceil(groups.len().max(1));
-    let chunks = want.clamp(1, rows.len().div_ceil(512).max(1));
-    let chunk_len = rows.len().div_ceil(chunks).max(1);
-    let tasks: Vec<(usize, &[u32])> = (0..groups.len())
-        .flat_map(|g| rows.chunks(chunk_len).map(move |rs| (g, rs)))
-        .collect();
-    let partials: Vec<(usize, Vec<Mont52>)> = tasks
+    let tasks = plan(bins, rows);
+    let partials: Vec<Vec<Mont52>> = tasks
         .par_iter()
-        .map(|&(g, rs)| (g, ctx.group_hist(cts, groups[g], rs, n_bins)))
-        .collect();
-    // partials[.] holds LANES · n_bins values, lane-major.
-    let mut out: Vec<Vec<Mont52>> = bins.iter().map(|_| vec![c.one; n_bins]).collect();
-    for (g, part) in partials {
-        for (k, hist) in out.iter_mut().skip(g * LANES).take(LANES).enumerate() {
-            for (acc, p) in hist.iter_mut().zip(&part[k * n_bins..(k + 1) * n_bins]) {
-                c.mul(acc, p);
-            }
+        .map(|lanes| ctx.lanes_hist(cts, lanes, n_bins))
+        .collect::<Result<_, Error>>()?;
+    // Lane k of a task holds `n_bins` values at [k·n_bins..]; multiply them into its feature.
+    let mut per_feature: Vec<Vec<&[Mont52]>> = vec![Vec::new(); bins.len()];
+    for (lanes, part) in tasks.iter().zip(&partials) {
+        for (lane, hist) in lanes.iter().zip(part.chunks_exact(n_bins)) {
+            per_feature[lane.feature].push(hist);
         }
     }
+    let out = per_feature
+        .par_iter()
+        .map(|parts| {
+            let mut acc = vec![c.one; n_bins];
+            if let Some((first, rest)) = parts.split_first() {
+                acc.copy_from_slice(first);
+                for p in rest {
+                    ctx.mul_zip(&mut acc, p);
+                }
+            }
+            acc
+        })
+        .collect();
     Ok(out)
 }
 
@@ -494,30 +558,57 @@ impl MontMul8 {
         }
     }
 
-    /// One group of up to eight feature columns over `rows`: `LANES · n_bins` values,
-    /// lane-major (lanes without a column are filler). Arguments checked by the caller.
-    fn group_hist(
+    /// `acc[i] ← acc[i] · x[i] · R⁻¹ mod n` for every `i` (eight at a time); error if the
+    /// lengths differ.
+    pub fn mul_many(&self, acc: &mut [Mont52], x: &[Mont52]) -> Result<(), Error> {
+        if acc.len() != x.len() {
+            return Err(Error::InvalidArgument(
+                "operand slices of different lengths",
+            ));
+        }
+        self.mul_zip(acc, x);
+        Ok(())
+    }
+
+    /// `acc[i] ← acc[i] · x[i] · R⁻¹ mod n` over the common length.
+    fn mul_zip(&self, acc: &mut [Mont52], x: &[Mont52]) {
+        let (acc8, acc_rest) = acc.as_chunks_mut::<LANES>();
+        let (x8, x_rest) = x.as_chunks::<LANES>();
+        for (a, b) in acc8.iter_mut().zip(x8) {
+            let [a0, a1, a2, a3, a4, a5, a6, a7] = a;
+            self.mul8(
+                [a0, a1, a2, a3, a4, a5, a6, a7],
+                core::array::from_fn(|k| &b[k]),
+            );
+        }
+        for (a, b) in acc_rest.iter_mut().zip(x_rest) {
+            self.ctx.mul(a, b);
+        }
+    }
+
+    /// The histograms of up to eight lanes: `lanes.len() · n_bins` values, lane-major.
+    /// Arguments checked by the caller.
+    fn lanes_hist(
         &self,
         cts: &[Mont52],
-        cols: &[&[u8]],
-        rows: &[u32],
+        lanes: &[Lane<'_>],
         n_bins: usize,
-    ) -> Vec<Mont52> {
+    ) -> Result<Vec<Mont52>, Error> {
         #[cfg(target_arch = "x86_64")]
         {
-            self.simd.group_hist(&self.ctx, cts, cols, rows, n_bins)
+            self.simd.lanes_hist(&self.ctx, cts, lanes, n_bins)
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let mut h = vec![self.ctx.one; LANES * n_bins];
-            for (k, col) in cols.iter().enumerate() {
-                for &r in rows {
+            let mut h = vec![self.ctx.one; lanes.len() * n_bins];
+            for (k, lane) in lanes.iter().enumerate() {
+                for &r in lane.rows {
                     let r = r as usize;
                     self.ctx
-                        .mul(&mut h[k * n_bins + usize::from(col[r])], &cts[r]);
+                        .mul(&mut h[k * n_bins + usize::from(lane.col[r])], &cts[r]);
                 }
             }
-            h
+            Ok(h)
         }
     }
 }
@@ -529,11 +620,12 @@ mod avx512 {
 
     use core::arch::x86_64::{
         __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_madd52hi_epu64,
-        _mm512_madd52lo_epu64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_srli_epi64,
-        _mm512_storeu_si512,
+        _mm512_madd52lo_epu64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_shuffle_i64x2,
+        _mm512_srli_epi64, _mm512_storeu_si512, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
     };
 
-    use super::{LANES, MASK52, MAX_LIMBS, Mont52, MontCtx};
+    use super::{LANES, Lane, MASK52, Mont52, MontCtx, PADDED};
+    use crate::Error;
 
     /// Proof that the CPU has `avx512f` and `avx512ifma`; see the parent module's `# Safety`.
     #[derive(Clone, Copy, Debug)]
@@ -553,17 +645,16 @@ mod avx512 {
             unsafe { mul8(ctx, acc, x) }
         }
 
-        /// See [`super::MontMul8::group_hist`].
-        pub(super) fn group_hist(
+        /// See [`super::MontMul8::lanes_hist`].
+        pub(super) fn lanes_hist(
             self,
             ctx: &MontCtx,
             cts: &[Mont52],
-            cols: &[&[u8]],
-            rows: &[u32],
+            lanes: &[Lane<'_>],
             n_bins: usize,
-        ) -> Vec<Mont52> {
+        ) -> Result<Vec<Mont52>, Error> {
             // SAFETY: `self` exists only if `detect` found avx512f+avx512ifma.
-            unsafe { group_hist(ctx, cts, cols, rows, n_bins) }
+            unsafe { lanes_hist(ctx, cts, lanes, n_bins) }
         }
     }
 
@@ -601,7 +692,7 @@ mod avx512 {
         let (a, b, out) = (&a[..l], &b[..l], &mut out[..l]);
         let zero = _mm512_setzero_si512();
         let np = splat(n_prime);
-        let mut t = [zero; MAX_LIMBS];
+        let mut t = [zero; PADDED];
         let t = &mut t[..l];
         for &bi in b {
             let t0 = _mm512_madd52lo_epu64(t[0], a[0], bi);
@@ -636,13 +727,64 @@ mod avx512 {
         }
     }
 
-    /// Lane-interleaves limb `j` of eight values.
+    /// Transposes an 8 × 8 block of words: `out[j]` lane `k` = `rows[k]` word `j` (and back:
+    /// the transpose is its own inverse).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    fn gather(vals: [&[u64; MAX_LIMBS]; LANES], l: usize, dst: &mut [__m512i; MAX_LIMBS]) {
-        for (j, d) in dst[..l].iter_mut().enumerate() {
-            let lanes: [u64; 8] = core::array::from_fn(|k| vals[k][j]);
-            *d = load(&lanes);
+    fn transpose(r: [__m512i; 8]) -> [__m512i; 8] {
+        // Pairs of rows interleaved: t0 = (r0[0], r1[0], r0[2], r1[2], …), t1 = odd words.
+        let t0 = _mm512_unpacklo_epi64(r[0], r[1]);
+        let t1 = _mm512_unpackhi_epi64(r[0], r[1]);
+        let t2 = _mm512_unpacklo_epi64(r[2], r[3]);
+        let t3 = _mm512_unpackhi_epi64(r[2], r[3]);
+        let t4 = _mm512_unpacklo_epi64(r[4], r[5]);
+        let t5 = _mm512_unpackhi_epi64(r[4], r[5]);
+        let t6 = _mm512_unpacklo_epi64(r[6], r[7]);
+        let t7 = _mm512_unpackhi_epi64(r[6], r[7]);
+        // 128-bit blocks: 0x88 takes blocks (a0, a2, b0, b2), 0xdd takes (a1, a3, b1, b3).
+        let u0 = _mm512_shuffle_i64x2::<0x88>(t0, t2); // words 0, 4 of rows 0–3
+        let u1 = _mm512_shuffle_i64x2::<0xdd>(t0, t2); // words 2, 6
+        let u2 = _mm512_shuffle_i64x2::<0x88>(t1, t3); // words 1, 5
+        let u3 = _mm512_shuffle_i64x2::<0xdd>(t1, t3); // words 3, 7
+        let u4 = _mm512_shuffle_i64x2::<0x88>(t4, t6); // the same for rows 4–7
+        let u5 = _mm512_shuffle_i64x2::<0xdd>(t4, t6);
+        let u6 = _mm512_shuffle_i64x2::<0x88>(t5, t7);
+        let u7 = _mm512_shuffle_i64x2::<0xdd>(t5, t7);
+        [
+            _mm512_shuffle_i64x2::<0x88>(u0, u4),
+            _mm512_shuffle_i64x2::<0x88>(u2, u6),
+            _mm512_shuffle_i64x2::<0x88>(u1, u5),
+            _mm512_shuffle_i64x2::<0x88>(u3, u7),
+            _mm512_shuffle_i64x2::<0xdd>(u0, u4),
+            _mm512_shuffle_i64x2::<0xdd>(u2, u6),
+            _mm512_shuffle_i64x2::<0xdd>(u1, u5),
+            _mm512_shuffle_i64x2::<0xdd>(u3, u7),
+        ]
+    }
+
+    /// Lane-interleaves the first `l` (rounded up to 8) words of eight values: `dst[j]` lane `k`
+    /// = `vals[k][j]`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn interleave(vals: [&[u64; PADDED]; LANES], l: usize, dst: &mut [__m512i; PADDED]) {
+        for q in 0..l.div_ceil(8) {
+            let rows = core::array::from_fn(|k| load(&vals[k].as_chunks::<8>().0[q]));
+            dst[8 * q..8 * q + 8].copy_from_slice(&transpose(rows));
+        }
+    }
+
+    /// The inverse of [`interleave`]: `vals[k][j]` = `src[j]` lane `k`, for the first `l`
+    /// (rounded up to 8) words.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn deinterleave(src: &[__m512i; PADDED], l: usize, vals: [&mut [u64; PADDED]; LANES]) {
+        let mut vals = vals;
+        for q in 0..l.div_ceil(8) {
+            let mut block = [src[0]; 8];
+            block.copy_from_slice(&src[8 * q..8 * q + 8]);
+            for (v, row) in vals.iter_mut().zip(transpose(block)) {
+                v.as_chunks_mut::<8>().0[q] = store(row);
+            }
         }
     }
 
@@ -650,70 +792,83 @@ mod avx512 {
     fn mul8(ctx: &MontCtx, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {
         let l = ctx.limbs;
         let zero = _mm512_setzero_si512();
-        let (mut a, mut b, mut r) = ([zero; MAX_LIMBS], [zero; MAX_LIMBS], [zero; MAX_LIMBS]);
-        gather(core::array::from_fn(|k| &acc[k].limbs), l, &mut a);
-        gather(core::array::from_fn(|k| &x[k].limbs), l, &mut b);
+        let (mut a, mut b, mut r) = ([zero; PADDED], [zero; PADDED], [zero; PADDED]);
+        interleave(core::array::from_fn(|k| &acc[k].limbs), l, &mut a);
+        interleave(core::array::from_fn(|k| &x[k].limbs), l, &mut b);
         mont_mul(&a[..l], &b[..l], &ctx.n[..l], ctx.n_prime, &mut r[..l]);
         let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-        let mut outs = [a0, a1, a2, a3, a4, a5, a6, a7];
-        for (j, &v) in r[..l].iter().enumerate() {
-            let lanes = store(v);
-            for (o, w) in outs.iter_mut().zip(lanes) {
-                o.limbs[j] = w;
-            }
-        }
+        deinterleave(
+            &r,
+            l,
+            [
+                &mut a0.limbs,
+                &mut a1.limbs,
+                &mut a2.limbs,
+                &mut a3.limbs,
+                &mut a4.limbs,
+                &mut a5.limbs,
+                &mut a6.limbs,
+                &mut a7.limbs,
+            ],
+        );
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]
-    fn group_hist(
+    fn lanes_hist(
         ctx: &MontCtx,
         cts: &[Mont52],
-        cols: &[&[u8]],
-        rows: &[u32],
+        lanes: &[Lane<'_>],
         n_bins: usize,
-    ) -> Vec<Mont52> {
+    ) -> Result<Vec<Mont52>, Error> {
         let l = ctx.limbs;
         let n = &ctx.n[..l];
-        // Lane-major accumulators: lane k's bin b at limbs [(k·n_bins + b)·L ..][..L].
-        let mut acc = vec![0u64; LANES * n_bins * l];
-        for h in acc.chunks_exact_mut(l) {
-            h.copy_from_slice(&ctx.one.limbs[..l]);
-        }
-        // Lanes without a column reuse column 0's bins (into their own, discarded, region).
-        let Some(&col0) = cols.first() else {
-            return vec![ctx.one; LANES * n_bins];
+        let Some(first) = lanes.first() else {
+            return Ok(Vec::new());
         };
-        let lane_cols: [&[u8]; LANES] =
-            core::array::from_fn(|k| cols.get(k).copied().unwrap_or(col0));
-        let zero = _mm512_setzero_si512();
-        let (mut a, mut b, mut r) = ([zero; MAX_LIMBS], [zero; MAX_LIMBS], [zero; MAX_LIMBS]);
-        for &row in rows {
-            let row = row as usize;
-            for (bj, &w) in b[..l].iter_mut().zip(&cts[row].limbs[..l]) {
-                *bj = splat(w);
-            }
-            let base: [usize; LANES] =
-                core::array::from_fn(|k| (k * n_bins + usize::from(lane_cols[k][row])) * l);
-            for (j, aj) in a[..l].iter_mut().enumerate() {
-                let lanes: [u64; 8] = core::array::from_fn(|k| acc[base[k] + j]);
-                *aj = load(&lanes);
-            }
-            mont_mul(&a[..l], &b[..l], n, ctx.n_prime, &mut r[..l]);
-            for (j, &v) in r[..l].iter().enumerate() {
-                let lanes = store(v);
-                for (k, w) in lanes.into_iter().enumerate() {
-                    acc[base[k] + j] = w;
-                }
-            }
-        }
-        acc.chunks_exact(l)
-            .map(|h| {
-                let mut m = Mont52 {
-                    limbs: [0; MAX_LIMBS],
-                };
-                m.limbs[..l].copy_from_slice(h);
-                m
+        // Per lane k, one histogram of n_bins values; lanes beyond `lanes` are filler.
+        let mut acc = vec![ctx.one; LANES * n_bins];
+        // All lanes on the same rows: the row's ciphertext is broadcast (filler lanes follow
+        // lane 0's column). Otherwise each lane has its own rows and a lane whose rows are
+        // exhausted multiplies bin 0 by 1.
+        let shared = lanes
+            .iter()
+            .all(|ln| ln.rows.as_ptr() == first.rows.as_ptr() && ln.rows.len() == first.rows.len());
+        let lane = |k: usize| {
+            lanes.get(k).copied().unwrap_or(Lane {
+                feature: 0,
+                col: first.col,
+                rows: if shared { first.rows } else { &[] },
             })
-            .collect()
+        };
+        let lane_of: [Lane<'_>; LANES] = core::array::from_fn(lane);
+        let steps = lanes.iter().map(|ln| ln.rows.len()).max().unwrap_or(0);
+        let zero = _mm512_setzero_si512();
+        let (mut a, mut b, mut r) = ([zero; PADDED], [zero; PADDED], [zero; PADDED]);
+        for step in 0..steps {
+            let row: [Option<usize>; LANES] =
+                core::array::from_fn(|k| lane_of[k].rows.get(step).map(|&r| r as usize));
+            if shared {
+                // Same row in every lane (step < steps = the common length).
+                let ct = row[0].map_or(&ctx.one, |r| &cts[r]);
+                for (bj, &w) in b[..l].iter_mut().zip(&ct.limbs[..l]) {
+                    *bj = splat(w);
+                }
+            } else {
+                let src = core::array::from_fn(|k| &row[k].map_or(&ctx.one, |r| &cts[r]).limbs);
+                interleave(src, l, &mut b);
+            }
+            let idx: [usize; LANES] = core::array::from_fn(|k| {
+                k * n_bins + row[k].map_or(0, |r| usize::from(lane_of[k].col[r]))
+            });
+            interleave(core::array::from_fn(|k| &acc[idx[k]].limbs), l, &mut a);
+            mont_mul(&a[..l], &b[..l], n, ctx.n_prime, &mut r[..l]);
+            // The eight indices differ (k·n_bins + bin with bin < n_bins) and are in bounds.
+            let dst = acc
+                .get_disjoint_mut(idx)
+                .map_err(|_| Error::Internal("histogram lanes overlap"))?;
+            deinterleave(&r, l, dst.map(|m| &mut m.limbs));
+        }
+        acc.truncate(lanes.len() * n_bins);
+        Ok(acc)
     }
 }
