@@ -277,21 +277,22 @@ impl MontCtx {
         let (n, np) = (&self.n[..l], self.n_prime);
         let av = &a.limbs[..l];
         let mut t = [0u64; PADDED];
-        let lo = |x: u64, y: u64| low64(u128::from(x) * u128::from(y)) & MASK52;
-        let hi = |x: u64, y: u64| low64((u128::from(x) * u128::from(y)) >> 52);
+        let mul = |x: u64, y: u64| u128::from(x) * u128::from(y);
+        let (lo, hi) = (|p: u128| low64(p) & MASK52, |p: u128| low64(p >> 52));
         for &bi in &b.limbs[..l] {
-            let t0 = t[0] + lo(av[0], bi);
-            let m = lo(t0, np);
-            let carry = (t0 + lo(m, n[0])) >> 52;
-            if l > 1 {
-                t[1] += carry;
-            }
-            let mut last = if l > 1 { 0 } else { carry };
+            let p = mul(av[0], bi);
+            let t0 = t[0] + lo(p);
+            let m = lo(mul(t0, np));
+            let q = mul(m, n[0]);
+            let carry = (t0 + lo(q)) >> 52;
+            // The high halves of the previous column's products, then the carry once.
+            let (mut hp, mut hq, mut c) = (hi(p), hi(q), carry);
             for j in 1..l {
-                t[j - 1] = t[j] + lo(av[j], bi) + hi(av[j - 1], bi) + lo(m, n[j]) + hi(m, n[j - 1]);
+                let (p, q) = (mul(av[j], bi), mul(m, n[j]));
+                t[j - 1] = t[j] + lo(p) + lo(q) + hp + hq + c;
+                (hp, hq, c) = (hi(p), hi(q), 0);
             }
-            last += hi(av[l - 1], bi) + hi(m, n[l - 1]);
-            t[l - 1] = last;
+            t[l - 1] = hp + hq + c;
         }
         let mut c = 0u64;
         for (o, &w) in a.limbs[..l].iter_mut().zip(&t[..l]) {
