@@ -335,15 +335,13 @@ pub fn backend_name() -> &'static str {
     "portable"
 }
 
-/// Checks the arguments of the bucket functions and returns `L` checks passed.
+/// Checks the arguments of the bucket functions: bin count, row indices, bin indices.
 fn check_bucket_args(
-    ctx: &MontCtx,
     cts: &[Mont52],
     bins: &[&[u8]],
     rows: &[u32],
     n_bins: usize,
 ) -> Result<(), Error> {
-    let _ = ctx;
     if n_bins == 0 || n_bins > 256 {
         return Err(Error::InvalidArgument("bin count must be 1..=256"));
     }
@@ -372,7 +370,7 @@ pub fn bucket_products_portable(
     rows: &[u32],
     n_bins: usize,
 ) -> Result<Vec<Vec<Mont52>>, Error> {
-    check_bucket_args(ctx, cts, bins, rows, n_bins)?;
+    check_bucket_args(cts, bins, rows, n_bins)?;
     Ok(bins
         .par_iter()
         .map(|col| {
@@ -397,15 +395,20 @@ struct Lane<'a> {
 /// Splits the work into tasks of at most eight lanes. Full groups of eight features share their
 /// rows (so the row's ciphertext is broadcast); the `r < 8` remaining features are repeated
 /// `⌊8/r⌋` times over disjoint parts of the rows, so that few lanes idle. The rows are cut into
-/// chunks so that rayon has about four tasks per thread.
+/// chunks so that rayon has about four equal tasks per thread.
 fn plan<'a>(bins: &[&'a [u8]], rows: &'a [u32]) -> Vec<Vec<Lane<'a>>> {
     let threads = rayon::current_num_threads().max(1);
     let full = bins.len() / LANES;
     let rest = &bins[full * LANES..];
     let groups = full + usize::from(!rest.is_empty());
-    let chunks = (4 * threads)
-        .div_ceil(groups.max(1))
-        .clamp(1, rows.len().div_ceil(512).max(1));
+    // About four tasks per thread, their count a multiple of the thread count when possible
+    // (equal tasks then finish together), and chunks of at least 512 rows.
+    let mut chunks = (4 * threads).div_ceil(groups.max(1));
+    let base = chunks;
+    while !(groups * chunks).is_multiple_of(threads) && chunks < base + threads {
+        chunks += 1;
+    }
+    let chunks = chunks.clamp(1, rows.len().div_ceil(512).max(1));
     let chunk_len = rows.len().div_ceil(chunks).max(1);
     let mut tasks = Vec::new();
     for (g, cols) in bins.chunks_exact(LANES).enumerate() {
@@ -463,7 +466,7 @@ pub fn bucket_products(
     n_bins: usize,
 ) -> Result<Vec<Vec<Mont52>>, Error> {
     let c = &ctx.ctx;
-    check_bucket_args(c, cts, bins, rows, n_bins)?;
+    check_bucket_args(cts, bins, rows, n_bins)?;
     let tasks = plan(bins, rows);
     let partials: Vec<Vec<Mont52>> = tasks
         .par_iter()
