@@ -431,6 +431,17 @@ fn ifma_bucket_products_match_reference() {
         let fast = bucket_products(&m, &cts_m, &cols, &rows, n_bins).unwrap();
         assert_eq!(fast.len(), n_feat);
         assert_eq!(plain_hist(&c, &fast), want, "ifma, {bits} bits");
+        // Other thread counts plan other tasks (chunks, row parts).
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let h = pool
+                .install(|| bucket_products(&m, &cts_m, &cols, &rows, n_bins))
+                .unwrap();
+            assert_eq!(plain_hist(&c, &h), want, "ifma, {threads} threads");
+        }
         // No rows: every bin is 1; no features: nothing.
         let none = bucket_products(&m, &cts_m, &cols, &[], n_bins).unwrap();
         assert!(
