@@ -20,14 +20,18 @@
 //!   64-bit word never overflow. One carry chain at the end normalises every limb below 2^52
 //!   (the multiplier reads only 52 bits of each word, so every stored [`Mont52`] is normalised).
 //! * **Almost Montgomery.** No conditional subtraction per product: with inputs below `2n` and
-//!   `4n ≤ R` (hence the `+ 2` bits in `L`), the output `(a·b + m·n)/R` is again below `2n`.
+//!   `4n ≤ R` (hence the `+ 2` bits in `L`), the output `(a·b + m·n)/R` is again below `2n`
+//!   (the non-reduced representation of D. Page and N. P. Smart, *Parallel Cryptographic
+//!   Arithmetic Using a Redundant Montgomery Representation*, IEEE Trans. Computers 2004; the
+//!   "almost Montgomery multiplication" of S. Gueron, *Efficient Software Implementations of
+//!   Modular Exponentiation*, J. Cryptographic Engineering 2012, which N. Drucker and S. Gueron,
+//!   *Fast Modular Squaring with AVX512IFMA*, IACR ePrint 2018/335, build on with IFMA).
 //!   [`MontCtx::from_mont`] reduces fully. A [`Mont52`] is therefore *not* canonical: compare
 //!   values through `from_mont`.
 //! * **Multi-buffer.** Each `__m512i` holds the same limb of eight independent products (one per
-//!   64-bit lane), the multi-buffer layout N. Drucker and S. Gueron use with IFMA (*Fast modular
-//!   squaring with AVX512IFMA*, 2018, IACR ePrint 2018/335). [`bucket_products`] puts eight
-//!   *features* in the eight lanes: one row step multiplies eight different histogram bins by
-//!   the same ciphertext (broadcast).
+//!   64-bit lane), as Page and Smart run several exponentiations in parallel SIMD lanes.
+//!   [`bucket_products`] puts eight *features* in the eight lanes: one row step multiplies eight
+//!   different histogram bins by the same ciphertext (broadcast).
 //!
 //! The portable path ([`MontCtx::mul`], [`bucket_products_portable`]) runs the same algorithm
 //! with `u128` products, so both paths return the same integers.
