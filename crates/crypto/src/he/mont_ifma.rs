@@ -33,8 +33,9 @@
 //!   [`bucket_products`] puts eight *features* in the eight lanes: one row step multiplies eight
 //!   different histogram bins by the same ciphertext (broadcast).
 //!
-//! The portable path ([`MontCtx::mul`], [`bucket_products_portable`]) runs the same algorithm
-//! with `u128` products, so both paths return the same integers.
+//! The portable path ([`MontCtx::mul`], [`bucket_products_portable`]) computes the same
+//! Montgomery product `(a·b + m·n)/R` in radix 2^64 with `u128` products; `m` is unique, so both
+//! paths return the same integers.
 //!
 //! Nothing here is constant time: operands are public ciphertexts.
 //!
@@ -62,6 +63,8 @@ pub const MAX_LIMBS: usize = 41;
 /// Stored words per value: [`MAX_LIMBS`] rounded up to whole blocks of eight (the eight-lane code
 /// transposes 8 × 8 blocks of words); the words from `L` on are zero.
 const PADDED: usize = MAX_LIMBS.next_multiple_of(LANES);
+/// 64-bit words of a value of up to `52 · MAX_LIMBS` bits (the portable path).
+const WORDS64: usize = (52 * MAX_LIMBS).div_ceil(64);
 /// Largest supported modulus, in bits.
 pub const MAX_MODULUS_BITS: u32 = 2080;
 /// Lanes of one [`MontMul8::mul8`].
@@ -83,6 +86,15 @@ pub struct Mont52 {
     limbs: [u64; PADDED],
 }
 
+impl Mont52 {
+    /// The stored words: 52-bit limbs, little-endian, zero from the context's `L` on. The same
+    /// residue may be stored as two different values (`x` and `x + n`); both paths of this module
+    /// store the same one for the same inputs.
+    pub fn raw_limbs(&self) -> &[u64] {
+        &self.limbs
+    }
+}
+
 impl core::fmt::Debug for Mont52 {
     // Public ciphertext material, but 41 words are useless in a log: print nothing of the value.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -100,6 +112,8 @@ pub struct MontCtx {
     limbs: usize,
     /// `−n⁻¹ mod 2^52`.
     n_prime: u64,
+    /// `−n⁻¹ mod 2^64` (the portable path works in radix 2^64).
+    n_prime64: u64,
     /// `R² mod n` (plain integer, 52-bit limbs), to enter the domain.
     r2: [u64; PADDED],
     /// `R mod n`, the Montgomery form of 1.
@@ -185,7 +199,8 @@ impl MontCtx {
         for _ in 0..5 {
             inv = inv.wrapping_mul(2u64.wrapping_sub(n_u64[0].wrapping_mul(inv)));
         }
-        let n_prime = inv.wrapping_neg() & MASK52;
+        let n_prime64 = inv.wrapping_neg();
+        let n_prime = n_prime64 & MASK52;
         // R mod n and R² mod n by doubling 1 (52·L then 104·L times), subtracting n when needed.
         let mut x = [0u64; PADDED];
         x[0] = 1;
@@ -210,6 +225,7 @@ impl MontCtx {
             n,
             limbs,
             n_prime,
+            n_prime64,
             r2: x,
             one: Mont52 { limbs: one },
             n_u64,
@@ -276,34 +292,66 @@ impl MontCtx {
     }
 
     /// `a ← a·b·R⁻¹ mod n` (almost Montgomery, result below `2n`), portable.
+    ///
+    /// Computed in radix 2^64 (fewer word products than radix 2^52 on a scalar CPU): the
+    /// schoolbook product, then Montgomery reduction by `R = 2^(52·L)` word by word and one
+    /// partial word when `52·L` is not a multiple of 64. `(a·b + m·n)/R` with `0 ≤ m < R` is
+    /// unique, so this is the same integer as the eight-lane result.
     pub fn mul(&self, a: &mut Mont52, b: &Mont52) {
         let l = self.limbs;
-        let (n, np) = (&self.n[..l], self.n_prime);
-        let av = &a.limbs[..l];
-        let mut t = [0u64; PADDED];
-        let mul = |x: u64, y: u64| u128::from(x) * u128::from(y);
-        let (lo, hi) = (|p: u128| low64(p) & MASK52, |p: u128| low64(p >> 52));
-        for &bi in &b.limbs[..l] {
-            let p = mul(av[0], bi);
-            let t0 = t[0] + lo(p);
-            let m = lo(mul(t0, np));
-            let q = mul(m, n[0]);
-            let carry = (t0 + lo(q)) >> 52;
-            // The high halves of the previous column's products, then the carry once.
-            let (mut hp, mut hq, mut c) = (hi(p), hi(q), carry);
-            for j in 1..l {
-                let (p, q) = (mul(av[j], bi), mul(m, n[j]));
-                t[j - 1] = t[j] + lo(p) + lo(q) + hp + hq + c;
-                (hp, hq, c) = (hi(p), hi(q), 0);
+        let bits = 52 * l;
+        let w = bits.div_ceil(64);
+        let (mut a64, mut b64) = ([0u64; WORDS64], [0u64; WORDS64]);
+        repack(&a.limbs[..l], 52, &mut a64[..w], 64);
+        repack(&b.limbs[..l], 52, &mut b64[..w], 64);
+        let mut t = [0u64; 2 * WORDS64 + 2];
+        for (i, &ai) in a64[..w].iter().enumerate() {
+            let mut c = 0u64;
+            for (tj, &bj) in t[i..i + w].iter_mut().zip(&b64[..w]) {
+                let v = u128::from(ai) * u128::from(bj) + u128::from(*tj) + u128::from(c);
+                *tj = low64(v);
+                c = low64(v >> 64);
             }
-            t[l - 1] = hp + hq + c;
+            t[i + w] = c;
         }
-        let mut c = 0u64;
-        for (o, &w) in a.limbs[..l].iter_mut().zip(&t[..l]) {
-            let v = w + c;
-            *o = v & MASK52;
-            c = v >> 52;
+        let (full, rem) = (bits / 64, bits % 64);
+        let n = &self.n_u64;
+        // Adds m·n at word `at`, carrying as far as needed (the sum stays below 2^(64·len(t))).
+        let add_mn = |t: &mut [u64], m: u64, at: usize| {
+            let mut c = 0u64;
+            for (tj, &nj) in t[at..].iter_mut().zip(n) {
+                let v = u128::from(m) * u128::from(nj) + u128::from(*tj) + u128::from(c);
+                *tj = low64(v);
+                c = low64(v >> 64);
+            }
+            for tj in &mut t[at + n.len()..] {
+                if c == 0 {
+                    break;
+                }
+                let (v, o) = tj.overflowing_add(c);
+                *tj = v;
+                c = u64::from(o);
+            }
+        };
+        for i in 0..full {
+            let m = t[i].wrapping_mul(self.n_prime64);
+            add_mn(&mut t, m, i);
         }
+        if rem > 0 {
+            let m = t[full].wrapping_mul(self.n_prime64) & ((1u64 << rem) - 1);
+            add_mn(&mut t, m, full);
+        }
+        // t / R: words from `full` on, shifted right by `rem` bits.
+        let mut r64 = [0u64; WORDS64];
+        for (i, r) in r64[..w].iter_mut().enumerate() {
+            let lo = t[full + i];
+            *r = if rem == 0 {
+                lo
+            } else {
+                (lo >> rem) | (t[full + i + 1] << (64 - rem))
+            };
+        }
+        repack(&r64[..w], 64, &mut a.limbs[..l], 52);
     }
 }
 
