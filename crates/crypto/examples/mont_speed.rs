@@ -3,12 +3,13 @@
 //!
 //! `cargo run --release -p unseen-crypto --example mont_speed [rows [features]]`
 //!
-//! Prints ns per multiplication of crypto-bigint's `FixedMontyForm<32>`, of the portable
-//! radix-2^52 path (`MontCtx::mul`) and of `MontMul8::mul8` (per multiplication, i.e. per lane);
-//! the conversions in and out of the Montgomery domain; then ns per (row, feature) of
-//! `bucket_products` for `rows` (default 70 000) × `features` (default 20) × 32 bins on one and on two rayon
-//! threads, and of `bucket_products_portable` on two threads. Every fast result is compared with
-//! the portable one.
+//! Prints ns per multiplication of crypto-bigint's `FixedMontyForm<32>`, of the portable path
+//! (`MontCtx::mul`) and of `MontMul8::mul8` (per multiplication, i.e. per lane); the conversions
+//! in and out of the Montgomery domain; then ns per (row, feature) of `bucket_products` for
+//! `rows` (default 70 000) × `features` (default 20) × 32 bins on one and on two rayon threads,
+//! and of `bucket_products_portable` on two threads. Every measurement runs five times (the
+//! portable histograms once); the fastest and the median are printed. The IFMA histograms are
+//! compared with the portable ones.
 
 // A measuring tool: a failed setup step may abort it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -27,6 +28,8 @@ use unseen_crypto::he::mont_ifma::{
 };
 
 const BINS: usize = 32;
+/// Repetitions of every measurement.
+const REPS: usize = 5;
 
 fn main() {
     let rows: usize = std::env::args()
@@ -61,33 +64,31 @@ fn main() {
     let x = FixedMontyForm::new(&U2048::from_words(n_arr(&random_below(&mut rng))), &params);
     let mut acc = FixedMontyForm::new(&U2048::from_words(n_arr(&random_below(&mut rng))), &params);
     let iters = 20_000;
-    let t = Instant::now();
-    for _ in 0..iters {
-        acc *= black_box(&x);
-    }
+    report("crypto-bigint FixedMontyForm<32> mul", iters, || {
+        for _ in 0..iters {
+            acc *= black_box(&x);
+        }
+    });
     black_box(&acc);
-    report("crypto-bigint FixedMontyForm<32> mul", t, iters);
 
-    // Portable radix 2^52.
+    // Portable radix 2^52 domain (radix-2^64 arithmetic).
     let xm = ctx.to_mont(&random_below(&mut rng)).expect("below n");
     let mut am = ctx.to_mont(&random_below(&mut rng)).expect("below n");
-    let t = Instant::now();
-    for _ in 0..iters {
-        ctx.mul(&mut am, black_box(&xm));
-    }
-    black_box(&am);
-    report("portable MontCtx::mul", t, iters);
-
-    let t = Instant::now();
-    for _ in 0..iters / 10 {
-        black_box(ctx.to_mont(black_box(&n[..31])).expect("below n"));
-    }
-    report("MontCtx::to_mont (portable)", t, iters / 10);
-    let t = Instant::now();
-    for _ in 0..iters / 10 {
-        black_box(ctx.from_mont(black_box(&am)));
-    }
-    report("MontCtx::from_mont (portable)", t, iters / 10);
+    report("portable MontCtx::mul", iters, || {
+        for _ in 0..iters {
+            ctx.mul(&mut am, black_box(&xm));
+        }
+    });
+    report("MontCtx::to_mont (portable)", iters / 10, || {
+        for _ in 0..iters / 10 {
+            black_box(ctx.to_mont(black_box(&n[..31])).expect("below n"));
+        }
+    });
+    report("MontCtx::from_mont (portable)", iters / 10, || {
+        for _ in 0..iters / 10 {
+            black_box(ctx.from_mont(black_box(&am)));
+        }
+    });
 
     let Some(m8) = MontMul8::new(&n) else {
         println!("no AVX-512 IFMA (or UNSEEN_NO_SIMD set): eight-lane rows skipped");
@@ -99,24 +100,34 @@ fn main() {
     let ops: Vec<Mont52> = (0..8)
         .map(|_| ctx.to_mont(&random_below(&mut rng)).expect("below n"))
         .collect();
-    let t = Instant::now();
-    for _ in 0..iters / 8 {
-        let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes[..] else {
-            unreachable!()
-        };
-        m8.mul8(
-            [a0, a1, a2, a3, a4, a5, a6, a7],
-            core::array::from_fn(|k| &ops[k]),
-        );
-    }
+    report("MontMul8::mul8 (per lane)", iters / 8 * 8, || {
+        for _ in 0..iters / 8 {
+            let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes[..] else {
+                unreachable!()
+            };
+            m8.mul8(
+                [a0, a1, a2, a3, a4, a5, a6, a7],
+                core::array::from_fn(|k| &ops[k]),
+            );
+        }
+    });
     black_box(&lanes);
-    report("MontMul8::mul8 (per lane)", t, iters / 8 * 8);
 
     let cts_plain: Vec<Vec<u64>> = (0..rows).map(|_| random_below(&mut rng)).collect();
     let refs: Vec<&[u64]> = cts_plain.iter().map(Vec::as_slice).collect();
-    let t = Instant::now();
-    let cts = m8.to_mont_batch(&refs).expect("below n");
-    report("MontMul8::to_mont_batch (per value)", t, rows);
+    let mut cts = Vec::new();
+    report("MontMul8::to_mont_batch (per value, rayon)", rows, || {
+        cts = m8.to_mont_batch(&refs).expect("below n");
+    });
+    report(
+        "MontMul8::from_mont (per value, portable)",
+        rows / 10,
+        || {
+            for c in &cts[..rows / 10] {
+                black_box(m8.from_mont(c));
+            }
+        },
+    );
 
     let bins: Vec<Vec<u8>> = (0..features)
         .map(|_| {
@@ -135,31 +146,38 @@ fn main() {
             .num_threads(threads)
             .build()
             .expect("thread pool");
-        let t = Instant::now();
-        fast = pool
-            .install(|| bucket_products(&m8, &cts, &cols, &all, BINS))
-            .expect("valid arguments");
         report(
             &format!("  ifma, {threads} thread(s), per row·feature"),
-            t,
             per,
+            || {
+                fast = pool
+                    .install(|| bucket_products(&m8, &cts, &cols, &all, BINS))
+                    .expect("valid arguments");
+            },
         );
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .expect("thread pool");
-    let t = Instant::now();
-    let slow = pool
-        .install(|| bucket_products_portable(&ctx, &cts, &cols, &all, BINS))
-        .expect("valid arguments");
-    report("  portable, 2 threads, per row·feature", t, per);
+    let mut slow = Vec::new();
+    report_n("  portable, 2 threads, per row·feature", per, 1, || {
+        slow = pool
+            .install(|| bucket_products_portable(&ctx, &cts, &cols, &all, BINS))
+            .expect("valid arguments");
+    });
     let same = fast
         .iter()
         .flatten()
         .zip(slow.iter().flatten())
         .all(|(a, b)| ctx.from_mont(a) == ctx.from_mont(b));
     println!("  ifma result equals portable: {same}");
+    println!(
+        "load average at the end: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
 }
 
 fn n_arr(x: &[u64]) -> [u64; 32] {
@@ -168,10 +186,27 @@ fn n_arr(x: &[u64]) -> [u64; 32] {
     a
 }
 
-fn report(what: &str, t: Instant, count: usize) {
-    let ns = t.elapsed().as_secs_f64() * 1e9 / count.max(1) as f64;
+/// Runs `f` [`REPS`] times and prints the fastest run per operation (the machine may be shared;
+/// the minimum is the least disturbed run), and the median.
+fn report(what: &str, count: usize, f: impl FnMut()) {
+    report_n(what, count, REPS, f);
+}
+
+/// [`report`] with `reps` runs.
+fn report_n(what: &str, count: usize, reps: usize, mut f: impl FnMut()) {
+    let mut secs: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    secs.sort_by(f64::total_cmp);
+    let per = |s: f64| s * 1e9 / count.max(1) as f64;
     println!(
-        "{what:<48} {ns:>10.1} ns  ({count} ops, {:.3} s)",
-        t.elapsed().as_secs_f64()
+        "{what:<46} {:>9.1} ns  (median {:>9.1} ns; {count} ops, best {:.3} s)",
+        per(secs[0]),
+        per(secs[secs.len() / 2]),
+        secs[0]
     );
 }
