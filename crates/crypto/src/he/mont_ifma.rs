@@ -603,6 +603,25 @@ impl MontMul8 {
         Ok(out)
     }
 
+    /// [`MontCtx::from_mont`] of many values, eight per IFMA multiplication, parallel with rayon.
+    pub fn from_mont_batch(&self, xs: &[Mont52]) -> Vec<Vec<u64>> {
+        let c = &self.ctx;
+        let mut plain_one = Mont52 { limbs: [0; PADDED] };
+        plain_one.limbs[0] = 1;
+        xs.par_chunks(LANES)
+            .flat_map_iter(|chunk| {
+                let mut lanes = [c.one; LANES];
+                lanes[..chunk.len()].copy_from_slice(chunk);
+                let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes;
+                self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&plain_one; LANES]);
+                lanes
+                    .into_iter()
+                    .take(chunk.len())
+                    .map(|v| c.finish(&v.limbs))
+            })
+            .collect()
+    }
+
     /// `acc[k] ← acc[k] · x[k] · R⁻¹ mod n` for the eight lanes `k` (almost Montgomery: results
     /// below `2n`).
     pub fn mul8(&self, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {

@@ -250,7 +250,7 @@ fn ifma_mul8_matches_crypto_bigint() {
 }
 
 #[test]
-fn ifma_to_mont_batch_matches_scalar() {
+fn ifma_batch_conversions_match_scalar() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x0062_6174);
     let n = random_modulus(&mut rng, 2048);
     let Some(m) = MontMul8::new(&n) else {
@@ -266,6 +266,14 @@ fn ifma_to_mont_batch_matches_scalar() {
         for (b, x) in batch.iter().zip(xs) {
             assert_eq!(&m.from_mont(b), x);
         }
+        assert_eq!(m.from_mont_batch(&batch), xs);
+        // Values that are products (below 2n, not n) leave the domain fully reduced too.
+        let mut prods = batch.clone();
+        for p in &mut prods {
+            m.ctx().mul(p, &batch[0]);
+        }
+        let singles: Vec<Vec<u64>> = prods.iter().map(|p| m.from_mont(p)).collect();
+        assert_eq!(m.from_mont_batch(&prods), singles);
     }
     let bad = [n.as_slice()];
     assert!(m.to_mont_batch(&bad).is_err());
