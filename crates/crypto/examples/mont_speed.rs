@@ -119,6 +119,9 @@ fn main() {
     report("MontMul8::to_mont_batch (per value, rayon)", rows, || {
         cts = m8.to_mont_batch(&refs).expect("below n");
     });
+    report("MontMul8::from_mont_batch (per value, rayon)", rows, || {
+        black_box(m8.from_mont_batch(&cts));
+    });
     report(
         "MontMul8::from_mont (per value, portable)",
         rows / 10,
