@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod demo;
+mod demo_fl;
 mod demo_nodes;
 mod fl_cmd;
 mod node_cmd;

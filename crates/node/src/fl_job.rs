@@ -15,6 +15,9 @@ use unseen_data::{DuplicatePolicy, Table};
 use unseen_psi::{Params, Progress, Reveal};
 use unseen_store::Dataset;
 
+use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey, PaillierSecretKey};
+use unseen_fl::{lr, secureboost as sb};
+
 use crate::control::{Algorithm, Curve, JobSpec, ModelId};
 use crate::{NodeDir, NodeError, ops, psi_job};
 
@@ -383,18 +386,9 @@ pub fn sm3_hex(bytes: &[u8]) -> String {
     hex::encode(sm3::Sm3::digest(bytes))
 }
 
-/// A fresh model id from the operating system's randomness.
-pub fn new_model_id() -> Result<ModelId, NodeError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| {
-        NodeError::Internal(format!("operating system randomness unavailable: {e}"))
-    })?;
-    Ok(ModelId(b))
-}
-
 /// What training produced on one side.
 pub struct Trained {
-    /// The model's id (chosen by the guest).
+    /// The model's id (chosen by the guest, learnt by the host in the protocol).
     pub model_id: ModelId,
     /// This side's part, as `unseen-fl` serialises it.
     pub part: Vec<u8>,
@@ -402,35 +396,198 @@ pub struct Trained {
     pub train_scores: Option<Vec<f64>>,
     /// Trees built (SecureBoost) or epochs run (logistic regression).
     pub rounds: u32,
-    /// AUC on the training rows (guest only).
-    pub train_auc: Option<f64>,
 }
 
-/// Runs one side of the training protocol on aligned data (the guest passes the model id).
-pub fn train<C: Channel>(
-    _ch: &mut C,
-    _spec: JobSpec,
-    _data: &Aligned,
-    _model_id: Option<ModelId>,
-    _progress: &dyn Fn(u64, u64),
-) -> Result<Trained, String> {
-    Err("training is not wired to unseen-fl yet".into())
+/// The key size of the homomorphic schemes the jobs use.
+pub const HE_MODULUS_BITS: u32 = 2048;
+
+fn he_err(e: unseen_crypto::Error) -> String {
+    format!("generating the homomorphic key pair: {e}")
+}
+
+/// Row-major copy of column-major features (logistic regression takes rows).
+fn rows_of(columns: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = columns.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|i| columns.iter().map(|c| c[i]).collect())
+        .collect()
+}
+
+/// Runs one side of the training protocol on aligned data (the guest holds the labels).
+pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Trained, String> {
+    let JobSpec::Train {
+        algorithm,
+        trees,
+        depth,
+        bins,
+        learning_rate,
+    } = spec
+    else {
+        return Err("internal error: not a train spec".into());
+    };
+    let bins = usize::try_from(bins).map_err(|e| e.to_string())?;
+    match (algorithm, data.labels.as_ref()) {
+        (Algorithm::Secureboost, Some(labels)) => {
+            let params = sb::TreeParams {
+                trees,
+                max_depth: u8::try_from(depth).map_err(|e| e.to_string())?,
+                learning_rate,
+                ..sb::TreeParams::default()
+            };
+            let cfg = sb::GuestConfig::new(
+                &data.columns,
+                labels.clone(),
+                None,
+                bins,
+                data.names.clone(),
+                params,
+            )
+            .map_err(|e| e.to_string())?;
+            let sk = OuSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
+            let out = sb::run_guest(ch, &sk, &cfg).map_err(|e| e.to_string())?;
+            let rounds = u32::try_from(out.model.trees.len()).unwrap_or(u32::MAX);
+            Ok(Trained {
+                model_id: ModelId(out.model.model_id),
+                part: out.model.to_bytes(),
+                train_scores: out.train_scores,
+                rounds,
+            })
+        }
+        (Algorithm::Secureboost, None) => {
+            let cfg = sb::HostConfig::new(
+                &data.columns,
+                &[],
+                bins,
+                data.names.clone(),
+                sb::ColSample::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let out = sb::run_host::<OuPublicKey, C>(ch, &cfg).map_err(|e| e.to_string())?;
+            Ok(Trained {
+                model_id: ModelId(out.model.model_id),
+                part: out.model.to_bytes(),
+                train_scores: None,
+                rounds: 0,
+            })
+        }
+        (Algorithm::Lr, labels) => {
+            let config = lr::LrConfig {
+                learning_rate,
+                epochs: trees,
+                ..lr::LrConfig::default()
+            };
+            let sk = PaillierSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
+            let mut rng = psi_job::os_rng()?;
+            let rows = rows_of(&data.columns);
+            match labels {
+                Some(l) => {
+                    let y: Vec<bool> = l.iter().map(|&v| v == 1).collect();
+                    let out = lr::run_guest(ch, config, &rows, &y, &sk, &mut rng)
+                        .map_err(|e| e.to_string())?;
+                    // The training scores need the host's partial scores: not kept (the
+                    // report then shows no population stability).
+                    Ok(Trained {
+                        model_id: ModelId(out.model.model_id.0),
+                        part: out.model.to_bytes(),
+                        train_scores: None,
+                        rounds: out.report.epochs,
+                    })
+                }
+                None => {
+                    let out = lr::run_host(ch, config, &rows, &sk, &mut rng)
+                        .map_err(|e| e.to_string())?;
+                    Ok(Trained {
+                        model_id: ModelId(out.model.model_id.0),
+                        part: out.model.to_bytes(),
+                        train_scores: None,
+                        rounds: out.report.epochs,
+                    })
+                }
+            }
+        }
+    }
 }
 
 /// Runs one side of the federated prediction; the guest gets the scores.
 pub fn predict<C: Channel>(
-    _ch: &mut C,
-    _model: &StoredModel,
-    _data: &Aligned,
-    _guest: bool,
+    ch: &mut C,
+    model: &StoredModel,
+    data: &Aligned,
 ) -> Result<Option<Vec<f64>>, String> {
-    Err("prediction is not wired to unseen-fl yet".into())
+    let bad = |e: &dyn std::fmt::Display| format!("model {}: {e}", model.meta.model_id);
+    match (model.meta.algorithm, model.meta.side) {
+        (Algorithm::Secureboost, Side::Guest) => {
+            let m = sb::GuestModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
+            let p = sb::run_guest_predict(ch, &m, &data.columns).map_err(|e| e.to_string())?;
+            Ok(Some(p.scores))
+        }
+        (Algorithm::Secureboost, Side::Host) => {
+            let m = sb::HostModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
+            sb::run_host_predict(ch, &m, &data.columns).map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+        (Algorithm::Lr, Side::Guest) => {
+            let m = lr::LrGuestModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
+            let s = lr::run_predict_guest(ch, &m, &rows_of(&data.columns))
+                .map_err(|e| e.to_string())?;
+            Ok(Some(s))
+        }
+        (Algorithm::Lr, Side::Host) => {
+            let m = lr::LrHostModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
+            lr::run_predict_host(ch, &m, &rows_of(&data.columns)).map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+    }
 }
 
-/// Feature importance of a guest's model part: its own features by name, the partner's by
-/// number.
-pub fn importance(_model: &StoredModel) -> Result<Vec<unseen_report::FeatureImportance>, String> {
-    Ok(Vec::new())
+/// Feature importance of a guest's model part: its own features by name (total split gain for
+/// SecureBoost, |weight| of the standardised feature for logistic regression), the partner's
+/// by number only.
+pub fn importance(model: &StoredModel) -> Result<Vec<unseen_report::FeatureImportance>, String> {
+    use unseen_report::{FeatureImportance, FeatureLabel};
+    let bad = |e: &dyn std::fmt::Display| format!("model {}: {e}", model.meta.model_id);
+    let own = "this node".to_owned();
+    let partner = model.meta.partner.clone();
+    match model.meta.algorithm {
+        Algorithm::Secureboost => {
+            let m = sb::GuestModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
+            let imp = m.importance();
+            let mut out: Vec<FeatureImportance> = imp
+                .features
+                .into_iter()
+                .map(|(name, _, gain)| FeatureImportance {
+                    party: own.clone(),
+                    feature: FeatureLabel::Named(name),
+                    importance: gain,
+                })
+                .collect();
+            // The guest knows the partner's splits by record id only.
+            out.extend(
+                imp.host_records
+                    .into_iter()
+                    .map(|(r, gain)| FeatureImportance {
+                        party: partner.clone(),
+                        feature: FeatureLabel::Opaque(r + 1),
+                        importance: gain,
+                    }),
+            );
+            Ok(out)
+        }
+        Algorithm::Lr => {
+            let m = lr::LrGuestModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
+            Ok(model
+                .meta
+                .features
+                .iter()
+                .zip(&m.weights)
+                .map(|(name, w)| FeatureImportance {
+                    party: own.clone(),
+                    feature: FeatureLabel::Named(name.clone()),
+                    importance: w.abs(),
+                })
+                .collect())
+        }
+    }
 }
 
 /// Writes the scores: the key column (normalised keys) and `score`, one row per common row.

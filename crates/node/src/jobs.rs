@@ -845,17 +845,8 @@ fn train(
         label: label.cloned(),
     };
     let data = fl_job::align(ch, dataset, &columns, guest, &progress).map_err(End::Failed)?;
-    let model_id = match guest {
-        // The guest names the model; the host learns the id from the protocol.
-        true => Some(fl_job::new_model_id().map_err(|e| End::Failed(e.to_string()))?),
-        false => None,
-    };
-    let trained = fl_job::train(ch, spec, &data, model_id, &|done, total| {
-        if let Err(e) = node.store().set_progress(&job.id, done, total) {
-            tracing::warn!(job = %job.id, error = %e, "cannot record progress");
-        }
-    })
-    .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
+    let trained = fl_job::train(ch, spec, &data)
+        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
     let meta = ModelMeta {
         model_id: trained.model_id,
         algorithm,
@@ -878,8 +869,7 @@ fn train(
             "items": data.rows,
             "common_rows": data.keys.len(),
             "features": data.names.len(),
-            "trees": trained.rounds,
-            "train_auc": trained.train_auc,
+            "rounds": trained.rounds,
         }),
         model: Some(NewModel {
             meta,
@@ -910,7 +900,7 @@ fn predict_guest(
         label,
     };
     let data = fl_job::align(ch, &p.dataset, &columns, true, &progress).map_err(End::Failed)?;
-    let scores = fl_job::predict(ch, &p.model, &data, true)
+    let scores = fl_job::predict(ch, &p.model, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?
         .unwrap_or_default();
     let mut result = serde_json::json!({
@@ -959,7 +949,7 @@ fn predict_host(
         label: None,
     };
     let data = fl_job::align(ch, dataset, &columns, false, &progress).map_err(End::Failed)?;
-    fl_job::predict(ch, model, &data, false)
+    fl_job::predict(ch, model, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
     Ok(Produced {
         wrote: false,

@@ -8,6 +8,7 @@
 
 mod aead;
 mod expand;
+mod he;
 mod mont_ifma;
 mod oprf;
 mod properties;
