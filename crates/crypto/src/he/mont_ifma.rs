@@ -118,6 +118,11 @@ pub struct MontCtx {
     r2: [u64; PADDED],
     /// `R mod n`, the Montgomery form of 1.
     one: Mont52,
+    /// `R² · R64⁻¹ mod n` (plain, 52-bit limbs), with `R64 = 2^(64·k)` for the `k` u64 limbs of
+    /// `n`: enters the domain from crypto-bigint's Montgomery form.
+    from_r64: [u64; PADDED],
+    /// `R64 mod n` (plain, 52-bit limbs): leaves the domain into crypto-bigint's Montgomery form.
+    to_r64: [u64; PADDED],
     /// `n` as little-endian u64 limbs, without high zero limbs.
     n_u64: Vec<u64>,
     /// Length of the u64 limb vectors [`MontCtx::from_mont`] returns (that of the caller's `n`).
@@ -205,7 +210,10 @@ impl MontCtx {
         let mut x = [0u64; PADDED];
         x[0] = 1;
         let mut one = [0u64; PADDED];
+        let mut to_r64 = [0u64; PADDED];
+        let r64_bits = 64 * used;
         let nl = &n[..limbs];
+        // 64·k < bits(n) + 64 ≤ 2·52·L, so R64 mod n is met on the way.
         for step in 1..=2 * 52 * limbs {
             let mut carry = 0u64;
             for w in &mut x[..limbs] {
@@ -220,6 +228,27 @@ impl MontCtx {
             if step == 52 * limbs {
                 one = x;
             }
+            if step == r64_bits {
+                to_r64 = x;
+            }
+        }
+        // R² / R64 mod n: halve R² mod n 64·k times (x/2 = (x + n)/2 for odd x).
+        let mut from_r64 = x;
+        for _ in 0..r64_bits {
+            let f = &mut from_r64[..limbs];
+            if f[0] & 1 == 1 {
+                let mut carry = 0u64;
+                for (w, &nw) in f.iter_mut().zip(nl) {
+                    let v = *w + nw + carry;
+                    *w = v & MASK52;
+                    carry = v >> 52;
+                }
+                // x + n < 2n < 2^(52·L): no carry out.
+            }
+            for j in 0..limbs {
+                let hi = f.get(j + 1).map_or(0, |&w| w & 1);
+                f[j] = (f[j] >> 1) | (hi << 51);
+            }
         }
         Some(Self {
             n,
@@ -228,6 +257,8 @@ impl MontCtx {
             n_prime64,
             r2: x,
             one: Mont52 { limbs: one },
+            from_r64,
+            to_r64,
             n_u64,
             out_len: n_le_u64.len(),
         })
@@ -274,6 +305,32 @@ impl MontCtx {
         plain[0] = 1;
         let mut v = *x;
         self.mul(&mut v, &Mont52 { limbs: plain });
+        self.finish(&v.limbs)
+    }
+
+    /// Enters the domain from crypto-bigint's Montgomery form: `xr = x·R64 mod n` with
+    /// `R64 = 2^(64·k)`, `k` the number of u64 limbs of `n` (what `FixedMontyForm<k>` stores,
+    /// e.g. `as_montgomery()` of a 2048-bit modulus's `FixedMontyForm<32>`), gives the
+    /// [`Mont52`] of `x`. Error if `xr ≥ n`. One multiplication, no round trip through the plain
+    /// value.
+    pub fn from_r64_montgomery(&self, xr: &[u64]) -> Result<Mont52, Error> {
+        let mut m = Mont52 {
+            limbs: self.plain52(xr)?,
+        };
+        self.mul(
+            &mut m,
+            &Mont52 {
+                limbs: self.from_r64,
+            },
+        );
+        Ok(m)
+    }
+
+    /// Leaves the domain into crypto-bigint's Montgomery form: `x·R64 mod n`, fully reduced,
+    /// as u64 limbs (the inverse of [`MontCtx::from_r64_montgomery`]). One multiplication.
+    pub fn to_r64_montgomery(&self, x: &Mont52) -> Vec<u64> {
+        let mut v = *x;
+        self.mul(&mut v, &Mont52 { limbs: self.to_r64 });
         self.finish(&v.limbs)
     }
 
@@ -583,6 +640,28 @@ impl MontMul8 {
 
     /// [`MontCtx::to_mont`] of many values, eight per IFMA multiplication, parallel with rayon.
     pub fn to_mont_batch(&self, xs: &[&[u64]]) -> Result<Vec<Mont52>, Error> {
+        self.enter_batch(xs, self.ctx.r2)
+    }
+
+    /// [`MontCtx::from_r64_montgomery`] of many values, eight per IFMA multiplication.
+    pub fn from_r64_montgomery_batch(&self, xrs: &[&[u64]]) -> Result<Vec<Mont52>, Error> {
+        self.enter_batch(xrs, self.ctx.from_r64)
+    }
+
+    /// [`MontCtx::from_mont`] of many values, eight per IFMA multiplication, parallel with rayon.
+    pub fn from_mont_batch(&self, xs: &[Mont52]) -> Vec<Vec<u64>> {
+        let mut plain_one = [0u64; PADDED];
+        plain_one[0] = 1;
+        self.leave_batch(xs, plain_one)
+    }
+
+    /// [`MontCtx::to_r64_montgomery`] of many values, eight per IFMA multiplication.
+    pub fn to_r64_montgomery_batch(&self, xs: &[Mont52]) -> Vec<Vec<u64>> {
+        self.leave_batch(xs, self.ctx.to_r64)
+    }
+
+    /// Each value `< n`, multiplied by the plain constant `k` (Montgomery product).
+    fn enter_batch(&self, xs: &[&[u64]], k: [u64; PADDED]) -> Result<Vec<Mont52>, Error> {
         let c = &self.ctx;
         let mut out = xs
             .iter()
@@ -592,28 +671,28 @@ impl MontMul8 {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let r2 = Mont52 { limbs: c.r2 };
+        let k = Mont52 { limbs: k };
         out.par_chunks_mut(LANES).for_each(|chunk| {
             let mut lanes = [c.one; LANES];
             lanes[..chunk.len()].copy_from_slice(chunk);
             let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes;
-            self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&r2; LANES]);
+            self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&k; LANES]);
             chunk.copy_from_slice(&lanes[..chunk.len()]);
         });
         Ok(out)
     }
 
-    /// [`MontCtx::from_mont`] of many values, eight per IFMA multiplication, parallel with rayon.
-    pub fn from_mont_batch(&self, xs: &[Mont52]) -> Vec<Vec<u64>> {
+    /// Each value multiplied by the plain constant `k` (Montgomery product), fully reduced, as
+    /// u64 limbs.
+    fn leave_batch(&self, xs: &[Mont52], k: [u64; PADDED]) -> Vec<Vec<u64>> {
         let c = &self.ctx;
-        let mut plain_one = Mont52 { limbs: [0; PADDED] };
-        plain_one.limbs[0] = 1;
+        let k = Mont52 { limbs: k };
         xs.par_chunks(LANES)
             .flat_map_iter(|chunk| {
                 let mut lanes = [c.one; LANES];
                 lanes[..chunk.len()].copy_from_slice(chunk);
                 let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes;
-                self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&plain_one; LANES]);
+                self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&k; LANES]);
                 lanes
                     .into_iter()
                     .take(chunk.len())

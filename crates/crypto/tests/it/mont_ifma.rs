@@ -193,6 +193,51 @@ fn ifma_to_mont_checks_range_and_round_trips() {
     }
 }
 
+/// `x·2^(64·k) mod n` for the `k` limbs of `n`: crypto-bigint's Montgomery form of `x` for a
+/// `Uint<k>` modulus.
+fn r64_form(r: &Ref, x: &[u64]) -> Vec<u64> {
+    let k = u64::try_from(r.len).unwrap();
+    let r64 = r.form(&small(2, r.len)).pow(&Uint::<1>::from_u64(64 * k));
+    words(&(r.form(x) * r64).retrieve(), r.len)
+}
+
+#[test]
+fn ifma_r64_montgomery_conversions() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0072_3634);
+    for n in moduli(&mut rng) {
+        let (c, r) = (MontCtx::new(&n).unwrap(), Ref::new(&n));
+        let xs = operands(&mut rng, &n, 9);
+        let xrs: Vec<Vec<u64>> = xs.iter().map(|x| r64_form(&r, x)).collect();
+        for (x, xr) in xs.iter().zip(&xrs) {
+            let m = c.from_r64_montgomery(xr).unwrap();
+            assert_eq!(&c.from_mont(&m), x);
+            assert_eq!(&c.to_r64_montgomery(&c.to_mont(x).unwrap()), xr);
+        }
+        assert!(c.from_r64_montgomery(&n).is_err());
+        if let Some(m8) = MontMul8::new(&n) {
+            let refs: Vec<&[u64]> = xrs.iter().map(Vec::as_slice).collect();
+            let ms = m8.from_r64_montgomery_batch(&refs).unwrap();
+            assert_eq!(m8.from_mont_batch(&ms), xs);
+            assert_eq!(m8.to_r64_montgomery_batch(&ms), xrs);
+        }
+    }
+    // Exactly what a 2048-bit modulus's FixedMontyForm<32> stores (as OU ciphertexts do).
+    let n = random_modulus(&mut rng, 2048);
+    let params = FixedMontyParams::new_vartime(Odd::new(Uint::<32>::from_words(n32(&n))).unwrap());
+    let c = MontCtx::new(&n).unwrap();
+    for x in operands(&mut rng, &n, 6) {
+        let f = FixedMontyForm::new(&Uint::<32>::from_words(n32(&x)), &params);
+        let xr = f.as_montgomery().as_words().to_vec();
+        let m = c.from_r64_montgomery(&xr).unwrap();
+        assert_eq!(c.from_mont(&m), x);
+        assert_eq!(c.to_r64_montgomery(&m), xr);
+    }
+}
+
+fn n32(x: &[u64]) -> [u64; 32] {
+    x.try_into().unwrap()
+}
+
 #[test]
 fn ifma_portable_mul_matches_crypto_bigint() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x0070_6f72);
