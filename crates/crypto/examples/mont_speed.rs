@@ -119,6 +119,22 @@ fn main() {
     report("MontMul8::to_mont_batch (per value, rayon)", rows, || {
         cts = m8.to_mont_batch(&refs).expect("below n");
     });
+    let r64: Vec<Vec<u64>> = m8.to_r64_montgomery_batch(&cts);
+    let r64_refs: Vec<&[u64]> = r64.iter().map(Vec::as_slice).collect();
+    report(
+        "MontMul8::from_r64_montgomery_batch (per value)",
+        rows,
+        || {
+            black_box(m8.from_r64_montgomery_batch(&r64_refs).expect("below n"));
+        },
+    );
+    report(
+        "MontMul8::to_r64_montgomery_batch (per value)",
+        rows,
+        || {
+            black_box(m8.to_r64_montgomery_batch(&cts));
+        },
+    );
     report("MontMul8::from_mont_batch (per value, rayon)", rows, || {
         black_box(m8.from_mont_batch(&cts));
     });
