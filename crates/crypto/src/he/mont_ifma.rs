@@ -88,8 +88,10 @@ pub struct Mont52 {
 
 impl Mont52 {
     /// The stored words: 52-bit limbs, little-endian, zero from the context's `L` on. The same
-    /// residue may be stored as two different values (`x` and `x + n`); both paths of this module
-    /// store the same one for the same inputs.
+    /// residue may be stored as two different values (`x` and `x + n`): [`MontMul8::mul8`] and
+    /// [`MontCtx::mul`] store the same one for the same inputs, but [`bucket_products`] and
+    /// [`bucket_products_portable`] multiply in different orders, so compare their results with
+    /// [`MontCtx::from_mont`]. A `Mont52` is only meaningful in the context that made it.
     pub fn raw_limbs(&self) -> &[u64] {
         &self.limbs
     }
