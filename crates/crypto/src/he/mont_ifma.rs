@@ -112,7 +112,8 @@ pub struct MontCtx {
     n: [u64; PADDED],
     /// `L`, the number of 52-bit limbs.
     limbs: usize,
-    /// `−n⁻¹ mod 2^52`.
+    /// `−n⁻¹ mod 2^52` (read only by the eight-lane code).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     n_prime: u64,
     /// `−n⁻¹ mod 2^64` (the portable path works in radix 2^64).
     n_prime64: u64,
