@@ -15,6 +15,7 @@
 use crate::Error;
 
 mod common;
+pub mod mont_ifma;
 mod ou;
 mod paillier;
 

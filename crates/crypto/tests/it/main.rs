@@ -9,6 +9,7 @@
 mod aead;
 mod expand;
 mod he;
+mod mont_ifma;
 mod oprf;
 mod properties;
 mod ristretto_ifma;
