@@ -10,7 +10,7 @@ use unseen_crypto::he::{
 fn check<K: HeSecretKey>(sk: &K, seed: u64) {
     let pk = sk.public();
     let mut r = ChaCha20Rng::seed_from_u64(seed);
-    let rows = 300usize;
+    let rows: u32 = 300;
     let n_bins = 7usize;
     let features = 11usize; // one group of eight lanes and three left over
     let values: Vec<u64> = (0..rows).map(|_| r.next_u64() >> 24).collect();
@@ -25,17 +25,17 @@ fn check<K: HeSecretKey>(sk: &K, seed: u64) {
     let cols: Vec<Vec<u8>> = (0..features)
         .map(|f| {
             (0..rows)
-                .map(|i| {
+                .map(|_| {
                     // Feature 3 leaves bins 5 and 6 empty.
-                    let m = if f == 3 { 5 } else { n_bins as u32 };
+                    let m = if f == 3 { 5 } else { 7 };
                     u8::try_from(r.next_u32() % m).unwrap()
                 })
                 .collect()
         })
         .collect();
     let bins: Vec<&[u8]> = cols.iter().map(Vec::as_slice).collect();
-    let node_a: Vec<u32> = (0..rows as u32).filter(|i| i % 3 != 0).collect();
-    let node_b: Vec<u32> = (0..rows as u32).filter(|i| i % 3 == 0).collect();
+    let node_a: Vec<u32> = (0..rows).filter(|i| i % 3 != 0).collect();
+    let node_b: Vec<u32> = (0..rows).filter(|i| i % 3 == 0).collect();
     let empty: Vec<u32> = Vec::new();
     let nodes: Vec<&[u32]> = vec![&node_a, &node_b, &empty];
     let fast = pk.bucket_sums(&cts, &bins, &nodes, n_bins).unwrap();
@@ -63,7 +63,7 @@ fn check<K: HeSecretKey>(sk: &K, seed: u64) {
         }
     }
     // Bad arguments are refused before anything is computed.
-    let bad_row: Vec<u32> = vec![rows as u32];
+    let bad_row: Vec<u32> = vec![rows];
     assert!(pk.bucket_sums(&cts, &bins, &[&bad_row], n_bins).is_err());
     assert!(pk.bucket_sums(&cts, &bins, &nodes, 3).is_err()); // bin 6 ≥ 3
     assert!(pk.bucket_sums(&cts, &bins, &nodes, 0).is_err());
