@@ -404,7 +404,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     let refused = wait_job(&clients[0], refused["id"].as_str().unwrap_or_default())?;
     println!(
-        "5. a job on data-b's dataset blacklist, which no policy opens to bank-a → {}: {}",
+        "6. a job on data-b's dataset blacklist, which no policy opens to bank-a → {}: {}",
         refused["state"].as_str().unwrap_or("?"),
         refused["reason"].as_str().unwrap_or("-")
     );
@@ -431,14 +431,14 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
         match report {
             AuditReport::Intact { records: total, .. } => println!(
-                "6. {:<7} audit chain intact ({total} records, each signed with its SM2 audit key); this job: {}",
+                "7. {:<7} audit chain intact ({total} records, each signed with its SM2 audit key); this job: {}",
                 n.name,
                 actions.join(" → ")
             ),
             AuditReport::Broken { seq, reason } => {
                 audits_ok = false;
                 println!(
-                    "6. {:<7} audit chain BROKEN at record {seq}: {reason}",
+                    "7. {:<7} audit chain BROKEN at record {seq}: {reason}",
                     n.name
                 );
             }

@@ -15,7 +15,7 @@ use unseen_data::{DuplicatePolicy, Table};
 use unseen_psi::{Params, Progress, Reveal};
 use unseen_store::Dataset;
 
-use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey, PaillierSecretKey};
+use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey};
 use unseen_fl::{lr, secureboost as sb};
 
 use crate::control::{Algorithm, Curve, JobSpec, ModelId};
@@ -476,7 +476,8 @@ pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Tr
                 epochs: trees,
                 ..lr::LrConfig::default()
             };
-            let sk = PaillierSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
+            // OU: about 6× faster than Paillier here, the same weights (docs/protocols/logistic-regression.md).
+            let sk = OuSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
             let mut rng = psi_job::os_rng()?;
             let rows = rows_of(&data.columns);
             match labels {
@@ -590,7 +591,8 @@ pub fn importance(model: &StoredModel) -> Result<Vec<unseen_report::FeatureImpor
     }
 }
 
-/// Writes the scores: the key column (normalised keys) and `score`, one row per common row.
+/// Writes the scores: the key column (normalised keys) and `score` (the shortest decimal that
+/// reads back as the same `f64`), one row per common row.
 pub fn write_scores(
     out: &Path,
     dataset: &Dataset,
@@ -609,7 +611,7 @@ pub fn write_scores(
         .keys
         .iter()
         .zip(scores)
-        .map(|(k, s)| [k.clone(), format!("{s:.6}")])
+        .map(|(k, s)| [k.clone(), format!("{s}")])
         .collect();
     unseen_data::write_csv_atomic(
         out,

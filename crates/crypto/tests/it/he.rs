@@ -288,3 +288,63 @@ fn keys_of_different_schemes_do_not_decode_as_each_other() {
     assert!(PaillierPublicKey::from_bytes(&ou_pk).is_err());
     assert!(OuPublicKey::from_bytes(&pa_pk).is_err());
 }
+
+/// Known answers computed by `he_ref.py` (independent Python, textbook formulas, Paillier
+/// decryption without the CRT, OU cross-checked with the original exponent `p - 1`).
+fn kat(name: &str) -> &'static str {
+    include_str!("vectors/he_kat.txt")
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .unwrap()
+}
+
+fn kat_plaintext(name: &str) -> Plaintext {
+    let v = kat(name);
+    let (negative, digits) = v.strip_prefix('-').map_or((false, v), |d| (true, d));
+    let limbs = digits
+        .as_bytes()
+        .rchunks(16)
+        .map(|c| u64::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+        .collect();
+    Plaintext::from_limbs(negative, limbs)
+}
+
+fn known_answers<K: HeSecretKey>(prefix: &str) {
+    let h = |s: &str| hex::decode(kat(&format!("{prefix}_{s}"))).unwrap();
+    let sk = K::from_bytes(&h("sk")).unwrap();
+    let pk = sk.public();
+    assert_eq!(pk.to_bytes(), h("pk"));
+    assert_eq!(sk.to_bytes().to_vec(), h("sk"));
+    let c1 = pk.read_ciphertext(&h("c1")).unwrap();
+    let c2 = pk.read_ciphertext(&h("c2")).unwrap();
+    let m1 = kat_plaintext(&format!("{prefix}_m1"));
+    let m2 = kat_plaintext(&format!("{prefix}_m2"));
+    let k = kat_plaintext(&format!("{prefix}_k"));
+    assert_eq!(sk.decrypt(&c1), m1);
+    assert_eq!(sk.decrypt(&c2), m2);
+    let bytes = |c: &<K::Public as HePublicKey>::Ciphertext| {
+        let mut out = Vec::new();
+        pk.write_ciphertext(c, &mut out);
+        out
+    };
+    assert_eq!(bytes(&c1), h("c1"));
+    assert_eq!(bytes(&pk.add(&c1, &c2)), h("sum"));
+    assert_eq!(bytes(&pk.mul_plain(&c1, &k).unwrap()), h("c1_times_k"));
+    let minus_k = Plaintext::from_limbs(true, k.magnitude_limbs().to_vec());
+    assert_eq!(
+        bytes(&pk.mul_plain(&c1, &minus_k).unwrap()),
+        h("c1_times_minus_k")
+    );
+}
+
+#[test]
+fn ou_known_answers() {
+    known_answers::<OuSecretKey>("ou");
+}
+
+#[test]
+fn paillier_known_answers() {
+    known_answers::<PaillierSecretKey>("pa");
+}

@@ -9,6 +9,7 @@
 mod aead;
 mod expand;
 mod he;
+mod he_buckets;
 mod mont_ifma;
 mod oprf;
 mod properties;

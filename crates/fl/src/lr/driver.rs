@@ -14,6 +14,7 @@ use rand_core::CryptoRng;
 use unseen_channel::{Channel, Stats};
 use unseen_crypto::he::{HePublicKey, HeSecretKey};
 
+use super::fixed;
 use super::msgs::{self, GuestHello, HostHello, header, predict_header, step};
 use super::train::{LrGuest, LrHost};
 use super::{LrConfig, LrError, LrGuestModel, LrHostModel};
@@ -88,9 +89,9 @@ macro_rules! train_loop {
                     header(step::GRADIENT),
                     msgs::encode_ciphertexts(&peer_pk, &grad),
                 )?;
-                let pf = role.peer_features();
-                let b = ch.recv(header(step::GRADIENT), pf * own_pk.ciphertext_len())?;
-                let cts = msgs::decode_ciphertexts(&own_pk, "gradient", &b, pf)?;
+                let packed = fixed::packed_count(role.peer_features(), own_pk.plaintext_bits());
+                let b = ch.recv(header(step::GRADIENT), packed * own_pk.ciphertext_len())?;
+                let cts = msgs::decode_ciphertexts(&own_pk, "gradient", &b, packed)?;
                 let peer_masked = role.on_peer_gradient(&cts)?;
                 ch.send(header(step::MASKED), msgs::encode_masked(&peer_masked))?;
                 let d = role.features();

@@ -15,9 +15,12 @@
 //! - The gradient `G_j = Σ_{i∈B} D_i·X_ij` carries scale `4·2^{2f}`; with `|B| ≤ 2^16`,
 //!   `|G_j| < 2^78` ([`GRADIENT_BITS`]). No product of two scaled values is ever rescaled under
 //!   encryption: `G_j` is decrypted (masked) and divided by `4·2^{2f}·|B|` in `f64`.
-//! - Masks are uniform on `[0, 2^118)` ([`MASK_BITS`] = 78 + 40): the masked value `G + R` is
-//!   within `2^−40` statistical distance of uniform. Every value formed under encryption is
-//!   below `2^119` in magnitude, so a key needs [`REQUIRED_PLAINTEXT_BITS`]` = 120` bits of
+//! - Masks are `R = 2^78 + r` with `r` uniform on `[0, 2^118)` ([`MASK_BITS`] = 78 + 40): the
+//!   masked value `0 < G + R < 2^119` is within `2^−40` statistical distance of a value that
+//!   does not depend on `G`.
+//! - Masked gradients are packed, [`SLOT_BITS`]` = 120` bits each, as many as the receiving
+//!   key's plaintext holds ([`slots`]: 17 for Paillier-2048), so the key owner decrypts one
+//!   ciphertext per 17 weights; a key needs [`REQUIRED_PLAINTEXT_BITS`]` = 121` bits of
 //!   plaintext (Paillier-2048 and OU-2048 have far more).
 
 use rand_chacha::ChaCha20Rng;
@@ -35,12 +38,26 @@ pub const MAX_ABS_Z: f64 = 128.0;
 pub const MAX_ABS_LINEAR: f64 = 8192.0;
 /// Bound on `|G_j|` in bits.
 pub const GRADIENT_BITS: u32 = 78;
-/// Bits of a gradient mask (`GRADIENT_BITS + 40`).
+/// Bits of a gradient mask (`GRADIENT_BITS + 40`): `R = 2^78 + r`, `r` uniform on
+/// `[0, 2^118)`, so that `G + R` is positive.
 pub const MASK_BITS: u32 = GRADIENT_BITS + 40;
-/// Bound on a masked gradient `|G + R|` in bits.
+/// Bound on a masked gradient `0 < G + R < 2^119` in bits.
 pub const MASKED_BITS: u32 = MASK_BITS + 1;
-/// Plaintext bits a key must offer.
-pub const REQUIRED_PLAINTEXT_BITS: u32 = MASKED_BITS + 1;
+/// Width of one masked gradient in a packed plaintext (one bit of headroom).
+pub const SLOT_BITS: u32 = MASKED_BITS + 1;
+/// Plaintext bits a key must offer (one slot and the sign).
+pub const REQUIRED_PLAINTEXT_BITS: u32 = SLOT_BITS + 1;
+
+/// Masked gradients one plaintext of a key with `plaintext_bits` holds.
+pub fn slots(plaintext_bits: u32) -> usize {
+    (plaintext_bits.saturating_sub(1) / SLOT_BITS).max(1) as usize
+}
+
+/// Packed ciphertexts that carry `features` masked gradients under a key with
+/// `plaintext_bits`.
+pub fn packed_count(features: usize, plaintext_bits: u32) -> usize {
+    features.div_ceil(slots(plaintext_bits))
+}
 
 /// Per-column standardization: means and standard deviations (statistics of a party's private
 /// features: not printed by `Debug`).

@@ -26,9 +26,10 @@
 //! 1. guest: `T_A,i = U_A,i − 2·y'_i·2^f` (`U_A = round(2^f·X_A w_A)`), sends `[[T_A]]_G`;
 //!    host: `T_B,i = U_B,i`, sends `[[T_B]]_H`. Then `D_i = T_A,i + T_B,i = 2^f·4·d_i`.
 //! 2. guest, for each of its features `j`: `[[G_A,j + R_A,j]]_H = Σ_i X_A,ij·[[T_B,i]]_H ⊕
-//!    Enc_H(Σ_i X_A,ij·T_A,i + R_A,j)` with a fresh mask `R_A,j`; the host symmetrically forms
+//!    Enc_H(Σ_i X_A,ij·T_A,i + R_A,j)` with a fresh mask `R_A,j`, the values of several `j`
+//!    packed into one ciphertext ([`fixed::slots`]); the host symmetrically forms
 //!    `[[G_B,j + R_B,j]]_G` under the guest's key. Each sends its own.
-//! 3. each decrypts the other's masked gradient with its secret key and returns the plaintext
+//! 3. each decrypts the other's masked gradient with its secret key and returns the plaintexts
 //!    `M = G + R`; each subtracts its own mask and updates its own weights:
 //!    `w_j ← w_j − η·(G_j / (4·2^{2f}·|B|) + λ·w_j)` (no `λ` on the intercept).
 //!
@@ -52,6 +53,7 @@
 
 pub mod driver;
 pub mod fixed;
+pub mod lincomb;
 pub mod local;
 pub mod model;
 pub mod msgs;
@@ -232,6 +234,9 @@ pub enum LrError {
     /// A method was called out of protocol order.
     #[error("protocol misuse: {0}")]
     OutOfOrder(&'static str),
+    /// A state the invariants rule out.
+    #[error("internal error: {0} (this is a bug, please report it)")]
+    Internal(&'static str),
     // --- elsewhere ---
     /// The channel failed (including the peer's wrong step or oversized frame).
     #[error(transparent)]

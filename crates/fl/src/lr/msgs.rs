@@ -7,8 +7,8 @@
 //! | [`step::HELLO`] | G → H | [`GuestHello`]: model id, shuffle seed, rows, guest features, hyper-parameters, guest public key |
 //! | [`step::HOST_HELLO`] | H → G | [`HostHello`]: host features, host public key |
 //! | [`step::TERMS`] | both | the sender's encrypted terms `[[T_i]]` of one batch, at most [`TERMS_PER_MESSAGE`] per message, `ct_len` bytes each |
-//! | [`step::GRADIENT`] | both | the sender's masked gradient under the receiver's key, one ciphertext per sender feature |
-//! | [`step::MASKED`] | both | the receiver's masked gradient decrypted, `i128` LE per receiver feature |
+//! | [`step::GRADIENT`] | both | the sender's masked gradient under the receiver's key, packed: [`crate::lr::fixed::packed_count`] ciphertexts |
+//! | [`step::MASKED`] | both | the receiver's masked gradient decrypted and unpacked, `i128` LE per receiver feature |
 //! | [`step::EPOCH_END`] | both | one byte: 1 if the sender's weights moved less than `tol` in the epoch |
 //!
 //! Prediction: protocol [`PREDICT_PROTOCOL_ID`].
@@ -425,20 +425,39 @@ pub fn items_in_message(total: usize, per: usize, i: usize) -> usize {
     total.saturating_sub(i * per).min(per)
 }
 
-/// Fuzzing entry point: runs every decoder of partner bytes that needs no key on `data` (the
-/// first byte selects the decoder). Must never panic.
+/// Fuzzing entry point: runs every decoder of partner bytes on `data` (the first byte selects
+/// the decoder; the ciphertext and key decoders use a fixed Paillier-2048 key). Must never
+/// panic.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
+    use std::sync::OnceLock;
+    use unseen_crypto::he::{HeSecretKey, PaillierPublicKey, PaillierSecretKey};
+    static KEY: OnceLock<Option<PaillierPublicKey>> = OnceLock::new();
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 7 {
+    let key = || {
+        KEY.get_or_init(|| {
+            PaillierSecretKey::generate_from_seed(2048, [7; 32])
+                .ok()
+                .map(|k| k.public().clone())
+        })
+        .as_ref()
+    };
+    match sel % 9 {
         0 => drop(GuestHello::decode(rest)),
         1 => drop(HostHello::decode(rest)),
         2 => drop(decode_masked(rest, rest.len() / 16)),
         3 => drop(decode_flag(rest)),
         4 => drop(decode_predict_request(rest)),
         5 => drop(decode_model_id(rest)),
-        _ => drop(decode_scores(rest, rest.len() / 8)),
+        6 => drop(decode_scores(rest, rest.len() / 8)),
+        7 => drop(decode_public_key::<PaillierPublicKey>(rest)),
+        _ => {
+            if let Some(pk) = key() {
+                let n = rest.len() / pk.ciphertext_len().max(1);
+                drop(decode_ciphertexts(pk, "terms", rest, n));
+            }
+        }
     }
 }

@@ -11,8 +11,10 @@
 use rand_core::CryptoRng;
 use rayon::prelude::*;
 use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext};
+use zeroize::Zeroize;
 
 use super::fixed::{self, GRADIENT_BITS, MASK_BITS, MASKED_BITS, Standardizer};
+use super::lincomb::linear_combination;
 use super::msgs::{GuestHello, HostHello, decode_public_key};
 use super::{LrConfig, LrError, LrGuestModel, LrHostModel, MAX_FEATURES, ModelId};
 
@@ -124,6 +126,7 @@ impl<S: HeSecretKey> Core<'_, S> {
             .iter()
             .map(|&t| Plaintext::from_i128(t.into()))
             .collect();
+        self.terms.zeroize();
         self.terms = terms;
         let cts = self.key.public().encrypt_batch(&pts)?;
         self.phase = Phase::PeerTerms;
@@ -147,34 +150,65 @@ impl<S: HeSecretKey> Core<'_, S> {
         self.masks = (0..self.d)
             .map(|_| {
                 let r = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())) >> shift;
-                // Below 2^118: fits i128.
-                i128::try_from(r).unwrap_or(0)
+                // 2^78 + r < 2^119: fits i128.
+                i128::try_from(r).unwrap_or(0) + (1i128 << GRADIENT_BITS)
             })
             .collect();
         let pk = self.peer()?.clone();
         let (d, x, rows, terms, masks) = (self.d, &self.x, &self.rows, &self.terms, &self.masks);
-        let out: Result<Vec<Ct<S>>, LrError> = (0..d)
+        // Coefficients are shifted to be non-negative, `X' = X + o` with `o` a power of two at
+        // least every `|X|` of the batch, so each feature's sum is one linear combination;
+        // `−o·Σ_i [[T_peer,i]]` (computed once per batch) takes the shift back out.
+        let top = rows
+            .iter()
+            .flat_map(|&i| &x[i * d..(i + 1) * d])
+            .map(|v| v.unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        let offset = top.next_power_of_two();
+        let mut total = pk.zero();
+        for c in peer_terms {
+            pk.add_assign(&mut total, c);
+        }
+        let unshift = pk.mul_plain(&total, &Plaintext::from_i128(-i128::from(offset)))?;
+        // Per feature j: the encrypted part Σ_i X_ij·[[T_peer,i]] and the plaintext part
+        // Σ_i X_ij·T_own,i + R_j (positive: R_j > 2^78 > |Σ X·T_own|).
+        let parts: Result<Vec<(Ct<S>, u128)>, LrError> = (0..d)
             .into_par_iter()
             .map(|j| {
-                // Positive and negative coefficients are summed apart so that only one
-                // multiplication per feature has a negative scalar (a long exponent in
-                // Paillier and OU).
-                let (mut pos, mut neg) = (pk.zero(), pk.zero());
+                let mut coeffs = Vec::with_capacity(rows.len());
                 let mut plain = masks[j];
                 for (k, &i) in rows.iter().enumerate() {
                     let xij = x[i * d + j];
-                    let k_abs = Plaintext::from_i128(i128::from(xij.unsigned_abs()));
-                    if xij > 0 {
-                        pk.add_assign(&mut pos, &pk.mul_plain(&peer_terms[k], &k_abs)?);
-                    } else if xij < 0 {
-                        pk.add_assign(&mut neg, &pk.mul_plain(&peer_terms[k], &k_abs)?);
-                    }
+                    // |X| ≤ offset ≤ 2^27: the shifted value is non-negative and small.
+                    coeffs.push(offset.saturating_add_signed(xij));
                     plain += i128::from(terms[k]) * i128::from(xij);
                 }
-                let mut acc = pk.mul_plain(&neg, &Plaintext::from_i128(-1))?;
-                pk.add_assign(&mut acc, &pos);
-                // A fresh encryption: the sum is re-randomised and carries the mask.
-                let e = pk.encrypt(&Plaintext::from_i128(plain))?;
+                let mut acc = linear_combination(&pk, peer_terms, &coeffs);
+                pk.add_assign(&mut acc, &unshift);
+                let plain = u128::try_from(plain)
+                    .map_err(|_| LrError::Internal("masked plaintext part is negative"))?;
+                Ok((acc, plain))
+            })
+            .collect();
+        let parts = parts?;
+        // Pack `slots` features per ciphertext (Horner: acc ← acc·2^120 + part, top slot
+        // first), then add one fresh encryption of the packed plaintext parts, which also
+        // re-randomises the sum.
+        let per = fixed::slots(pk.plaintext_bits());
+        let shift = Plaintext::pack(&[0, 1], fixed::SLOT_BITS)?;
+        let out: Result<Vec<Ct<S>>, LrError> = parts
+            .par_chunks(per)
+            .map(|chunk| {
+                let mut acc = pk.zero();
+                for (i, (c, _)) in chunk.iter().enumerate().rev() {
+                    if i + 1 < chunk.len() {
+                        acc = pk.mul_plain(&acc, &shift)?;
+                    }
+                    pk.add_assign(&mut acc, c);
+                }
+                let plain: Vec<u128> = chunk.iter().map(|(_, p)| *p).collect();
+                let e = pk.encrypt(&Plaintext::pack(&plain, fixed::SLOT_BITS)?)?;
                 pk.add_assign(&mut acc, &e);
                 Ok(acc)
             })
@@ -185,22 +219,32 @@ impl<S: HeSecretKey> Core<'_, S> {
 
     fn on_peer_gradient(&mut self, cts: &[Ct<S>]) -> Result<Vec<i128>, LrError> {
         self.expect(Phase::PeerGradient, "on_peer_gradient")?;
-        if cts.len() != self.peer_features {
+        let pt_bits = self.key.public().plaintext_bits();
+        let expected = fixed::packed_count(self.peer_features, pt_bits);
+        if cts.len() != expected {
             return Err(LrError::BadMessage {
                 what: "gradient",
                 len: cts.len(),
-                expected: self.peer_features,
+                expected,
             });
         }
-        let out = self
-            .key
-            .decrypt_batch(cts)
-            .iter()
-            .map(|p| match p.to_i128() {
-                Some(v) if v.unsigned_abs() >> MASKED_BITS == 0 => Ok(v),
-                _ => Err(LrError::PeerValueOutOfRange("decrypted masked gradient")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let per = fixed::slots(pt_bits);
+        let mut out = Vec::with_capacity(self.peer_features);
+        for (k, p) in self.key.decrypt_batch(cts).iter().enumerate() {
+            let n = (self.peer_features - k * per).min(per);
+            // Nothing above the last slot, each slot below 2^119.
+            let width = u32::try_from(n).unwrap_or(u32::MAX) * fixed::SLOT_BITS;
+            let bad = || LrError::PeerValueOutOfRange("decrypted masked gradient");
+            if p.is_negative() || p.bits() > width {
+                return Err(bad());
+            }
+            for v in p.unpack(fixed::SLOT_BITS, n)? {
+                if v >> MASKED_BITS != 0 {
+                    return Err(bad());
+                }
+                out.push(i128::try_from(v).map_err(|_| bad())?);
+            }
+        }
         self.phase = Phase::Masked;
         Ok(out)
     }
@@ -228,7 +272,7 @@ impl<S: HeSecretKey> Core<'_, S> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         fixed::update(&mut self.w, &g, &self.config, self.intercept);
-        self.masks.clear();
+        self.masks.zeroize();
         self.batch += 1;
         self.phase = if self.batch == self.batches() {
             Phase::EpochEnd
@@ -255,8 +299,27 @@ impl<S: HeSecretKey> Core<'_, S> {
         Ok(stop)
     }
 
-    fn parts(self) -> (ModelId, Standardizer, Vec<f64>) {
-        (self.model_id, self.standardizer, self.w)
+    fn parts(mut self) -> (ModelId, Standardizer, Vec<f64>) {
+        let st = Standardizer {
+            means: std::mem::take(&mut self.standardizer.means),
+            stds: std::mem::take(&mut self.standardizer.stds),
+        };
+        (self.model_id, st, std::mem::take(&mut self.w))
+    }
+}
+
+// The party's features, labels, per-batch terms and masks are wiped when the role goes away
+// (the weights too, unless they were handed out as the model).
+impl<S: HeSecretKey> Drop for Core<'_, S> {
+    fn drop(&mut self) {
+        self.x.zeroize();
+        if let Some(y) = &mut self.labels {
+            y.zeroize();
+        }
+        self.terms.zeroize();
+        self.masks.zeroize();
+        self.w.zeroize();
+        self.epoch_start.zeroize();
     }
 }
 

@@ -10,6 +10,5 @@
 )] // tests
 
 mod lr;
-mod lr_fake_he;
 mod mock_he;
 mod secureboost;
