@@ -60,6 +60,20 @@ pub(crate) enum Command {
     /// learns only how many keys were looked up.
     #[command(after_help = crate::pir_cmd::QUERY_EXAMPLES)]
     Query(crate::pir_cmd::QueryArgs),
+    /// Joint modeling (联合建模): trains a model with a partner holding other features of the
+    /// same customers (through the local daemon).
+    #[command(subcommand)]
+    Train(crate::fl_cmd::TrainCommand),
+    /// Scores a dataset with a jointly trained model (the partner evaluates its own part).
+    #[command(after_help = crate::fl_cmd::PREDICT_EXAMPLES_REF)]
+    Predict(crate::fl_cmd::PredictArgs),
+    /// Writes the model report (AUC, KS, ROC/KS plots, …) of a labelled holdout dataset as
+    /// one self-contained HTML page.
+    #[command(after_help = crate::fl_cmd::REPORT_EXAMPLES_REF)]
+    Report(crate::fl_cmd::ReportArgs),
+    /// Model parts held by this node.
+    #[command(subcommand)]
+    Model(crate::fl_cmd::ModelCommand),
 }
 
 const PSI_EXAMPLES: &str = "\

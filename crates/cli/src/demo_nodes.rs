@@ -248,6 +248,9 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     drop(store);
 
+    // Joint modeling: training and holdout data of both parties, with their policies.
+    let credit = crate::demo_fl::prepare(&root, &bank.dir, &partner.dir)?;
+
     // The partner publishes its dataset as a hidden-query table (built and stored on disk).
     let curve_flag = ["--curve", curve];
     let published = run_cli(
@@ -390,6 +393,9 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         })
         .unwrap_or(false);
 
+    // 5c. Joint modeling: train, report, predict; the scores against the plaintext oracle.
+    let model_ok = crate::demo_fl::run(&exe, &credit, &bank.dir, &clients[0], &wait_job, &run_cli)?;
+
     // 6. A job the partner's policy does not allow is rejected, with the reason.
     let refused = clients[0].post(
         "/v1/jobs",
@@ -398,7 +404,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     let refused = wait_job(&clients[0], refused["id"].as_str().unwrap_or_default())?;
     println!(
-        "5. a job on data-b's dataset blacklist, which no policy opens to bank-a → {}: {}",
+        "6. a job on data-b's dataset blacklist, which no policy opens to bank-a → {}: {}",
         refused["state"].as_str().unwrap_or("?"),
         refused["reason"].as_str().unwrap_or("-")
     );
@@ -425,14 +431,14 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
         match report {
             AuditReport::Intact { records: total, .. } => println!(
-                "6. {:<7} audit chain intact ({total} records, each signed with its SM2 audit key); this job: {}",
+                "7. {:<7} audit chain intact ({total} records, each signed with its SM2 audit key); this job: {}",
                 n.name,
                 actions.join(" → ")
             ),
             AuditReport::Broken { seq, reason } => {
                 audits_ok = false;
                 println!(
-                    "6. {:<7} audit chain BROKEN at record {seq}: {reason}",
+                    "7. {:<7} audit chain BROKEN at record {seq}: {reason}",
                     n.name
                 );
             }
@@ -440,9 +446,9 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     drop(daemons);
     println!();
-    if outputs_ok && hits_ok && audits_ok && refused["state"] == "rejected" {
+    if outputs_ok && hits_ok && model_ok && audits_ok && refused["state"] == "rejected" {
         println!(
-            "check: OK — both nodes' rows equal the plaintext intersection ({}), row for row; the hidden query's rows equal a plaintext lookup; both audit chains verify",
+            "check: OK — both nodes' rows equal the plaintext intersection ({}), row for row; the hidden query's rows equal a plaintext lookup; the joint model's scores equal the plaintext model's; both audit chains verify",
             truth.len()
         );
         println!(

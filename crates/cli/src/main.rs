@@ -4,7 +4,9 @@
 mod args;
 mod bench;
 mod demo;
+mod demo_fl;
 mod demo_nodes;
+mod fl_cmd;
 mod node_cmd;
 mod pir_cmd;
 mod progress;
@@ -67,6 +69,10 @@ fn main() -> ExitCode {
         args::Command::Audit(c) => node_cmd::audit(dir, c),
         args::Command::Pir(c) => pir_cmd::pir(dir, c),
         args::Command::Query(a) => pir_cmd::query(dir, a),
+        args::Command::Train(c) => fl_cmd::train(dir, c),
+        args::Command::Predict(a) => fl_cmd::predict(dir, a),
+        args::Command::Report(a) => fl_cmd::report(dir, a),
+        args::Command::Model(c) => fl_cmd::model(dir, c),
     };
     match result {
         Ok(code) => code,

@@ -673,7 +673,7 @@ fn print_job(j: &Value) {
 }
 
 /// Prints the job and, with `wait`, polls until it ends. The job id is always the last line.
-fn follow(client: &Client, job: &Value, wait: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn follow(client: &Client, job: &Value, wait: bool) -> anyhow::Result<ExitCode> {
     let id = job["id"].as_str().unwrap_or_default().to_owned();
     if !wait {
         eprintln!("job submitted; follow it with `unseen job show {id}`");

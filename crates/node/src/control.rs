@@ -47,7 +47,7 @@ pub enum ControlError {
 }
 
 /// Which job, as sent by the initiator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Propose {
     /// The job id both nodes record (32 lowercase hex digits).
@@ -61,7 +61,7 @@ pub struct Propose {
 }
 
 /// A job's kind and parameters. New kinds are new variants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum JobSpec {
     /// ECDH private set intersection.
@@ -86,6 +86,93 @@ pub enum JobSpec {
         #[serde(default)]
         reveal_bucket: Option<u32>,
     },
+    /// Joint modeling (联合建模): the rows are aligned by PSI (both nodes learn which of their
+    /// rows are common), then the initiator (guest: labels and its features) and the responder
+    /// (host: its features) train one model; each keeps its own part (docs/protocols/).
+    Train {
+        /// The algorithm.
+        algorithm: Algorithm,
+        /// SecureBoost: trees; logistic regression: epochs.
+        trees: u32,
+        /// SecureBoost: maximum depth (ignored by logistic regression).
+        depth: u32,
+        /// SecureBoost: bins per feature (ignored by logistic regression).
+        bins: u32,
+        /// Learning rate.
+        learning_rate: f64,
+    },
+    /// Federated prediction with a trained model: the rows are aligned by PSI, then each node
+    /// evaluates its own part of the model; only the initiator (the model's guest) gets the
+    /// scores.
+    Predict {
+        /// The model, which both nodes hold a part of.
+        model: ModelId,
+    },
+}
+
+/// A model's id: 16 random bytes, 32 lowercase hex digits in JSON and file names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModelId(pub [u8; 16]);
+
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModelId({self})")
+    }
+}
+
+impl std::str::FromStr for ModelId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut b = [0u8; 16];
+        if s.len() != 32
+            || !s
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
+            return Err(format!("{s:?} is not a model id (32 lowercase hex digits)"));
+        }
+        hex::decode_to_slice(s, &mut b).map_err(|e| e.to_string())?;
+        Ok(ModelId(b))
+    }
+}
+
+impl Serialize for ModelId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A joint-modeling algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// Vertical SecureBoost (gradient-boosted trees).
+    Secureboost,
+    /// Vertical logistic regression.
+    Lr,
+}
+
+impl Algorithm {
+    /// The name used in flags and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secureboost => "secureboost",
+            Self::Lr => "lr",
+        }
+    }
 }
 
 impl JobSpec {
@@ -94,12 +181,22 @@ impl JobSpec {
         match self {
             Self::Psi { .. } => "psi",
             Self::Pir { .. } => "pir",
+            Self::Train { .. } => "train",
+            Self::Predict { .. } => "predict",
         }
     }
 }
 
 /// Job kinds a policy can name.
-pub const JOB_KINDS: &[&str] = &["psi", "pir"];
+pub const JOB_KINDS: &[&str] = &["psi", "pir", "train", "predict"];
+
+/// Bounds a partner's training proposal must respect (a node never trains a 10^9-tree model
+/// because a partner asked).
+pub const MAX_TREES: u32 = 1000;
+/// Deepest tree a proposal may ask for.
+pub const MAX_DEPTH: u32 = 12;
+/// Most bins per feature a proposal may ask for (bin indexes are one byte).
+pub const MAX_BINS: u32 = 256;
 
 /// Who learns the intersection of a PSI job, from the initiator's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,9 +318,33 @@ impl Message for Propose {
                 reveal_bucket: Some(0),
                 ..
             } => Err("bucket k-anonymity of 0".into()),
+            JobSpec::Train {
+                trees,
+                depth,
+                bins,
+                learning_rate,
+                ..
+            } => check_train(trees, depth, bins, learning_rate),
             _ => Ok(()),
         }
     }
+}
+
+/// Checks training parameters (the initiator's own request and a partner's proposal alike).
+pub fn check_train(trees: u32, depth: u32, bins: u32, learning_rate: f64) -> Result<(), String> {
+    if !(1..=MAX_TREES).contains(&trees) {
+        return Err(format!("{trees} trees/epochs: must be 1..={MAX_TREES}"));
+    }
+    if !(1..=MAX_DEPTH).contains(&depth) {
+        return Err(format!("depth {depth}: must be 1..={MAX_DEPTH}"));
+    }
+    if !(2..=MAX_BINS).contains(&bins) {
+        return Err(format!("{bins} bins: must be 2..={MAX_BINS}"));
+    }
+    if !(learning_rate.is_finite() && learning_rate > 0.0 && learning_rate <= 1.0) {
+        return Err(format!("learning rate {learning_rate}: must be in (0, 1]"));
+    }
+    Ok(())
 }
 
 impl Message for Decision {

@@ -95,6 +95,17 @@ impl NodeDir {
             .join(format!("{dataset}.hint"))
     }
 
+    /// Where this node's parts of joint models live: `models/MODEL_ID/` (mode 0700), each with
+    /// `meta.json` and the part itself.
+    pub fn models(&self) -> PathBuf {
+        self.root.join("models")
+    }
+
+    /// The directory of one model part.
+    pub fn model(&self, model_id: &str) -> PathBuf {
+        self.models().join(model_id)
+    }
+
     /// The daemon's log file.
     pub fn log(&self) -> PathBuf {
         self.root.join("logs").join("node.log")

@@ -18,12 +18,13 @@ use unseen_store::{
 };
 use unseen_transport::{Acceptor, Fingerprint, TlsChannel, TransportError};
 
-use crate::control::{self, Curve, Decision, Done, JobSpec, Propose, PsiMode};
+use crate::control::{self, Algorithm, Curve, Decision, Done, JobSpec, Propose, PsiMode};
+use crate::fl_job::{self, Columns, ModelMeta, Side, StoredModel};
 use crate::node::Node;
 use crate::{NodeError, ops, pir_job, policy, psi_job};
 
 /// A job to submit (the HTTP API's `POST /v1/jobs` body).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// Job kind: `psi`.
@@ -40,6 +41,24 @@ pub struct SubmitRequest {
     /// PSI: the group (default `ristretto255`).
     #[serde(default)]
     pub curve: Option<Curve>,
+    /// Train: the algorithm (default `secureboost`).
+    #[serde(default)]
+    pub algorithm: Option<Algorithm>,
+    /// Train: the label column of this node's dataset (0/1; required for `train`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Train: trees (SecureBoost) or epochs (logistic regression); default 100.
+    #[serde(default)]
+    pub trees: Option<u32>,
+    /// Train: maximum tree depth (default 5).
+    #[serde(default)]
+    pub depth: Option<u32>,
+    /// Train: bins per feature (default 32).
+    #[serde(default)]
+    pub bins: Option<u32>,
+    /// Train: learning rate (default 0.1).
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
 }
 
 impl SubmitRequest {
@@ -49,6 +68,38 @@ impl SubmitRequest {
                 mode: self.mode.unwrap_or(PsiMode::Both),
                 curve: self.curve.unwrap_or(Curve::Ristretto255),
             }),
+            "train" => {
+                let spec = JobSpec::Train {
+                    algorithm: self.algorithm.unwrap_or(Algorithm::Secureboost),
+                    trees: self.trees.unwrap_or(100),
+                    depth: self.depth.unwrap_or(5),
+                    bins: self.bins.unwrap_or(32),
+                    learning_rate: self.learning_rate.unwrap_or(0.1),
+                };
+                if let JobSpec::Train {
+                    trees,
+                    depth,
+                    bins,
+                    learning_rate,
+                    ..
+                } = spec
+                {
+                    control::check_train(trees, depth, bins, learning_rate)
+                        .map_err(NodeError::Invalid)?;
+                }
+                if self.label.as_deref().is_none_or(|l| l.trim().is_empty()) {
+                    return Err(NodeError::Invalid(
+                        "a train job needs the label column of this node's dataset (--label)"
+                            .into(),
+                    ));
+                }
+                Ok(spec)
+            }
+            "predict" => Err(NodeError::Invalid(
+                "predict jobs are run with `unseen predict` or `unseen report` on the node \
+                 directory, which write the scores or the report themselves"
+                    .into(),
+            )),
             "pir" => Err(NodeError::Invalid(
                 "pir jobs (hidden queries) are run with `unseen query` on the node directory, \
                  which reads the keys file itself: the keys never pass through the API"
@@ -142,10 +193,17 @@ pub fn submit(
     let cancel = node.start_job(&job.id);
     let worker_node = Arc::clone(node);
     let worker_job = job.clone();
+    let label = req.label.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("job-{}", &job.id[..8]))
         .spawn(move || {
-            let work = Work::Psi(dataset);
+            let work = match spec {
+                JobSpec::Train { .. } => Work::TrainGuest {
+                    dataset,
+                    label: label.unwrap_or_default(),
+                },
+                _ => Work::Psi(dataset),
+            };
             let result = initiate(&worker_node, &worker_job, &partner, &work, spec, &cancel);
             finish(&worker_node, &worker_job, result, &cancel);
         });
@@ -235,6 +293,68 @@ pub fn query(
         .ok_or_else(|| not_found("job", &job.id))
 }
 
+/// Scores a dataset with a trained model from this process (`unseen predict`, `unseen
+/// report`; no daemon needed): records the job (initiator, kind `predict`), proposes it to the
+/// model's partner, aligns the rows by PSI, runs the federated prediction and writes
+/// `input.output` (the scores, or the report) when both nodes confirm.
+pub fn predict(
+    node: &Arc<Node>,
+    actor: &str,
+    peer_dataset: &str,
+    input: PredictInput,
+) -> Result<Job, NodeError> {
+    let meta = &input.model.meta;
+    if meta.side != Side::Guest {
+        return Err(NodeError::Invalid(format!(
+            "model {} is held here as the host's part (features of partner {}'s model); only \
+             the guest ({}) scores with it",
+            meta.model_id, meta.partner, meta.partner
+        )));
+    }
+    let spec = JobSpec::Predict {
+        model: meta.model_id,
+    };
+    let (partner, job) = {
+        let mut store = node.store();
+        let partner = store
+            .partner(&meta.partner)?
+            .ok_or_else(|| not_found("partner", &meta.partner))?;
+        unseen_store::validate_name("dataset", peer_dataset)?;
+        if let Err(reason) = policy::check(&store, &input.dataset.name, &partner.name, &spec, true)?
+        {
+            return Err(NodeError::Refused(reason));
+        }
+        let job = store.insert_job(&NewJob {
+            id: new_job_id()?,
+            kind: spec.kind().to_owned(),
+            role: Role::Initiator,
+            partner: partner.name.clone(),
+            dataset: input.dataset.name.clone(),
+            peer_dataset: peer_dataset.to_owned(),
+            params: serde_json::to_value(spec).map_err(|e| NodeError::Internal(e.to_string()))?,
+            state: JobState::Proposed,
+            rerun_of: None,
+        })?;
+        store.audit_append(&job_event(actor, "job.proposed", "proposed", &job))?;
+        (partner, job)
+    };
+    tracing::info!(job = %job.id, partner = %partner.name, kind = %job.kind, "job proposed");
+    let cancel = node.start_job(&job.id);
+    let work = Work::PredictGuest(Box::new(input));
+    let result = initiate(node, &job, &partner, &work, spec, &cancel);
+    let usage = match &result {
+        Err((End::Usage(r), _)) => Some(r.clone()),
+        _ => None,
+    };
+    finish(node, &job, result, &cancel);
+    if let Some(r) = usage {
+        return Err(NodeError::Invalid(format!("job {}: {r}", job.id)));
+    }
+    node.store()
+        .job(&job.id)?
+        .ok_or_else(|| not_found("job", &job.id))
+}
+
 /// What this node brings to a job.
 enum Work {
     /// A registered dataset to run a PSI on (either role).
@@ -249,6 +369,50 @@ enum Work {
     },
     /// A hidden query to ask.
     PirQuery(Box<pir_job::QueryInput>),
+    /// Training as the guest: this node's dataset with its label column.
+    TrainGuest {
+        /// The dataset (features and label).
+        dataset: Dataset,
+        /// The label column.
+        label: String,
+    },
+    /// Training as the host: this node's dataset (features).
+    TrainHost(Dataset),
+    /// Scoring as the guest: the model, the dataset, where the scores or the report go.
+    PredictGuest(Box<PredictInput>),
+    /// Scoring as the host: this node's part of the model and its dataset.
+    PredictHost {
+        /// The dataset (the model's features by name).
+        dataset: Dataset,
+        /// The host part.
+        model: Box<StoredModel>,
+    },
+}
+
+/// What the guest of a prediction brings: its model part, its dataset, the output.
+pub struct PredictInput {
+    /// The guest part of the model.
+    pub model: StoredModel,
+    /// The dataset to score (the model's guest features by name; the label for a report).
+    pub dataset: Dataset,
+    /// Where the scores (CSV) or the report (HTML) go.
+    pub output: std::path::PathBuf,
+    /// `Some(threshold)`: write the model report for this classification threshold instead of
+    /// the scores (the dataset must hold the model's label column).
+    pub report: Option<f64>,
+}
+
+impl PredictInput {
+    /// The output before both nodes confirm: a hidden file beside it.
+    fn pending(&self, job_id: &str) -> std::path::PathBuf {
+        let name = self
+            .output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.output
+            .with_file_name(format!(".{name}.{}.pending", &job_id[..8]))
+    }
 }
 
 /// What the local part of a job produced.
@@ -257,6 +421,15 @@ struct Produced {
     wrote: bool,
     /// Kind-specific result fields (a JSON object).
     result: serde_json::Value,
+    /// A model part to keep once both nodes confirm.
+    model: Option<NewModel>,
+}
+
+/// A trained model part, saved only after both nodes confirmed the run.
+struct NewModel {
+    meta: ModelMeta,
+    part: Vec<u8>,
+    train_scores: Option<Vec<f64>>,
 }
 
 /// Deletes a pending output however the job ends (after a successful rename it is gone).
@@ -368,9 +541,8 @@ fn execute(
     tracing::info!(job = %job.id, partner = %partner, "job running");
     let (pending, fin) = match work {
         Work::PirQuery(q) => (q.pending(&job.id), q.output.clone()),
-        Work::Psi(_) | Work::PirServe { .. } => {
-            (node.dir.pending_output(&job.id), node.dir.output(&job.id))
-        }
+        Work::PredictGuest(p) => (p.pending(&job.id), p.output.clone()),
+        _ => (node.dir.pending_output(&job.id), node.dir.output(&job.id)),
     };
     let _pending = PendingFile(pending.clone());
     // Local work that can fail tells the partner (Done{ok: false}) so it fails fast too.
@@ -406,6 +578,18 @@ fn execute(
             },
             Work::PirQuery(q),
         ) if initiator => ask_pir(node, job, ch, partner, q, curve, reveal_bucket, &pending),
+        (JobSpec::Train { .. }, Work::TrainGuest { dataset, label }) if initiator => {
+            train(node, job, ch, spec, dataset, Some(label), partner)
+        }
+        (JobSpec::Train { .. }, Work::TrainHost(dataset)) if !initiator => {
+            train(node, job, ch, spec, dataset, None, partner)
+        }
+        (JobSpec::Predict { .. }, Work::PredictGuest(p)) if initiator => {
+            predict_guest(node, job, ch, p, partner, &pending)
+        }
+        (JobSpec::Predict { .. }, Work::PredictHost { dataset, model }) if !initiator => {
+            predict_host(node, job, ch, dataset, model, partner)
+        }
         _ => Err(End::Failed(
             "internal error: the job's kind does not match this node's part; please report"
                 .to_owned(),
@@ -455,6 +639,16 @@ fn execute(
                 ))
             }
         })?;
+    if let Some(m) = &produced.model {
+        fl_job::save_model(&node.dir, &m.meta, &m.part, m.train_scores.as_deref()).map_err(
+            |e| {
+                (
+                    End::Failed(format!("cannot save the model part: {e}")),
+                    stats_now(ch),
+                )
+            },
+        )?;
+    }
     let (output, digest) = if produced.wrote {
         std::fs::rename(&pending, &fin).map_err(|e| {
             (
@@ -537,6 +731,7 @@ fn run_psi(
     };
     Ok(Produced {
         wrote,
+        model: None,
         result: serde_json::json!({
             "items": table.keys.len(),
             "peer_items": out.peer_items,
@@ -580,6 +775,7 @@ fn serve_pir(
     let info = table.info();
     Ok(Produced {
         wrote: false,
+        model: None,
         result: serde_json::json!({
             "keys": served.keys,
             "batches": served.batches,
@@ -625,7 +821,144 @@ fn ask_pir(
     }
     Ok(Produced {
         wrote: true,
+        model: None,
         result: serde_json::to_value(&r).map_err(|e| End::Failed(e.to_string()))?,
+    })
+}
+
+/// One party of a training job: aligns the rows, trains, returns the model part to keep.
+fn train(
+    node: &Node,
+    job: &Job,
+    ch: &mut TlsChannel,
+    spec: JobSpec,
+    dataset: &Dataset,
+    label: Option<&String>,
+    partner: &str,
+) -> Result<Produced, End> {
+    let JobSpec::Train { algorithm, .. } = spec else {
+        return Err(End::Failed("internal error: not a train job".into()));
+    };
+    let guest = label.is_some();
+    let progress = progress_sink(node, &job.id);
+    let columns = Columns::AllBut {
+        label: label.cloned(),
+    };
+    let data = fl_job::align(ch, dataset, &columns, guest, &progress).map_err(End::Failed)?;
+    let trained = fl_job::train(ch, spec, &data)
+        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
+    let meta = ModelMeta {
+        model_id: trained.model_id,
+        algorithm,
+        side: if guest { Side::Guest } else { Side::Host },
+        partner: partner.to_owned(),
+        dataset: dataset.name.clone(),
+        peer_dataset: job.peer_dataset.clone(),
+        job_id: job.id.clone(),
+        created_ms: unseen_store::now_ms(),
+        features: data.names.clone(),
+        label: label.cloned(),
+        rows: data.keys.len(),
+        spec,
+        part_sm3: fl_job::sm3_hex(&trained.part),
+    };
+    Ok(Produced {
+        wrote: false,
+        result: serde_json::json!({
+            "model_id": trained.model_id.to_string(),
+            "items": data.rows,
+            "common_rows": data.keys.len(),
+            "features": data.names.len(),
+            "rounds": trained.rounds,
+        }),
+        model: Some(NewModel {
+            meta,
+            part: trained.part,
+            train_scores: trained.train_scores,
+        }),
+    })
+}
+
+/// The guest of a prediction: aligns, scores, writes the scores or the report.
+fn predict_guest(
+    node: &Node,
+    job: &Job,
+    ch: &mut TlsChannel,
+    p: &PredictInput,
+    partner: &str,
+    pending: &std::path::Path,
+) -> Result<Produced, End> {
+    let progress = progress_sink(node, &job.id);
+    let label = match p.report {
+        Some(_) => Some(p.model.meta.label.clone().ok_or_else(|| {
+            End::Usage("the model part records no label column; cannot report".into())
+        })?),
+        None => None,
+    };
+    let columns = Columns::Named {
+        features: p.model.meta.features.clone(),
+        label,
+    };
+    let data = fl_job::align(ch, &p.dataset, &columns, true, &progress).map_err(End::Failed)?;
+    let scores = fl_job::predict(ch, &p.model, &data)
+        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?
+        .unwrap_or_default();
+    let mut result = serde_json::json!({
+        "model_id": p.model.meta.model_id.to_string(),
+        "items": data.rows,
+        "common_rows": data.keys.len(),
+    });
+    match p.report {
+        None => fl_job::write_scores(pending, &p.dataset, &data, &scores).map_err(End::Failed)?,
+        Some(threshold) => {
+            let importance = fl_job::importance(&p.model).map_err(End::Failed)?;
+            let summary = fl_job::write_report(
+                pending, &p.model, &p.dataset, &data, &scores, threshold, importance,
+            )
+            .map_err(End::Failed)?;
+            if let Some(r) = result.as_object_mut() {
+                r.insert("report".into(), summary);
+            }
+        }
+    }
+    if let Err(e) = node
+        .store()
+        .set_progress(&job.id, scores.len() as u64, scores.len() as u64)
+    {
+        tracing::warn!(job = %job.id, error = %e, "cannot record progress");
+    }
+    Ok(Produced {
+        wrote: true,
+        result,
+        model: None,
+    })
+}
+
+/// The host of a prediction: aligns, evaluates its part of the model for the guest.
+fn predict_host(
+    node: &Node,
+    job: &Job,
+    ch: &mut TlsChannel,
+    dataset: &Dataset,
+    model: &StoredModel,
+    partner: &str,
+) -> Result<Produced, End> {
+    let progress = progress_sink(node, &job.id);
+    let columns = Columns::Named {
+        features: model.meta.features.clone(),
+        label: None,
+    };
+    let data = fl_job::align(ch, dataset, &columns, false, &progress).map_err(End::Failed)?;
+    fl_job::predict(ch, model, &data)
+        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
+    Ok(Produced {
+        wrote: false,
+        result: serde_json::json!({
+            "model_id": model.meta.model_id.to_string(),
+            "items": data.rows,
+            "common_rows": data.keys.len(),
+        }),
+        model: None,
     })
 }
 
@@ -733,6 +1066,12 @@ fn finish(
                     if let (Some(keys), Some(p)) = (f.result.get("keys"), e.params.as_object_mut())
                     {
                         p.insert("keys".into(), keys.clone());
+                    }
+                    // Joint modeling: which model, on how many common rows (never which rows).
+                    for k in ["model_id", "common_rows"] {
+                        if let (Some(v), Some(p)) = (f.result.get(k), e.params.as_object_mut()) {
+                            p.insert(k.into(), v.clone());
+                        }
                     }
                 }
                 if let Err(err) = store.audit_append(&e) {
@@ -847,6 +1186,32 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
     };
     let work = match p.spec {
         JobSpec::Psi { .. } => Work::Psi(dataset),
+        JobSpec::Train { .. } => Work::TrainHost(dataset),
+        JobSpec::Predict { model } => {
+            let stored = match fl_job::load_model(&node.dir, model) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "cannot load a model part");
+                    return Ok(Verdict::Reject(
+                        Some(job),
+                        format!("model {model} cannot be used on the partner's node"),
+                    ));
+                }
+            };
+            if stored.meta.side != Side::Host || stored.meta.partner != partner.name {
+                return Ok(Verdict::Reject(
+                    Some(job),
+                    format!(
+                        "model {model} was not trained with partner {:?}",
+                        partner.name
+                    ),
+                ));
+            }
+            Work::PredictHost {
+                dataset,
+                model: Box::new(stored),
+            }
+        }
         JobSpec::Pir {
             curve,
             keys,
@@ -1012,11 +1377,20 @@ pub fn rerun(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> 
     }
     let spec: JobSpec = serde_json::from_value(job.params.clone())
         .map_err(|e| NodeError::Internal(format!("job {id}: stored parameters: {e}")))?;
-    let JobSpec::Psi { mode, curve } = spec else {
-        return Err(NodeError::Conflict(format!(
-            "job {id} is a hidden query, whose keys file stays with the `unseen query` that ran \
-             it; run `unseen query` again"
-        )));
+    let (mode, curve) = match spec {
+        JobSpec::Psi { mode, curve } => (mode, curve),
+        JobSpec::Pir { .. } => {
+            return Err(NodeError::Conflict(format!(
+                "job {id} is a hidden query, whose keys file stays with the `unseen query` that \
+                 ran it; run `unseen query` again"
+            )));
+        }
+        JobSpec::Train { .. } | JobSpec::Predict { .. } => {
+            return Err(NodeError::Conflict(format!(
+                "job {id} is a joint-modeling job; run `unseen train`, `unseen predict` or \
+                 `unseen report` again"
+            )));
+        }
     };
     let req = SubmitRequest {
         kind: spec.kind().to_owned(),
@@ -1025,6 +1399,7 @@ pub fn rerun(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> 
         peer_dataset: job.peer_dataset.clone(),
         mode: Some(mode),
         curve: Some(curve),
+        ..SubmitRequest::default()
     };
     submit(node, actor, &req, Some(id.to_owned()))
 }

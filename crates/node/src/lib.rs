@@ -14,6 +14,7 @@ pub mod control;
 pub mod daemon;
 pub mod dir;
 mod error;
+pub mod fl_job;
 pub mod init;
 pub mod jobs;
 pub mod metrics;

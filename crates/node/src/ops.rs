@@ -236,6 +236,17 @@ pub fn allow(store: &mut Store, actor: &str, p: &PolicyInput) -> Result<Policy, 
             receivers.as_str()
         )));
     }
+    // Joint modeling aligns the rows by PSI in mode `both`: both nodes learn the common rows.
+    if matches!(p.job.as_str(), "train" | "predict")
+        && !matches!(receivers, Receivers::Any | Receivers::Both)
+    {
+        return Err(NodeError::Invalid(format!(
+            "receivers {}: a {} job aligns the rows by PSI, so both nodes learn which customers \
+             are common; its rule must be --receivers both (or any)",
+            receivers.as_str(),
+            p.job
+        )));
+    }
     let policy = store.allow(&NewPolicy {
         dataset: p.dataset.clone(),
         partner: p.partner.clone(),

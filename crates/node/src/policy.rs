@@ -13,6 +13,10 @@
 //!
 //! In a hidden query (`pir`) the initiator (the querier) receives records and the responder
 //! (the table's owner) nothing, so a rule for `pir` must be `partner` or `any`.
+//!
+//! Joint-modeling jobs (`train`, `predict`) first align the rows by PSI in mode `both`: both
+//! nodes learn which of their rows the other also has (never the other's columns), so a rule
+//! for them must be `both` or `any`.
 
 use unseen_store::{Receivers, Store};
 
@@ -30,6 +34,8 @@ fn receivers(spec: &JobSpec, we_initiate: bool) -> (bool, bool) {
         },
         // The querier gets the records of its keys; the table's owner learns only their count.
         JobSpec::Pir { .. } => (true, false),
+        // Alignment by PSI in mode `both`.
+        JobSpec::Train { .. } | JobSpec::Predict { .. } => (true, true),
     };
     if we_initiate {
         (initiator, responder)
@@ -69,7 +75,7 @@ pub fn check(
     } else {
         let mode = match spec {
             JobSpec::Psi { mode, .. } => format!(" (mode {})", mode.as_str()),
-            JobSpec::Pir { .. } => String::new(),
+            JobSpec::Pir { .. } | JobSpec::Train { .. } | JobSpec::Predict { .. } => String::new(),
         };
         Ok(Err(format!(
             "the policy on dataset {dataset:?} for partner {partner:?} lets rows go to {:?} \

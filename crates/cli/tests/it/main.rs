@@ -10,4 +10,5 @@ mod node;
 mod nodes;
 mod psi;
 mod query;
+mod train;
 mod util;

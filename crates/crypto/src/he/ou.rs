@@ -79,6 +79,9 @@ struct OuPub<const N: usize> {
     tables: OnceLock<OuTables<N>>,
     /// Precomputed `H^r` (Montgomery form), each used once.
     pool: Mutex<Vec<Uint<N>>>,
+    /// The AVX-512 IFMA context for `n`, built on the first [`HePublicKey::bucket_sums`]
+    /// (`None`: no IFMA on this CPU, `UNSEEN_NO_SIMD`, or a 3072-bit key).
+    ifma: OnceLock<Option<super::mont_ifma::MontMul8>>,
 }
 
 struct OuTables<const N: usize> {
@@ -113,6 +116,7 @@ impl<const N: usize> OuPub<N> {
             h_m: *hm.as_montgomery(),
             tables: OnceLock::new(),
             pool: Mutex::new(Vec::new()),
+            ifma: OnceLock::new(),
         })
     }
 
@@ -511,6 +515,64 @@ macro_rules! on_pub {
 
 impl HePublicKey for OuPublicKey {
     type Ciphertext = OuCiphertext;
+
+    fn bucket_sums(
+        &self,
+        cts: &[OuCiphertext],
+        bins: &[&[u8]],
+        nodes: &[&[u32]],
+        n_bins: usize,
+    ) -> Result<Vec<Vec<Vec<OuCiphertext>>>, Error> {
+        use super::mont_ifma::{Mont52, bucket_products};
+        let PubInner::B2048(k) = &*self.0 else {
+            return super::bucket_sums_default(self, cts, bins, nodes, n_bins);
+        };
+        let ctx = k
+            .ifma
+            .get_or_init(|| super::mont_ifma::MontMul8::new(k.n.as_ref().as_words()));
+        let Some(ctx) = ctx else {
+            return super::bucket_sums_default(self, cts, bins, nodes, n_bins);
+        };
+        super::check_bucket_args(cts.len(), bins, nodes, n_bins)?;
+        // Only the rows some node uses enter the IFMA domain (one multiplication each).
+        let mut used = vec![false; cts.len()];
+        for rows in nodes {
+            for &r in *rows {
+                used[r as usize] = true;
+            }
+        }
+        let idx: Vec<usize> = (0..cts.len()).filter(|&i| used[i]).collect();
+        let words: Vec<&[u64]> = idx
+            .iter()
+            .map(|&i| match &cts[i].0 {
+                Ct::B2048(x) => Ok(&x.as_words()[..]),
+                Ct::B3072(_) => Err(Error::InvalidArgument(
+                    "bucket sums: a ciphertext of another key size",
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        let entered = ctx.from_r64_montgomery_batch(&words)?;
+        let mut conv: Vec<Mont52> = vec![ctx.ctx().one(); cts.len()];
+        for (&i, m) in idx.iter().zip(entered) {
+            conv[i] = m;
+        }
+        let mut out = Vec::with_capacity(nodes.len());
+        for rows in nodes {
+            let per_feature = bucket_products(ctx, &conv, bins, rows, n_bins)?;
+            let flat: Vec<Mont52> = per_feature.into_iter().flatten().collect();
+            let mut left = ctx.to_r64_montgomery_batch(&flat).into_iter().map(|w| {
+                let mut a = [0u64; 32];
+                a.copy_from_slice(&w[..32]);
+                OuCiphertext(Ct::B2048(Uint::from_words(a)))
+            });
+            out.push(
+                (0..bins.len())
+                    .map(|_| left.by_ref().take(n_bins).collect())
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
 
     fn scheme(&self) -> HeScheme {
         HeScheme::OkamotoUchiyama

@@ -9,6 +9,8 @@
 mod aead;
 mod expand;
 mod he;
+mod he_buckets;
+mod mont_ifma;
 mod oprf;
 mod properties;
 mod ristretto_ifma;

@@ -518,8 +518,7 @@ fn pir_jobs_are_neither_submitted_through_the_api_nor_rerun() {
         partner: "data-b".into(),
         dataset: "query".into(),
         peer_dataset: "blacklist".into(),
-        mode: None,
-        curve: None,
+        ..Default::default()
     };
     let err = unseen_node::jobs::submit(&f.node, "test", &req, None).unwrap_err();
     assert!(matches!(err, NodeError::Invalid(_)), "{err:?}");

@@ -1,0 +1,347 @@
+//! Joint modeling (联合建模) between nodes: `unseen train` (through the local daemon, like
+//! `job submit`), `unseen predict` and `unseen report` (from this process, like `unseen query`;
+//! the partner's daemon must run), `unseen model list`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use unseen_node::control::ModelId;
+use unseen_node::fl_job;
+use unseen_node::jobs::PredictInput;
+use unseen_node::{Node, NodeError};
+
+use crate::UsageError;
+use crate::node_cmd::{node_dir, store};
+
+const TRAIN_EXAMPLES: &str = "\
+Example (the bank holds the labels; data-b holds other features of the same customers):
+  unseen --dir A train secureboost --partner data-b --dataset applicants \\
+      --peer-dataset features --label default_flag --trees 100 --depth 5 --bins 32 \\
+      --learning-rate 0.1 --wait
+
+Both datasets are aligned by PSI first (both nodes learn which of their customers are common;
+nothing else). Every column but the key and the label is a feature and must be numeric. Each
+node keeps its own part of the model in DIR/models/MODEL_ID/; the model id is in the job's
+result (`unseen job show JOB_ID`) and in `unseen model list`. Both nodes need a policy allowing
+`--job train` on their dataset for the other (receivers `both`).";
+
+pub(crate) const PREDICT_EXAMPLES_REF: &str = "\
+Example (the model's guest; the partner's node must be running):
+  unseen --dir A predict --model 3f2a… --dataset new_applicants \\
+      --peer-dataset new_features --output scores.csv
+
+scores.csv has the key and the predicted probability of the label being 1, for the customers
+both datasets hold (aligned by PSI). The partner evaluates its own splits and learns neither
+the scores nor the tree structure. Both nodes need a policy allowing `--job predict`.
+Exit codes: 0 success, 2 bad input, usage or refused by the partner, 1 other failure.";
+
+pub(crate) const REPORT_EXAMPLES_REF: &str = "\
+Example (the model's guest; the holdout dataset must hold the model's label column):
+  unseen --dir A report --model 3f2a… --dataset holdout --peer-dataset holdout_features \\
+      --output report.html
+
+report.html is one self-contained page (no external resources): AUC, KS, Gini, the confusion
+matrix at --threshold, lift and gain by decile, population stability against the training
+scores, ROC and KS curves, and feature importance (the partner's features by number only).";
+
+/// Trains a model with a partner.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrainCommand {
+    /// Vertical SecureBoost (gradient-boosted trees; Cheng et al. 2021): lossless, the same
+    /// trees as training on the joined data.
+    #[command(after_help = TRAIN_EXAMPLES)]
+    Secureboost(TrainArgs),
+    /// Vertical logistic regression (homomorphic gradient descent).
+    #[command(after_help = TRAIN_EXAMPLES)]
+    Lr(TrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// The partner holding the other features.
+    #[arg(long)]
+    partner: String,
+    /// This node's dataset: the label column and this node's features.
+    #[arg(long)]
+    dataset: String,
+    /// The partner's dataset (its name on the partner's node).
+    #[arg(long)]
+    peer_dataset: String,
+    /// The label column of --dataset (values 0 and 1; 1 = the event, e.g. default).
+    #[arg(long)]
+    label: String,
+    /// Trees (SecureBoost) or epochs (logistic regression).
+    #[arg(long, default_value_t = 100)]
+    trees: u32,
+    /// Maximum tree depth (SecureBoost).
+    #[arg(long, default_value_t = 5)]
+    depth: u32,
+    /// Bins per feature (quantiles; SecureBoost).
+    #[arg(long, default_value_t = 32)]
+    bins: u32,
+    /// Learning rate (shrinkage for SecureBoost, step size for logistic regression).
+    #[arg(long, default_value_t = 0.1)]
+    learning_rate: f64,
+    /// Wait for the job to end; exit 0 only if it succeeded.
+    #[arg(long)]
+    wait: bool,
+}
+
+/// Scores a dataset with a trained model.
+#[derive(Debug, Args)]
+pub(crate) struct PredictArgs {
+    /// The model id (32 hex digits; `unseen model list`).
+    #[arg(long)]
+    model: String,
+    /// This node's dataset to score (the model's features, by column name).
+    #[arg(long)]
+    dataset: String,
+    /// The partner's dataset with the partner's features of the same customers.
+    #[arg(long)]
+    peer_dataset: String,
+    /// Where the scores go (CSV).
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Writes the model report of a labelled holdout dataset.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The model id (32 hex digits; `unseen model list`).
+    #[arg(long)]
+    model: String,
+    /// This node's holdout dataset (the model's features and its label column).
+    #[arg(long)]
+    dataset: String,
+    /// The partner's dataset with the partner's features of the same customers.
+    #[arg(long)]
+    peer_dataset: String,
+    /// Where the report goes (HTML).
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    /// Classification threshold for the confusion matrix (probability of the label being 1).
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Model parts held by this node.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelCommand {
+    /// Lists this node's model parts, newest first.
+    List {
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<ExitCode> {
+    let (algorithm, a) = match c {
+        TrainCommand::Secureboost(a) => ("secureboost", a),
+        TrainCommand::Lr(a) => ("lr", a),
+    };
+    unseen_node::control::check_train(a.trees, a.depth, a.bins, a.learning_rate)
+        .map_err(UsageError)?;
+    let dir = node_dir(dir)?;
+    let client = unseen_node::client::Client::new(&dir)?;
+    let job = client.post(
+        "/v1/jobs",
+        &json!({
+            "kind": "train",
+            "algorithm": algorithm,
+            "partner": a.partner,
+            "dataset": a.dataset,
+            "peer_dataset": a.peer_dataset,
+            "label": a.label,
+            "trees": a.trees,
+            "depth": a.depth,
+            "bins": a.bins,
+            "learning_rate": a.learning_rate,
+        }),
+    )?;
+    crate::node_cmd::follow(&client, &job, a.wait)
+}
+
+fn parse_model(s: &str) -> anyhow::Result<ModelId> {
+    Ok(s.parse::<ModelId>()
+        .map_err(|e| UsageError(format!("--model: {e}")))?)
+}
+
+/// Runs a prediction job (scores or report) and reports it.
+fn run_predict(
+    dir: Option<&PathBuf>,
+    model: &str,
+    dataset: &str,
+    peer_dataset: &str,
+    output: PathBuf,
+    report: Option<f64>,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let id = parse_model(model)?;
+    if let Some(t) = report
+        && !(0.0..=1.0).contains(&t)
+    {
+        return Err(UsageError(format!("--threshold {t}: must be in [0, 1]")).into());
+    }
+    let dir = node_dir(dir)?;
+    let ds = store(&dir)?
+        .dataset(dataset)
+        .map_err(NodeError::from)?
+        .ok_or_else(|| UsageError(format!("no dataset named {dataset:?} on this node")))?;
+    let stored = fl_job::load_model(&dir, id).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(parent) = output.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        return Err(UsageError(format!(
+            "--output {}: directory {} does not exist",
+            output.display(),
+            parent.display()
+        ))
+        .into());
+    }
+    let node = Node::open(&dir)?;
+    let pb = crate::progress::spinner();
+    pb.set_message(if report.is_some() {
+        "reporting"
+    } else {
+        "scoring"
+    });
+    let job = unseen_node::jobs::predict(
+        &node,
+        "cli",
+        peer_dataset,
+        PredictInput {
+            model: stored,
+            dataset: ds,
+            output: output.clone(),
+            report,
+        },
+    );
+    pb.finish_and_clear();
+    let job = job?;
+    let reason = job.reason.clone().unwrap_or_default();
+    match job.state {
+        unseen_store::JobState::Succeeded => {}
+        unseen_store::JobState::Rejected => {
+            eprintln!("error: job {}: {reason}", job.id);
+            return Ok(ExitCode::from(2));
+        }
+        other => {
+            eprintln!("error: job {} {}: {reason}", job.id, other.as_str());
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let r = &job.result;
+    if json_out {
+        let v = json!({
+            "job": job.id,
+            "state": job.state.as_str(),
+            "model": model,
+            "items": r["items"],
+            "common_rows": r["common_rows"],
+            "report": r["report"],
+            "output": job.output,
+            "bytes_sent": job.bytes_sent,
+            "bytes_received": job.bytes_received,
+            "wall_s": start.elapsed().as_secs_f64(),
+        });
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "rows:      {} common of {} in {dataset}",
+        r["common_rows"], r["items"]
+    );
+    if let Some(m) = r["report"].as_object() {
+        let f = |k: &str| {
+            m.get(k)
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(f64::NAN)
+        };
+        println!(
+            "metrics:   AUC {:.4}, KS {:.4}, Gini {:.4}",
+            f("auc"),
+            f("ks"),
+            f("gini")
+        );
+    }
+    println!("output:    {}", output.display());
+    println!(
+        "time:      {:.2} s; sent {:.2} MiB, received {:.2} MiB; job {}",
+        start.elapsed().as_secs_f64(),
+        job.bytes_sent as f64 / (1 << 20) as f64,
+        job.bytes_received as f64 / (1 << 20) as f64,
+        job.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn predict(dir: Option<&PathBuf>, a: &PredictArgs) -> anyhow::Result<ExitCode> {
+    run_predict(
+        dir,
+        &a.model,
+        &a.dataset,
+        &a.peer_dataset,
+        a.output.clone(),
+        None,
+        a.json,
+    )
+}
+
+pub(crate) fn report(dir: Option<&PathBuf>, a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    run_predict(
+        dir,
+        &a.model,
+        &a.dataset,
+        &a.peer_dataset,
+        a.output.clone(),
+        Some(a.threshold),
+        a.json,
+    )
+}
+
+pub(crate) fn model(dir: Option<&PathBuf>, c: &ModelCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    dir.check()?;
+    let ModelCommand::List { json: as_json } = c;
+    let models = fl_job::list_models(&dir);
+    if *as_json {
+        println!("{}", serde_json::to_string_pretty(&models)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if models.is_empty() {
+        eprintln!("no models on this node (train one with `unseen train`)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<32}  {:<11}  {:<5}  {:<12}  {:<16}  {:>8}  features",
+        "model", "algorithm", "side", "partner", "dataset", "rows"
+    );
+    for m in models {
+        println!(
+            "{:<32}  {:<11}  {:<5}  {:<12}  {:<16}  {:>8}  {}",
+            m.model_id.to_string(),
+            m.algorithm.as_str(),
+            match m.side {
+                fl_job::Side::Guest => "guest",
+                fl_job::Side::Host => "host",
+            },
+            m.partner,
+            m.dataset,
+            m.rows,
+            m.features.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,382 @@
+//! Joint modeling between two real nodes on loopback: `train secureboost` through the bank's
+//! daemon (the rows aligned by PSI inside the job), `model list` on both, `predict` compared
+//! score by score with the plaintext oracle trained on the joined data, `report` against the
+//! AUC of those scores, refusals (policy, the host's part, a non-numeric feature), both audit
+//! chains.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+use unseen_fl::secureboost as sb;
+
+use crate::nodes::{Node, err_str, last_line, show};
+use crate::util::id;
+
+const TREES: u32 = 3;
+const DEPTH: u8 = 3;
+const BINS: usize = 8;
+const LR: f64 = 0.3;
+
+/// Guest features, host features and the label of customer `i` (deterministic).
+fn row(i: u32) -> ([f64; 3], [f64; 4], u8) {
+    let g = [
+        f64::from((i * 37) % 101) / 10.0,
+        f64::from((i * 53) % 89),
+        f64::from((i * 17) % 13) / 2.0,
+    ];
+    let h = [
+        f64::from((i * 29) % 97),
+        f64::from((i * 41) % 83) / 3.0,
+        f64::from(i % 7),
+        f64::from((i * 13) % 61),
+    ];
+    let z = g[0] + h[0] / 10.0 + 1.5 * h[2] - g[2] + f64::from((i * 7919) % 11);
+    (g, h, u8::from(z > 17.0))
+}
+
+fn write_guest(path: &Path, ids: impl Iterator<Item = u32>) {
+    let mut s = String::from("id,label,g0,g1,g2\n");
+    for i in ids {
+        let (g, _, y) = row(i);
+        s.push_str(&format!("{},{y},{},{},{}\n", id(i), g[0], g[1], g[2]));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn write_host(path: &Path, ids: impl Iterator<Item = u32>) {
+    let mut s = String::from("id,host_x0,host_x1,host_x2,host_x3\n");
+    for i in ids {
+        let (_, h, _) = row(i);
+        s.push_str(&format!("{},{},{},{},{}\n", id(i), h[0], h[1], h[2], h[3]));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn add(n: &Node, name: &str, path: &Path) {
+    n.ok(&[
+        "dataset",
+        "add",
+        "--name",
+        name,
+        "--path",
+        path.to_str().unwrap(),
+        "--key",
+        "id",
+        "--key-type",
+        "id-card",
+    ]);
+}
+
+fn allow(n: &Node, dataset: &str, partner: &str, job: &str) {
+    n.ok(&[
+        "policy",
+        "allow",
+        "--dataset",
+        dataset,
+        "--partner",
+        partner,
+        "--job",
+        job,
+        "--receivers",
+        "both",
+    ]);
+}
+
+/// Guest columns, host columns (column-major), labels and normalised keys.
+type Joined = (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<u8>, Vec<String>);
+
+/// The columns of `ids` sorted by normalised key, as the nodes align them.
+fn columns(ids: &[u32]) -> Joined {
+    let mut by_key: BTreeMap<String, u32> = BTreeMap::new();
+    for &i in ids {
+        by_key.insert(id(i).to_uppercase(), i);
+    }
+    let rows: Vec<_> = by_key.values().map(|&i| row(i)).collect();
+    let g = (0..3)
+        .map(|j| rows.iter().map(|r| r.0[j]).collect())
+        .collect();
+    let h = (0..4)
+        .map(|j| rows.iter().map(|r| r.1[j]).collect())
+        .collect();
+    let y = rows.iter().map(|r| r.2).collect();
+    (g, h, y, by_key.into_keys().collect())
+}
+
+/// The plaintext oracle's probabilities for the holdout customers, by normalised key.
+fn oracle(train: &[u32], holdout: &[u32]) -> BTreeMap<String, f64> {
+    let (gt, ht, y, _) = columns(train);
+    let gc = sb::BinCuts::fit(&gt, BINS).unwrap();
+    let hc = sb::BinCuts::fit(&ht, BINS).unwrap();
+    let (gb, hb) = (gc.bin_columns(&gt).unwrap(), hc.bin_columns(&ht).unwrap());
+    let gn: Vec<usize> = (0..3).map(|f| gc.bins_of(f)).collect();
+    let hn: Vec<usize> = (0..4).map(|f| hc.bins_of(f)).collect();
+    let params = sb::TreeParams {
+        trees: TREES,
+        max_depth: DEPTH,
+        learning_rate: LR,
+        ..sb::TreeParams::default()
+    };
+    let model = sb::plain::train(
+        sb::Binned {
+            columns: &gb,
+            bins: &gn,
+        },
+        sb::Binned {
+            columns: &hb,
+            bins: &hn,
+        },
+        &y,
+        &params,
+        sb::ColSample::default(),
+        None,
+    )
+    .unwrap();
+    let (gh, hh, _, keys) = columns(holdout);
+    let m = model.margins(
+        &gc.bin_columns(&gh).unwrap(),
+        &hc.bin_columns(&hh).unwrap(),
+        keys.len(),
+    );
+    keys.into_iter()
+        .zip(m)
+        .map(|(k, m)| (k, 1.0 / (1.0 + (-m).exp())))
+        .collect()
+}
+
+fn read_scores(path: &Path) -> BTreeMap<String, f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,score"));
+    lines
+        .map(|l| {
+            let (k, s) = l.split_once(',').unwrap();
+            (k.to_owned(), s.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn train_predict_report_between_two_nodes() {
+    let mut a = Node::init("bank-a");
+    let mut b = Node::init("data-b");
+    a.add_partner(&b);
+    b.add_partner(&a);
+    // Training: the bank has customers 0..650, the partner 50..700: 600 in common.
+    let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
+    write_guest(&ga, 0..650);
+    write_host(&hb_, 50..700);
+    // Holdout: 1000..1300 at both, plus 20 only at the bank.
+    let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
+    write_guest(&gh, 1000..1320);
+    write_host(&hh, 1000..1300);
+    add(&a, "applicants", &ga);
+    add(&a, "holdout", &gh);
+    add(&b, "features", &hb_);
+    add(&b, "holdout_features", &hh);
+    // A train rule that would keep the common rows from one side is refused.
+    let o = a.cmd(&[
+        "policy",
+        "allow",
+        "--dataset",
+        "applicants",
+        "--partner",
+        "data-b",
+        "--job",
+        "train",
+        "--receivers",
+        "owner",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        err_str(&o).contains("its rule must be --receivers both"),
+        "{}",
+        show(&o)
+    );
+    allow(&a, "applicants", "data-b", "train");
+    allow(&a, "holdout", "data-b", "predict");
+    allow(&b, "features", "bank-a", "train");
+    allow(&b, "holdout_features", "bank-a", "predict");
+    a.start();
+    b.start();
+
+    let o = a.ok(&[
+        "train",
+        "secureboost",
+        "--partner",
+        "data-b",
+        "--dataset",
+        "applicants",
+        "--peer-dataset",
+        "features",
+        "--label",
+        "label",
+        "--trees",
+        "3",
+        "--depth",
+        "3",
+        "--bins",
+        "8",
+        "--learning-rate",
+        "0.3",
+        "--wait",
+    ]);
+    let job_id = last_line(&o);
+    let job = a.json(&["job", "show", &job_id]);
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    assert_eq!(job["result"]["common_rows"], 600, "{job:#}");
+    let model = job["result"]["model_id"].as_str().unwrap().to_owned();
+
+    // Each node lists its own part: same id, its own features only.
+    let la: Value = a.json(&["model", "list"]);
+    let lb: Value = b.json(&["model", "list"]);
+    assert_eq!(la[0]["model_id"], model.as_str(), "{la:#}");
+    assert_eq!(lb[0]["model_id"], model.as_str(), "{lb:#}");
+    assert_eq!(la[0]["side"], "guest");
+    assert_eq!(lb[0]["side"], "host");
+    assert_eq!(la[0]["features"], serde_json::json!(["g0", "g1", "g2"]));
+    assert_eq!(
+        lb[0]["features"],
+        serde_json::json!(["host_x0", "host_x1", "host_x2", "host_x3"])
+    );
+    assert_eq!(la[0]["label"], "label");
+    assert_eq!(lb[0]["label"], Value::Null);
+    assert_eq!(la[0]["rows"], 600);
+
+    // Scores: the 300 common holdout customers, each equal to the plaintext oracle's.
+    let scores = a.scratch("scores.csv");
+    let p = a.json(&[
+        "predict",
+        "--model",
+        &model,
+        "--dataset",
+        "holdout",
+        "--peer-dataset",
+        "holdout_features",
+        "--output",
+        scores.to_str().unwrap(),
+    ]);
+    assert_eq!(p["common_rows"], 300, "{p:#}");
+    let got = read_scores(&scores);
+    let train: Vec<u32> = (50..650).collect();
+    let holdout: Vec<u32> = (1000..1300).collect();
+    let want = oracle(&train, &holdout);
+    assert_eq!(got.len(), want.len());
+    for ((k, s), (wk, w)) in got.iter().zip(&want) {
+        assert_eq!(k, wk);
+        assert!((s - w).abs() <= 1e-12, "{k}: {s} vs oracle {w}");
+    }
+
+    // The report: its AUC is the AUC of exactly these scores against the labels.
+    let html = a.scratch("report.html");
+    let r = a.json(&[
+        "report",
+        "--model",
+        &model,
+        "--dataset",
+        "holdout",
+        "--peer-dataset",
+        "holdout_features",
+        "--output",
+        html.to_str().unwrap(),
+        "--threshold",
+        "0.4",
+    ]);
+    let (_, _, labels, _) = columns(&holdout);
+    let s: Vec<f64> = got.values().copied().collect();
+    let auc = unseen_report::metrics::auc(&s, &labels).unwrap();
+    assert!(
+        (r["report"]["auc"].as_f64().unwrap() - auc).abs() < 1e-12,
+        "{r:#}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 4);
+    assert!(page.contains(&model));
+    assert!(
+        !page.contains("host_x"),
+        "the partner's feature names leaked"
+    );
+
+    // The host's part cannot score; a missing predict rule rejects; a bad feature fails.
+    let o = b.cmd(&[
+        "predict",
+        "--model",
+        &model,
+        "--dataset",
+        "holdout_features",
+        "--peer-dataset",
+        "holdout",
+        "--output",
+        b.scratch("x.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(err_str(&o).contains("as the host's part"), "{}", show(&o));
+    b.ok(&[
+        "policy",
+        "deny",
+        "--dataset",
+        "holdout_features",
+        "--partner",
+        "bank-a",
+        "--job",
+        "predict",
+    ]);
+    let o = a.cmd(&[
+        "predict",
+        "--model",
+        &model,
+        "--dataset",
+        "holdout",
+        "--peer-dataset",
+        "holdout_features",
+        "--output",
+        a.scratch("y.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
+    assert!(!a.scratch("y.csv").exists());
+
+    let bad = a.scratch("bad.csv");
+    // Customer 100 (a common one) on line 102: its g0 becomes text.
+    let text = std::fs::read_to_string(&ga).unwrap();
+    let line = 102;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == line {
+                let f: Vec<&str> = l.split(',').collect();
+                format!("{},{},n/a,{},{}", f[0], f[1], f[3], f[4])
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    add(&a, "bad", &bad);
+    allow(&a, "bad", "data-b", "train");
+    let o = a.cmd(&[
+        "train",
+        "secureboost",
+        "--partner",
+        "data-b",
+        "--dataset",
+        "bad",
+        "--peer-dataset",
+        "features",
+        "--label",
+        "label",
+        "--wait",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let failed = a.json(&["job", "show", &last_line(&o)]);
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("{}: line {line}: column \"g0\"", bad.display())),
+        "{failed:#}"
+    );
+
+    for n in [&a, &b] {
+        n.ok(&["audit", "verify"]);
+    }
+}

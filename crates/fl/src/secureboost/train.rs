@@ -1,0 +1,938 @@
+//! The roles and drivers of SecureBoost training (Cheng et al. 2021, §"Federated learning with
+//! SecureBoost", Algorithms 1 and 2), over a [`Channel`].
+//!
+//! Per tree: the guest computes `g, h` per row, quantizes them to `P` fraction bits, encrypts
+//! one plaintext `g_q·2^W + h_q` per sampled row and sends them once (Algorithm 1, "encrypt
+//! gradients"). Per level, the guest names each row's node and which nodes the host builds
+//! (the smaller child of each split: histogram subtraction, as LightGBM and FATE do); the host
+//! sums the encrypted values per (node, feature, bin) (Algorithm 2, "aggregate"), packs
+//! [`slots`] bins per ciphertext by `c ← c·2^128 + c'` (Horner), adds a fresh encryption of the
+//! slot offsets (which also re-randomises the sum) and sends them. The guest decrypts, derives
+//! the sibling histograms by subtraction, checks that every host feature's bins sum to the
+//! node's totals, and picks the best split over both parties' features (Algorithm 1, "find the
+//! best split"). For a host split it sends `(node, feature, bin)`; the host stores a record
+//! (the paper's lookup table) and returns only the left/right partition of that node's rows.
+//! Leaves stay on the guest.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use unseen_channel::{Channel, Stats};
+use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext};
+
+use super::bins::BinCuts;
+use super::core::{
+    G_OFFSET, GH, H_BITS, Node, SLOT_BITS, Tree, TreeParams, base_margin, check_labels, gain_floor,
+    grad, leaf_weight, logloss, sample_columns, sample_rows, scan_feature,
+};
+use super::model::{
+    GuestModel, GuestSplit, HostModel, HostRecord, recv_decisions, send_decisions, table_digest,
+};
+use super::msgs::{
+    self, Finish, GRAD_CHUNK, Hello, HostHello, Level, NO_NODE, Next, SplitRequest, bitmap_len,
+    check_frame, decode_bitmap, decode_ciphertexts, decode_indices, encode_bitmap, header, step,
+};
+use super::plain::ColSample;
+use crate::FlError;
+
+/// Histogram bins per ciphertext for a plaintext space of `plaintext_bits` (1 without packing).
+pub fn slots(plaintext_bits: u32, pack: bool) -> usize {
+    if pack {
+        (plaintext_bits.saturating_sub(1) / SLOT_BITS).max(1) as usize
+    } else {
+        1
+    }
+}
+
+fn crypto(e: unseen_crypto::Error) -> FlError {
+    FlError::Crypto(e)
+}
+
+/// The host's inputs.
+#[derive(Clone)]
+pub struct HostConfig {
+    /// The host's cut points.
+    pub cuts: BinCuts,
+    /// Binned training features (column-major).
+    pub train: Vec<Vec<u8>>,
+    /// Binned validation features (column-major; empty columns: none).
+    pub valid: Vec<Vec<u8>>,
+    /// Feature names.
+    pub feature_names: Vec<String>,
+    /// Column sampling.
+    pub col_sample: ColSample,
+}
+
+impl core::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("features", &self.train.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostConfig {
+    /// Fits `bins` quantile bins on raw training `columns` and bins them and the validation
+    /// columns (`valid` may be empty).
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::InvalidInput`] for inconsistent columns or names.
+    pub fn new(
+        train: &[Vec<f64>],
+        valid: &[Vec<f64>],
+        bins: usize,
+        feature_names: Vec<String>,
+        col_sample: ColSample,
+    ) -> Result<Self, FlError> {
+        if feature_names.len() != train.len() || train.len() > msgs::MAX_FEATURES {
+            return Err(FlError::InvalidInput("host feature names or count".into()));
+        }
+        let cuts = BinCuts::fit(train, bins)?;
+        let tb = cuts.bin_columns(train)?;
+        let vb = if valid.is_empty() {
+            vec![Vec::new(); train.len()]
+        } else {
+            cuts.bin_columns(valid)?
+        };
+        Ok(Self {
+            cuts,
+            train: tb,
+            valid: vb,
+            feature_names,
+            col_sample,
+        })
+    }
+}
+
+/// The guest's inputs.
+#[derive(Clone)]
+pub struct GuestConfig {
+    /// The guest's cut points.
+    pub cuts: BinCuts,
+    /// Binned training features (column-major).
+    pub train: Vec<Vec<u8>>,
+    /// Training labels (0 or 1).
+    pub labels: Vec<u8>,
+    /// Binned validation features and labels, for early stopping.
+    pub valid: Option<(Vec<Vec<u8>>, Vec<u8>)>,
+    /// Feature names.
+    pub feature_names: Vec<String>,
+    /// Hyper-parameters.
+    pub params: TreeParams,
+    /// Whether the host packs several bins per ciphertext.
+    pub pack: bool,
+}
+
+impl core::fmt::Debug for GuestConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GuestConfig")
+            .field("features", &self.train.len())
+            .field("rows", &self.labels.len())
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GuestConfig {
+    /// Fits `bins` quantile bins on raw training `columns`, bins them (and the validation
+    /// columns, if any).
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::InvalidInput`] for inconsistent inputs.
+    pub fn new(
+        train: &[Vec<f64>],
+        labels: Vec<u8>,
+        valid: Option<(&[Vec<f64>], Vec<u8>)>,
+        bins: usize,
+        feature_names: Vec<String>,
+        params: TreeParams,
+    ) -> Result<Self, FlError> {
+        if feature_names.len() != train.len() {
+            return Err(FlError::InvalidInput("guest feature names".into()));
+        }
+        let cuts = BinCuts::fit(train, bins)?;
+        let tb = cuts.bin_columns(train)?;
+        let valid = match valid {
+            Some((v, l)) => Some((cuts.bin_columns(v)?, l)),
+            None => None,
+        };
+        Ok(Self {
+            cuts,
+            train: tb,
+            labels,
+            valid,
+            feature_names,
+            params,
+            pack: true,
+        })
+    }
+}
+
+/// Counters and timings of the guest's run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GuestReport {
+    /// Wall time of each tree.
+    pub tree_times: Vec<Duration>,
+    /// Time spent encrypting.
+    pub encrypt: Duration,
+    /// Time spent waiting for and decoding host histograms.
+    pub wait_histograms: Duration,
+    /// Time spent decrypting.
+    pub decrypt: Duration,
+    /// Encryptions.
+    pub encryptions: u64,
+    /// Decryptions.
+    pub decryptions: u64,
+    /// Trees kept (after early stopping).
+    pub trees_kept: usize,
+}
+
+/// What the guest gets.
+#[derive(Clone, Debug)]
+pub struct GuestOutput {
+    /// The guest's model part.
+    pub model: GuestModel,
+    /// Traffic.
+    pub stats: Stats,
+    /// Counters and timings.
+    pub report: GuestReport,
+    /// The training rows' probabilities under the model (`None` when early stopping dropped
+    /// trees), for the report's population stability.
+    pub train_scores: Option<Vec<f64>>,
+}
+
+/// What the host gets.
+#[derive(Clone, Debug)]
+pub struct HostOutput {
+    /// The host's model part.
+    pub model: HostModel,
+    /// Traffic.
+    pub stats: Stats,
+    /// Homomorphic additions performed.
+    pub additions: u64,
+    /// Time spent accumulating and packing histograms.
+    pub accumulate: Duration,
+}
+
+/// A node of the level being grown, on the guest.
+struct GNode {
+    /// Index in the tree's node list.
+    id: usize,
+    /// All rows routed here (sampled or not).
+    rows: Vec<u32>,
+    /// Sums over the sampled rows.
+    total: GH,
+    /// Host histograms (per sampled host feature), once known.
+    host: Option<Vec<Vec<GH>>>,
+    /// Index of the sibling in the level and the parent's host histograms, when this node's
+    /// histograms are derived by subtraction.
+    derive: Option<(usize, std::sync::Arc<Vec<Vec<GH>>>)>,
+}
+
+/// Runs the guest.
+///
+/// # Errors
+///
+/// [`FlError`] of the channel, the decoders (a host message inconsistent with the session is
+/// refused with a typed error) or invalid local input.
+#[allow(clippy::too_many_lines)] // one tree's loop reads best in one piece, step by step
+pub fn run_guest<K: HeSecretKey, C: Channel>(
+    ch: &mut C,
+    sk: &K,
+    cfg: &GuestConfig,
+) -> Result<GuestOutput, FlError> {
+    let p = &cfg.params;
+    p.validate()?;
+    let n = cfg.labels.len();
+    check_labels(&cfg.labels, n)?;
+    if cfg.train.iter().any(|c| c.len() != n) || cfg.train.len() != cfg.cuts.features() {
+        return Err(FlError::InvalidInput("guest columns".into()));
+    }
+    let nv = cfg.valid.as_ref().map_or(0, |(_, l)| l.len());
+    let pk = sk.public();
+    let slots = slots(pk.plaintext_bits(), cfg.pack);
+    let ct_len = pk.ciphertext_len();
+    let rows32 = u32::try_from(n).map_err(|_| FlError::InvalidInput("rows".into()))?;
+    ch.send(
+        header(step::HELLO),
+        Hello {
+            public_key: pk.to_bytes(),
+            rows: rows32,
+            valid_rows: u32::try_from(nv).map_err(|_| FlError::InvalidInput("rows".into()))?,
+            pack: cfg.pack,
+            max_depth: p.max_depth,
+        }
+        .encode(),
+    )?;
+    let hh = HostHello::decode(&ch.recv(header(step::HOST_HELLO), HostHello::MAX_LEN)?)?;
+    if hh.rows != rows32 {
+        return Err(FlError::CountMismatch {
+            what: "host training rows",
+            got: u64::from(hh.rows),
+            expected: u64::from(rows32),
+        });
+    }
+    if hh.valid_rows as usize != nv {
+        return Err(FlError::CountMismatch {
+            what: "host validation rows",
+            got: u64::from(hh.valid_rows),
+            expected: nv as u64,
+        });
+    }
+    let host_bins: Vec<usize> = hh.bins.iter().map(|&b| usize::from(b)).collect();
+    let gbins: Vec<usize> = (0..cfg.train.len()).map(|f| cfg.cuts.bins_of(f)).collect();
+
+    let base = base_margin(&cfg.labels, p);
+    let mut margins = vec![base; n];
+    let mut vmargins = vec![base; nv];
+    let mut trees: Vec<Tree<GuestSplit>> = Vec::new();
+    let mut records: Vec<HostRecord> = Vec::new();
+    let mut records_at_tree: Vec<usize> = Vec::new();
+    let mut best = (f64::INFINITY, 0usize);
+    let mut report = GuestReport::default();
+    let floor = gain_floor(p);
+
+    for t in 0..p.trees {
+        let t0 = Instant::now();
+        records_at_tree.push(records.len());
+        let gh: Vec<GH> = margins
+            .iter()
+            .zip(&cfg.labels)
+            .map(|(&m, &y)| {
+                let (g, h) = grad(m, y);
+                GH {
+                    g: i128::from(g),
+                    h: i128::from(h),
+                }
+            })
+            .collect();
+        let sampled = sample_rows(n, p.row_sample, p.seed, t);
+        let gcols = sample_columns(cfg.train.len(), p.col_sample, p.seed, t);
+        ch.send(header(step::NEXT), Next::Tree(t, sampled.clone()).encode())?;
+        // Encrypt and send the packed gradients of the sampled rows (never in the clear).
+        let te = Instant::now();
+        let pts: Vec<Plaintext> = gh
+            .iter()
+            .zip(&sampled)
+            .filter(|(_, s)| **s)
+            .map(|(x, _)| Plaintext::from_i128((x.g << H_BITS) + x.h))
+            .collect();
+        for chunk in pts.chunks(GRAD_CHUNK) {
+            let cts = pk.encrypt_batch(chunk).map_err(crypto)?;
+            let mut buf = Vec::with_capacity(cts.len() * ct_len);
+            for c in &cts {
+                pk.write_ciphertext(c, &mut buf);
+            }
+            ch.send(header(step::GRADIENTS), buf)?;
+        }
+        report.encryptions += pts.len() as u64;
+        report.encrypt += te.elapsed();
+        drop(pts);
+        let hcols = decode_indices(
+            &ch.recv(header(step::HOST_TREE), 2 + 2 * host_bins.len())?,
+            host_bins.len(),
+        )?;
+        let cts_per_node: usize = hcols.iter().map(|&f| host_bins[f].div_ceil(slots)).sum();
+        let node_msg_len = check_frame(cts_per_node * ct_len)?;
+
+        let mut nodes: Vec<Node<GuestSplit>> = vec![Node::Leaf { weight: 0.0 }];
+        let root_rows: Vec<u32> = (0..rows32).collect();
+        let total = sum_rows(&root_rows, &gh, &sampled);
+        let mut level = vec![GNode {
+            id: 0,
+            rows: root_rows,
+            total,
+            host: None,
+            derive: None,
+        }];
+        let mut leaves: Vec<(usize, Vec<u32>)> = Vec::new();
+        for depth in 0..p.max_depth {
+            // Which nodes the host builds; the others are derived from their parent.
+            let nodes_u16 = u16::try_from(level.len()).map_err(|_| FlError::Internal("level"))?;
+            let built: Vec<u16> = (0..nodes_u16)
+                .filter(|&i| level[usize::from(i)].derive.is_none())
+                .collect();
+            let mut assign = vec![NO_NODE; n];
+            for (i, nd) in level.iter().enumerate() {
+                let i = u16::try_from(i).map_err(|_| FlError::Internal("level"))?;
+                for &r in &nd.rows {
+                    assign[r as usize] = i;
+                }
+            }
+            ch.send(
+                header(step::LEVEL),
+                Level {
+                    depth,
+                    nodes: nodes_u16,
+                    built: built.clone(),
+                    assign,
+                }
+                .encode(),
+            )?;
+            let tw = Instant::now();
+            let mut cts = Vec::with_capacity(built.len() * cts_per_node);
+            for _ in &built {
+                let b = ch.recv(header(step::HISTOGRAM), node_msg_len)?;
+                cts.extend(decode_ciphertexts(
+                    &b,
+                    cts_per_node,
+                    ct_len,
+                    "histogram",
+                    |c| pk.read_ciphertext(c),
+                )?);
+            }
+            report.wait_histograms += tw.elapsed();
+            let td = Instant::now();
+            let pts = sk.decrypt_batch(&cts);
+            report.decryptions += pts.len() as u64;
+            report.decrypt += td.elapsed();
+            drop(cts);
+            for (k, &bi) in built.iter().enumerate() {
+                let nd = &mut level[usize::from(bi)];
+                let hist = unpack_node(
+                    &pts[k * cts_per_node..(k + 1) * cts_per_node],
+                    &hcols,
+                    &host_bins,
+                    slots,
+                    nd.total,
+                )
+                .ok_or(FlError::BadHistogram {
+                    node: u32::from(bi),
+                    feature: 0,
+                })?;
+                nd.host = Some(hist);
+            }
+            for i in 0..level.len() {
+                if let Some((sib, parent)) = level[i].derive.take() {
+                    let s = level[sib]
+                        .host
+                        .as_ref()
+                        .ok_or(FlError::Internal("sibling"))?;
+                    let d: Vec<Vec<GH>> = parent
+                        .iter()
+                        .zip(s)
+                        .map(|(pf, sf)| pf.iter().zip(sf).map(|(&a, &b)| a - b).collect())
+                        .collect();
+                    level[i].host = Some(d);
+                }
+            }
+            // Best split per node, guest features first, then host (the oracle's order).
+            let best_splits: Vec<Option<(GuestOrHost, f64)>> = level
+                .par_iter()
+                .map(|nd| {
+                    let mut top = floor;
+                    let mut found = None;
+                    for &f in &gcols {
+                        let hist = histogram(&cfg.train[f], gbins[f], &nd.rows, &gh, &sampled);
+                        if let Some((bin, gain)) = scan_feature(&hist, nd.total, p, top) {
+                            top = gain;
+                            found = Some((GuestOrHost::Guest(f, bin), gain));
+                        }
+                    }
+                    if let Some(hh) = &nd.host {
+                        for (k, &f) in hcols.iter().enumerate() {
+                            if let Some((bin, gain)) = scan_feature(&hh[k], nd.total, p, top) {
+                                top = gain;
+                                found = Some((GuestOrHost::Host(f, bin), gain));
+                            }
+                        }
+                    }
+                    found
+                })
+                .collect();
+            let mut requests = Vec::new();
+            for (i, b) in best_splits.iter().enumerate() {
+                if let Some((GuestOrHost::Host(f, bin), _)) = b {
+                    requests.push(SplitRequest {
+                        node: u16::try_from(i).map_err(|_| FlError::Internal("node"))?,
+                        feature: u16::try_from(*f).map_err(|_| FlError::Internal("feature"))?,
+                        bin: *bin,
+                    });
+                }
+            }
+            let more = depth + 1 < p.max_depth && best_splits.iter().any(Option::is_some);
+            ch.send(header(step::SPLITS), msgs::encode_splits(&requests, more))?;
+            let plen: usize = requests
+                .iter()
+                .map(|r| bitmap_len(level[usize::from(r.node)].rows.len()))
+                .sum();
+            let pb = ch.recv(header(step::PARTITION), check_frame(plen)?)?;
+            if pb.len() != plen {
+                return Err(FlError::BadMessage {
+                    what: "partition",
+                    len: pb.len(),
+                    expected: plen,
+                });
+            }
+            let mut at = 0usize;
+            let mut host_left: Vec<Option<Vec<bool>>> = vec![None; level.len()];
+            for r in &requests {
+                let k = level[usize::from(r.node)].rows.len();
+                let bl = bitmap_len(k);
+                host_left[usize::from(r.node)] =
+                    Some(decode_bitmap(&pb[at..at + bl], k, "partition")?);
+                at += bl;
+            }
+            // Grow the next level.
+            let mut next: Vec<GNode> = Vec::new();
+            for (i, nd) in level.into_iter().enumerate() {
+                let Some((which, gain)) = best_splits[i] else {
+                    leaves.push((nd.id, nd.rows));
+                    nodes[nd.id] = Node::Leaf {
+                        weight: leaf_weight(nd.total, p),
+                    };
+                    continue;
+                };
+                let (rule, goes_left): (GuestSplit, Vec<bool>) = match which {
+                    GuestOrHost::Guest(f, bin) => (
+                        GuestSplit::Guest {
+                            feature: u32::try_from(f).map_err(|_| FlError::Internal("f"))?,
+                            bin,
+                        },
+                        nd.rows
+                            .iter()
+                            .map(|&r| cfg.train[f][r as usize] <= bin)
+                            .collect(),
+                    ),
+                    GuestOrHost::Host(f, bin) => {
+                        let record = u32::try_from(records.len())
+                            .map_err(|_| FlError::Internal("records"))?;
+                        records.push(HostRecord {
+                            feature: u16::try_from(f).map_err(|_| FlError::Internal("f"))?,
+                            bin,
+                        });
+                        (
+                            GuestSplit::Host { record },
+                            host_left[i].take().ok_or(FlError::Internal("partition"))?,
+                        )
+                    }
+                };
+                let (mut l, mut r) = (Vec::new(), Vec::new());
+                for (&row, &gl) in nd.rows.iter().zip(&goes_left) {
+                    if gl { l.push(row) } else { r.push(row) }
+                }
+                let li = nodes.len();
+                nodes.push(Node::Leaf { weight: 0.0 });
+                nodes.push(Node::Leaf { weight: 0.0 });
+                nodes[nd.id] = Node::Split {
+                    rule,
+                    gain,
+                    left: u32::try_from(li).map_err(|_| FlError::Internal("nodes"))?,
+                    right: u32::try_from(li + 1).map_err(|_| FlError::Internal("nodes"))?,
+                };
+                let (lt, rt) = (sum_rows(&l, &gh, &sampled), sum_rows(&r, &gh, &sampled));
+                let ls = l.iter().filter(|&&x| sampled[x as usize]).count();
+                let rs = r.iter().filter(|&&x| sampled[x as usize]).count();
+                let parent = std::sync::Arc::new(nd.host.unwrap_or_default());
+                let base_i = next.len();
+                // Build the smaller child (fewer sampled rows; the left one on a tie).
+                let (dl, dr) = if ls <= rs {
+                    (None, Some((base_i, parent)))
+                } else {
+                    (Some((base_i + 1, parent)), None)
+                };
+                next.push(GNode {
+                    id: li,
+                    rows: l,
+                    total: lt,
+                    host: None,
+                    derive: dl,
+                });
+                next.push(GNode {
+                    id: li + 1,
+                    rows: r,
+                    total: rt,
+                    host: None,
+                    derive: dr,
+                });
+            }
+            level = next;
+            if level.is_empty() {
+                break;
+            }
+        }
+        for nd in level {
+            nodes[nd.id] = Node::Leaf {
+                weight: leaf_weight(nd.total, p),
+            };
+            leaves.push((nd.id, nd.rows));
+        }
+        for (id, rows) in &leaves {
+            if let Node::Leaf { weight } = nodes[*id] {
+                for &r in rows {
+                    margins[r as usize] += weight;
+                }
+            }
+        }
+        let tree = Tree { nodes };
+        let first = records_at_tree[records_at_tree.len() - 1];
+        let mut stop = false;
+        if let Some((vcols, vlabels)) = cfg.valid.as_ref().filter(|_| nv > 0) {
+            let made = records.len() - first;
+            let dec = recv_decisions(ch, header(step::VALID), made, nv)?;
+            for (i, vm) in vmargins.iter_mut().enumerate() {
+                *vm += tree
+                    .eval(|s| match s {
+                        GuestSplit::Guest { feature, bin } => vcols[feature as usize][i] <= bin,
+                        GuestSplit::Host { record } => dec[record as usize - first][i],
+                    })
+                    .unwrap_or(0.0);
+            }
+            if let Some(rounds) = p.early_stopping_rounds {
+                let loss = logloss(&vmargins, vlabels);
+                let ti = trees.len();
+                if loss < best.0 {
+                    best = (loss, ti);
+                } else if ti - best.1 >= rounds as usize {
+                    stop = true;
+                }
+            }
+        }
+        trees.push(tree);
+        report.tree_times.push(t0.elapsed());
+        if stop {
+            trees.truncate(best.1 + 1);
+            records.truncate(records_at_tree[best.1 + 1]);
+            break;
+        }
+    }
+    let mut model_id = [0u8; 16];
+    getrandom::fill(&mut model_id).map_err(|_| FlError::Internal("random model id"))?;
+    let host_records = u32::try_from(records.len()).map_err(|_| FlError::Internal("records"))?;
+    ch.send(
+        header(step::NEXT),
+        Next::Finish(Finish {
+            model_id,
+            records: host_records,
+        })
+        .encode(),
+    )?;
+    ch.flush()?;
+    report.trees_kept = trees.len();
+    // The training rows' probabilities under the kept trees (early stopping may have dropped
+    // trees after the best one: then they are not the final model's and are not returned).
+    let train_scores = (trees.len() == report.tree_times.len())
+        .then(|| margins.iter().map(|&m| 1.0 / (1.0 + (-m).exp())).collect());
+    Ok(GuestOutput {
+        train_scores,
+        model: GuestModel {
+            model_id,
+            base_margin: base,
+            trees,
+            cuts: cfg.cuts.clone(),
+            feature_names: cfg.feature_names.clone(),
+            params: p.clone(),
+            host_records,
+            host_digest: table_digest(&model_id, &records),
+        },
+        stats: ch.stats(),
+        report,
+    })
+}
+
+/// One (node, feature)'s packed ciphertexts and the additions it took.
+type PackedHist<C> = Result<(Vec<C>, u64), FlError>;
+
+#[derive(Clone, Copy)]
+enum GuestOrHost {
+    Guest(usize, u8),
+    Host(usize, u8),
+}
+
+fn sum_rows(rows: &[u32], gh: &[GH], sampled: &[bool]) -> GH {
+    let mut t = GH::default();
+    for &r in rows {
+        if sampled[r as usize] {
+            t += gh[r as usize];
+        }
+    }
+    t
+}
+
+fn histogram(col: &[u8], nbins: usize, rows: &[u32], gh: &[GH], sampled: &[bool]) -> Vec<GH> {
+    let mut h = vec![GH::default(); nbins];
+    for &r in rows {
+        let r = r as usize;
+        if sampled[r] {
+            h[usize::from(col[r])] += gh[r];
+        }
+    }
+    h
+}
+
+/// Unpacks one node's decrypted histograms; `None` if a slot is out of range or a feature's
+/// bins do not sum to the node's totals (an inconsistent host).
+fn unpack_node(
+    pts: &[Plaintext],
+    hcols: &[usize],
+    host_bins: &[usize],
+    slots: usize,
+    total: GH,
+) -> Option<Vec<Vec<GH>>> {
+    let mut at = 0usize;
+    let mut out = Vec::with_capacity(hcols.len());
+    let hmask = (1u128 << H_BITS) - 1;
+    for &f in hcols {
+        let nb = host_bins[f];
+        let mut hist = Vec::with_capacity(nb);
+        let mut sum = GH::default();
+        for c in 0..nb.div_ceil(slots) {
+            let m = slots.min(nb - c * slots);
+            let p = &pts[at];
+            at += 1;
+            if p.is_negative() || p.bits() > u32::try_from(m).ok()? * SLOT_BITS {
+                return None;
+            }
+            for s in p.unpack(SLOT_BITS, m).ok()? {
+                let g = i128::try_from(s >> H_BITS).ok()? - G_OFFSET;
+                let h = i128::try_from(s & hmask).ok()?;
+                let x = GH { g, h };
+                sum += x;
+                hist.push(x);
+            }
+        }
+        if sum != total {
+            return None;
+        }
+        out.push(hist);
+    }
+    Some(out)
+}
+
+/// Runs the host.
+///
+/// # Errors
+///
+/// [`FlError`] of the channel, the decoders (a guest message inconsistent with the session is
+/// refused: [`FlError::UnknownSplit`] for a candidate the host never offered), or local input.
+#[allow(clippy::too_many_lines)] // the host's loop mirrors the guest's, step by step
+pub fn run_host<K: HePublicKey, C: Channel>(
+    ch: &mut C,
+    cfg: &HostConfig,
+) -> Result<HostOutput, FlError> {
+    let hello = Hello::decode(&ch.recv(header(step::HELLO), Hello::MAX_LEN)?)?;
+    let pk = K::from_bytes(&hello.public_key).map_err(|_| FlError::BadField("public key"))?;
+    let n = cfg.train.first().map_or(0, Vec::len);
+    let nv = cfg.valid.first().map_or(0, Vec::len);
+    let nf = cfg.train.len();
+    let bins: Vec<usize> = (0..nf).map(|f| cfg.cuts.bins_of(f)).collect();
+    ch.send(
+        header(step::HOST_HELLO),
+        HostHello {
+            rows: u32::try_from(n).map_err(|_| FlError::InvalidInput("rows".into()))?,
+            valid_rows: u32::try_from(nv).map_err(|_| FlError::InvalidInput("rows".into()))?,
+            bins: bins
+                .iter()
+                .map(|&b| u16::try_from(b).unwrap_or(u16::MAX))
+                .collect(),
+        }
+        .encode(),
+    )?;
+    if hello.rows as usize != n {
+        return Err(FlError::CountMismatch {
+            what: "guest training rows",
+            got: u64::from(hello.rows),
+            expected: n as u64,
+        });
+    }
+    if hello.valid_rows != 0 && hello.valid_rows as usize != nv {
+        return Err(FlError::CountMismatch {
+            what: "guest validation rows",
+            got: u64::from(hello.valid_rows),
+            expected: nv as u64,
+        });
+    }
+    let slots = slots(pk.plaintext_bits(), hello.pack);
+    let ct_len = pk.ciphertext_len();
+    // 2^128: the shift between packed slots.
+    let shift = Plaintext::from_limbs(false, vec![0, 0, 1]);
+    // Offsets making every packed slot non-negative, per number of slots in a ciphertext.
+    let offsets: Vec<Plaintext> = (0..=slots)
+        .map(|m| {
+            Plaintext::pack(
+                &vec![u128::try_from(G_OFFSET).unwrap_or(0) << H_BITS; m],
+                SLOT_BITS,
+            )
+        })
+        .collect::<Result<_, _>>()
+        .map_err(crypto)?;
+    let mut records: Vec<HostRecord> = Vec::new();
+    let mut additions = 0u64;
+    let mut accumulate = Duration::ZERO;
+    let mut expected_tree = 0u32;
+    loop {
+        let (tree, sampled) =
+            match Next::decode(&ch.recv(header(step::NEXT), Next::max_len(n))?, n)? {
+                Next::Tree(t, s) => (t, s),
+                Next::Finish(f) => {
+                    let kept = f.records as usize;
+                    if kept > records.len() {
+                        return Err(FlError::CountMismatch {
+                            what: "host records kept",
+                            got: u64::from(f.records),
+                            expected: records.len() as u64,
+                        });
+                    }
+                    records.truncate(kept);
+                    ch.flush()?;
+                    return Ok(HostOutput {
+                        model: HostModel {
+                            model_id: f.model_id,
+                            records,
+                            cuts: cfg.cuts.clone(),
+                            feature_names: cfg.feature_names.clone(),
+                        },
+                        stats: ch.stats(),
+                        additions,
+                        accumulate,
+                    });
+                }
+            };
+        if tree != expected_tree {
+            return Err(FlError::BadField("tree index"));
+        }
+        expected_tree += 1;
+        let first_record = records.len();
+        let cols = sample_columns(nf, cfg.col_sample.rate, cfg.col_sample.seed, tree);
+        ch.send(header(step::HOST_TREE), msgs::encode_indices(&cols))?;
+        // The encrypted gradients of the sampled rows, in row order.
+        let m = sampled.iter().filter(|&&s| s).count();
+        let mut grads: Vec<K::Ciphertext> = Vec::with_capacity(m);
+        while grads.len() < m {
+            let k = GRAD_CHUNK.min(m - grads.len());
+            let b = ch.recv(header(step::GRADIENTS), k * ct_len)?;
+            grads.extend(decode_ciphertexts(&b, k, ct_len, "gradients", |c| {
+                pk.read_ciphertext(c)
+            })?);
+        }
+        // Ciphertext index of each sampled row.
+        let mut cidx = vec![u32::MAX; n];
+        let mut k = 0u32;
+        for (i, &s) in sampled.iter().enumerate() {
+            if s {
+                cidx[i] = k;
+                k += 1;
+            }
+        }
+        let mut more = true;
+        let mut depth_expected = 0u8;
+        while more {
+            let level = Level::decode(
+                &ch.recv(header(step::LEVEL), Level::max_len(n))?,
+                n,
+                hello.max_depth,
+            )?;
+            if level.depth != depth_expected {
+                return Err(FlError::BadField("level depth"));
+            }
+            depth_expected += 1;
+            let nodes = usize::from(level.nodes);
+            let mut node_rows: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+            for (r, &a) in level.assign.iter().enumerate() {
+                if a != NO_NODE {
+                    node_rows[usize::from(a)]
+                        .push(u32::try_from(r).map_err(|_| FlError::Internal("row"))?);
+                }
+            }
+            // Aggregate (node, feature, bin) sums of the built nodes, packing `slots` bins per
+            // ciphertext, in parallel over (node, feature).
+            let ta = Instant::now();
+            let jobs: Vec<(usize, usize)> = level
+                .built
+                .iter()
+                .flat_map(|&b| cols.iter().map(move |&f| (usize::from(b), f)))
+                .collect();
+            let packed: Vec<PackedHist<K::Ciphertext>> = jobs
+                .par_iter()
+                .map(|&(node, f)| {
+                    let col = &cfg.train[f];
+                    let mut hist = vec![pk.zero(); bins[f]];
+                    let mut adds = 0u64;
+                    for &r in &node_rows[node] {
+                        let ci = cidx[r as usize];
+                        if ci != u32::MAX {
+                            pk.add_assign(
+                                &mut hist[usize::from(col[r as usize])],
+                                &grads[ci as usize],
+                            );
+                            adds += 1;
+                        }
+                    }
+                    let mut out = Vec::with_capacity(bins[f].div_ceil(slots));
+                    for chunk in hist.chunks(slots) {
+                        let mut it = chunk.iter().rev();
+                        let mut acc = it.next().cloned().ok_or(FlError::Internal("empty chunk"))?;
+                        for c in it {
+                            acc = pk.mul_plain(&acc, &shift).map_err(crypto)?;
+                            pk.add_assign(&mut acc, c);
+                        }
+                        // A fresh encryption of the offsets: every slot non-negative, and the
+                        // sum re-randomised (the guest cannot match it to its own encryptions).
+                        let off = pk.encrypt(&offsets[chunk.len()]).map_err(crypto)?;
+                        pk.add_assign(&mut acc, &off);
+                        out.push(acc);
+                    }
+                    Ok((out, adds))
+                })
+                .collect();
+            let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); level.built.len()];
+            let per_feature = cols.len();
+            for (j, res) in packed.into_iter().enumerate() {
+                let (cts, adds) = res?;
+                additions += adds;
+                let buf = &mut per_node[j / per_feature.max(1)];
+                for c in &cts {
+                    pk.write_ciphertext(c, buf);
+                }
+            }
+            accumulate += ta.elapsed();
+            for buf in per_node {
+                ch.send(header(step::HISTOGRAM), buf)?;
+            }
+            // Split requests on host candidates: store the record, return the partition.
+            let (reqs, m) = msgs::decode_splits(
+                &ch.recv(header(step::SPLITS), msgs::splits_max_len(nodes))?,
+                nodes,
+            )?;
+            more = m;
+            let mut out = Vec::new();
+            for r in &reqs {
+                let f = usize::from(r.feature);
+                if cols.binary_search(&f).is_err() || usize::from(r.bin) + 1 >= bins[f] {
+                    return Err(FlError::UnknownSplit {
+                        node: u32::from(r.node),
+                        feature: u32::from(r.feature),
+                        bin: u32::from(r.bin),
+                    });
+                }
+                records.push(HostRecord {
+                    feature: r.feature,
+                    bin: r.bin,
+                });
+                let rows = &node_rows[usize::from(r.node)];
+                out.extend(encode_bitmap(
+                    rows.iter().map(|&x| cfg.train[f][x as usize] <= r.bin),
+                    rows.len(),
+                ));
+            }
+            ch.send(header(step::PARTITION), out)?;
+            if more && depth_expected >= hello.max_depth {
+                return Err(FlError::BadField("more levels than the maximum depth"));
+            }
+        }
+        if hello.valid_rows > 0 {
+            let d: Vec<Vec<bool>> = records[first_record..]
+                .iter()
+                .map(|r| {
+                    cfg.valid[usize::from(r.feature)]
+                        .iter()
+                        .map(|&b| b <= r.bin)
+                        .collect()
+                })
+                .collect();
+            send_decisions(ch, header(step::VALID), &d, nv)?;
+        }
+    }
+}
