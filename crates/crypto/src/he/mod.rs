@@ -14,6 +14,13 @@
 
 use crate::Error;
 
+mod common;
+mod ou;
+mod paillier;
+
+pub use ou::{OuCiphertext, OuPublicKey, OuSecretKey};
+pub use paillier::{PaillierCiphertext, PaillierPublicKey, PaillierSecretKey};
+
 /// The low 64 bits (truncation intended: limbs are split by hand).
 #[allow(clippy::cast_possible_truncation)]
 fn low64(v: u128) -> u64 {
@@ -180,9 +187,9 @@ impl Plaintext {
 }
 
 /// The evaluator's side of a key: encrypt, add, multiply by a plaintext, (de)serialise.
-pub trait HePublicKey: Clone + Send + Sync + 'static {
+pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     /// A ciphertext of this scheme.
-    type Ciphertext: Clone + Send + Sync + PartialEq + 'static;
+    type Ciphertext: Clone + Send + Sync + PartialEq + core::fmt::Debug + 'static;
 
     /// The scheme.
     fn scheme(&self) -> HeScheme;
@@ -220,11 +227,16 @@ pub trait HePublicKey: Clone + Send + Sync + 'static {
 }
 
 /// The key owner's side: decryption. Secrets are zeroised on drop and never printed.
-pub trait HeSecretKey: Send + Sync {
+pub trait HeSecretKey: Send + Sync + core::fmt::Debug {
     /// The matching public key type.
     type Public: HePublicKey;
     /// Generates a key pair with a modulus of `modulus_bits` (2048 or 3072).
     fn generate(modulus_bits: u32) -> Result<Self, Error>
+    where
+        Self: Sized;
+    /// Generates a key pair deterministically from a 32-byte seed (ChaCha20): reproducible keys
+    /// for tests and known-answer checks. Production keys come from [`HeSecretKey::generate`].
+    fn generate_from_seed(modulus_bits: u32, seed: [u8; 32]) -> Result<Self, Error>
     where
         Self: Sized;
     /// The public key.
@@ -233,4 +245,13 @@ pub trait HeSecretKey: Send + Sync {
     fn decrypt(&self, c: &<Self::Public as HePublicKey>::Ciphertext) -> Plaintext;
     /// Decrypts a batch in parallel (rayon).
     fn decrypt_batch(&self, cs: &[<Self::Public as HePublicKey>::Ciphertext]) -> Vec<Plaintext>;
+    /// Encoding of the secret key (scheme tag, size, primes and the public generators), for the
+    /// key owner to store; wiped when dropped.
+    fn to_bytes(&self) -> zeroize::Zeroizing<Vec<u8>>;
+    /// Decodes a stored secret key, re-deriving and checking everything derived (primality of
+    /// the primes, sizes, the generator's order); [`Error::InvalidCiphertext`] when it does not
+    /// hold.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, Error>
+    where
+        Self: Sized;
 }

@@ -8,6 +8,7 @@
 
 mod aead;
 mod expand;
+mod he;
 mod oprf;
 mod properties;
 mod ristretto_ifma;

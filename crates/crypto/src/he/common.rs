@@ -1,0 +1,226 @@
+//! Helpers shared by Paillier and OU: Montgomery products on bare residues, a fixed-base
+//! exponentiation table, randomness, fixed-length big-endian encoding and conversions between
+//! [`Plaintext`] and fixed-size integers.
+
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{NonZero, Odd, Uint};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use zeroize::Zeroize;
+
+use super::Plaintext;
+use crate::Error;
+
+/// Window width of the fixed-base tables: one table row per exponent byte.
+const WINDOW: usize = 8;
+/// Non-zero digits per row.
+const DIGITS: usize = (1 << WINDOW) - 1;
+
+/// `a · b · R⁻¹ mod m` on Montgomery residues (one Montgomery multiplication; the copies of the
+/// parameters it makes are a few dozen nanoseconds against the microseconds of the product).
+#[inline]
+pub(crate) fn mont_mul<const L: usize>(
+    a: &Uint<L>,
+    b: &Uint<L>,
+    params: &FixedMontyParams<L>,
+) -> Uint<L> {
+    let x = FixedMontyForm::from_montgomery(*a, params);
+    let y = FixedMontyForm::from_montgomery(*b, params);
+    *x.mul(&y).as_montgomery()
+}
+
+/// `base^e mod m` for an exponent fixed below `max_bytes · 8` bits, by a table of
+/// `base^(d · 2^(8i))` for every byte position `i` and digit `d ∈ 1..=255`: an exponentiation is
+/// one multiplication per non-zero exponent byte and no squaring (the fixed-base windowed method
+/// of Brickell, Gordon, McCurley and Wilson, "Fast exponentiation with precomputation",
+/// EUROCRYPT '92, with base `2^8`).
+///
+/// Variable time: which entry is read depends on the exponent (a cache-timing observer on the
+/// same machine could learn about it); see docs/protocols/he.md § constant time.
+pub(crate) struct FixedBaseTable<const L: usize> {
+    rows: usize,
+    /// Row `i`, digit `d` at `i · 255 + d - 1`, in Montgomery form.
+    entries: Vec<Uint<L>>,
+}
+
+impl<const L: usize> FixedBaseTable<L> {
+    /// Builds the table of `base` (Montgomery form) for exponents of at most `max_bits` bits.
+    pub(crate) fn new(base: &Uint<L>, params: &FixedMontyParams<L>, max_bits: u32) -> Self {
+        let rows = (max_bits as usize).div_ceil(WINDOW);
+        let mut entries = Vec::with_capacity(rows * DIGITS);
+        let mut row_base = FixedMontyForm::from_montgomery(*base, params);
+        for _ in 0..rows {
+            let mut acc = row_base;
+            entries.push(*acc.as_montgomery());
+            for _ in 1..DIGITS {
+                acc = acc.mul(&row_base);
+                entries.push(*acc.as_montgomery());
+            }
+            // base^(256 · 2^(8i)) = base^(255 · 2^(8i)) · base^(2^(8i)).
+            row_base = acc.mul(&row_base);
+        }
+        FixedBaseTable { rows, entries }
+    }
+
+    /// `base^e` in Montgomery form for the little-endian exponent bytes `e`; `None` if `e` has
+    /// more bytes than the table has rows.
+    pub(crate) fn pow(&self, e: &[u8], params: &FixedMontyParams<L>) -> Option<Uint<L>> {
+        if e.len() > self.rows {
+            return None;
+        }
+        let mut acc: Option<FixedMontyForm<L>> = None;
+        for (i, &d) in e.iter().enumerate() {
+            if d == 0 {
+                continue;
+            }
+            let entry = self.entries[i * DIGITS + usize::from(d) - 1];
+            let y = FixedMontyForm::from_montgomery(entry, params);
+            acc = Some(match acc {
+                None => y,
+                Some(a) => a.mul(&y),
+            });
+        }
+        Some(match acc {
+            None => *params.one(),
+            Some(a) => *a.as_montgomery(),
+        })
+    }
+}
+
+/// A key-generation RNG seeded from the operating system.
+pub(crate) fn os_rng() -> Result<ChaCha20Rng, Error> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|_| Error::Internal("the operating system's random number generator failed"))?;
+    let rng = ChaCha20Rng::from_seed(seed);
+    seed.zeroize();
+    Ok(rng)
+}
+
+/// `bits` uniformly random bits from the operating system, little-endian bytes (the top byte
+/// masked). The caller zeroises the buffer after use.
+pub(crate) fn random_exponent(bits: u32) -> Result<Vec<u8>, Error> {
+    let mut e = vec![0u8; (bits as usize).div_ceil(8)];
+    getrandom::fill(&mut e)
+        .map_err(|_| Error::Internal("the operating system's random number generator failed"))?;
+    let extra = e.len() * 8 - bits as usize;
+    if let Some(top) = e.last_mut() {
+        *top &= 0xff >> extra;
+    }
+    Ok(e)
+}
+
+/// Little-endian bytes of a plaintext's magnitude, checked to have at most `max_bits` bits.
+pub(crate) fn magnitude_le(m: &Plaintext, max_bits: u32) -> Result<Vec<u8>, Error> {
+    if m.bits() > max_bits {
+        return Err(Error::InvalidArgument(
+            "plaintext exceeds the capacity of the key (see plaintext_bits)",
+        ));
+    }
+    let mut out: Vec<u8> = m
+        .magnitude_limbs()
+        .iter()
+        .flat_map(|l| l.to_le_bytes())
+        .collect();
+    while out.last() == Some(&0) {
+        out.pop();
+    }
+    Ok(out)
+}
+
+/// A fixed-size integer from little-endian bytes (at most `L` limbs' worth; the callers check).
+pub(crate) fn uint_from_le<const L: usize>(bytes: &[u8]) -> Uint<L> {
+    let mut buf = vec![0u8; Uint::<L>::BYTES];
+    let n = bytes.len().min(buf.len());
+    buf[..n].copy_from_slice(&bytes[..n]);
+    let x = Uint::from_le_slice(&buf);
+    buf.zeroize();
+    x
+}
+
+/// A signed plaintext from a magnitude.
+pub(crate) fn plaintext_from_uint<const L: usize>(negative: bool, mag: &Uint<L>) -> Plaintext {
+    let mut bytes = mag.to_le_bytes();
+    let limbs = bytes
+        .as_ref()
+        .chunks(8)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(w)
+        })
+        .collect();
+    bytes.as_mut().zeroize();
+    Plaintext::from_limbs(negative, limbs)
+}
+
+/// Appends the `len`-byte big-endian encoding of `x` (`x < 2^(8·len)` by the callers' invariant).
+pub(crate) fn write_be<const L: usize>(x: &Uint<L>, len: usize, out: &mut Vec<u8>) {
+    let bytes = x.to_be_bytes();
+    let b = bytes.as_ref();
+    out.extend_from_slice(&b[b.len().saturating_sub(len)..]);
+}
+
+/// Reads a big-endian integer of exactly `len ≤ L·8` bytes.
+pub(crate) fn read_be<const L: usize>(bytes: &[u8]) -> Option<Uint<L>> {
+    if bytes.len() > Uint::<L>::BYTES {
+        return None;
+    }
+    let mut buf = vec![0u8; Uint::<L>::BYTES];
+    let off = buf.len() - bytes.len();
+    buf[off..].copy_from_slice(bytes);
+    let x = Uint::from_be_slice(&buf);
+    buf.zeroize();
+    Some(x)
+}
+
+/// `L(x) = (x - 1) / p`, reduced modulo `p` (Paillier, EUROCRYPT 1999, §3; Okamoto–Uchiyama
+/// §3). Constant time for a fixed `p`. `None` only for `p = 0`.
+pub(crate) fn l_function<const P: usize, const W: usize>(
+    x: &Uint<W>,
+    p: &Uint<P>,
+) -> Option<Uint<P>> {
+    let p_nz = non_zero(*p)?;
+    let (quo, _rem) = x.wrapping_sub(&Uint::ONE).div_rem(&p_nz);
+    Some(quo.resize::<P>().rem(&p_nz))
+}
+
+/// `a · b` if it fits in `L` limbs.
+pub(crate) fn mul_exact<const L: usize>(a: &Uint<L>, b: &Uint<L>) -> Option<Uint<L>> {
+    let (lo, hi) = a.widening_mul(b);
+    (hi == Uint::ZERO).then_some(lo)
+}
+
+/// `Odd` from an integer, if it is odd.
+pub(crate) fn odd<const L: usize>(x: Uint<L>) -> Option<Odd<Uint<L>>> {
+    Odd::new(x).into_option()
+}
+
+/// `NonZero` from an integer, if it is not zero.
+pub(crate) fn non_zero<const L: usize>(x: Uint<L>) -> Option<NonZero<Uint<L>>> {
+    NonZero::new(x).into_option()
+}
+
+/// A byte reader for the fixed layouts of keys.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.bytes.len() < n {
+            return None;
+        }
+        let (a, b) = self.bytes.split_at(n);
+        self.bytes = b;
+        Some(a)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}

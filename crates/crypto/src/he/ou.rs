@@ -1,0 +1,726 @@
+//! Okamoto–Uchiyama (T. Okamoto, S. Uchiyama, "A new public-key cryptosystem as secure as
+//! factoring", EUROCRYPT 1998) with the faster decryption of Coron, Naccache and Paillier
+//! ("Accelerating Okamoto-Uchiyama's public-key cryptosystem", Electronics Letters 35(4), 1999).
+//!
+//! Keys: `n = p²q` with `|p| = ⌈|n|/3⌉` bits; `p - 1 = t·u` with `t` a prime of 224 bits
+//! (`|n| = 2048`) or 256 bits (`|n| = 3072`); `g` random with `g_p = g^(p-1) mod p²` of order `p`;
+//! public `G = g^u mod n`, `H = g'^(n·u) mod n` for another random `g'`.
+//!
+//! - encryption: `c = G^m · H^r mod n`, `r` uniform of 2λ bits (λ = 112 or 128), both powers
+//!   from fixed-base tables (`G⁻¹` for negative `m`);
+//! - decryption: `m = L(c^t mod p²) · L(G^t mod p²)⁻¹ mod p` with `L(x) = (x - 1)/p`
+//!   (`H^t ≡ 1 mod p²` since `t·u·n` is a multiple of `p(p-1)`), centred in `(-p/2, p/2)`;
+//! - addition is one Montgomery multiplication modulo `n`: ciphertexts are kept in Montgomery
+//!   form and converted only when encoded or decoded.
+//!
+//! Security and parameter choices are in docs/protocols/he.md.
+
+use std::sync::{Arc, OnceLock};
+
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{Odd, RandomBits, RandomMod, Uint};
+use crypto_primes::{Flavor, is_prime, random_prime};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, SeedableRng};
+use rayon::prelude::*;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::common::{
+    FixedBaseTable, Reader, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd, os_rng,
+    plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
+};
+use super::{HePublicKey, HeScheme, HeSecretKey, Plaintext};
+use crate::Error;
+
+const SCHEME: &str = "OU";
+const PK_TAG: [u8; 3] = *b"OU1";
+const SK_TAG: [u8; 3] = *b"Ou1";
+
+fn bad(reason: &'static str) -> Error {
+    Error::InvalidCiphertext {
+        scheme: SCHEME,
+        reason,
+    }
+}
+
+/// Bits of the prime `t | p - 1` (Coron–Naccache–Paillier): a subgroup as large as NIST's DSA
+/// subgroup for the same security (SP 800-57 Part 1 Rev. 5, Table 2: 224 bits for 112-bit
+/// security, 256 for 128).
+fn t_bits(modulus_bits: u32) -> u32 {
+    if modulus_bits >= 3072 { 256 } else { 224 }
+}
+
+/// Bits of the encryption randomness `r`: 2λ, so that Pollard's kangaroo (λ-method) on the short
+/// exponent costs `2^λ` (λ = 112 for 2048, 128 for 3072).
+fn r_bits(modulus_bits: u32) -> u32 {
+    if modulus_bits >= 3072 { 256 } else { 224 }
+}
+
+/// The public part, generic over the limb count `N` of `n`.
+struct OuPub<const N: usize> {
+    bits: u32,
+    pt_bits: u32,
+    r_bits: u32,
+    n: Odd<Uint<N>>,
+    params: FixedMontyParams<N>,
+    /// `G`, `H` as integers (for encoding) and in Montgomery form.
+    g: Uint<N>,
+    h: Uint<N>,
+    g_m: Uint<N>,
+    g_inv_m: Uint<N>,
+    h_m: Uint<N>,
+    tables: OnceLock<OuTables<N>>,
+}
+
+struct OuTables<const N: usize> {
+    g: FixedBaseTable<N>,
+    g_inv: FixedBaseTable<N>,
+    h: FixedBaseTable<N>,
+}
+
+impl<const N: usize> OuPub<N> {
+    fn new(bits: u32, p_bits: u32, n: Odd<Uint<N>>, g: Uint<N>, h: Uint<N>) -> Result<Self, Error> {
+        let params = FixedMontyParams::new_vartime(n);
+        let zero = Uint::<N>::ZERO;
+        if g == zero || h == zero || g >= *n.as_ref() || h >= *n.as_ref() {
+            return Err(bad("G and H must lie in [1, n)"));
+        }
+        let gm = FixedMontyForm::new(&g, &params);
+        let g_inv = gm
+            .invert_vartime()
+            .into_option()
+            .ok_or(bad("G is not invertible modulo n"))?;
+        let hm = FixedMontyForm::new(&h, &params);
+        Ok(OuPub {
+            bits,
+            pt_bits: p_bits - 2,
+            r_bits: r_bits(bits),
+            n,
+            params,
+            g,
+            h,
+            g_m: *gm.as_montgomery(),
+            g_inv_m: *g_inv.as_montgomery(),
+            h_m: *hm.as_montgomery(),
+            tables: OnceLock::new(),
+        })
+    }
+
+    fn tables(&self) -> &OuTables<N> {
+        // Not rayon: a worker blocked in `get_or_init` could steal a task that waits on the same
+        // cell (deadlock); plain scoped threads cannot.
+        self.tables.get_or_init(|| {
+            std::thread::scope(|s| {
+                let g_inv =
+                    s.spawn(|| FixedBaseTable::new(&self.g_inv_m, &self.params, self.pt_bits));
+                let h = s.spawn(|| FixedBaseTable::new(&self.h_m, &self.params, self.r_bits));
+                let g = FixedBaseTable::new(&self.g_m, &self.params, self.pt_bits);
+                let g_inv = g_inv.join();
+                let h = h.join();
+                match (g_inv, h) {
+                    (Ok(g_inv), Ok(h)) => OuTables { g, g_inv, h },
+                    // A table thread cannot panic (no panicking operation inside); rebuild inline
+                    // if it somehow did rather than propagate a panic.
+                    _ => OuTables {
+                        g_inv: FixedBaseTable::new(&self.g_inv_m, &self.params, self.pt_bits),
+                        h: FixedBaseTable::new(&self.h_m, &self.params, self.r_bits),
+                        g,
+                    },
+                }
+            })
+        })
+    }
+
+    fn len(&self) -> usize {
+        (self.bits as usize) / 8
+    }
+
+    /// `H^r` for a fresh `r` (Montgomery form).
+    fn random_part(&self) -> Result<Uint<N>, Error> {
+        let mut r = random_exponent(self.r_bits)?;
+        let hr = self.tables().h.pow(&r, &self.params);
+        r.zeroize();
+        hr.ok_or(Error::Internal("OU randomness wider than its table"))
+    }
+
+    fn encrypt(&self, m: &Plaintext) -> Result<Uint<N>, Error> {
+        let mut mag = magnitude_le(m, self.pt_bits)?;
+        let t = self.tables();
+        let table = if m.is_negative() { &t.g_inv } else { &t.g };
+        let gm = table.pow(&mag, &self.params);
+        mag.zeroize();
+        let gm = gm.ok_or(Error::Internal("OU plaintext wider than its table"))?;
+        Ok(mont_mul(&gm, &self.random_part()?, &self.params))
+    }
+
+    fn mul_plain(&self, a: &Uint<N>, k: &Plaintext) -> Result<Uint<N>, Error> {
+        let mut mag = magnitude_le(k, self.pt_bits)?;
+        let e: Uint<N> = uint_from_le(&mag);
+        mag.zeroize();
+        let x = FixedMontyForm::from_montgomery(*a, &self.params);
+        // Constant time in the value of k up to its bit length (crypto-bigint's bounded pow).
+        let y = x.pow_bounded_exp(&e, k.bits());
+        let y = if k.is_negative() {
+            // Inverting a ciphertext (public) value: variable time is fine.
+            y.invert_vartime()
+                .into_option()
+                .ok_or(bad("ciphertext not invertible modulo n"))?
+        } else {
+            y
+        };
+        Ok(*y.as_montgomery())
+    }
+
+    fn read(&self, bytes: &[u8]) -> Result<Uint<N>, Error> {
+        if bytes.len() != self.len() {
+            return Err(bad("ciphertext has the wrong length"));
+        }
+        let c: Uint<N> = read_be(bytes).ok_or(bad("ciphertext has the wrong length"))?;
+        if c == Uint::ZERO || c >= *self.n.as_ref() {
+            return Err(bad("ciphertext out of range (0, n)"));
+        }
+        Ok(*FixedMontyForm::new(&c, &self.params).as_montgomery())
+    }
+
+    fn write(&self, c: &Uint<N>, out: &mut Vec<u8>) {
+        let x = FixedMontyForm::from_montgomery(*c, &self.params).retrieve();
+        write_be(&x, self.len(), out);
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(5 + 3 * self.len());
+        out.extend_from_slice(&PK_TAG);
+        out.extend_from_slice(&u16::try_from(self.bits).unwrap_or(0).to_be_bytes());
+        write_be(self.n.as_ref(), self.len(), &mut out);
+        write_be(&self.g, self.len(), &mut out);
+        write_be(&self.h, self.len(), &mut out);
+        out
+    }
+
+    fn from_fields(bits: u32, r: &mut Reader<'_>) -> Result<Self, Error> {
+        let len = (bits as usize) / 8;
+        let mut next = || -> Result<Uint<N>, Error> {
+            r.take(len)
+                .and_then(read_be::<N>)
+                .ok_or(bad("public key has the wrong length"))
+        };
+        let n = next()?;
+        let g = next()?;
+        let h = next()?;
+        if n.bit_width_vartime() != bits {
+            return Err(bad("modulus has the wrong size"));
+        }
+        let n = odd(n).ok_or(bad("modulus is even"))?;
+        OuPub::new(bits, bits.div_ceil(3), n, g, h)
+    }
+}
+
+/// The secret part, generic over the limb counts of `n`, `p`, `p²` and `q`.
+struct OuSec<const N: usize, const P: usize, const P2: usize, const Q: usize> {
+    p: Uint<P>,
+    q: Uint<Q>,
+    t: Uint<P>,
+    t_bits: u32,
+    p_half: Uint<P>,
+    p2: Uint<P2>,
+    p_params: FixedMontyParams<P>,
+    p2_params: FixedMontyParams<P2>,
+    /// `L(G^t mod p²)⁻¹ mod p`, Montgomery form modulo `p`.
+    lg_inv: Uint<P>,
+}
+
+impl<const N: usize, const P: usize, const P2: usize, const Q: usize> Drop for OuSec<N, P, P2, Q> {
+    fn drop(&mut self) {
+        self.p.zeroize();
+        self.q.zeroize();
+        self.t.zeroize();
+        self.p_half.zeroize();
+        self.p2.zeroize();
+        self.p_params.zeroize();
+        self.p2_params.zeroize();
+        self.lg_inv.zeroize();
+    }
+}
+
+impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P, P2, Q> {
+    /// Derives the decryption constants from `p`, `q`, `t` and `G`; checks what a corrupted or
+    /// forged key would violate.
+    fn from_parts(p: Uint<P>, q: Uint<Q>, t: Uint<P>, g: &Uint<N>) -> Result<Self, Error> {
+        let p_odd = odd(p).ok_or(bad("secret key: p is even"))?;
+        let p_wide: Uint<P2> = p.resize();
+        let p2 = p_wide.wrapping_mul(&p_wide);
+        let p2_odd = odd(p2).ok_or(bad("secret key: p is even"))?;
+        let p_params = FixedMontyParams::new(p_odd);
+        let p2_params = FixedMontyParams::new(p2_odd);
+        let t_bits = t.bit_width_vartime();
+        // G^t mod p² must be 1 + L·p with L invertible mod p.
+        let p2_nz = non_zero(p2_odd.get()).ok_or(bad("secret key: p is zero"))?;
+        let g_p2 = g.rem(&p2_nz);
+        let gt = FixedMontyForm::new(&g_p2, &p2_params)
+            .pow_bounded_exp(&t, t_bits)
+            .retrieve();
+        let l = l_function(&gt, &p).ok_or(bad("secret key: p is zero"))?;
+        let lg_inv = FixedMontyForm::new(&l, &p_params)
+            .invert()
+            .into_option()
+            .ok_or(bad("secret key: G^t has the wrong order modulo p²"))?;
+        let p_half = p.shr_vartime(1);
+        Ok(OuSec {
+            p,
+            q,
+            t,
+            t_bits,
+            p_half,
+            p2,
+            p_params,
+            p2_params,
+            lg_inv: *lg_inv.as_montgomery(),
+        })
+    }
+
+    fn decrypt(&self, c_mont: &Uint<N>, params: &FixedMontyParams<N>) -> Plaintext {
+        let c = FixedMontyForm::from_montgomery(*c_mont, params).retrieve();
+        // p² is odd, so non-zero (checked at construction).
+        let Some(p2) = non_zero(self.p2) else {
+            return Plaintext::default();
+        };
+        let cp = c.rem(&p2);
+        let x = FixedMontyForm::new(&cp, &self.p2_params)
+            .pow_bounded_exp(&self.t, self.t_bits)
+            .retrieve();
+        let Some(l) = l_function(&x, &self.p) else {
+            return Plaintext::default();
+        };
+        let m = FixedMontyForm::new(&l, &self.p_params)
+            .mul(&FixedMontyForm::from_montgomery(
+                self.lg_inv,
+                &self.p_params,
+            ))
+            .retrieve();
+        if m > self.p_half {
+            plaintext_from_uint(true, &self.p.wrapping_sub(&m))
+        } else {
+            plaintext_from_uint(false, &m)
+        }
+    }
+}
+
+/// Generates the primes and generators (Okamoto–Uchiyama §3 with Coron–Naccache–Paillier's
+/// `p - 1 = t·u`), then the key.
+#[allow(clippy::type_complexity)]
+fn keygen<
+    const N: usize,
+    const P: usize,
+    const P2: usize,
+    const Q: usize,
+    R: CryptoRng + ?Sized,
+>(
+    bits: u32,
+    rng: &mut R,
+) -> Result<(OuPub<N>, OuSec<N, P, P2, Q>), Error> {
+    let p_bits = bits.div_ceil(3);
+    let tb = t_bits(bits);
+    // p = t·u + 1 with |p| = p_bits.
+    let (p, t) = loop {
+        let t: Uint<P> = random_prime(rng, Flavor::Any, tb);
+        let mut found = None;
+        for _ in 0..10_000 {
+            let mut u = Uint::<P>::random_bits(rng, p_bits - tb);
+            u = u.bitor(&Uint::ONE.shl_vartime(p_bits - tb - 1));
+            u = u.bitand(&Uint::ONE.not()); // even, so that p is odd
+            let p = t.wrapping_mul(&u).wrapping_add(&Uint::ONE);
+            if p.bit_width_vartime() == p_bits && is_prime(Flavor::Any, &p) {
+                found = Some(p);
+                break;
+            }
+        }
+        if let Some(p) = found {
+            break (p, t);
+        }
+    };
+    let p_n: Uint<N> = p.resize();
+    let p2_n = p_n.wrapping_mul(&p_n);
+    let q_bits = bits + 1 - p2_n.bit_width_vartime();
+    let (n, q) = loop {
+        let q: Uint<Q> = random_prime(rng, Flavor::Any, q_bits);
+        let Some(n) = mul_exact(&p2_n, &q.resize::<N>()) else {
+            continue;
+        };
+        if n.bit_width_vartime() == bits && q.resize::<N>() != p_n {
+            break (n, q);
+        }
+    };
+    let n_odd = odd(n).ok_or(Error::Internal("OU modulus is even"))?;
+    let n_nz = non_zero(n).ok_or(Error::Internal("OU modulus is zero"))?;
+    let params = FixedMontyParams::new(n_odd);
+    let p_nz = non_zero(p).ok_or(Error::Internal("OU prime is zero"))?;
+    let u = p
+        .wrapping_sub(&Uint::ONE)
+        .div_rem(&non_zero(t).ok_or(Error::Internal("t is zero"))?)
+        .0;
+    // g with g^(p-1) of order p modulo p²: checked by from_parts (L(G^t) invertible); G = g^u.
+    let (g_big, sec) = loop {
+        let g = Uint::<N>::random_mod_vartime(rng, &n_nz);
+        if g.rem(&p_nz) == Uint::ZERO {
+            continue;
+        }
+        let g_big = FixedMontyForm::new(&g, &params).pow(&u).retrieve();
+        if let Ok(sec) = OuSec::<N, P, P2, Q>::from_parts(p, q, t, &g_big) {
+            break (g_big, sec);
+        }
+    };
+    let h_big = loop {
+        let g2 = Uint::<N>::random_mod_vartime(rng, &n_nz);
+        if g2.rem(&p_nz) == Uint::ZERO {
+            continue;
+        }
+        // H = (g'^u)^n: the secret exponent u in constant time, the public n in variable time.
+        let h = FixedMontyForm::new(&g2, &params)
+            .pow(&u)
+            .pow_vartime(&n)
+            .retrieve();
+        if h != Uint::ZERO {
+            break h;
+        }
+    };
+    let public = OuPub::new(bits, p_bits, n_odd, g_big, h_big)?;
+    Ok((public, sec))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size dispatch.
+
+// Behind an Arc: one allocation per key, the size difference is irrelevant.
+#[allow(clippy::large_enum_variant)]
+enum PubInner {
+    B2048(OuPub<32>),
+    B3072(OuPub<48>),
+}
+
+// Behind a Box, one per key.
+#[allow(clippy::large_enum_variant)]
+enum SecInner {
+    B2048(OuSec<32, 11, 22, 11>),
+    B3072(OuSec<48, 16, 32, 17>),
+}
+
+/// An Okamoto–Uchiyama public key (2048- or 3072-bit `n`). Cloning shares the fixed-base tables,
+/// which are built on first encryption.
+#[derive(Clone)]
+pub struct OuPublicKey(Arc<PubInner>);
+
+/// An Okamoto–Uchiyama ciphertext (kept in Montgomery form modulo `n`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OuCiphertext(Ct);
+
+// Inline, so that a ciphertext costs no allocation; a 2048-bit key's ciphertexts carry the
+// unused tail of the 3072-bit variant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, PartialEq, Eq)]
+enum Ct {
+    B2048(Uint<32>),
+    B3072(Uint<48>),
+}
+
+impl core::fmt::Debug for OuCiphertext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("OuCiphertext(..)")
+    }
+}
+
+impl core::fmt::Debug for OuPublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "OuPublicKey({} bits)", self.modulus_bits())
+    }
+}
+
+/// An Okamoto–Uchiyama secret key: `p`, `q`, `t` and derived constants, zeroised on drop, never
+/// printed.
+pub struct OuSecretKey {
+    public: OuPublicKey,
+    inner: Box<SecInner>,
+}
+
+impl core::fmt::Debug for OuSecretKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "OuSecretKey({} bits, redacted)",
+            self.public.modulus_bits()
+        )
+    }
+}
+
+macro_rules! on_pub {
+    ($self:expr, $k:ident => $e:expr) => {
+        match &*$self.0 {
+            PubInner::B2048($k) => $e,
+            PubInner::B3072($k) => $e,
+        }
+    };
+}
+
+impl HePublicKey for OuPublicKey {
+    type Ciphertext = OuCiphertext;
+
+    fn scheme(&self) -> HeScheme {
+        HeScheme::OkamotoUchiyama
+    }
+
+    fn modulus_bits(&self) -> u32 {
+        on_pub!(self, k => k.bits)
+    }
+
+    fn plaintext_bits(&self) -> u32 {
+        on_pub!(self, k => k.pt_bits)
+    }
+
+    fn encrypt(&self, m: &Plaintext) -> Result<OuCiphertext, Error> {
+        Ok(OuCiphertext(match &*self.0 {
+            PubInner::B2048(k) => Ct::B2048(k.encrypt(m)?),
+            PubInner::B3072(k) => Ct::B3072(k.encrypt(m)?),
+        }))
+    }
+
+    fn encrypt_batch(&self, ms: &[Plaintext]) -> Result<Vec<OuCiphertext>, Error> {
+        on_pub!(self, k => { k.tables(); });
+        ms.par_iter().map(|m| self.encrypt(m)).collect()
+    }
+
+    fn add(&self, a: &OuCiphertext, b: &OuCiphertext) -> OuCiphertext {
+        let mut c = a.clone();
+        self.add_assign(&mut c, b);
+        c
+    }
+
+    fn add_assign(&self, a: &mut OuCiphertext, b: &OuCiphertext) {
+        // A ciphertext of another key size is a caller bug; it leaves `a` unchanged.
+        match (&*self.0, &mut a.0, &b.0) {
+            (PubInner::B2048(k), Ct::B2048(x), Ct::B2048(y)) => *x = mont_mul(x, y, &k.params),
+            (PubInner::B3072(k), Ct::B3072(x), Ct::B3072(y)) => *x = mont_mul(x, y, &k.params),
+            _ => debug_assert!(false, "OU ciphertexts of different key sizes"),
+        }
+    }
+
+    fn mul_plain(&self, a: &OuCiphertext, k: &Plaintext) -> Result<OuCiphertext, Error> {
+        Ok(OuCiphertext(match (&*self.0, &a.0) {
+            (PubInner::B2048(pk), Ct::B2048(x)) => Ct::B2048(pk.mul_plain(x, k)?),
+            (PubInner::B3072(pk), Ct::B3072(x)) => Ct::B3072(pk.mul_plain(x, k)?),
+            _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
+        }))
+    }
+
+    fn zero(&self) -> OuCiphertext {
+        OuCiphertext(match &*self.0 {
+            PubInner::B2048(k) => Ct::B2048(*k.params.one()),
+            PubInner::B3072(k) => Ct::B3072(*k.params.one()),
+        })
+    }
+
+    fn rerandomize(&self, a: &mut OuCiphertext) -> Result<(), Error> {
+        match (&*self.0, &mut a.0) {
+            (PubInner::B2048(k), Ct::B2048(x)) => *x = mont_mul(x, &k.random_part()?, &k.params),
+            (PubInner::B3072(k), Ct::B3072(x)) => *x = mont_mul(x, &k.random_part()?, &k.params),
+            _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
+        }
+        Ok(())
+    }
+
+    fn ciphertext_len(&self) -> usize {
+        on_pub!(self, k => k.len())
+    }
+
+    fn write_ciphertext(&self, c: &OuCiphertext, out: &mut Vec<u8>) {
+        match (&*self.0, &c.0) {
+            (PubInner::B2048(k), Ct::B2048(x)) => k.write(x, out),
+            (PubInner::B3072(k), Ct::B3072(x)) => k.write(x, out),
+            // A caller bug: write zeros of the right length so that framing stays intact.
+            _ => out.extend(std::iter::repeat_n(0u8, self.ciphertext_len())),
+        }
+    }
+
+    fn read_ciphertext(&self, bytes: &[u8]) -> Result<OuCiphertext, Error> {
+        Ok(OuCiphertext(match &*self.0 {
+            PubInner::B2048(k) => Ct::B2048(k.read(bytes)?),
+            PubInner::B3072(k) => Ct::B3072(k.read(bytes)?),
+        }))
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        on_pub!(self, k => k.to_bytes())
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        if r.take(3) != Some(&PK_TAG[..]) {
+            return Err(bad("not an OU public key"));
+        }
+        let bits = read_bits(&mut r)?;
+        let inner = match bits {
+            2048 => PubInner::B2048(OuPub::from_fields(bits, &mut r)?),
+            3072 => PubInner::B3072(OuPub::from_fields(bits, &mut r)?),
+            _ => return Err(bad("unsupported modulus size (2048 or 3072 bits)")),
+        };
+        if !r.is_empty() {
+            return Err(bad("trailing bytes after the public key"));
+        }
+        Ok(OuPublicKey(Arc::new(inner)))
+    }
+}
+
+fn read_bits(r: &mut Reader<'_>) -> Result<u32, Error> {
+    let b = r.take(2).ok_or(bad("key too short"))?;
+    Ok(u32::from(u16::from_be_bytes([b[0], b[1]])))
+}
+
+impl OuSecretKey {
+    /// Generates a key pair from `rng` (reproducible keys for tests; use
+    /// [`HeSecretKey::generate`] otherwise).
+    pub fn generate_with_rng<R: CryptoRng + ?Sized>(
+        modulus_bits: u32,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let (public, inner) = match modulus_bits {
+            2048 => {
+                let (p, s) = keygen::<32, 11, 22, 11, R>(2048, rng)?;
+                (PubInner::B2048(p), SecInner::B2048(s))
+            }
+            3072 => {
+                let (p, s) = keygen::<48, 16, 32, 17, R>(3072, rng)?;
+                (PubInner::B3072(p), SecInner::B3072(s))
+            }
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "OU modulus must be 2048 or 3072 bits",
+                ));
+            }
+        };
+        Ok(OuSecretKey {
+            public: OuPublicKey(Arc::new(public)),
+            inner: Box::new(inner),
+        })
+    }
+
+    fn from_fields<const N: usize, const P: usize, const P2: usize, const Q: usize>(
+        bits: u32,
+        r: &mut Reader<'_>,
+    ) -> Result<(OuPub<N>, OuSec<N, P, P2, Q>), Error> {
+        let len = (bits as usize) / 8;
+        let mut next = || -> Result<Uint<N>, Error> {
+            r.take(len)
+                .and_then(read_be::<N>)
+                .ok_or(bad("secret key has the wrong length"))
+        };
+        let p = next()?;
+        let q = next()?;
+        let t = next()?;
+        let g = next()?;
+        let h = next()?;
+        let p_bits = bits.div_ceil(3);
+        if p.bit_width_vartime() != p_bits
+            || q.bit_width_vartime() > Uint::<Q>::BITS
+            || t.bit_width_vartime() != t_bits(bits)
+        {
+            return Err(bad("secret key: prime of the wrong size"));
+        }
+        let (p_s, q_s, t_s): (Uint<P>, Uint<Q>, Uint<P>) = (p.resize(), q.resize(), t.resize());
+        if !is_prime(Flavor::Any, &p_s)
+            || !is_prime(Flavor::Any, &q_s)
+            || !is_prime(Flavor::Any, &t_s)
+        {
+            return Err(bad("secret key: p, q or t is not prime"));
+        }
+        let t_nz = non_zero(t).ok_or(bad("secret key: t is zero"))?;
+        if p.wrapping_sub(&Uint::ONE).rem(&t_nz) != Uint::ZERO {
+            return Err(bad("secret key: t does not divide p - 1"));
+        }
+        let n = mul_exact(&mul_exact(&p, &p).unwrap_or(Uint::ZERO), &q).unwrap_or(Uint::ZERO);
+        if n.bit_width_vartime() != bits {
+            return Err(bad("secret key: modulus has the wrong size"));
+        }
+        let n = odd(n).ok_or(bad("secret key: modulus is even"))?;
+        let public = OuPub::new(bits, p_bits, n, g, h)?;
+        let sec = OuSec::from_parts(p_s, q_s, t_s, &g)?;
+        Ok((public, sec))
+    }
+}
+
+impl HeSecretKey for OuSecretKey {
+    type Public = OuPublicKey;
+
+    fn generate(modulus_bits: u32) -> Result<Self, Error> {
+        let mut rng = os_rng()?;
+        Self::generate_with_rng(modulus_bits, &mut rng)
+    }
+
+    fn generate_from_seed(modulus_bits: u32, seed: [u8; 32]) -> Result<Self, Error> {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        Self::generate_with_rng(modulus_bits, &mut rng)
+    }
+
+    fn public(&self) -> &OuPublicKey {
+        &self.public
+    }
+
+    fn decrypt(&self, c: &OuCiphertext) -> Plaintext {
+        match (&*self.public.0, &*self.inner, &c.0) {
+            (PubInner::B2048(k), SecInner::B2048(s), Ct::B2048(x)) => s.decrypt(x, &k.params),
+            (PubInner::B3072(k), SecInner::B3072(s), Ct::B3072(x)) => s.decrypt(x, &k.params),
+            // A ciphertext of another key size is a caller bug.
+            _ => Plaintext::default(),
+        }
+    }
+
+    fn decrypt_batch(&self, cs: &[OuCiphertext]) -> Vec<Plaintext> {
+        cs.par_iter().map(|c| self.decrypt(c)).collect()
+    }
+
+    fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        fn enc<const N: usize, const P: usize, const P2: usize, const Q: usize>(
+            k: &OuPub<N>,
+            s: &OuSec<N, P, P2, Q>,
+        ) -> Zeroizing<Vec<u8>> {
+            let len = k.len();
+            let mut out = Zeroizing::new(Vec::with_capacity(5 + 5 * len));
+            out.extend_from_slice(&SK_TAG);
+            out.extend_from_slice(&u16::try_from(k.bits).unwrap_or(0).to_be_bytes());
+            write_be(&s.p.resize::<N>(), len, &mut out);
+            write_be(&s.q.resize::<N>(), len, &mut out);
+            write_be(&s.t.resize::<N>(), len, &mut out);
+            write_be(&k.g, len, &mut out);
+            write_be(&k.h, len, &mut out);
+            out
+        }
+        match (&*self.public.0, &*self.inner) {
+            (PubInner::B2048(k), SecInner::B2048(s)) => enc(k, s),
+            (PubInner::B3072(k), SecInner::B3072(s)) => enc(k, s),
+            _ => Zeroizing::new(Vec::new()),
+        }
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        if r.take(3) != Some(&SK_TAG[..]) {
+            return Err(bad("not an OU secret key"));
+        }
+        let bits = read_bits(&mut r)?;
+        let (public, inner) = match bits {
+            2048 => {
+                let (p, s) = Self::from_fields::<32, 11, 22, 11>(bits, &mut r)?;
+                (PubInner::B2048(p), SecInner::B2048(s))
+            }
+            3072 => {
+                let (p, s) = Self::from_fields::<48, 16, 32, 17>(bits, &mut r)?;
+                (PubInner::B3072(p), SecInner::B3072(s))
+            }
+            _ => return Err(bad("unsupported modulus size (2048 or 3072 bits)")),
+        };
+        if !r.is_empty() {
+            return Err(bad("trailing bytes after the secret key"));
+        }
+        Ok(OuSecretKey {
+            public: OuPublicKey(Arc::new(public)),
+            inner: Box::new(inner),
+        })
+    }
+}

@@ -1,0 +1,290 @@
+//! Paillier and Okamoto–Uchiyama: round trips, homomorphism against plaintext arithmetic,
+//! encodings, rejection of malformed input with the exact error, and a known-answer test against
+//! an independent Python computation (`he_ref.py`).
+
+use std::sync::OnceLock;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use unseen_crypto::Error;
+use unseen_crypto::he::{
+    HePublicKey, HeScheme, HeSecretKey, OuPublicKey, OuSecretKey, PaillierPublicKey,
+    PaillierSecretKey, Plaintext,
+};
+
+fn ou() -> &'static OuSecretKey {
+    static K: OnceLock<OuSecretKey> = OnceLock::new();
+    K.get_or_init(|| OuSecretKey::generate_from_seed(2048, [7; 32]).unwrap())
+}
+
+fn paillier() -> &'static PaillierSecretKey {
+    static K: OnceLock<PaillierSecretKey> = OnceLock::new();
+    K.get_or_init(|| PaillierSecretKey::generate_from_seed(2048, [9; 32]).unwrap())
+}
+
+fn rng(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+fn random_i64(r: &mut ChaCha20Rng) -> i64 {
+    i64::from_le_bytes(r.next_u64().to_le_bytes()) >> 2
+}
+
+/// 2^bits - 1 as a plaintext of the given sign.
+fn max_value(bits: u32, negative: bool) -> Plaintext {
+    let full = (bits / 64) as usize;
+    let rest = bits % 64;
+    let mut limbs = vec![u64::MAX; full];
+    if rest > 0 {
+        limbs.push((1u64 << rest) - 1);
+    }
+    Plaintext::from_limbs(negative, limbs)
+}
+
+fn round_trip<K: HeSecretKey>(sk: &K) {
+    let pk = sk.public();
+    let mut r = rng(1);
+    let mut values: Vec<Plaintext> = [0i128, 1, -1, 2, -2, i128::from(i64::MAX), i128::MIN + 1]
+        .iter()
+        .map(|&v| Plaintext::from_i128(v))
+        .collect();
+    values.extend((0..8).map(|_| Plaintext::from_i128(i128::from(random_i64(&mut r)))));
+    values.push(max_value(pk.plaintext_bits(), false));
+    values.push(max_value(pk.plaintext_bits(), true));
+    for m in &values {
+        let c = pk.encrypt(m).unwrap();
+        assert_eq!(&sk.decrypt(&c), m);
+    }
+    // Two encryptions of the same value differ (randomised).
+    let m = Plaintext::from_i128(42);
+    assert_ne!(pk.encrypt(&m).unwrap(), pk.encrypt(&m).unwrap());
+    // One bit past the capacity is refused.
+    let over = max_value(pk.plaintext_bits() + 1, false);
+    assert!(matches!(pk.encrypt(&over), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        pk.mul_plain(&pk.zero(), &over),
+        Err(Error::InvalidArgument(_))
+    ));
+    // The zero ciphertext decrypts to zero.
+    assert_eq!(sk.decrypt(&pk.zero()), Plaintext::default());
+}
+
+fn homomorphism<K: HeSecretKey>(sk: &K) {
+    let pk = sk.public();
+    let mut r = rng(2);
+    let xs: Vec<i128> = (0..100).map(|_| i128::from(random_i64(&mut r))).collect();
+    let cts = pk
+        .encrypt_batch(
+            &xs.iter()
+                .map(|&v| Plaintext::from_i128(v))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let mut acc = pk.zero();
+    for c in &cts {
+        pk.add_assign(&mut acc, c);
+    }
+    assert_eq!(sk.decrypt(&acc).to_i128(), Some(xs.iter().sum::<i128>()));
+    assert_eq!(
+        sk.decrypt(&pk.add(&cts[0], &cts[1])).to_i128(),
+        Some(xs[0] + xs[1])
+    );
+    // Batch decryption matches one-by-one.
+    let dec = sk.decrypt_batch(&cts);
+    assert_eq!(
+        dec.iter().map(|p| p.to_i128().unwrap()).collect::<Vec<_>>(),
+        xs
+    );
+    // Multiplication by positive, negative and zero plaintexts.
+    for (i, k) in [3i128, -5, 0, 1, -1, 1 << 40, -(1 << 62) + 7]
+        .iter()
+        .enumerate()
+    {
+        let c = pk.mul_plain(&cts[i], &Plaintext::from_i128(*k)).unwrap();
+        assert_eq!(sk.decrypt(&c).to_i128(), Some(xs[i] * k), "k = {k}");
+    }
+    // Re-randomisation changes the ciphertext, not the value.
+    let mut c = cts[0].clone();
+    pk.rerandomize(&mut c).unwrap();
+    assert_ne!(c, cts[0]);
+    assert_eq!(sk.decrypt(&c).to_i128(), Some(xs[0]));
+    // Packed slots add slot-wise.
+    let slot = 48;
+    let rows: Vec<[u128; 3]> = (0..50)
+        .map(|_| {
+            [
+                u128::from(r.next_u32()),
+                u128::from(r.next_u32()),
+                u128::from(r.next_u32() >> 8),
+            ]
+        })
+        .collect();
+    let packed: Vec<Plaintext> = rows
+        .iter()
+        .map(|v| Plaintext::pack(v, slot).unwrap())
+        .collect();
+    let pc = pk.encrypt_batch(&packed).unwrap();
+    let mut sum = pk.zero();
+    for c in &pc {
+        pk.add_assign(&mut sum, c);
+    }
+    let expect: Vec<u128> = (0..3).map(|j| rows.iter().map(|v| v[j]).sum()).collect();
+    assert_eq!(sk.decrypt(&sum).unpack(slot, 3).unwrap(), expect);
+}
+
+fn encodings<K: HeSecretKey>(sk: &K, scheme: &'static str) {
+    let pk = sk.public();
+    let m = Plaintext::from_i128(-123_456_789);
+    let c = pk.encrypt(&m).unwrap();
+    let mut bytes = Vec::new();
+    pk.write_ciphertext(&c, &mut bytes);
+    assert_eq!(bytes.len(), pk.ciphertext_len());
+    let c2 = pk.read_ciphertext(&bytes).unwrap();
+    assert_eq!(c2, c);
+    // Public key round trip: the restored key encrypts for the same secret key.
+    let pk_bytes = pk.to_bytes();
+    let pk2 = K::Public::from_bytes(&pk_bytes).unwrap();
+    assert_eq!(pk2.to_bytes(), pk_bytes);
+    assert_eq!(sk.decrypt(&pk2.encrypt(&m).unwrap()), m);
+    // Secret key round trip.
+    let sk_bytes = sk.to_bytes();
+    let sk2 = K::from_bytes(&sk_bytes).unwrap();
+    assert_eq!(sk2.decrypt(&c), m);
+    assert_eq!(sk2.public().to_bytes(), pk_bytes);
+
+    let err = |reason: &'static str| Error::InvalidCiphertext { scheme, reason };
+    // Tampering: a modified ciphertext does not decrypt to the original.
+    let mut t = bytes.clone();
+    t[bytes.len() / 2] ^= 1;
+    let ct = pk.read_ciphertext(&t).unwrap();
+    assert_ne!(sk.decrypt(&ct), m);
+    // Wrong length, zero, out of range (the modulus itself, all ones).
+    let wrong_len = || err("ciphertext has the wrong length");
+    assert_eq!(pk.read_ciphertext(&bytes[1..]), Err(wrong_len()));
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(pk.read_ciphertext(&long), Err(wrong_len()));
+    let zero = vec![0u8; bytes.len()];
+    let ones = vec![0xffu8; bytes.len()];
+    let range = || {
+        if scheme == "OU" {
+            err("ciphertext out of range (0, n)")
+        } else {
+            err("ciphertext out of range (0, n²)")
+        }
+    };
+    assert_eq!(pk.read_ciphertext(&zero), Err(range()));
+    assert_eq!(pk.read_ciphertext(&ones), Err(range()));
+
+    // Bad public keys.
+    let n_len = (pk.modulus_bits() / 8) as usize;
+    let mut bad_tag = pk_bytes.clone();
+    bad_tag[0] ^= 1;
+    assert!(matches!(
+        K::Public::from_bytes(&bad_tag),
+        Err(Error::InvalidCiphertext { .. })
+    ));
+    let mut bad_size = pk_bytes.clone();
+    bad_size[3..5].copy_from_slice(&1024u16.to_be_bytes());
+    assert_eq!(
+        K::Public::from_bytes(&bad_size).unwrap_err(),
+        err("unsupported modulus size (2048 or 3072 bits)")
+    );
+    let mut trailing = pk_bytes.clone();
+    trailing.push(0);
+    assert_eq!(
+        K::Public::from_bytes(&trailing).unwrap_err(),
+        err("trailing bytes after the public key")
+    );
+    assert_eq!(
+        K::Public::from_bytes(&pk_bytes[..pk_bytes.len() - 1]).unwrap_err(),
+        err("public key has the wrong length")
+    );
+    let mut even = pk_bytes.clone();
+    even[5 + n_len - 1] &= 0xfe;
+    assert_eq!(
+        K::Public::from_bytes(&even).unwrap_err(),
+        err("modulus is even")
+    );
+    let mut short_n = pk_bytes.clone();
+    short_n[5] = 0;
+    assert_eq!(
+        K::Public::from_bytes(&short_n).unwrap_err(),
+        err("modulus has the wrong size")
+    );
+    // Bad secret keys: a flipped bit in p is caught (p no longer prime, or the wrong size).
+    let mut bad_p = sk_bytes.to_vec();
+    bad_p[5 + 3] ^= 0x10;
+    assert!(matches!(
+        K::from_bytes(&bad_p),
+        Err(Error::InvalidCiphertext { .. })
+    ));
+    assert!(matches!(
+        K::from_bytes(&sk_bytes[..sk_bytes.len() - 1]),
+        Err(Error::InvalidCiphertext { .. })
+    ));
+}
+
+#[test]
+fn ou_round_trip() {
+    let sk = ou();
+    assert_eq!(sk.public().scheme(), HeScheme::OkamotoUchiyama);
+    assert_eq!(sk.public().modulus_bits(), 2048);
+    assert_eq!(sk.public().plaintext_bits(), 681);
+    round_trip(sk);
+}
+
+#[test]
+fn paillier_round_trip() {
+    let sk = paillier();
+    assert_eq!(sk.public().scheme(), HeScheme::Paillier);
+    assert_eq!(sk.public().plaintext_bits(), 2046);
+    round_trip(sk);
+}
+
+#[test]
+fn ou_homomorphism() {
+    homomorphism(ou());
+}
+
+#[test]
+fn paillier_homomorphism() {
+    homomorphism(paillier());
+}
+
+#[test]
+fn ou_encodings_and_rejections() {
+    encodings(ou(), "OU");
+}
+
+#[test]
+fn paillier_encodings_and_rejections() {
+    encodings(paillier(), "Paillier");
+}
+
+#[test]
+fn keys_are_reproducible_from_a_seed_and_redacted() {
+    let a = OuSecretKey::generate_from_seed(2048, [7; 32]).unwrap();
+    assert_eq!(a.public().to_bytes(), ou().public().to_bytes());
+    assert_eq!(format!("{a:?}"), "OuSecretKey(2048 bits, redacted)");
+    assert_eq!(
+        format!("{:?}", paillier()),
+        "PaillierSecretKey(2048 bits, redacted)"
+    );
+    assert!(matches!(
+        OuSecretKey::generate(1024),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        PaillierSecretKey::generate(4096),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn keys_of_different_schemes_do_not_decode_as_each_other() {
+    let ou_pk = ou().public().to_bytes();
+    let pa_pk = paillier().public().to_bytes();
+    assert!(PaillierPublicKey::from_bytes(&ou_pk).is_err());
+    assert!(OuPublicKey::from_bytes(&pa_pk).is_err());
+}
