@@ -166,9 +166,10 @@ pub(crate) fn run(a: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
     if a.oracle_only {
         return oracle_only(a);
     }
-    // PLACEHOLDER until the `he` branch lands.
-    let _ = go::<NoKey>;
-    bail!("no homomorphic scheme yet ({})", a.key_bits)
+    let t = Instant::now();
+    let sk =
+        unseen_crypto::he::OuSecretKey::generate(a.key_bits).context("generating the OU key")?;
+    go(a, &sk, t.elapsed())
 }
 
 fn load(a: &BenchTrainArgs) -> anyhow::Result<(Table, Table, Table, Table)> {
@@ -461,70 +462,5 @@ mod tests {
         assert!((auc(&s, &y) - 0.75).abs() < 1e-12);
         // thresholds: ≥0.8: tpr 1/3 fpr 0; ≥0.4: tpr 2/3 fpr 1/2; ≥0.35: tpr 1, fpr 1/2 → 0.5
         assert!((ks(&s, &y) - 0.5).abs() < 1e-12);
-    }
-}
-struct NoKey;
-impl HeSecretKey for NoKey {
-    type Public = NoPk;
-    fn generate(_: u32) -> Result<Self, unseen_crypto::Error> {
-        Ok(NoKey)
-    }
-    fn public(&self) -> &NoPk {
-        &NoPk
-    }
-    fn decrypt(&self, _: &()) -> unseen_crypto::he::Plaintext {
-        unseen_crypto::he::Plaintext::default()
-    }
-    fn decrypt_batch(&self, _: &[()]) -> Vec<unseen_crypto::he::Plaintext> {
-        Vec::new()
-    }
-}
-#[derive(Clone)]
-struct NoPk;
-impl HePublicKey for NoPk {
-    type Ciphertext = ();
-    fn scheme(&self) -> unseen_crypto::he::HeScheme {
-        unseen_crypto::he::HeScheme::OkamotoUchiyama
-    }
-    fn modulus_bits(&self) -> u32 {
-        0
-    }
-    fn plaintext_bits(&self) -> u32 {
-        0
-    }
-    fn encrypt(&self, _: &unseen_crypto::he::Plaintext) -> Result<(), unseen_crypto::Error> {
-        Ok(())
-    }
-    fn encrypt_batch(
-        &self,
-        _: &[unseen_crypto::he::Plaintext],
-    ) -> Result<Vec<()>, unseen_crypto::Error> {
-        Ok(Vec::new())
-    }
-    fn add(&self, _: &(), _: &()) {}
-    fn add_assign(&self, _: &mut (), _: &()) {}
-    fn mul_plain(
-        &self,
-        _: &(),
-        _: &unseen_crypto::he::Plaintext,
-    ) -> Result<(), unseen_crypto::Error> {
-        Ok(())
-    }
-    fn zero(&self) {}
-    fn rerandomize(&self, _: &mut ()) -> Result<(), unseen_crypto::Error> {
-        Ok(())
-    }
-    fn ciphertext_len(&self) -> usize {
-        0
-    }
-    fn write_ciphertext(&self, _: &(), _: &mut Vec<u8>) {}
-    fn read_ciphertext(&self, _: &[u8]) -> Result<(), unseen_crypto::Error> {
-        Ok(())
-    }
-    fn to_bytes(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn from_bytes(_: &[u8]) -> Result<Self, unseen_crypto::Error> {
-        Ok(NoPk)
     }
 }
