@@ -243,6 +243,10 @@ pub(crate) enum BenchCommand {
         after_help = "Example:\n  unseen bench he --scheme ou --bits 2048\n  unseen bench he --scheme paillier --bits 3072 --seconds 5"
     )]
     He(BenchHeArgs),
+    /// Vertical SecureBoost: the guest (labels + features) and the host (other features) train
+    /// over loopback TCP in one process, then score the test rows by federated prediction.
+    #[command(after_help = TRAIN_EXAMPLES)]
+    Train(BenchTrainArgs),
 }
 
 /// Which additively homomorphic scheme to measure.
@@ -265,6 +269,61 @@ pub(crate) struct BenchHeArgs {
     /// Seconds of measurement per operation.
     #[arg(long, default_value_t = 2.0)]
     pub(crate) seconds: f64,
+}
+
+const TRAIN_EXAMPLES: &str = "Example:\n  unseen bench train --guest g_train.csv --host h_train.csv --guest-test g_test.csv --host-test h_test.csv --id id --label label --trees 100 --depth 5 --bins 32 --learning-rate 0.1";
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchTrainArgs {
+    /// The guest's training CSV: the id column, the label column (0/1) and numeric features.
+    #[arg(long)]
+    pub(crate) guest: std::path::PathBuf,
+    /// The host's training CSV: the id column and numeric features.
+    #[arg(long)]
+    pub(crate) host: std::path::PathBuf,
+    /// The guest's test CSV (same columns as --guest).
+    #[arg(long)]
+    pub(crate) guest_test: std::path::PathBuf,
+    /// The host's test CSV (same columns as --host).
+    #[arg(long)]
+    pub(crate) host_test: std::path::PathBuf,
+    /// Name of the id column (rows are joined by it; every id must be on both sides).
+    #[arg(long, default_value = "id")]
+    pub(crate) id: String,
+    /// Name of the label column in the guest's files.
+    #[arg(long, default_value = "label")]
+    pub(crate) label: String,
+    /// Trees.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) trees: u32,
+    /// Maximum depth.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) depth: u8,
+    /// Quantile bins per feature (each party bins its own features).
+    #[arg(long, default_value_t = 32)]
+    pub(crate) bins: usize,
+    /// Learning rate (shrinkage).
+    #[arg(long, default_value_t = 0.1)]
+    pub(crate) learning_rate: f64,
+    /// L2 regularisation of leaf weights.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) lambda: f64,
+    /// Smallest hessian sum of a child.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) min_child_weight: f64,
+    /// Modulus bits of the OU key.
+    #[arg(long, default_value_t = 2048)]
+    pub(crate) key_bits: u32,
+    /// Do not pack several histogram bins into one ciphertext.
+    #[arg(long)]
+    pub(crate) no_pack: bool,
+    /// Also train the plaintext oracle and check that the federated trees are identical.
+    #[arg(long)]
+    pub(crate) check_oracle: bool,
+    /// Train only the centralised plaintext oracle (same bins and integers) and report its
+    /// test AUC and KS: the lossless reference, no cryptography.
+    #[arg(long)]
+    pub(crate) oracle_only: bool,
 }
 
 #[derive(Debug, Args)]

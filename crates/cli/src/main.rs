@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod bench_train;
 mod demo;
 mod demo_fl;
 mod demo_nodes;
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         args::Command::Bench(args::BenchCommand::Transport(a)) => bench::transport(a),
         args::Command::Bench(args::BenchCommand::Pir(a)) => bench::pir(a),
         args::Command::Bench(args::BenchCommand::He(a)) => bench::he(a),
+        args::Command::Bench(args::BenchCommand::Train(a)) => bench_train::run(a),
         args::Command::Init(a) => node_cmd::init(dir, a),
         args::Command::Node(c) => node_cmd::node(dir, c),
         args::Command::Partner(c) => node_cmd::partner(dir, c),

@@ -14,6 +14,7 @@ pub struct MockCt([u64; LIMBS]);
 #[derive(Clone, Debug)]
 pub struct MockPk;
 
+#[derive(Debug)]
 pub struct MockSk(MockPk);
 
 fn from_pt(m: &Plaintext) -> MockCt {
@@ -149,6 +150,15 @@ impl HePublicKey for MockPk {
 impl HeSecretKey for MockSk {
     type Public = MockPk;
     fn generate(_bits: u32) -> Result<Self, Error> {
+        Ok(MockSk(MockPk))
+    }
+    fn generate_from_seed(_bits: u32, _seed: [u8; 32]) -> Result<Self, Error> {
+        Ok(MockSk(MockPk))
+    }
+    fn to_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(b"mock".to_vec())
+    }
+    fn from_bytes(_bytes: &[u8]) -> Result<Self, Error> {
         Ok(MockSk(MockPk))
     }
     fn public(&self) -> &MockPk {

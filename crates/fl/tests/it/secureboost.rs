@@ -4,7 +4,7 @@
 
 use rand_core::Rng;
 use unseen_channel::{ChannelError, StreamChannel, Tamper};
-use unseen_crypto::he::HeSecretKey;
+use unseen_crypto::he::{HePublicKey, HeSecretKey, OuSecretKey};
 use unseen_fl::FlError;
 use unseen_fl::secureboost::msgs::{header, step};
 use unseen_fl::secureboost::{
@@ -14,7 +14,7 @@ use unseen_fl::secureboost::{
 };
 use unseen_testkit::{on_step, rng, run_pair};
 
-use crate::mock_he::{MockPk, MockSk};
+use crate::mock_he::MockSk;
 
 /// Seeded synthetic data: `rows` rows, guest features, host features, labels from a logistic
 /// model over both parties' features.
@@ -260,6 +260,15 @@ fn lossless_against_oracle_mock() {
 
 #[test]
 fn lossless_with_sampling_and_early_stopping_mock() {
+    sampling_and_early_stopping(&MockSk::generate(2048).unwrap());
+}
+
+#[test]
+fn lossless_with_sampling_and_early_stopping_ou_2048() {
+    sampling_and_early_stopping(ou());
+}
+
+fn sampling_and_early_stopping<K: HeSecretKey>(sk: &K) {
     let d = data(11, 1500, 4, 6);
     let v = data(12, 400, 4, 6);
     let p = TreeParams {
@@ -277,8 +286,7 @@ fn lossless_with_sampling_and_early_stopping_mock() {
     };
     let hc = ColSample { rate: 0.5, seed: 5 };
     let s = setup(&d, Some(&v), p, 16, hc);
-    let sk = MockSk::generate(2048).unwrap();
-    let (g, h) = train(&sk, &s);
+    let (g, h) = train(sk, &s);
     let (g, h) = (g.unwrap(), h.unwrap());
     let o = oracle(&s, hc);
     assert!(o.trees.len() < 30, "early stopping should trigger");
@@ -371,6 +379,17 @@ fn hostile(
     Result<unseen_fl::secureboost::GuestOutput, FlError>,
     Result<unseen_fl::secureboost::HostOutput, FlError>,
 ) {
+    hostile_with(&MockSk::generate(2048).unwrap(), host_tamper, guest_tamper)
+}
+
+fn hostile_with<K: HeSecretKey>(
+    sk: &K,
+    host_tamper: Option<unseen_channel::TamperHook>,
+    guest_tamper: Option<unseen_channel::TamperHook>,
+) -> (
+    Result<unseen_fl::secureboost::GuestOutput, FlError>,
+    Result<unseen_fl::secureboost::HostOutput, FlError>,
+) {
     let d = data(31, 300, 3, 4);
     let s = setup(
         &d,
@@ -383,7 +402,6 @@ fn hostile(
         8,
         ColSample::default(),
     );
-    let sk = MockSk::generate(2048).unwrap();
     let (a, b) = unseen_channel::duplex();
     let mut a = match guest_tamper {
         Some(t) => a.with_tamper(t),
@@ -395,12 +413,12 @@ fn hostile(
     };
     std::thread::scope(|sc| {
         let hg = sc.spawn(|| {
-            let r = run_guest(&mut a, &sk, &s.guest);
+            let r = run_guest(&mut a, sk, &s.guest);
             drop(a);
             r
         });
         let hh = sc.spawn(|| {
-            let r = run_host::<MockPk, _>(&mut b, &s.host);
+            let r = run_host::<K::Public, _>(&mut b, &s.host);
             drop(b);
             r
         });
@@ -695,4 +713,82 @@ fn hostile_guest_messages() {
         )),
     );
     assert!(matches!(h, Err(FlError::BadField("public key"))), "{h:?}");
+}
+
+// ---------------------------------------------------------------- the real OU scheme
+
+fn ou() -> &'static OuSecretKey {
+    static KEY: std::sync::OnceLock<OuSecretKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| OuSecretKey::generate_from_seed(2048, [0x5b; 32]).unwrap())
+}
+
+#[test]
+fn lossless_against_oracle_ou_2048() {
+    lossless_and_prediction(ou(), 2000, small_params());
+}
+
+#[test]
+fn hostile_ciphertexts_ou_2048() {
+    let sk = ou();
+    let len = sk.public().ciphertext_len();
+    // a histogram ciphertext at or above the modulus (all ones)
+    let (g, _) = hostile_with(
+        sk,
+        Some(on_step(
+            step::HISTOGRAM,
+            replace(move |p| {
+                let mut v = p.to_vec();
+                v[len..2 * len].fill(0xff);
+                v
+            }),
+        )),
+        None,
+    );
+    assert!(
+        matches!(
+            g,
+            Err(FlError::InvalidCiphertext {
+                index: 1,
+                source: unseen_crypto::Error::InvalidCiphertext { .. }
+            })
+        ),
+        "{g:?}"
+    );
+    // a gradient ciphertext at or above the modulus, and one of zero
+    for fill in [0xffu8, 0x00] {
+        let (_, h) = hostile_with(
+            sk,
+            None,
+            Some(on_step(
+                step::GRADIENTS,
+                replace(move |p| {
+                    let mut v = p.to_vec();
+                    v[3 * len..4 * len].fill(fill);
+                    v
+                }),
+            )),
+        );
+        assert!(
+            matches!(h, Err(FlError::InvalidCiphertext { index: 3, .. })),
+            "{h:?}"
+        );
+    }
+    // a histogram that decrypts to other sums than the node's
+    let (g, _) = hostile_with(
+        sk,
+        Some(on_step(
+            step::HISTOGRAM,
+            replace(move |p| {
+                let mut v = p.to_vec();
+                let (a, b) = v.split_at_mut(len);
+                a.swap_with_slice(&mut b[..len]);
+                v
+            }),
+        )),
+        None,
+    );
+    assert!(
+        matches!(g, Err(FlError::BadHistogram { node: 0, .. })),
+        "{g:?}"
+    );
 }
