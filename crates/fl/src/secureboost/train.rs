@@ -834,31 +834,46 @@ pub fn run_host<K: HePublicKey, C: Channel>(
                         .push(u32::try_from(r).map_err(|_| FlError::Internal("row"))?);
                 }
             }
-            // Aggregate (node, feature, bin) sums of the built nodes, packing `slots` bins per
-            // ciphertext, in parallel over (node, feature).
+            // Aggregate (node, feature, bin) sums of the built nodes with the key's bucket-sum
+            // kernel (OU: eight features per AVX-512 IFMA multiplication), then pack `slots`
+            // bins per ciphertext, in parallel over (node, feature).
             let ta = Instant::now();
-            let jobs: Vec<(usize, usize)> = level
+            let by_row: std::borrow::Cow<'_, [K::Ciphertext]> = if grads.len() == n {
+                std::borrow::Cow::Borrowed(&grads[..])
+            } else {
+                // Row sampling: ciphertexts indexed by row (unsampled rows never summed).
+                std::borrow::Cow::Owned(
+                    cidx.iter()
+                        .map(|&ci| grads.get(ci as usize).cloned().unwrap_or_else(|| pk.zero()))
+                        .collect(),
+                )
+            };
+            let built_rows: Vec<Vec<u32>> = level
                 .built
                 .iter()
-                .flat_map(|&b| cols.iter().map(move |&f| (usize::from(b), f)))
+                .map(|&b| {
+                    node_rows[usize::from(b)]
+                        .iter()
+                        .copied()
+                        .filter(|&r| cidx[r as usize] != u32::MAX)
+                        .collect()
+                })
+                .collect();
+            let node_refs: Vec<&[u32]> = built_rows.iter().map(Vec::as_slice).collect();
+            let bin_cols: Vec<&[u8]> = cols.iter().map(|&f| cfg.train[f].as_slice()).collect();
+            let n_bins = cols.iter().map(|&f| bins[f]).max().unwrap_or(1).max(1);
+            let sums = pk
+                .bucket_sums(&by_row, &bin_cols, &node_refs, n_bins)
+                .map_err(crypto)?;
+            additions += built_rows.iter().map(|r| r.len() as u64).sum::<u64>() * cols.len() as u64;
+            let jobs: Vec<(usize, usize)> = (0..built_rows.len())
+                .flat_map(|b| (0..cols.len()).map(move |j| (b, j)))
                 .collect();
             let packed: Vec<PackedHist<K::Ciphertext>> = jobs
                 .par_iter()
-                .map(|&(node, f)| {
-                    let col = &cfg.train[f];
-                    let mut hist = vec![pk.zero(); bins[f]];
-                    let mut adds = 0u64;
-                    for &r in &node_rows[node] {
-                        let ci = cidx[r as usize];
-                        if ci != u32::MAX {
-                            pk.add_assign(
-                                &mut hist[usize::from(col[r as usize])],
-                                &grads[ci as usize],
-                            );
-                            adds += 1;
-                        }
-                    }
-                    let mut out = Vec::with_capacity(bins[f].div_ceil(slots));
+                .map(|&(node, j)| {
+                    let hist = &sums[node][j][..bins[cols[j]]];
+                    let mut out = Vec::with_capacity(hist.len().div_ceil(slots));
                     for chunk in hist.chunks(slots) {
                         let mut it = chunk.iter().rev();
                         let mut acc = it.next().cloned().ok_or(FlError::Internal("empty chunk"))?;
@@ -876,7 +891,7 @@ pub fn run_host<K: HePublicKey, C: Channel>(
                         pk.add_assign(&mut acc, &off);
                         out.push(acc);
                     }
-                    Ok((out, adds))
+                    Ok((out, 0))
                 })
                 .collect();
             let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); level.built.len()];
