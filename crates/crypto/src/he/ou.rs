@@ -516,6 +516,59 @@ macro_rules! on_pub {
 impl HePublicKey for OuPublicKey {
     type Ciphertext = OuCiphertext;
 
+    fn shift_add_many(
+        &self,
+        accs: &mut [OuCiphertext],
+        shift: u32,
+        addends: &[OuCiphertext],
+    ) -> Result<(), Error> {
+        use super::mont_ifma::Mont52;
+        let PubInner::B2048(k) = &*self.0 else {
+            return super::shift_add_default(self, accs, shift, addends);
+        };
+        let ctx = k
+            .ifma
+            .get_or_init(|| super::mont_ifma::MontMul8::new(k.n.as_ref().as_words()));
+        let Some(ctx) = ctx else {
+            return super::shift_add_default(self, accs, shift, addends);
+        };
+        if accs.len() != addends.len() {
+            return Err(Error::InvalidArgument(
+                "shift-add: slices of different lengths",
+            ));
+        }
+        let words = |cs: &[OuCiphertext]| -> Result<Vec<Mont52>, Error> {
+            let w: Vec<&[u64]> = cs
+                .iter()
+                .map(|c| match &c.0 {
+                    Ct::B2048(x) => Ok(&x.as_words()[..]),
+                    Ct::B3072(_) => Err(Error::InvalidArgument(
+                        "shift-add: a ciphertext of another key size",
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            ctx.from_r64_montgomery_batch(&w)
+        };
+        let mut a = words(accs)?;
+        let b = words(addends)?;
+        // Groups of 64 values (eight IFMA multiplications per step) in parallel.
+        a.par_chunks_mut(64)
+            .zip(b.par_chunks(64))
+            .try_for_each(|(a, b)| -> Result<(), Error> {
+                for _ in 0..shift {
+                    let sq: Vec<Mont52> = a.to_vec();
+                    ctx.mul_many(a, &sq)?;
+                }
+                ctx.mul_many(a, b)
+            })?;
+        for (c, w) in accs.iter_mut().zip(ctx.to_r64_montgomery_batch(&a)) {
+            let mut x = [0u64; 32];
+            x.copy_from_slice(&w[..32]);
+            c.0 = Ct::B2048(Uint::from_words(x));
+        }
+        Ok(())
+    }
+
     fn bucket_sums(
         &self,
         cts: &[OuCiphertext],

@@ -82,3 +82,43 @@ fn paillier_bucket_sums_use_the_default() {
     let sk = PaillierSecretKey::generate_from_seed(2048, [8; 32]).unwrap();
     check(&sk, 2);
 }
+
+/// `shift_add_many` packs as Horner does: `acc·2^shift + addend`, the kernel equal to the
+/// default, both equal to the plaintext.
+fn check_shift<K: HeSecretKey>(sk: &K, seed: u64) {
+    let pk = sk.public();
+    let mut r = ChaCha20Rng::seed_from_u64(seed);
+    for len in [1usize, 7, 8, 9, 70] {
+        let a: Vec<u64> = (0..len).map(|_| r.next_u64() >> 4).collect();
+        let b: Vec<u64> = (0..len).map(|_| r.next_u64() >> 4).collect();
+        let enc = |v: &[u64]| {
+            pk.encrypt_batch(
+                &v.iter()
+                    .map(|&x| Plaintext::from_u128(u128::from(x)))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let (ca, cb) = (enc(&a), enc(&b));
+        let mut fast = ca.clone();
+        pk.shift_add_many(&mut fast, 64, &cb).unwrap();
+        let mut slow = ca.clone();
+        unseen_crypto::he::shift_add_default(pk, &mut slow, 64, &cb).unwrap();
+        for i in 0..len {
+            let want = (u128::from(a[i]) << 64) + u128::from(b[i]);
+            assert_eq!(fast[i], slow[i], "len {len} item {i}");
+            let got = sk.decrypt(&fast[i]).unpack(128, 1).unwrap()[0];
+            assert_eq!(got, want, "len {len} item {i}");
+        }
+        assert!(pk.shift_add_many(&mut fast, 1, &cb[..len - 1]).is_err());
+    }
+}
+
+#[test]
+fn shift_add_many_packs_like_horner() {
+    check_shift(&OuSecretKey::generate_from_seed(2048, [9; 32]).unwrap(), 3);
+    check_shift(
+        &PaillierSecretKey::generate_from_seed(2048, [10; 32]).unwrap(),
+        4,
+    );
+}

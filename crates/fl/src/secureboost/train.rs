@@ -632,9 +632,6 @@ pub fn run_guest<K: HeSecretKey, C: Channel>(
     })
 }
 
-/// One (node, feature)'s packed ciphertexts and the additions it took.
-type PackedHist<C> = Result<(Vec<C>, u64), FlError>;
-
 #[derive(Clone, Copy)]
 enum GuestOrHost {
     Guest(usize, u8),
@@ -866,41 +863,51 @@ pub fn run_host<K: HePublicKey, C: Channel>(
                 .bucket_sums(&by_row, &bin_cols, &node_refs, n_bins)
                 .map_err(crypto)?;
             additions += built_rows.iter().map(|r| r.len() as u64).sum::<u64>() * cols.len() as u64;
-            let jobs: Vec<(usize, usize)> = (0..built_rows.len())
-                .flat_map(|b| (0..cols.len()).map(move |j| (b, j)))
-                .collect();
-            let packed: Vec<PackedHist<K::Ciphertext>> = jobs
-                .par_iter()
-                .map(|&(node, j)| {
-                    let hist = &sums[node][j][..bins[cols[j]]];
-                    let mut out = Vec::with_capacity(hist.len().div_ceil(slots));
-                    for chunk in hist.chunks(slots) {
-                        let mut it = chunk.iter().rev();
-                        let mut acc = it.next().cloned().ok_or(FlError::Internal("empty chunk"))?;
-                        for c in it {
-                            // acc·2^128 by 128 doublings: one modular squaring each, cheaper
-                            // than a windowed exponentiation by 2^128 (measured, see the doc).
-                            for _ in 0..SLOT_BITS {
-                                acc = pk.add(&acc, &acc);
-                            }
-                            pk.add_assign(&mut acc, c);
-                        }
-                        // A fresh encryption of the offsets: every slot non-negative, and the
-                        // sum re-randomised (the guest cannot match it to its own encryptions).
-                        let off = pk.encrypt(&offsets[chunk.len()]).map_err(crypto)?;
-                        pk.add_assign(&mut acc, &off);
-                        out.push(acc);
+            // Pack: each (node, feature)'s bins in chunks of `slots`, Horner from the last bin
+            // (acc·2^SLOT_BITS + next), all chunks of the level in one batch per step.
+            let mut chunks: Vec<(usize, &[K::Ciphertext])> = Vec::new();
+            for (b, per_f) in sums.iter().enumerate() {
+                for (j, hist) in per_f.iter().enumerate() {
+                    for chunk in hist[..bins[cols[j]]].chunks(slots) {
+                        chunks.push((b, chunk));
                     }
-                    Ok((out, 0))
-                })
+                }
+            }
+            let mut accs: Vec<K::Ciphertext> = chunks
+                .iter()
+                .map(|(_, c)| c.last().cloned().ok_or(FlError::Internal("empty chunk")))
+                .collect::<Result<_, _>>()?;
+            let longest = chunks.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+            for t in 1..longest {
+                let active: Vec<usize> = (0..chunks.len())
+                    .filter(|&i| chunks[i].1.len() > t)
+                    .collect();
+                let mut sub: Vec<K::Ciphertext> = active.iter().map(|&i| accs[i].clone()).collect();
+                let add: Vec<K::Ciphertext> = active
+                    .iter()
+                    .map(|&i| chunks[i].1[chunks[i].1.len() - 1 - t].clone())
+                    .collect();
+                pk.shift_add_many(&mut sub, SLOT_BITS, &add)
+                    .map_err(crypto)?;
+                for (&i, c) in active.iter().zip(sub) {
+                    accs[i] = c;
+                }
+            }
+            // A fresh encryption of the offsets per chunk: every slot non-negative, and the sum
+            // re-randomised (the guest cannot match it to its own encryptions).
+            let offs: Vec<Plaintext> = chunks
+                .iter()
+                .map(|(_, c)| offsets[c.len()].clone())
                 .collect();
+            let offs = pk.encrypt_batch(&offs).map_err(crypto)?;
+            let mut packed: Vec<Vec<K::Ciphertext>> = vec![Vec::new(); built_rows.len()];
+            for (((b, _), mut acc), off) in chunks.iter().zip(accs).zip(&offs) {
+                pk.add_assign(&mut acc, off);
+                packed[*b].push(acc);
+            }
             let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); level.built.len()];
-            let per_feature = cols.len();
-            for (j, res) in packed.into_iter().enumerate() {
-                let (cts, adds) = res?;
-                additions += adds;
-                let buf = &mut per_node[j / per_feature.max(1)];
-                for c in &cts {
+            for (buf, cts) in per_node.iter_mut().zip(&packed) {
+                for c in cts {
                     pk.write_ciphertext(c, buf);
                 }
             }
