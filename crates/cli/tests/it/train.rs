@@ -380,3 +380,86 @@ fn train_predict_report_between_two_nodes() {
         n.ok(&["audit", "verify"]);
     }
 }
+
+/// Rows (row-major) of `ids` sorted by normalised key: guest features, host features.
+fn rows(ids: &[u32]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let (g, h, _, keys) = columns(ids);
+    let t = |c: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+        (0..keys.len())
+            .map(|i| c.iter().map(|col| col[i]).collect())
+            .collect()
+    };
+    (t(&g), t(&h))
+}
+
+#[test]
+fn logistic_regression_between_two_nodes() {
+    let mut a = Node::init("bank-a");
+    let mut b = Node::init("data-b");
+    a.add_partner(&b);
+    b.add_partner(&a);
+    let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
+    write_guest(&ga, 0..400);
+    write_host(&hb_, 0..400);
+    let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
+    write_guest(&gh, 1000..1100);
+    write_host(&hh, 1000..1100);
+    add(&a, "applicants", &ga);
+    add(&a, "holdout", &gh);
+    add(&b, "features", &hb_);
+    add(&b, "holdout_features", &hh);
+    allow(&a, "applicants", "data-b", "train");
+    allow(&a, "holdout", "data-b", "predict");
+    allow(&b, "features", "bank-a", "train");
+    allow(&b, "holdout_features", "bank-a", "predict");
+    a.start();
+    b.start();
+    let o = a.ok(&[
+        "train",
+        "lr",
+        "--partner",
+        "data-b",
+        "--dataset",
+        "applicants",
+        "--peer-dataset",
+        "features",
+        "--label",
+        "label",
+        "--trees",
+        "3",
+        "--learning-rate",
+        "0.2",
+        "--wait",
+    ]);
+    let job = a.json(&["job", "show", &last_line(&o)]);
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    let model = job["result"]["model_id"].as_str().unwrap().to_owned();
+    let scores = a.scratch("scores.csv");
+    a.json(&[
+        "predict",
+        "--model",
+        &model,
+        "--dataset",
+        "holdout",
+        "--peer-dataset",
+        "holdout_features",
+        "--output",
+        scores.to_str().unwrap(),
+    ]);
+    // The scores equal σ(u_A + u_B) computed in plaintext from both stored parts.
+    let part =
+        |n: &Node| std::fs::read(n.dir.join("models").join(&model).join("part.bin")).unwrap();
+    let gm = unseen_fl::lr::LrGuestModel::from_bytes(&part(&a)).unwrap();
+    let hm = unseen_fl::lr::LrHostModel::from_bytes(&part(&b)).unwrap();
+    let holdout: Vec<u32> = (1000..1100).collect();
+    let (gr, hr) = rows(&holdout);
+    let want = gm.scores(&gr, &hm.partial_scores(&hr).unwrap()).unwrap();
+    let got: Vec<f64> = read_scores(&scores).into_values().collect();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-12, "{g} vs {w}");
+    }
+    for n in [&a, &b] {
+        n.ok(&["audit", "verify"]);
+    }
+}
