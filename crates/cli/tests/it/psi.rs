@@ -510,6 +510,7 @@ fn demo_and_help() {
         &["bench", "psi", "--help"],
         &["bench", "transport", "--help"],
         &["bench", "pir", "--help"],
+        &["bench", "train", "--help"],
         &["init", "--help"],
         &["partner", "add", "--help"],
         &["dataset", "add", "--help"],
