@@ -311,13 +311,12 @@ impl<const N: usize> OuPub<N> {
         let tail: Vec<Vec<Uint<N>>> = fresh
             .par_chunks(LANES)
             .map(|chunk| {
-                let mut rs = chunk
-                    .iter()
-                    .map(|_| random_exponent(self.r_bits))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let c = self.encrypt_lanes(ctx, t, chunk, &rs);
-                rs.zeroize();
-                c
+                // Wiped on every exit, including a failed draw.
+                let mut rs: Zeroizing<Vec<Vec<u8>>> = Zeroizing::new(Vec::with_capacity(LANES));
+                for _ in chunk {
+                    rs.push(random_exponent(self.r_bits)?);
+                }
+                self.encrypt_lanes(ctx, t, chunk, &rs)
             })
             .collect::<Result<_, _>>()?;
         out.extend(tail.into_iter().flatten());
