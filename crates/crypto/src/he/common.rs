@@ -70,6 +70,21 @@ impl<const L: usize> FixedBaseTable<L> {
         }
     }
 
+    /// The window width in bits.
+    pub(crate) fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// The rows (windows of the exponent) the table covers.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The entries: row `i`, digit `d ≥ 1` at `i · (2^w - 1) + d - 1`, Montgomery form.
+    pub(crate) fn entries(&self) -> &[Uint<L>] {
+        &self.entries
+    }
+
     /// `base^e` in Montgomery form for the little-endian exponent bytes `e`; `None` if `e` is
     /// wider than the table.
     pub(crate) fn pow(&self, e: &[u8], params: &FixedMontyParams<L>) -> Option<Uint<L>> {
@@ -106,7 +121,7 @@ impl<const L: usize> FixedBaseTable<L> {
 }
 
 /// Bits `[at, at + w)` of the little-endian byte string `e` (zeros past its end), `w ≤ 16`.
-fn digit(e: &[u8], at: usize, w: usize) -> usize {
+pub(crate) fn digit(e: &[u8], at: usize, w: usize) -> usize {
     let byte = at / 8;
     let mut v: u32 = 0;
     for k in 0..3 {

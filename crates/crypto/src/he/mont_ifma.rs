@@ -651,6 +651,36 @@ impl MontMul8 {
         self.enter_batch(xrs, self.ctx.from_r64)
     }
 
+    /// [`MontMul8::from_r64_montgomery_batch`] on the calling thread only (no rayon: safe inside
+    /// a `OnceLock` initialiser that a rayon worker may run).
+    pub fn from_r64_montgomery_serial(&self, xrs: &[&[u64]]) -> Result<Vec<Mont52>, Error> {
+        let c = &self.ctx;
+        let mut out = xrs
+            .iter()
+            .map(|x| {
+                Ok(Mont52 {
+                    limbs: c.plain52(x)?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let k = Mont52 {
+            limbs: self.ctx.from_r64,
+        };
+        for chunk in out.chunks_mut(LANES) {
+            self.mul8_const(chunk, &k);
+        }
+        Ok(out)
+    }
+
+    /// Up to eight values multiplied by `k` (the missing lanes computed on `one` and dropped).
+    fn mul8_const(&self, chunk: &mut [Mont52], k: &Mont52) {
+        let mut lanes = [self.ctx.one; LANES];
+        lanes[..chunk.len()].copy_from_slice(chunk);
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes;
+        self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [k; LANES]);
+        chunk.copy_from_slice(&lanes[..chunk.len()]);
+    }
+
     /// [`MontCtx::from_mont`] of many values, eight per IFMA multiplication, parallel with rayon.
     pub fn from_mont_batch(&self, xs: &[Mont52]) -> Vec<Vec<u64>> {
         let mut plain_one = [0u64; PADDED];

@@ -26,9 +26,10 @@ use rayon::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::common::{
-    FixedBaseTable, Reader, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd, os_rng,
-    plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
+    FixedBaseTable, Reader, digit, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd,
+    os_rng, plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
 };
+use super::mont_ifma::{LANES, Mont52, MontMul8};
 use super::{HePublicKey, HeScheme, HeSecretKey, Plaintext};
 use crate::Error;
 
@@ -81,7 +82,21 @@ struct OuPub<const N: usize> {
     pool: Mutex<Vec<Uint<N>>>,
     /// The AVX-512 IFMA context for `n`, built on the first [`HePublicKey::bucket_sums`]
     /// (`None`: no IFMA on this CPU, `UNSEEN_NO_SIMD`, or a 3072-bit key).
-    ifma: OnceLock<Option<super::mont_ifma::MontMul8>>,
+    ifma: OnceLock<Option<MontMul8>>,
+    /// The fixed-base tables in the IFMA domain, built on the first IFMA
+    /// [`HePublicKey::encrypt_batch`] (`None` without an IFMA context).
+    ifma_tables: OnceLock<Option<IfmaTables>>,
+}
+
+/// Copies of [`OuTables`] as [`Mont52`] (same layout: row `i`, digit `d ≥ 1` at
+/// `i · (2^w - 1) + d - 1`), 384 bytes per entry: 8.4 MB for each of `G`, `G⁻¹` and 30 MB for
+/// `H` (OU-2048).
+struct IfmaTables {
+    g: Vec<Mont52>,
+    g_inv: Vec<Mont52>,
+    h: Vec<Mont52>,
+    g_rows: usize,
+    h_rows: usize,
 }
 
 struct OuTables<const N: usize> {
@@ -117,6 +132,7 @@ impl<const N: usize> OuPub<N> {
             tables: OnceLock::new(),
             pool: Mutex::new(Vec::new()),
             ifma: OnceLock::new(),
+            ifma_tables: OnceLock::new(),
         })
     }
 
@@ -150,6 +166,175 @@ impl<const N: usize> OuPub<N> {
                 }
             })
         })
+    }
+
+    /// The IFMA context of `n` (`None`: no IFMA, `UNSEEN_NO_SIMD`, or a 3072-bit key).
+    fn ifma(&self) -> Option<&MontMul8> {
+        self.ifma
+            .get_or_init(|| MontMul8::new(self.n.as_ref().as_words()))
+            .as_ref()
+    }
+
+    /// The IFMA context and the tables in its domain (built on first use, on this thread only:
+    /// see [`OuPub::tables`] for why not rayon).
+    fn ifma_parts(&self) -> Option<(&MontMul8, &IfmaTables)> {
+        let ctx = self.ifma()?;
+        let t = self
+            .ifma_tables
+            .get_or_init(|| {
+                let t = self.tables();
+                let conv = |tab: &FixedBaseTable<N>| {
+                    let words: Vec<&[u64]> =
+                        tab.entries().iter().map(|e| &e.as_words()[..]).collect();
+                    ctx.from_r64_montgomery_serial(&words).ok()
+                };
+                let ok = t.g.window() == G_WINDOW
+                    && t.g_inv.window() == G_WINDOW
+                    && t.h.window() == H_WINDOW
+                    && t.g.rows() == t.g_inv.rows();
+                if !ok {
+                    return None;
+                }
+                Some(IfmaTables {
+                    g: conv(&t.g)?,
+                    g_inv: conv(&t.g_inv)?,
+                    h: conv(&t.h)?,
+                    g_rows: t.g.rows(),
+                    h_rows: t.h.rows(),
+                })
+            })
+            .as_ref()?;
+        Some((ctx, t))
+    }
+
+    /// Up to [`LANES`] encryptions `G^m · H^r` (Montgomery form modulo `n`, R = 2^(64·N)) with
+    /// the given `r` (little-endian bytes, at most `r_bits` bits), one eight-lane IFMA
+    /// multiplication per window: the same table entries and products as [`OuPub::encrypt`].
+    fn encrypt_lanes(
+        &self,
+        ctx: &MontMul8,
+        t: &IfmaTables,
+        ms: &[Plaintext],
+        rs: &[Vec<u8>],
+    ) -> Result<Vec<Uint<N>>, Error> {
+        if ms.len() > LANES || rs.len() != ms.len() {
+            return Err(Error::Internal("OU: bad lane count"));
+        }
+        let gd = (1usize << G_WINDOW) - 1;
+        let hd = (1usize << H_WINDOW) - 1;
+        // Per lane: the table indices the windows select (zero windows skipped, as the scalar
+        // path does), wiped after use.
+        let mut g_idx: [Vec<usize>; LANES] = Default::default();
+        let mut h_idx: [Vec<usize>; LANES] = Default::default();
+        let mut neg = [false; LANES];
+        let wiped = |g: &mut [Vec<usize>; LANES], h: &mut [Vec<usize>; LANES]| {
+            g.iter_mut().chain(h.iter_mut()).for_each(Zeroize::zeroize);
+        };
+        for (k, (m, r)) in ms.iter().zip(rs).enumerate() {
+            let mut mag = Zeroizing::new(magnitude_le(m, self.pt_bits)?);
+            neg[k] = m.is_negative();
+            let w = G_WINDOW as usize;
+            let rows = (mag.len() * 8).div_ceil(w);
+            for i in 0..rows {
+                let d = digit(&mag, i * w, w);
+                if d == 0 {
+                    continue;
+                }
+                if i >= t.g_rows {
+                    wiped(&mut g_idx, &mut h_idx);
+                    return Err(Error::Internal("OU plaintext wider than its table"));
+                }
+                g_idx[k].push(i * gd + d - 1);
+            }
+            mag.zeroize();
+            let w = H_WINDOW as usize;
+            if r.len() * 8 > t.h_rows * w {
+                wiped(&mut g_idx, &mut h_idx);
+                return Err(Error::Internal("OU randomness wider than its table"));
+            }
+            for i in 0..t.h_rows {
+                let d = digit(r, i * w, w);
+                if d != 0 {
+                    h_idx[k].push(i * hd + d - 1);
+                }
+            }
+        }
+        let one = ctx.ctx().one();
+        let entry = |k: usize, j: usize| -> &Mont52 {
+            let gl = g_idx[k].len();
+            let gt = if neg[k] { &t.g_inv } else { &t.g };
+            if j < gl {
+                &gt[g_idx[k][j]]
+            } else {
+                h_idx[k].get(j - gl).map_or(&one, |&i| &t.h[i])
+            }
+        };
+        let steps = (0..ms.len())
+            .map(|k| g_idx[k].len() + h_idx[k].len())
+            .max()
+            .unwrap_or(0);
+        let mut acc: [Mont52; LANES] =
+            core::array::from_fn(|k| if k < ms.len() { *entry(k, 0) } else { one });
+        for j in 1..steps {
+            let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut acc;
+            ctx.mul8(
+                [a0, a1, a2, a3, a4, a5, a6, a7],
+                core::array::from_fn(|k| if k < ms.len() { entry(k, j) } else { &one }),
+            );
+        }
+        wiped(&mut g_idx, &mut h_idx);
+        let out = ctx
+            .to_r64_montgomery_batch(&acc[..ms.len()])
+            .into_iter()
+            .map(|w| {
+                let mut a = [0u64; N];
+                let len = w.len().min(N);
+                a[..len].copy_from_slice(&w[..len]);
+                Uint::from_words(a)
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// [`HePublicKey::encrypt_batch`] on the IFMA path, fresh `r` per message; `None` if there
+    /// is no IFMA context for this key. Pooled factors are used first (scalar path).
+    fn encrypt_batch_ifma(&self, ms: &[Plaintext]) -> Result<Option<Vec<Uint<N>>>, Error> {
+        let Some((ctx, t)) = self.ifma_parts() else {
+            return Ok(None);
+        };
+        let head = self.pooled().min(ms.len());
+        let (pooled, fresh) = ms.split_at(head);
+        let mut out: Vec<Uint<N>> = pooled
+            .par_iter()
+            .map(|m| self.encrypt(m))
+            .collect::<Result<_, _>>()?;
+        let tail: Vec<Vec<Uint<N>>> = fresh
+            .par_chunks(LANES)
+            .map(|chunk| {
+                // Wiped on every exit, including a failed draw.
+                let mut rs: Zeroizing<Vec<Vec<u8>>> = Zeroizing::new(Vec::with_capacity(LANES));
+                for _ in chunk {
+                    rs.push(random_exponent(self.r_bits)?);
+                }
+                self.encrypt_lanes(ctx, t, chunk, &rs)
+            })
+            .collect::<Result<_, _>>()?;
+        out.extend(tail.into_iter().flatten());
+        Ok(Some(out))
+    }
+
+    /// `G^m · H^r` on the scalar path with the given `r`.
+    fn encrypt_with_r(&self, m: &Plaintext, r: &[u8]) -> Result<Uint<N>, Error> {
+        let mut mag = magnitude_le(m, self.pt_bits)?;
+        let t = self.tables();
+        let table = if m.is_negative() { &t.g_inv } else { &t.g };
+        let gm = table.pow(&mag, &self.params);
+        mag.zeroize();
+        let gm = gm.ok_or(Error::Internal("OU plaintext wider than its table"))?;
+        let hr =
+            t.h.pow(r, &self.params)
+                .ok_or(Error::Internal("OU randomness wider than its table"))?;
+        Ok(mont_mul(&gm, &hr, &self.params))
     }
 
     fn len(&self) -> usize {
@@ -648,6 +833,11 @@ impl HePublicKey for OuPublicKey {
 
     fn encrypt_batch(&self, ms: &[Plaintext]) -> Result<Vec<OuCiphertext>, Error> {
         on_pub!(self, k => { k.tables(); });
+        if let PubInner::B2048(k) = &*self.0
+            && let Some(cs) = k.encrypt_batch_ifma(ms)?
+        {
+            return Ok(cs.into_iter().map(|c| OuCiphertext(Ct::B2048(c))).collect());
+        }
         ms.par_iter().map(|m| self.encrypt(m)).collect()
     }
 
@@ -741,6 +931,57 @@ impl HePublicKey for OuPublicKey {
             return Err(bad("trailing bytes after the public key"));
         }
         Ok(OuPublicKey(Arc::new(inner)))
+    }
+}
+
+impl OuPublicKey {
+    /// Test hook, not an API: encrypts `ms[i]` with the given randomness `rs[i]` (little-endian
+    /// bytes of at most the key's `r` width), on the eight-lane IFMA path if `simd` (`None` if
+    /// this key has none: no IFMA, `UNSEEN_NO_SIMD`, or a 3072-bit key), else on the scalar
+    /// path. Reusing or choosing `r` breaks semantic security: only tests comparing the two
+    /// paths call it.
+    #[doc(hidden)]
+    pub fn encrypt_with_randomness_for_tests(
+        &self,
+        ms: &[Plaintext],
+        rs: &[Vec<u8>],
+        simd: bool,
+    ) -> Result<Option<Vec<OuCiphertext>>, Error> {
+        if ms.len() != rs.len() {
+            return Err(Error::InvalidArgument("one r per message"));
+        }
+        fn go<const N: usize>(
+            k: &OuPub<N>,
+            ms: &[Plaintext],
+            rs: &[Vec<u8>],
+            simd: bool,
+        ) -> Result<Option<Vec<Uint<N>>>, Error> {
+            if rs.iter().any(|r| r.len() * 8 > k.r_bits as usize) {
+                return Err(Error::InvalidArgument("r wider than the key's r"));
+            }
+            if !simd {
+                return ms
+                    .iter()
+                    .zip(rs)
+                    .map(|(m, r)| k.encrypt_with_r(m, r))
+                    .collect::<Result<_, _>>()
+                    .map(Some);
+            }
+            let Some((ctx, t)) = k.ifma_parts() else {
+                return Ok(None);
+            };
+            let mut out = Vec::with_capacity(ms.len());
+            for (m8, r8) in ms.chunks(LANES).zip(rs.chunks(LANES)) {
+                out.extend(k.encrypt_lanes(ctx, t, m8, r8)?);
+            }
+            Ok(Some(out))
+        }
+        Ok(match &*self.0 {
+            PubInner::B2048(k) => go(k, ms, rs, simd)?
+                .map(|v| v.into_iter().map(|c| OuCiphertext(Ct::B2048(c))).collect()),
+            PubInner::B3072(k) => go(k, ms, rs, simd)?
+                .map(|v| v.into_iter().map(|c| OuCiphertext(Ct::B3072(c))).collect()),
+        })
     }
 }
 

@@ -10,6 +10,7 @@ mod aead;
 mod expand;
 mod he;
 mod he_buckets;
+mod he_enc_batch;
 mod mont_ifma;
 mod oprf;
 mod properties;

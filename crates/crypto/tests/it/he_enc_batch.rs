@@ -1,0 +1,163 @@
+//! `OuPublicKey::encrypt_batch` on the eight-lane AVX-512 IFMA path (OU-2048) against the scalar
+//! path: decryptions of both, equal ciphertexts for the same `(m, r)`, the pool, and the
+//! `UNSEEN_NO_SIMD` switch (in a child process).
+
+use std::sync::OnceLock;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use unseen_crypto::he::mont_ifma::MontMul8;
+use unseen_crypto::he::{HePublicKey, HeSecretKey, OuSecretKey, Plaintext};
+
+fn key() -> &'static OuSecretKey {
+    static K: OnceLock<OuSecretKey> = OnceLock::new();
+    K.get_or_init(|| OuSecretKey::generate_from_seed(2048, [7; 32]).unwrap())
+}
+
+/// 2^bits - 1 as a plaintext of the given sign.
+fn max_value(bits: u32, negative: bool) -> Plaintext {
+    let mut limbs = vec![u64::MAX; (bits / 64) as usize];
+    if !bits.is_multiple_of(64) {
+        limbs.push((1u64 << (bits % 64)) - 1);
+    }
+    Plaintext::from_limbs(negative, limbs)
+}
+
+/// `len` messages: zero, ±1, the capacity of both signs, then random values of mixed sign and
+/// width (from 1 to 120 bits).
+fn messages(len: usize, seed: u8) -> Vec<Plaintext> {
+    let bits = key().public().plaintext_bits();
+    let mut r = ChaCha20Rng::from_seed([seed; 32]);
+    let fixed = [
+        Plaintext::from_i128(0),
+        max_value(bits, false),
+        Plaintext::from_i128(-1),
+        max_value(bits, true),
+        Plaintext::from_i128(1),
+    ];
+    (0..len)
+        .map(|i| {
+            fixed.get(i).cloned().unwrap_or_else(|| {
+                let w = 1 + r.next_u32() % 120;
+                let v = (i128::from(r.next_u64()) << 64 | i128::from(r.next_u64())) >> (128 - w);
+                Plaintext::from_i128(if r.next_u32() % 2 == 0 { v } else { -v })
+            })
+        })
+        .collect()
+}
+
+/// Whether this process has the IFMA path (CPU support, no `UNSEEN_NO_SIMD`).
+fn has_ifma() -> bool {
+    let n = key().public().to_bytes();
+    // The modulus, big-endian after the 5-byte header, as little-endian u64 words.
+    let words: Vec<u64> = n[5..5 + 256]
+        .rchunks(8)
+        .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
+        .collect();
+    MontMul8::new(&words).is_some()
+}
+
+fn check_batches() {
+    let sk = key();
+    let pk = sk.public();
+    for (len, seed) in [(1, 1), (7, 2), (8, 3), (9, 4), (100, 5)] {
+        let ms = messages(len, seed);
+        let cs = pk.encrypt_batch(&ms).unwrap();
+        assert_eq!(cs.len(), len);
+        assert_eq!(sk.decrypt_batch(&cs), ms, "batch of {len}");
+    }
+    // Two batch encryptions of the same messages differ (fresh randomness).
+    let ms = messages(9, 6);
+    assert_ne!(
+        pk.encrypt_batch(&ms).unwrap(),
+        pk.encrypt_batch(&ms).unwrap()
+    );
+    // Over capacity: an error, not a wrong ciphertext.
+    let mut big = messages(9, 7);
+    big[8] = max_value(pk.plaintext_bits() + 1, false);
+    assert!(pk.encrypt_batch(&big).is_err());
+}
+
+#[test]
+fn batch_encryptions_decrypt_to_the_messages() {
+    check_batches();
+}
+
+#[test]
+fn batch_uses_the_pool_first_then_fresh_randomness() {
+    let sk = OuSecretKey::generate_from_seed(2048, [7; 32]).unwrap();
+    let pk = sk.public();
+    pk.precompute_randomness(5).unwrap();
+    let ms = messages(19, 8);
+    let cs = pk.encrypt_batch(&ms).unwrap();
+    assert_eq!(pk.precomputed_randomness(), 0);
+    assert_eq!(sk.decrypt_batch(&cs), ms);
+}
+
+/// The same `(m, r)` gives the same ciphertext on both paths.
+#[test]
+fn ifma_and_scalar_ciphertexts_are_equal_for_the_same_randomness() {
+    let sk = key();
+    let pk = sk.public();
+    let ms = messages(17, 9);
+    let mut r = ChaCha20Rng::from_seed([10; 32]);
+    let mut rs: Vec<Vec<u8>> = (0..ms.len())
+        .map(|_| {
+            let mut b = vec![0u8; 28];
+            r.fill_bytes(&mut b);
+            b
+        })
+        .collect();
+    rs[1] = vec![0u8; 28]; // r = 0: H^0 = 1
+    rs[2] = vec![0xff; 28]; // every window at its largest digit
+    let scalar = pk
+        .encrypt_with_randomness_for_tests(&ms, &rs, false)
+        .unwrap()
+        .unwrap();
+    assert_eq!(sk.decrypt_batch(&scalar), ms);
+    // r wider than the key's 224 bits is refused.
+    assert!(
+        pk.encrypt_with_randomness_for_tests(&ms[..1], &[vec![1u8; 29]], false)
+            .is_err()
+    );
+    let simd = pk
+        .encrypt_with_randomness_for_tests(&ms, &rs, true)
+        .unwrap();
+    assert_eq!(simd.is_some(), has_ifma());
+    if let Some(simd) = simd {
+        assert_eq!(simd, scalar);
+    }
+}
+
+/// With `UNSEEN_NO_SIMD` (child process: the choice is made once per process) the scalar path
+/// runs, and its batches decrypt as well.
+#[test]
+fn batch_without_simd_uses_the_scalar_path() {
+    if std::env::var_os("UNSEEN_ENC_CHILD").is_some() {
+        assert!(!has_ifma());
+        let ms = messages(3, 11);
+        let rs = vec![vec![3u8; 28]; 3];
+        assert!(
+            key()
+                .public()
+                .encrypt_with_randomness_for_tests(&ms, &rs, true)
+                .unwrap()
+                .is_none()
+        );
+        check_batches();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "he_enc_batch::batch_without_simd_uses_the_scalar_path",
+            "--test-threads=1",
+        ])
+        .env("UNSEEN_ENC_CHILD", "1")
+        .env("UNSEEN_NO_SIMD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}");
+    assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
+}
