@@ -562,13 +562,13 @@ pub fn importance(model: &StoredModel) -> Result<Vec<unseen_report::FeatureImpor
                     importance: gain,
                 })
                 .collect();
-            // The guest knows the partner's splits by record id only.
+            // The partner's features by index only (their names stay on its node).
             out.extend(
-                imp.host_records
+                imp.host_features
                     .into_iter()
-                    .map(|(r, gain)| FeatureImportance {
+                    .map(|(f, _, gain)| FeatureImportance {
                         party: partner.clone(),
-                        feature: FeatureLabel::Opaque(r + 1),
+                        feature: FeatureLabel::Opaque(u32::from(f) + 1),
                         importance: gain,
                     }),
             );

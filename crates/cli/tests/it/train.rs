@@ -292,6 +292,18 @@ fn train_predict_report_between_two_nodes() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert_eq!(page.matches("<svg").count(), 4);
     assert!(page.contains(&model));
+    // The partner's features appear by index only (4 of them at most), the bank's by name.
+    assert!(page.contains("partner feature #1 ") || page.contains("partner feature #3 "));
+    for k in 5..10 {
+        assert!(
+            !page.contains(&format!("partner feature #{k} ")),
+            "index {k}: {:?}",
+            page.match_indices("partner feature #")
+                .map(|(i, _)| &page[i..i + 24])
+                .collect::<Vec<_>>()
+        );
+    }
+    assert!(page.contains(">g0<") || page.contains(">g1<") || page.contains(">g2<"));
     assert!(
         !page.contains("host_x"),
         "the partner's feature names leaked"

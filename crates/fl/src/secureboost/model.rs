@@ -85,6 +85,9 @@ pub struct Importance {
     /// Guest only: per host record id, its gain (each record is one node). The host can map
     /// ids to its features ([`HostModel::importance`]) if the guest shares this.
     pub host_records: Vec<(u32, f64)>,
+    /// Guest only: per host feature index, its splits and total gain (names stay with the
+    /// host).
+    pub host_features: Vec<(u16, u32, f64)>,
 }
 
 /// The guest's part of a model.
@@ -106,6 +109,10 @@ pub struct GuestModel {
     pub host_records: u32,
     /// [`table_digest`] of the host table.
     pub host_digest: [u8; 32],
+    /// The host feature *index* of each host record (the guest chose every record's candidate
+    /// from that feature's histogram, so it knows the index, never the name or the threshold):
+    /// for feature importance per party.
+    pub host_features: Vec<u16>,
 }
 
 impl core::fmt::Debug for GuestModel {
@@ -229,6 +236,7 @@ impl HostModel {
         Importance {
             features: per,
             host_records: Vec::new(),
+            host_features: Vec::new(),
         }
     }
 
@@ -374,9 +382,24 @@ impl GuestModel {
             }
         }
         host.sort_by_key(|x| x.0);
+        let mut by_feature: Vec<(u16, u32, f64)> = Vec::new();
+        for &(record, gain) in &host {
+            let Some(&f) = self.host_features.get(record as usize) else {
+                continue;
+            };
+            match by_feature.iter_mut().find(|e| e.0 == f) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.2 += gain;
+                }
+                None => by_feature.push((f, 1, gain)),
+            }
+        }
+        by_feature.sort_by_key(|e| e.0);
         Importance {
             features: per,
             host_records: host,
+            host_features: by_feature,
         }
     }
 
@@ -432,6 +455,10 @@ impl GuestModel {
         }
         w.cuts(&self.cuts);
         w.names(&self.feature_names);
+        w.u32(len32(self.host_features.len()));
+        for &f in &self.host_features {
+            w.u16(f);
+        }
         w.finish()
     }
 
@@ -516,6 +543,13 @@ impl GuestModel {
         }
         let cuts = r.cuts()?;
         let feature_names = r.names()?;
+        let n_hf = r.u32()?;
+        if n_hf != host_records {
+            return Err(FlError::BadModel("host feature list length"));
+        }
+        let host_features = (0..n_hf)
+            .map(|_| r.u16())
+            .collect::<Result<Vec<u16>, _>>()?;
         r.end()?;
         let bad = trees.iter().flat_map(|t| &t.nodes).any(|n| match n {
             Node::Split {
@@ -540,6 +574,7 @@ impl GuestModel {
             params,
             host_records,
             host_digest,
+            host_features,
         })
     }
 }

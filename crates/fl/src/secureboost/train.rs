@@ -626,6 +626,7 @@ pub fn run_guest<K: HeSecretKey, C: Channel>(
             params: p.clone(),
             host_records,
             host_digest: table_digest(&model_id, &records),
+            host_features: records.iter().map(|r| r.feature).collect(),
         },
         stats: ch.stats(),
         report,

@@ -367,6 +367,29 @@ fn model_files_round_trip_and_mismatch_is_refused() {
         .count();
     assert_eq!(gsplits as usize + hsplits as usize, internal);
     assert_eq!(hsplits as usize, gi.host_records.len());
+    // The guest's per-feature view of the host's splits (indices only) agrees with the host's
+    // own per-feature counts and gains, and survives the model file.
+    assert_eq!(g.host_features.len(), h.records.len());
+    for (i, r) in h.records.iter().enumerate() {
+        assert_eq!(g.host_features[i], r.feature, "record {i}");
+    }
+    for (f, splits, gain) in &gi.host_features {
+        let own = &hi.features[usize::from(*f)];
+        assert_eq!(*splits, own.1, "host feature {f}");
+        assert!(
+            (gain - own.2).abs() <= 1e-9 * own.2.abs().max(1.0),
+            "host feature {f}"
+        );
+    }
+    assert_eq!(
+        gi.host_features.iter().map(|x| x.1).sum::<u32>(),
+        hsplits,
+        "every host split counted once"
+    );
+    assert_eq!(
+        GuestModel::from_bytes(&g.to_bytes()).unwrap().host_features,
+        g.host_features
+    );
 }
 
 // ---------------------------------------------------------------- hostile peers
