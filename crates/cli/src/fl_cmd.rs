@@ -230,17 +230,8 @@ fn run_predict(
     );
     pb.finish_and_clear();
     let job = job?;
-    let reason = job.reason.clone().unwrap_or_default();
-    match job.state {
-        unseen_store::JobState::Succeeded => {}
-        unseen_store::JobState::Rejected => {
-            eprintln!("error: job {}: {reason}", job.id);
-            return Ok(ExitCode::from(2));
-        }
-        other => {
-            eprintln!("error: job {} {}: {reason}", job.id, other.as_str());
-            return Ok(ExitCode::from(1));
-        }
+    if let Some(code) = crate::node_cmd::unsuccessful(&job) {
+        return Ok(code);
     }
     let r = &job.result;
     if json_out {

@@ -672,6 +672,23 @@ fn print_job(j: &Value) {
     );
 }
 
+/// For a job run from this process that did not succeed: prints why and returns the exit code
+/// (2 if the partner rejected it, 1 otherwise); `None` if it succeeded.
+pub(crate) fn unsuccessful(job: &unseen_store::Job) -> Option<ExitCode> {
+    let reason = job.reason.as_deref().unwrap_or_default();
+    match job.state {
+        unseen_store::JobState::Succeeded => None,
+        unseen_store::JobState::Rejected => {
+            eprintln!("error: job {}: {reason}", job.id);
+            Some(ExitCode::from(2))
+        }
+        other => {
+            eprintln!("error: job {} {}: {reason}", job.id, other.as_str());
+            Some(ExitCode::from(1))
+        }
+    }
+}
+
 /// Prints the job and, with `wait`, polls until it ends. The job id is always the last line.
 pub(crate) fn follow(client: &Client, job: &Value, wait: bool) -> anyhow::Result<ExitCode> {
     let id = job["id"].as_str().unwrap_or_default().to_owned();

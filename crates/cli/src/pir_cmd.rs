@@ -215,17 +215,8 @@ pub(crate) fn query(dir: Option<&PathBuf>, a: &QueryArgs) -> anyhow::Result<Exit
     );
     pb.finish_and_clear();
     let job = job?;
-    let reason = job.reason.clone().unwrap_or_default();
-    match job.state {
-        unseen_store::JobState::Succeeded => {}
-        unseen_store::JobState::Rejected => {
-            eprintln!("error: job {}: {reason}", job.id);
-            return Ok(ExitCode::from(2));
-        }
-        other => {
-            eprintln!("error: job {} {}: {reason}", job.id, other.as_str());
-            return Ok(ExitCode::from(1));
-        }
+    if let Some(code) = crate::node_cmd::unsuccessful(&job) {
+        return Ok(code);
     }
     let r = &job.result;
     let n = |k: &str| r[k].as_u64().unwrap_or(0);

@@ -276,21 +276,7 @@ pub fn query(
         store.audit_append(&job_event(actor, "job.proposed", "proposed", &job))?;
         (partner, job)
     };
-    tracing::info!(job = %job.id, partner = %partner.name, kind = %job.kind, "job proposed");
-    let cancel = node.start_job(&job.id);
-    let work = Work::PirQuery(Box::new(input));
-    let result = initiate(node, &job, &partner, &work, spec, &cancel);
-    let usage = match &result {
-        Err((End::Usage(r), _)) => Some(r.clone()),
-        _ => None,
-    };
-    finish(node, &job, result, &cancel);
-    if let Some(r) = usage {
-        return Err(NodeError::Invalid(format!("job {}: {r}", job.id)));
-    }
-    node.store()
-        .job(&job.id)?
-        .ok_or_else(|| not_found("job", &job.id))
+    run_here(node, &job, &partner, &Work::PirQuery(Box::new(input)), spec)
 }
 
 /// Scores a dataset with a trained model from this process (`unseen predict`, `unseen
@@ -338,15 +324,33 @@ pub fn predict(
         store.audit_append(&job_event(actor, "job.proposed", "proposed", &job))?;
         (partner, job)
     };
+    run_here(
+        node,
+        &job,
+        &partner,
+        &Work::PredictGuest(Box::new(input)),
+        spec,
+    )
+}
+
+/// Runs a job this process recorded (`unseen query`, `predict`, `report`) to its end, here
+/// rather than on a daemon's worker; a usage error of the local part becomes
+/// [`NodeError::Invalid`], any other end is the returned job's state.
+fn run_here(
+    node: &Arc<Node>,
+    job: &Job,
+    partner: &Partner,
+    work: &Work,
+    spec: JobSpec,
+) -> Result<Job, NodeError> {
     tracing::info!(job = %job.id, partner = %partner.name, kind = %job.kind, "job proposed");
     let cancel = node.start_job(&job.id);
-    let work = Work::PredictGuest(Box::new(input));
-    let result = initiate(node, &job, &partner, &work, spec, &cancel);
+    let result = initiate(node, job, partner, work, spec, &cancel);
     let usage = match &result {
         Err((End::Usage(r), _)) => Some(r.clone()),
         _ => None,
     };
-    finish(node, &job, result, &cancel);
+    finish(node, job, result, &cancel);
     if let Some(r) = usage {
         return Err(NodeError::Invalid(format!("job {}: {r}", job.id)));
     }
