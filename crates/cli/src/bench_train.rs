@@ -116,50 +116,13 @@ fn align(guest: &Table, host: &mut Table) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// AUC by the rank statistic (Mann–Whitney U), ties given their average rank.
-#[allow(clippy::cast_precision_loss)]
-fn auc(scores: &[f64], labels: &[u8]) -> f64 {
-    let mut ix: Vec<usize> = (0..scores.len()).collect();
-    ix.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < ix.len() {
-        let mut j = i;
-        while j + 1 < ix.len() && scores[ix[j + 1]] == scores[ix[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += avg * ix[i..=j].iter().filter(|&&k| labels[k] == 1).count() as f64;
-        i = j + 1;
-    }
-    let p = labels.iter().filter(|&&y| y == 1).count() as f64;
-    let n = labels.len() as f64 - p;
-    (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
-}
-
-/// KS: the largest |TPR − FPR| over thresholds (tied scores move together).
-#[allow(clippy::cast_precision_loss)]
-fn ks(scores: &[f64], labels: &[u8]) -> f64 {
-    let mut ix: Vec<usize> = (0..scores.len()).collect();
-    ix.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let p = labels.iter().filter(|&&y| y == 1).count() as f64;
-    let n = labels.len() as f64 - p;
-    let (mut tp, mut fp, mut best) = (0.0, 0.0, 0.0f64);
-    let mut i = 0;
-    while i < ix.len() {
-        let mut j = i;
-        while j < ix.len() && scores[ix[j]] == scores[ix[i]] {
-            if labels[ix[j]] == 1 {
-                tp += 1.0;
-            } else {
-                fp += 1.0;
-            }
-            j += 1;
-        }
-        best = best.max((tp / p - fp / n).abs());
-        i = j;
-    }
-    best
+/// Test AUC and KS, from the model report's metrics (exact AUC with ties, KS over thresholds).
+fn auc_ks(scores: &[f64], labels: &[u8]) -> anyhow::Result<(f64, f64)> {
+    use unseen_report::metrics;
+    Ok((
+        metrics::auc(scores, labels)?,
+        metrics::ks(scores, labels)?.ks,
+    ))
 }
 
 pub(crate) fn run(a: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
@@ -200,41 +163,23 @@ fn params(a: &BenchTrainArgs) -> TreeParams {
 fn oracle_only(a: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
     let (guest, host, gtest, htest) = load(a)?;
     let start = Instant::now();
-    let gc = unseen_fl::secureboost::BinCuts::fit(&guest.columns, a.bins)?;
-    let hc = unseen_fl::secureboost::BinCuts::fit(&host.columns, a.bins)?;
-    let (gtr, htr) = (
-        gc.bin_columns(&guest.columns)?,
-        hc.bin_columns(&host.columns)?,
-    );
-    let gb: Vec<usize> = (0..gtr.len()).map(|f| gc.bins_of(f)).collect();
-    let hb: Vec<usize> = (0..htr.len()).map(|f| hc.bins_of(f)).collect();
-    let o = plain::train(
-        Binned {
-            columns: &gtr,
-            bins: &gb,
-        },
-        Binned {
-            columns: &htr,
-            bins: &hb,
-        },
+    let (o, p) = plain::fit_and_score(
+        &guest.columns,
+        &host.columns,
         &guest.labels,
+        a.bins,
         &params(a),
-        ColSample::default(),
-        None,
+        &gtest.columns,
+        &htest.columns,
     )?;
     let wall = start.elapsed();
-    let m = o.margins(
-        &gc.bin_columns(&gtest.columns)?,
-        &hc.bin_columns(&htest.columns)?,
-        gtest.ids.len(),
-    );
-    let p: Vec<f64> = m.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect();
+    let (test_auc, test_ks) = auc_ks(&p, &gtest.labels)?;
     println!(
         "{}",
         serde_json::json!({
             "bench": "train-oracle",
-            "auc": (auc(&p, &gtest.labels) * 1e6).round() / 1e6,
-            "ks": (ks(&p, &gtest.labels) * 1e6).round() / 1e6,
+            "auc": (test_auc * 1e6).round() / 1e6,
+            "ks": (test_ks * 1e6).round() / 1e6,
             "wall_s": secs(wall),
             "trees": o.trees.len(),
         })
@@ -358,8 +303,7 @@ fn go<K: HeSecretKey>(a: &BenchTrainArgs, sk: &K, keygen: Duration) -> anyhow::R
     let predict_wall = pstart.elapsed();
     let pg = pg.context("guest prediction")?;
     ph?.context("host prediction")?;
-    let test_auc = auc(&pg.scores, &gtest.labels);
-    let test_ks = ks(&pg.scores, &gtest.labels);
+    let (test_auc, test_ks) = auc_ks(&pg.scores, &gtest.labels)?;
 
     let mut lossless = serde_json::Value::Null;
     if a.check_oracle {
@@ -448,19 +392,4 @@ fn cpu_seconds() -> f64 {
     let tick = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
     // fields 14 and 15 (utime, stime) are at 11 and 12 after the ')'
     (tick(11) + tick(12)) as f64 / 100.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auc_and_ks_with_ties() {
-        let s = [0.1, 0.4, 0.35, 0.8, 0.4];
-        let y = [0, 0, 1, 1, 1];
-        // pairs (pos, neg): (0.35,0.1)=1 (0.35,0.4)=0 (0.8,*)=2 (0.4,0.1)=1 (0.4,0.4)=0.5 → 4.5/6
-        assert!((auc(&s, &y) - 0.75).abs() < 1e-12);
-        // thresholds: ≥0.8: tpr 1/3 fpr 0; ≥0.4: tpr 2/3 fpr 1/2; ≥0.35: tpr 1, fpr 1/2 → 0.5
-        assert!((ks(&s, &y) - 0.5).abs() < 1e-12);
-    }
 }

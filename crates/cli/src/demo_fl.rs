@@ -185,42 +185,24 @@ fn oracle(d: &CreditData) -> anyhow::Result<HashMap<String, f64>> {
     let gtrain = cols(4, &|r, j| r.1[j], &d.train, &keys);
     let htrain = cols(5, &|r, j| r.2[j], &d.train, &keys);
     let labels: Vec<u8> = keys.iter().map(|k| d.train[*k].0).collect();
-    let gcuts = sb::BinCuts::fit(&gtrain, BINS as usize)?;
-    let hcuts = sb::BinCuts::fit(&htrain, BINS as usize)?;
-    let gb = gcuts.bin_columns(&gtrain)?;
-    let hb = hcuts.bin_columns(&htrain)?;
-    let gbins: Vec<usize> = (0..gb.len()).map(|f| gcuts.bins_of(f)).collect();
-    let hbins: Vec<usize> = (0..hb.len()).map(|f| hcuts.bins_of(f)).collect();
     let params = sb::TreeParams {
         trees: TREES,
         max_depth: u8::try_from(DEPTH)?,
         learning_rate: LEARNING_RATE,
         ..sb::TreeParams::default()
     };
-    let model = sb::plain::train(
-        sb::Binned {
-            columns: &gb,
-            bins: &gbins,
-        },
-        sb::Binned {
-            columns: &hb,
-            bins: &hbins,
-        },
-        &labels,
-        &params,
-        sb::ColSample::default(),
-        None,
-    )?;
     let mut hkeys: Vec<&String> = d.holdout.keys().collect();
     hkeys.sort();
-    let gh = gcuts.bin_columns(&cols(4, &|r, j| r.1[j], &d.holdout, &hkeys))?;
-    let hh = hcuts.bin_columns(&cols(5, &|r, j| r.2[j], &d.holdout, &hkeys))?;
-    let margins = model.margins(&gh, &hh, hkeys.len());
-    Ok(hkeys
-        .into_iter()
-        .zip(margins)
-        .map(|(k, m)| (k.clone(), 1.0 / (1.0 + (-m).exp())))
-        .collect())
+    let (_, scores) = sb::plain::fit_and_score(
+        &gtrain,
+        &htrain,
+        &labels,
+        BINS as usize,
+        &params,
+        &cols(4, &|r, j| r.1[j], &d.holdout, &hkeys),
+        &cols(5, &|r, j| r.2[j], &d.holdout, &hkeys),
+    )?;
+    Ok(hkeys.into_iter().cloned().zip(scores).collect())
 }
 
 /// Trains, reports and predicts through the running nodes; returns whether every check held.

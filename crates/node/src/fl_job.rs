@@ -352,11 +352,17 @@ pub fn load_model(dir: &NodeDir, id: ModelId) -> Result<StoredModel, NodeError> 
     }
     let scores_path = d.join("train_scores.f64");
     let train_scores = match std::fs::read(&scores_path) {
-        Ok(b) => Some(
+        Ok(b) if b.len() % 8 == 0 => Some(
             b.chunks_exact(8)
                 .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
                 .collect(),
         ),
+        Ok(_) => {
+            return Err(NodeError::Invalid(format!(
+                "{}: not a whole number of scores (damaged)",
+                scores_path.display()
+            )));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(NodeError::io(&scores_path, e)),
     };

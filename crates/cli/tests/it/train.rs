@@ -106,42 +106,15 @@ fn columns(ids: &[u32]) -> Joined {
 /// The plaintext oracle's probabilities for the holdout customers, by normalised key.
 fn oracle(train: &[u32], holdout: &[u32]) -> BTreeMap<String, f64> {
     let (gt, ht, y, _) = columns(train);
-    let gc = sb::BinCuts::fit(&gt, BINS).unwrap();
-    let hc = sb::BinCuts::fit(&ht, BINS).unwrap();
-    let (gb, hb) = (gc.bin_columns(&gt).unwrap(), hc.bin_columns(&ht).unwrap());
-    let gn: Vec<usize> = (0..3).map(|f| gc.bins_of(f)).collect();
-    let hn: Vec<usize> = (0..4).map(|f| hc.bins_of(f)).collect();
+    let (gh, hh, _, keys) = columns(holdout);
     let params = sb::TreeParams {
         trees: TREES,
         max_depth: DEPTH,
         learning_rate: LR,
         ..sb::TreeParams::default()
     };
-    let model = sb::plain::train(
-        sb::Binned {
-            columns: &gb,
-            bins: &gn,
-        },
-        sb::Binned {
-            columns: &hb,
-            bins: &hn,
-        },
-        &y,
-        &params,
-        sb::ColSample::default(),
-        None,
-    )
-    .unwrap();
-    let (gh, hh, _, keys) = columns(holdout);
-    let m = model.margins(
-        &gc.bin_columns(&gh).unwrap(),
-        &hc.bin_columns(&hh).unwrap(),
-        keys.len(),
-    );
-    keys.into_iter()
-        .zip(m)
-        .map(|(k, m)| (k, 1.0 / (1.0 + (-m).exp())))
-        .collect()
+    let (_, scores) = sb::plain::fit_and_score(&gt, &ht, &y, BINS, &params, &gh, &hh).unwrap();
+    keys.into_iter().zip(scores).collect()
 }
 
 fn read_scores(path: &Path) -> BTreeMap<String, f64> {

@@ -698,6 +698,44 @@ macro_rules! on_pub {
     };
 }
 
+impl OuPublicKey {
+    /// The AVX-512 IFMA context of a 2048-bit key (built on first use), or `None` (3072-bit
+    /// key, no IFMA, `UNSEEN_NO_SIMD`): then the caller takes the portable path.
+    fn ifma2048(&self) -> Option<&super::mont_ifma::MontMul8> {
+        match &*self.0 {
+            PubInner::B2048(k) => k.ifma(),
+            PubInner::B3072(_) => None,
+        }
+    }
+
+    /// Ciphertexts (crypto-bigint Montgomery form) into the IFMA domain, one multiplication
+    /// each.
+    fn enter_ifma<'a>(
+        ctx: &super::mont_ifma::MontMul8,
+        cs: impl Iterator<Item = &'a OuCiphertext>,
+    ) -> Result<Vec<super::mont_ifma::Mont52>, Error> {
+        let words: Vec<&[u64]> = cs
+            .map(|c| match &c.0 {
+                Ct::B2048(x) => Ok(&x.as_words()[..]),
+                Ct::B3072(_) => Err(Error::InvalidArgument("a ciphertext of another key size")),
+            })
+            .collect::<Result<_, _>>()?;
+        ctx.from_r64_montgomery_batch(&words)
+    }
+
+    /// IFMA-domain values back into ciphertexts.
+    fn leave_ifma(
+        ctx: &super::mont_ifma::MontMul8,
+        xs: &[super::mont_ifma::Mont52],
+    ) -> impl Iterator<Item = OuCiphertext> {
+        ctx.to_r64_montgomery_batch(xs).into_iter().map(|w| {
+            let mut a = [0u64; 32];
+            a.copy_from_slice(&w[..32]);
+            OuCiphertext(Ct::B2048(Uint::from_words(a)))
+        })
+    }
+}
+
 impl HePublicKey for OuPublicKey {
     type Ciphertext = OuCiphertext;
 
@@ -708,13 +746,7 @@ impl HePublicKey for OuPublicKey {
         addends: &[OuCiphertext],
     ) -> Result<(), Error> {
         use super::mont_ifma::Mont52;
-        let PubInner::B2048(k) = &*self.0 else {
-            return super::shift_add_default(self, accs, shift, addends);
-        };
-        let ctx = k
-            .ifma
-            .get_or_init(|| super::mont_ifma::MontMul8::new(k.n.as_ref().as_words()));
-        let Some(ctx) = ctx else {
+        let Some(ctx) = self.ifma2048() else {
             return super::shift_add_default(self, accs, shift, addends);
         };
         if accs.len() != addends.len() {
@@ -722,20 +754,8 @@ impl HePublicKey for OuPublicKey {
                 "shift-add: slices of different lengths",
             ));
         }
-        let words = |cs: &[OuCiphertext]| -> Result<Vec<Mont52>, Error> {
-            let w: Vec<&[u64]> = cs
-                .iter()
-                .map(|c| match &c.0 {
-                    Ct::B2048(x) => Ok(&x.as_words()[..]),
-                    Ct::B3072(_) => Err(Error::InvalidArgument(
-                        "shift-add: a ciphertext of another key size",
-                    )),
-                })
-                .collect::<Result<_, _>>()?;
-            ctx.from_r64_montgomery_batch(&w)
-        };
-        let mut a = words(accs)?;
-        let b = words(addends)?;
+        let mut a = Self::enter_ifma(ctx, accs.iter())?;
+        let b = Self::enter_ifma(ctx, addends.iter())?;
         // Groups of 64 values (eight IFMA multiplications per step) in parallel.
         a.par_chunks_mut(64)
             .zip(b.par_chunks(64))
@@ -746,10 +766,8 @@ impl HePublicKey for OuPublicKey {
                 }
                 ctx.mul_many(a, b)
             })?;
-        for (c, w) in accs.iter_mut().zip(ctx.to_r64_montgomery_batch(&a)) {
-            let mut x = [0u64; 32];
-            x.copy_from_slice(&w[..32]);
-            c.0 = Ct::B2048(Uint::from_words(x));
+        for (c, x) in accs.iter_mut().zip(Self::leave_ifma(ctx, &a)) {
+            *c = x;
         }
         Ok(())
     }
@@ -762,13 +780,7 @@ impl HePublicKey for OuPublicKey {
         n_bins: usize,
     ) -> Result<Vec<Vec<Vec<OuCiphertext>>>, Error> {
         use super::mont_ifma::{Mont52, bucket_products};
-        let PubInner::B2048(k) = &*self.0 else {
-            return super::bucket_sums_default(self, cts, bins, nodes, n_bins);
-        };
-        let ctx = k
-            .ifma
-            .get_or_init(|| super::mont_ifma::MontMul8::new(k.n.as_ref().as_words()));
-        let Some(ctx) = ctx else {
+        let Some(ctx) = self.ifma2048() else {
             return super::bucket_sums_default(self, cts, bins, nodes, n_bins);
         };
         super::check_bucket_args(cts.len(), bins, nodes, n_bins)?;
@@ -780,16 +792,7 @@ impl HePublicKey for OuPublicKey {
             }
         }
         let idx: Vec<usize> = (0..cts.len()).filter(|&i| used[i]).collect();
-        let words: Vec<&[u64]> = idx
-            .iter()
-            .map(|&i| match &cts[i].0 {
-                Ct::B2048(x) => Ok(&x.as_words()[..]),
-                Ct::B3072(_) => Err(Error::InvalidArgument(
-                    "bucket sums: a ciphertext of another key size",
-                )),
-            })
-            .collect::<Result<_, _>>()?;
-        let entered = ctx.from_r64_montgomery_batch(&words)?;
+        let entered = Self::enter_ifma(ctx, idx.iter().map(|&i| &cts[i]))?;
         let mut conv: Vec<Mont52> = vec![ctx.ctx().one(); cts.len()];
         for (&i, m) in idx.iter().zip(entered) {
             conv[i] = m;
@@ -798,11 +801,7 @@ impl HePublicKey for OuPublicKey {
         for rows in nodes {
             let per_feature = bucket_products(ctx, &conv, bins, rows, n_bins)?;
             let flat: Vec<Mont52> = per_feature.into_iter().flatten().collect();
-            let mut left = ctx.to_r64_montgomery_batch(&flat).into_iter().map(|w| {
-                let mut a = [0u64; 32];
-                a.copy_from_slice(&w[..32]);
-                OuCiphertext(Ct::B2048(Uint::from_words(a)))
-            });
+            let mut left = Self::leave_ifma(ctx, &flat);
             out.push(
                 (0..bins.len())
                     .map(|_| left.by_ref().take(n_bins).collect())

@@ -251,3 +251,54 @@ pub fn train(
     }
     Ok(model)
 }
+
+/// The oracle on raw columns, as the two parties would see them: each party's quantile bins are
+/// fitted on its own training columns ([`super::BinCuts::fit`], as [`super::GuestConfig::new`]
+/// and [`super::HostConfig::new`] do), the model is trained centrally on the same integers, and
+/// the test rows are scored with the training cuts. Returns the model and the test rows'
+/// probabilities. Used by the demo, the benchmark and the tests as the lossless reference.
+///
+/// # Errors
+///
+/// [`FlError::InvalidInput`] for inconsistent columns or parameters.
+#[allow(clippy::too_many_arguments)] // two parties × (train, test) plus the shared inputs
+pub fn fit_and_score(
+    guest_train: &[Vec<f64>],
+    host_train: &[Vec<f64>],
+    labels: &[u8],
+    bins: usize,
+    p: &TreeParams,
+    guest_test: &[Vec<f64>],
+    host_test: &[Vec<f64>],
+) -> Result<(PlainModel, Vec<f64>), FlError> {
+    let gc = super::BinCuts::fit(guest_train, bins)?;
+    let hc = super::BinCuts::fit(host_train, bins)?;
+    let (gb, hb) = (gc.bin_columns(guest_train)?, hc.bin_columns(host_train)?);
+    let gn: Vec<usize> = (0..gb.len()).map(|f| gc.bins_of(f)).collect();
+    let hn: Vec<usize> = (0..hb.len()).map(|f| hc.bins_of(f)).collect();
+    let model = train(
+        Binned {
+            columns: &gb,
+            bins: &gn,
+        },
+        Binned {
+            columns: &hb,
+            bins: &hn,
+        },
+        labels,
+        p,
+        ColSample::default(),
+        None,
+    )?;
+    let rows = guest_test.first().map_or(0, Vec::len);
+    let scores = model
+        .margins(
+            &gc.bin_columns(guest_test)?,
+            &hc.bin_columns(host_test)?,
+            rows,
+        )
+        .into_iter()
+        .map(super::core::sigmoid)
+        .collect();
+    Ok((model, scores))
+}
