@@ -179,14 +179,71 @@ fn geq(a: &[u64], b: &[u64]) -> bool {
     true
 }
 
-/// `a ← a − b` in radix 2^52 (caller ensures `a ≥ b`).
-fn sub52(a: &mut [u64], b: &[u64]) {
+/// `a ← a − b mod 2^(52·len)` in radix 2^52; returns the final borrow (1 iff `a < b`).
+/// Branch-free.
+fn sub52(a: &mut [u64], b: &[u64]) -> u64 {
     let mut borrow = 0u64;
     for (x, &y) in a.iter_mut().zip(b) {
         let d = x.wrapping_sub(y).wrapping_sub(borrow);
         borrow = d >> 63;
         *x = d & MASK52;
     }
+    borrow
+}
+
+/// `x ← x · 2^(−times) mod n` for `x < n` in radix 2^52 (`x/2 = (x + n)/2` for odd `x`),
+/// branch-free.
+fn halve(x: &mut [u64], n: &[u64], times: usize) {
+    for _ in 0..times {
+        let odd_mask = (x[0] & 1).wrapping_neg();
+        let mut carry = 0u64;
+        for (w, &nw) in x.iter_mut().zip(n) {
+            let v = *w + (nw & odd_mask) + carry;
+            *w = v & MASK52;
+            carry = v >> 52;
+        }
+        // x + n < 2n < 2^(52·L): no carry out.
+        for j in 0..x.len() {
+            let hi = x.get(j + 1).map_or(0, |&w| w & 1);
+            x[j] = (x[j] >> 1) | (hi << 51);
+        }
+    }
+}
+
+/// Bits of one exponent window of [`MontCtx::pow`] and [`MontMul8::pow_many`].
+pub const POW_WINDOW: u32 = 4;
+/// Entries of a window table (`x^0 … x^15`).
+const POW_TABLE: usize = 1 << POW_WINDOW;
+
+/// The exponent windows of up to eight exponents (little-endian bytes, each below
+/// `2^bits`), most significant first: `out[w][k]` is lane `k`'s window `w`; missing lanes are 0.
+/// Error if an exponent has a bit set at or above `bits` (checked by length and top byte only,
+/// not by the value's bit length, so the time does not depend on the value).
+fn windows(exps: &[&[u8]], bits: u32) -> Result<zeroize::Zeroizing<Vec<[u8; LANES]>>, Error> {
+    let count = bits.div_ceil(POW_WINDOW) as usize;
+    let bytes = bits.div_ceil(8) as usize;
+    let top_mask = if bits.is_multiple_of(8) {
+        0
+    } else {
+        0xffu8 << (bits % 8)
+    };
+    let mut out = zeroize::Zeroizing::new(vec![[0u8; LANES]; count]);
+    for (k, e) in exps.iter().enumerate().take(LANES) {
+        let over = e.iter().skip(bytes).fold(0u8, |a, &b| a | b)
+            | e.get(bytes.wrapping_sub(1)).map_or(0, |&b| b & top_mask);
+        if over != 0 {
+            return Err(Error::InvalidArgument("exponent wider than its bound"));
+        }
+        for (w, win) in out.iter_mut().enumerate() {
+            let at = (count - 1 - w) * POW_WINDOW as usize;
+            // A window value is below 16.
+            #[allow(clippy::cast_possible_truncation)]
+            {
+                win[k] = super::common::digit(e, at, POW_WINDOW as usize) as u8;
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl MontCtx {
@@ -235,24 +292,9 @@ impl MontCtx {
                 to_r64 = x;
             }
         }
-        // R² / R64 mod n: halve R² mod n 64·k times (x/2 = (x + n)/2 for odd x).
+        // R² / R64 mod n.
         let mut from_r64 = x;
-        for _ in 0..r64_bits {
-            let f = &mut from_r64[..limbs];
-            if f[0] & 1 == 1 {
-                let mut carry = 0u64;
-                for (w, &nw) in f.iter_mut().zip(nl) {
-                    let v = *w + nw + carry;
-                    *w = v & MASK52;
-                    carry = v >> 52;
-                }
-                // x + n < 2n < 2^(52·L): no carry out.
-            }
-            for j in 0..limbs {
-                let hi = f.get(j + 1).map_or(0, |&w| w & 1);
-                f[j] = (f[j] >> 1) | (hi << 51);
-            }
-        }
+        halve(&mut from_r64[..limbs], nl, r64_bits);
         Some(Self {
             n,
             limbs,
@@ -338,17 +380,81 @@ impl MontCtx {
     }
 
     /// Fully reduces a value below `2n` given in 52-bit limbs and repacks it into u64 limbs.
+    /// Branch-free: `x − n` is computed always and kept by a mask when it did not borrow (the
+    /// value may derive from a secret exponent or a secret modulus).
     fn finish(&self, v: &[u64; PADDED]) -> Vec<u64> {
         let l = self.limbs;
         let mut v = *v;
-        // (x + m·n)/R with x < 2n < R and m < R is below 2n: at most one subtraction, looped
-        // for robustness.
-        while geq(&v[..l], &self.n[..l]) {
-            sub52(&mut v[..l], &self.n[..l]);
+        // Every stored value is below 2n (see the module's notes): one subtraction suffices.
+        let mut d = v;
+        let borrow = sub52(&mut d[..l], &self.n[..l]);
+        let keep_d = borrow.wrapping_sub(1); // all ones iff x ≥ n
+        for (x, y) in v[..l].iter_mut().zip(&d[..l]) {
+            *x = (*y & keep_d) | (*x & !keep_d);
         }
+        debug_assert!(!geq(&v[..l], &self.n[..l]), "value was not below 2n");
         let mut out = vec![0u64; self.out_len];
         repack(&v[..l], 52, &mut out, 64);
         out
+    }
+
+    /// The factor that enters the domain from a Montgomery form of radix `2^shift` (another
+    /// library's, or a larger modulus's reduced modulo this one): `R² · 2^(−shift) mod n`.
+    /// Multiplying `x·2^shift mod n` by it (one Montgomery product, e.g.
+    /// [`MontMul8::enter_batch_with`]) gives the [`Mont52`] of `x`.
+    pub fn radix_factor(&self, shift: u32) -> Mont52 {
+        let mut f = self.r2;
+        halve(&mut f[..self.limbs], &self.n[..self.limbs], shift as usize);
+        Mont52 { limbs: f }
+    }
+
+    /// The table `x^0 … x^15` (Montgomery domain) of one base.
+    fn pow_table(&self, x: &Mont52) -> [Mont52; POW_TABLE] {
+        let mut t = [self.one; POW_TABLE];
+        t[1] = *x;
+        for e in 2..POW_TABLE {
+            let mut v = t[e - 1];
+            self.mul(&mut v, x);
+            t[e] = v;
+        }
+        t
+    }
+
+    /// `base ← base^e` in the Montgomery domain, portable; `e` given as its 4-bit windows, most
+    /// significant first (what [`MontMul8::pow_many`] computes from bytes). Fixed windows: the
+    /// table `x^0 … x^15`, then per window four squarings and one multiplication by the entry
+    /// the window selects. The same multiplications in the same order as the eight-lane
+    /// kernel, so the same integers. Every entry of the table is read, masked, for every
+    /// window; the portable multiplication itself is not branch-free (this is the reference
+    /// for the kernel, whose multiplication is).
+    pub fn pow(&self, base: &mut Mont52, windows: &[u8]) {
+        let l = self.limbs;
+        let table = self.pow_table(base);
+        let select = |d: u8| {
+            let mut out = [0u64; PADDED];
+            for (e, entry) in table.iter().enumerate() {
+                // All ones iff e == d, without a branch on d.
+                let diff = u64::from(d) ^ e as u64;
+                let mask = ((diff | diff.wrapping_neg()) >> 63).wrapping_sub(1);
+                for (o, &w) in out[..l].iter_mut().zip(&entry.limbs[..l]) {
+                    *o |= w & mask;
+                }
+            }
+            Mont52 { limbs: out }
+        };
+        let Some((&first, rest)) = windows.split_first() else {
+            *base = self.one;
+            return;
+        };
+        let mut acc = select(first);
+        for &d in rest {
+            for _ in 0..POW_WINDOW {
+                let sq = acc;
+                self.mul(&mut acc, &sq);
+            }
+            self.mul(&mut acc, &select(d));
+        }
+        *base = acc;
     }
 
     /// `a ← a·b·R⁻¹ mod n` (almost Montgomery, result below `2n`), portable.
@@ -734,6 +840,98 @@ impl MontMul8 {
             .collect()
     }
 
+    /// Each value `x < n` (u64 limbs) multiplied by `k` (Montgomery product), eight per IFMA
+    /// multiplication, in parallel: with `k = `[`MontCtx::radix_factor`]`(s)` this enters the
+    /// domain from a Montgomery form of radix `2^s`. Error if a value is not below `n`.
+    pub fn enter_batch_with(&self, xs: &[&[u64]], k: &Mont52) -> Result<Vec<Mont52>, Error> {
+        self.enter_batch(xs, k.limbs)
+    }
+
+    /// The Montgomery product of crypto-bigint's Montgomery forms: for each `i`,
+    /// `a[i]·b[i]·R64⁻¹ mod n` (`R64 = 2^(64·k)`, `k` the u64 limbs of `n`), fully reduced, as
+    /// u64 limbs: for `a = x·R64`, `b = y·R64` that is `x·y·R64`, the product in the same form.
+    /// Two eight-lane products per eight pairs, no conversion in or out:
+    /// `(a·b·R⁻¹)·(R²·R64⁻¹)·R⁻¹ = x·y·R64`. Parallel with rayon. Error if the lengths differ or
+    /// a value is not below `n`.
+    pub fn mul_r64_many(&self, a: &[&[u64]], b: &[&[u64]]) -> Result<Vec<Vec<u64>>, Error> {
+        if a.len() != b.len() {
+            return Err(Error::InvalidArgument(
+                "operand slices of different lengths",
+            ));
+        }
+        let c = &self.ctx;
+        let k = Mont52 { limbs: c.from_r64 };
+        let parts: Vec<Vec<Vec<u64>>> = a
+            .par_chunks(LANES)
+            .zip(b.par_chunks(LANES))
+            .map(|(xa, xb)| {
+                let mut x = [c.one; LANES];
+                let mut y = [c.one; LANES];
+                for (k, (u, v)) in xa.iter().zip(xb).enumerate() {
+                    x[k].limbs = c.plain52(u)?;
+                    y[k].limbs = c.plain52(v)?;
+                }
+                let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut x;
+                self.mul8(
+                    [a0, a1, a2, a3, a4, a5, a6, a7],
+                    core::array::from_fn(|k| &y[k]),
+                );
+                let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut x;
+                self.mul8([a0, a1, a2, a3, a4, a5, a6, a7], [&k; LANES]);
+                Ok(x[..xa.len()].iter().map(|v| c.finish(&v.limbs)).collect())
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// `bases[i] ← bases[i]^e_i` in the Montgomery domain, `e_i = exps[i]` (little-endian bytes,
+    /// below `2^bits`), eight per kernel call (the same fixed-window method and the same
+    /// products as [`MontCtx::pow`]), in parallel with rayon. Branch-free and with the same
+    /// memory accesses whatever the exponents' values, for a given `bits`: every table entry is
+    /// read, masked, for every window. Errors if the lengths differ or an exponent has a bit
+    /// set at or above `bits`.
+    pub fn pow_many(&self, bases: &mut [Mont52], exps: &[&[u8]], bits: u32) -> Result<(), Error> {
+        if bases.len() != exps.len() {
+            return Err(Error::InvalidArgument(
+                "operand slices of different lengths",
+            ));
+        }
+        bases
+            .par_chunks_mut(LANES)
+            .zip(exps.par_chunks(LANES))
+            .try_for_each(|(b, e)| {
+                let w = windows(e, bits)?;
+                self.pow_chunk(b, &w);
+                Ok(())
+            })
+    }
+
+    /// [`MontMul8::pow_many`] with one exponent for every base (a secret key's, in decryption):
+    /// its windows are computed once and wiped after use.
+    pub fn pow_many_same(&self, bases: &mut [Mont52], exp: &[u8], bits: u32) -> Result<(), Error> {
+        let one = windows(&[exp], bits)?;
+        let w = zeroize::Zeroizing::new(one.iter().map(|x| [x[0]; LANES]).collect::<Vec<_>>());
+        bases.par_chunks_mut(LANES).for_each(|b| self.pow_chunk(b, &w));
+        Ok(())
+    }
+
+    /// Up to eight bases raised to the exponents whose windows are `w` (missing lanes computed
+    /// on `one` and dropped).
+    fn pow_chunk(&self, chunk: &mut [Mont52], w: &[[u8; LANES]]) {
+        let mut lanes = [self.ctx.one; LANES];
+        lanes[..chunk.len()].copy_from_slice(chunk);
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut lanes;
+        let bases = [a0, a1, a2, a3, a4, a5, a6, a7];
+        #[cfg(target_arch = "x86_64")]
+        self.simd.pow8(&self.ctx, bases, w);
+        #[cfg(not(target_arch = "x86_64"))]
+        for (k, b) in bases.into_iter().enumerate() {
+            let lane: Vec<u8> = w.iter().map(|x| x[k]).collect();
+            self.ctx.pow(b, &lane);
+        }
+        chunk.copy_from_slice(&lanes[..chunk.len()]);
+    }
+
     /// `acc[k] ← acc[k] · x[k] · R⁻¹ mod n` for the eight lanes `k` (almost Montgomery: results
     /// below `2n`).
     pub fn mul8(&self, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {
@@ -806,12 +1004,13 @@ mod avx512 {
     //! The eight-lane kernels; see the parent module's `# Safety`.
 
     use core::arch::x86_64::{
-        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_madd52hi_epu64,
-        _mm512_madd52lo_epu64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_shuffle_i64x2,
-        _mm512_srli_epi64, _mm512_storeu_si512, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
+        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_cmpeq_epi64_mask, _mm512_loadu_si512,
+        _mm512_madd52hi_epu64, _mm512_madd52lo_epu64, _mm512_mask_mov_epi64, _mm512_set1_epi64,
+        _mm512_setzero_si512, _mm512_shuffle_i64x2, _mm512_srli_epi64, _mm512_storeu_si512,
+        _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
     };
 
-    use super::{LANES, Lane, MASK52, Mont52, MontCtx, PADDED};
+    use super::{LANES, Lane, MASK52, Mont52, MontCtx, PADDED, POW_TABLE, POW_WINDOW};
     use crate::Error;
 
     /// Proof that the CPU has `avx512f` and `avx512ifma`; see the parent module's `# Safety`.
@@ -830,6 +1029,17 @@ mod avx512 {
         pub(super) fn mul8(self, ctx: &MontCtx, acc: [&mut Mont52; LANES], x: [&Mont52; LANES]) {
             // SAFETY: `self` exists only if `detect` found avx512f+avx512ifma.
             unsafe { mul8(ctx, acc, x) }
+        }
+
+        /// See [`super::MontMul8::pow_many`].
+        pub(super) fn pow8(
+            self,
+            ctx: &MontCtx,
+            bases: [&mut Mont52; LANES],
+            windows: &[[u8; LANES]],
+        ) {
+            // SAFETY: `self` exists only if `detect` found avx512f+avx512ifma.
+            unsafe { pow8(ctx, bases, windows) }
         }
 
         /// See [`super::MontMul8::lanes_hist`].
@@ -986,6 +1196,78 @@ mod avx512 {
         let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
         deinterleave(
             &r,
+            l,
+            [
+                &mut a0.limbs,
+                &mut a1.limbs,
+                &mut a2.limbs,
+                &mut a3.limbs,
+                &mut a4.limbs,
+                &mut a5.limbs,
+                &mut a6.limbs,
+                &mut a7.limbs,
+            ],
+        );
+    }
+
+    /// `out ←` the table entry each lane's window selects: every entry is read and kept by a
+    /// lane mask (no branch or address depends on the windows).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn select(
+        table: &[[__m512i; PADDED]; POW_TABLE],
+        window: &[u8; LANES],
+        l: usize,
+        out: &mut [__m512i; PADDED],
+    ) {
+        let d = load(&window.map(u64::from));
+        let zero = _mm512_setzero_si512();
+        out[..l].fill(zero);
+        for (e, entry) in (0u64..).zip(table) {
+            let m = _mm512_cmpeq_epi64_mask(d, splat(e));
+            for (o, &w) in out[..l].iter_mut().zip(&entry[..l]) {
+                *o = _mm512_mask_mov_epi64(*o, m, w);
+            }
+        }
+    }
+
+    /// Eight fixed-window powers, lane `k`'s exponent given by `windows[·][k]` (most
+    /// significant window first); the same products in the same order as
+    /// [`MontCtx::pow`](super::MontCtx::pow).
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn pow8(ctx: &MontCtx, bases: [&mut Mont52; LANES], windows: &[[u8; LANES]]) {
+        let l = ctx.limbs;
+        let (n, np) = (&ctx.n[..l], ctx.n_prime);
+        let zero = _mm512_setzero_si512();
+        let mut table = [[zero; PADDED]; POW_TABLE];
+        for (t, &w) in table[0][..l].iter_mut().zip(&ctx.one.limbs[..l]) {
+            *t = splat(w);
+        }
+        interleave(core::array::from_fn(|k| &bases[k].limbs), l, &mut table[1]);
+        for e in 2..POW_TABLE {
+            let (done, rest) = table.split_at_mut(e);
+            mont_mul(&done[e - 1][..l], &done[1][..l], n, np, &mut rest[0][..l]);
+        }
+        let (mut acc, mut tmp, mut sel) = ([zero; PADDED], [zero; PADDED], [zero; PADDED]);
+        let Some((first, rest)) = windows.split_first() else {
+            for b in bases {
+                *b = ctx.one;
+            }
+            return;
+        };
+        select(&table, first, l, &mut acc);
+        for w in rest {
+            for _ in 0..POW_WINDOW {
+                mont_mul(&acc[..l], &acc[..l], n, np, &mut tmp[..l]);
+                core::mem::swap(&mut acc, &mut tmp);
+            }
+            select(&table, w, l, &mut sel);
+            mont_mul(&acc[..l], &sel[..l], n, np, &mut tmp[..l]);
+            core::mem::swap(&mut acc, &mut tmp);
+        }
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = bases;
+        deinterleave(
+            &acc,
             l,
             [
                 &mut a0.limbs,

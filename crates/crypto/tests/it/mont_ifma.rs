@@ -11,7 +11,7 @@ use crypto_bigint::{
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use unseen_crypto::he::mont_ifma::{
-    MAX_MODULUS_BITS, Mont52, MontCtx, MontMul8, backend_name, bucket_products,
+    MAX_MODULUS_BITS, Mont52, MontCtx, MontMul8, POW_WINDOW, backend_name, bucket_products,
     bucket_products_portable,
 };
 
@@ -537,6 +537,145 @@ fn ifma_bucket_products_reject_bad_arguments() {
     assert!(check(&[&good], &[0, 4], 4), "row beyond cts");
     assert!(check(&[&good], &rows, 0), "no bins");
     assert!(check(&[&good], &rows, 257), "too many bins");
+}
+
+/// A random exponent of at most `bits` bits as little-endian bytes (`⌈bits/8⌉` of them), its
+/// top bit set half of the time.
+fn random_exponent(rng: &mut ChaCha20Rng, bits: u32) -> Vec<u8> {
+    let mut e: Vec<u8> = (0..bits.div_ceil(8)).map(|_| rng.next_u32() as u8).collect();
+    if let Some(last) = e.last_mut() {
+        if bits % 8 != 0 {
+            *last &= (1u8 << (bits % 8)) - 1;
+        }
+        if rng.next_u32() % 2 == 0 {
+            *last |= 1 << ((bits - 1) % 8);
+        }
+    }
+    e
+}
+
+/// The 4-bit windows of `e` (below `2^bits`), most significant first, as `MontCtx::pow` takes.
+fn windows_of(e: &[u8], bits: u32) -> Vec<u8> {
+    let count = bits.div_ceil(POW_WINDOW);
+    (0..count)
+        .rev()
+        .map(|w| {
+            let at = (w * POW_WINDOW) as usize;
+            (e.get(at / 8).copied().unwrap_or(0) >> (at % 8)) & 0xf
+        })
+        .collect()
+}
+
+/// `x^e mod n` by crypto-bigint.
+fn ref_pow(r: &Ref, x: &[u64], e: &[u8]) -> Vec<u64> {
+    let mut w = [0u64; W];
+    for (i, &b) in e.iter().enumerate() {
+        w[i / 8] |= u64::from(b) << (8 * (i % 8));
+    }
+    words(&r.form(x).pow(&Big::from_words(w)).retrieve(), r.len)
+}
+
+/// Fixed-window powers: the portable `MontCtx::pow` against crypto-bigint, and the eight-lane
+/// `pow_many` (per-lane exponents) and `pow_many_same` against the portable path, limb for limb.
+#[test]
+fn ifma_pow_matches_crypto_bigint_and_portable() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0070_6f77);
+    let mut ms = moduli(&mut rng);
+    // OU-2048's p² (1366 bits) and a Paillier-2048 n²-sized modulus.
+    ms.push(random_modulus(&mut rng, 1366));
+    for n in ms {
+        let (c, r) = (MontCtx::new(&n).unwrap(), Ref::new(&n));
+        let m8 = MontMul8::new(&n);
+        for bits in [1u32, 4, 5, 32, 224] {
+            let xs = operands(&mut rng, &n, 11);
+            let mut es: Vec<Vec<u8>> = (0..xs.len())
+                .map(|_| random_exponent(&mut rng, bits))
+                .collect();
+            es[0] = vec![0; bits.div_ceil(8) as usize]; // x^0 = 1
+            let mut portable = Vec::new();
+            for (x, e) in xs.iter().zip(&es) {
+                let mut m = c.to_mont(x).unwrap();
+                c.pow(&mut m, &windows_of(e, bits));
+                assert_eq!(c.from_mont(&m), ref_pow(&r, x, e), "{bits}-bit exponent");
+                portable.push(m);
+            }
+            let Some(m8) = &m8 else { continue };
+            let mut got: Vec<Mont52> = xs.iter().map(|x| c.to_mont(x).unwrap()).collect();
+            let refs: Vec<&[u8]> = es.iter().map(Vec::as_slice).collect();
+            m8.pow_many(&mut got, &refs, bits).unwrap();
+            for (g, p) in got.iter().zip(&portable) {
+                assert_eq!(g.raw_limbs(), p.raw_limbs(), "pow_many, {bits} bits");
+            }
+            let mut same: Vec<Mont52> = xs.iter().map(|x| c.to_mont(x).unwrap()).collect();
+            m8.pow_many_same(&mut same, &es[1], bits).unwrap();
+            for (s, x) in same.iter().zip(&xs) {
+                assert_eq!(c.from_mont(s), ref_pow(&r, x, &es[1]), "pow_many_same");
+            }
+        }
+    }
+}
+
+#[test]
+fn ifma_pow_rejects_wide_exponents_and_bad_lengths() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0077_6964);
+    let n = random_modulus(&mut rng, 2048);
+    let Some(m8) = MontMul8::new(&n) else {
+        eprintln!("note: backend {} — pow checks skipped", backend_name());
+        return;
+    };
+    let mut xs = vec![m8.ctx().one(); 3];
+    let ok = [1u8, 0, 0];
+    // 9 bits allowed: a bit at 9 (byte 1, bit 1) is too wide, so is a set third byte.
+    assert!(m8.pow_many(&mut xs, &[&ok, &[0, 2], &ok], 9).is_err());
+    assert!(m8.pow_many(&mut xs, &[&ok, &ok, &[0, 0, 1]], 9).is_err());
+    assert!(m8.pow_many(&mut xs, &[&ok, &ok, &[0, 1]], 9).is_ok());
+    assert!(m8.pow_many(&mut xs, &[&ok, &ok], 9).is_err(), "lengths differ");
+    assert!(m8.pow_many_same(&mut xs, &[0, 0, 1], 9).is_err());
+    // Zero windows (bits = 0): every result is 1.
+    let mut ys = vec![m8.to_mont(&random_below(&mut rng, &n)).unwrap(); 2];
+    m8.pow_many_same(&mut ys, &[], 0).unwrap();
+    assert_eq!(m8.from_mont(&ys[0]), small(1, n.len()));
+}
+
+/// The product of crypto-bigint Montgomery forms (what OU's batch addition uses), and entering
+/// the domain from another radix.
+#[test]
+fn ifma_mul_r64_many_and_radix_factor() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0072_3678);
+    for n in moduli(&mut rng) {
+        let (c, r) = (MontCtx::new(&n).unwrap(), Ref::new(&n));
+        let xs = operands(&mut rng, &n, 13);
+        let ys = operands(&mut rng, &n, 13);
+        let Some(m8) = MontMul8::new(&n) else {
+            eprintln!("note: backend {} — mul_r64_many test skipped", backend_name());
+            return;
+        };
+        // Radix 2^s for a few s: x·2^s mod n enters as x.
+        for s in [0u32, 1, 64, 2048, 2111] {
+            let f = c.radix_factor(s);
+            let two_s = r
+                .form(&small(2, r.len))
+                .pow(&Uint::<1>::from_u64(u64::from(s)));
+            let forms: Vec<Vec<u64>> = xs
+                .iter()
+                .map(|x| words(&(r.form(x) * two_s).retrieve(), r.len))
+                .collect();
+            let refs: Vec<&[u64]> = forms.iter().map(Vec::as_slice).collect();
+            let got = m8.enter_batch_with(&refs, &f).unwrap();
+            assert_eq!(m8.from_mont_batch(&got), xs, "radix 2^{s}");
+        }
+        let xr: Vec<Vec<u64>> = xs.iter().map(|x| r64_form(&r, x)).collect();
+        let yr: Vec<Vec<u64>> = ys.iter().map(|y| r64_form(&r, y)).collect();
+        let a: Vec<&[u64]> = xr.iter().map(Vec::as_slice).collect();
+        let b: Vec<&[u64]> = yr.iter().map(Vec::as_slice).collect();
+        let got = m8.mul_r64_many(&a, &b).unwrap();
+        for ((g, x), y) in got.iter().zip(&xs).zip(&ys) {
+            assert_eq!(g, &r64_form(&r, &r.mul(x, y)));
+        }
+        assert!(m8.mul_r64_many(&a, &b[1..]).is_err(), "lengths differ");
+        let bad = [n.as_slice()];
+        assert!(m8.mul_r64_many(&bad, &b[..1]).is_err(), "operand ≥ n");
+    }
 }
 
 /// With `UNSEEN_NO_SIMD` set, `MontMul8::new` is `None` (checked in a child process, since the
