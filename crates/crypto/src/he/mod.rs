@@ -209,6 +209,26 @@ pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     fn add_assign(&self, a: &mut Self::Ciphertext, b: &Self::Ciphertext);
     /// `Enc(a · k)`.
     fn mul_plain(&self, a: &Self::Ciphertext, k: &Plaintext) -> Result<Self::Ciphertext, Error>;
+    /// `Enc(a_i · k_i)` for each `i`, in parallel (rayon). The default calls
+    /// [`HePublicKey::mul_plain`]; OU-2048 with AVX-512 IFMA computes eight powers per kernel
+    /// call. Errors if the lengths differ or as [`HePublicKey::mul_plain`].
+    fn mul_plain_batch(
+        &self,
+        cts: &[Self::Ciphertext],
+        ks: &[Plaintext],
+    ) -> Result<Vec<Self::Ciphertext>, Error> {
+        mul_plain_batch_default(self, cts, ks)
+    }
+    /// `accs[i] ← Enc(m(accs[i]) + m(xs[i]))` for each `i`, in parallel (rayon). The default
+    /// calls [`HePublicKey::add_assign`]; OU-2048 with AVX-512 IFMA multiplies eight pairs per
+    /// kernel call. Errors if the lengths differ.
+    fn add_many(
+        &self,
+        accs: &mut [Self::Ciphertext],
+        xs: &[Self::Ciphertext],
+    ) -> Result<(), Error> {
+        add_many_default(self, accs, xs)
+    }
     /// The deterministic encryption of zero without randomness (the identity): a neutral start
     /// for sums; re-randomise before sending a sum that may have no real term.
     fn zero(&self) -> Self::Ciphertext;
@@ -271,6 +291,44 @@ pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     ) -> Result<(), Error> {
         shift_add_default(self, accs, shift, addends)
     }
+}
+
+/// [`HePublicKey::mul_plain_batch`] one [`HePublicKey::mul_plain`] at a time, in parallel (the
+/// default and the fallback).
+pub fn mul_plain_batch_default<K: HePublicKey>(
+    pk: &K,
+    cts: &[K::Ciphertext],
+    ks: &[Plaintext],
+) -> Result<Vec<K::Ciphertext>, Error> {
+    use rayon::prelude::*;
+    if cts.len() != ks.len() {
+        return Err(Error::InvalidArgument(
+            "mul_plain_batch: slices of different lengths",
+        ));
+    }
+    cts.par_iter()
+        .zip(ks)
+        .map(|(c, k)| pk.mul_plain(c, k))
+        .collect()
+}
+
+/// [`HePublicKey::add_many`] one [`HePublicKey::add_assign`] at a time, in parallel (the
+/// default and the fallback).
+pub fn add_many_default<K: HePublicKey>(
+    pk: &K,
+    accs: &mut [K::Ciphertext],
+    xs: &[K::Ciphertext],
+) -> Result<(), Error> {
+    use rayon::prelude::*;
+    if accs.len() != xs.len() {
+        return Err(Error::InvalidArgument(
+            "add_many: slices of different lengths",
+        ));
+    }
+    accs.par_iter_mut()
+        .zip(xs)
+        .for_each(|(a, x)| pk.add_assign(a, x));
+    Ok(())
 }
 
 /// [`HePublicKey::shift_add_many`] one doubling at a time (the default and the fallback).

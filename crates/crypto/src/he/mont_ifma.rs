@@ -37,7 +37,11 @@
 //! Montgomery product `(a·b + m·n)/R` in radix 2^64 with `u128` products; `m` is unique, so both
 //! paths return the same integers.
 //!
-//! Nothing here is constant time: operands are public ciphertexts.
+//! The eight-lane multiplication is branch-free and its memory accesses do not depend on the
+//! operands; so are the powers ([`MontMul8::pow_many`]: masked table reads) and the final
+//! reduction, since OU's batch decryption runs them modulo the secret `p²` with the secret
+//! exponent `t`. The histogram kernels and the portable multiplication are not constant time:
+//! their operands are public ciphertexts. A context is wiped when dropped.
 //!
 //! # Safety
 //!
@@ -97,6 +101,12 @@ impl Mont52 {
     }
 }
 
+impl zeroize::Zeroize for Mont52 {
+    fn zeroize(&mut self) {
+        self.limbs.zeroize();
+    }
+}
+
 impl core::fmt::Debug for Mont52 {
     // Public ciphertext material, but 41 words are useless in a log: print nothing of the value.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -130,6 +140,21 @@ pub struct MontCtx {
     n_u64: Vec<u64>,
     /// Length of the u64 limb vectors [`MontCtx::from_mont`] returns (that of the caller's `n`).
     out_len: usize,
+}
+
+// A context may be built for a secret modulus (OU's p²): wiped on drop.
+impl Drop for MontCtx {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.n.zeroize();
+        self.r2.zeroize();
+        self.one.zeroize();
+        self.from_r64.zeroize();
+        self.to_r64.zeroize();
+        self.n_u64.zeroize();
+        self.n_prime.zeroize();
+        self.n_prime64.zeroize();
+    }
 }
 
 impl core::fmt::Debug for MontCtx {
@@ -911,7 +936,9 @@ impl MontMul8 {
     pub fn pow_many_same(&self, bases: &mut [Mont52], exp: &[u8], bits: u32) -> Result<(), Error> {
         let one = windows(&[exp], bits)?;
         let w = zeroize::Zeroizing::new(one.iter().map(|x| [x[0]; LANES]).collect::<Vec<_>>());
-        bases.par_chunks_mut(LANES).for_each(|b| self.pow_chunk(b, &w));
+        bases
+            .par_chunks_mut(LANES)
+            .for_each(|b| self.pow_chunk(b, &w));
         Ok(())
     }
 

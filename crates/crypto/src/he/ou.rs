@@ -457,6 +457,25 @@ struct OuSec<const N: usize, const P: usize, const P2: usize, const Q: usize> {
     p2_params: FixedMontyParams<P2>,
     /// `L(G^t mod p²)⁻¹ mod p`, Montgomery form modulo `p`.
     lg_inv: Uint<P>,
+    /// `t` as little-endian bytes, for the eight-lane powers.
+    t_bytes: Zeroizing<Vec<u8>>,
+    /// The IFMA context modulo `p²`, built on the first batch decryption (`None`: no IFMA on
+    /// this CPU or `UNSEEN_NO_SIMD`).
+    ifma: OnceLock<Option<IfmaDec>>,
+}
+
+/// Batch decryption with AVX-512 IFMA: the context modulo `p²` and the factor that enters it
+/// from a ciphertext's Montgomery form modulo `n` reduced modulo `p²` (`c·2^(64·N) mod p²`).
+/// Both derive from `p`: wiped on drop ([`MontMul8`]'s context wipes itself).
+struct IfmaDec {
+    ctx: MontMul8,
+    enter: Mont52,
+}
+
+impl Drop for IfmaDec {
+    fn drop(&mut self) {
+        self.enter.zeroize();
+    }
 }
 
 impl<const N: usize, const P: usize, const P2: usize, const Q: usize> Drop for OuSec<N, P, P2, Q> {
@@ -495,6 +514,14 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
             .into_option()
             .ok_or(bad("secret key: G^t has the wrong order modulo p²"))?;
         let p_half = p.shr_vartime(1);
+        let t_len = t_bits.div_ceil(8) as usize;
+        let t_bytes = Zeroizing::new(
+            t.as_words()
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(t_len)
+                .collect(),
+        );
         Ok(OuSec {
             p,
             q,
@@ -505,6 +532,8 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
             p_params,
             p2_params,
             lg_inv: *lg_inv.as_montgomery(),
+            t_bytes,
+            ifma: OnceLock::new(),
         })
     }
 
@@ -518,7 +547,57 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
         let x = FixedMontyForm::new(&cp, &self.p2_params)
             .pow_bounded_exp(&self.t, self.t_bits)
             .retrieve();
-        let Some(l) = l_function(&x, &self.p) else {
+        self.finish(&x)
+    }
+
+    /// The IFMA context modulo `p²` (built on first use).
+    fn ifma(&self) -> Option<&IfmaDec> {
+        self.ifma
+            .get_or_init(|| {
+                let ctx = MontMul8::new(self.p2.as_words())?;
+                let shift = u32::try_from(64 * N).ok()?;
+                let enter = ctx.ctx().radix_factor(shift);
+                Some(IfmaDec { ctx, enter })
+            })
+            .as_ref()
+    }
+
+    /// Batch decryption on the eight-lane IFMA path: `c·2^(64·N) mod n` (a ciphertext's
+    /// Montgomery form) reduced modulo `p²` enters `p²`'s domain as `c` in one product; then
+    /// `c^t mod p²` eight at a time (fixed windows, masked table reads) and the same
+    /// [`OuSec::finish`] as [`OuSec::decrypt`]. `None` without IFMA.
+    fn decrypt_batch_ifma(&self, cs: &[&Uint<N>]) -> Option<Vec<Plaintext>> {
+        let dec = self.ifma()?;
+        let p2 = non_zero(self.p2)?;
+        let mut reduced: Vec<Uint<P2>> = cs.par_iter().map(|c| c.rem(&p2)).collect();
+        let refs: Vec<&[u64]> = reduced.iter().map(|x| &x.as_words()[..]).collect();
+        let entered = dec.ctx.enter_batch_with(&refs, &dec.enter);
+        reduced.zeroize();
+        let mut xs = entered.ok()?;
+        let powered = dec.ctx.pow_many_same(&mut xs, &self.t_bytes, self.t_bits);
+        let plain = powered.ok().map(|()| dec.ctx.from_mont_batch(&xs));
+        xs.iter_mut().for_each(Zeroize::zeroize);
+        let mut plain = plain?;
+        let out = plain
+            .par_iter()
+            .map(|w| {
+                let mut a = [0u64; P2];
+                let len = w.len().min(P2);
+                a[..len].copy_from_slice(&w[..len]);
+                let mut x = Uint::<P2>::from_words(a);
+                let m = self.finish(&x);
+                x.zeroize();
+                a.zeroize();
+                m
+            })
+            .collect();
+        plain.iter_mut().for_each(Zeroize::zeroize);
+        Some(out)
+    }
+
+    /// `m = L(x) · L(G^t)⁻¹ mod p`, centred, from `x = c^t mod p²`.
+    fn finish(&self, x: &Uint<P2>) -> Plaintext {
+        let Some(l) = l_function(x, &self.p) else {
             return Plaintext::default();
         };
         let m = FixedMontyForm::new(&l, &self.p_params)
@@ -739,6 +818,78 @@ impl OuPublicKey {
 impl HePublicKey for OuPublicKey {
     type Ciphertext = OuCiphertext;
 
+    fn mul_plain_batch(
+        &self,
+        cts: &[OuCiphertext],
+        ks: &[Plaintext],
+    ) -> Result<Vec<OuCiphertext>, Error> {
+        let (Some(ctx), PubInner::B2048(pk)) = (self.ifma2048(), &*self.0) else {
+            return super::mul_plain_batch_default(self, cts, ks);
+        };
+        if cts.len() != ks.len() {
+            return Err(Error::InvalidArgument(
+                "mul_plain_batch: slices of different lengths",
+            ));
+        }
+        // Magnitudes as little-endian bytes (capacity checked), wiped after use; the window
+        // count follows the widest k, as the scalar path's bounded power follows each k's.
+        let mags: Zeroizing<Vec<Zeroizing<Vec<u8>>>> = Zeroizing::new(
+            ks.iter()
+                .map(|k| magnitude_le(k, pk.pt_bits).map(Zeroizing::new))
+                .collect::<Result<_, _>>()?,
+        );
+        let bits = ks.iter().map(Plaintext::bits).max().unwrap_or(0);
+        let mut xs = Self::enter_ifma(ctx, cts.iter())?;
+        let refs: Vec<&[u8]> = mags.iter().map(|m| m.as_slice()).collect();
+        ctx.pow_many(&mut xs, &refs, bits)?;
+        Self::leave_ifma(ctx, &xs)
+            .zip(ks)
+            .map(|(c, k)| {
+                if !k.is_negative() {
+                    return Ok(c);
+                }
+                // Inverting a (public) ciphertext, as the scalar path does: variable time.
+                let Ct::B2048(x) = c.0 else {
+                    return Err(Error::Internal("OU: key size changed"));
+                };
+                let inv = FixedMontyForm::from_montgomery(x, &pk.params)
+                    .invert_vartime()
+                    .into_option()
+                    .ok_or(bad("ciphertext not invertible modulo n"))?;
+                Ok(OuCiphertext(Ct::B2048(*inv.as_montgomery())))
+            })
+            .collect()
+    }
+
+    fn add_many(&self, accs: &mut [OuCiphertext], xs: &[OuCiphertext]) -> Result<(), Error> {
+        let Some(ctx) = self.ifma2048() else {
+            return super::add_many_default(self, accs, xs);
+        };
+        if accs.len() != xs.len() {
+            return Err(Error::InvalidArgument(
+                "add_many: slices of different lengths",
+            ));
+        }
+        let words = |cs: &[OuCiphertext]| -> Result<Vec<[u64; 32]>, Error> {
+            cs.iter()
+                .map(|c| match &c.0 {
+                    Ct::B2048(x) => Ok(*x.as_words()),
+                    Ct::B3072(_) => Err(Error::InvalidArgument("a ciphertext of another key size")),
+                })
+                .collect()
+        };
+        let (a, b) = (words(accs)?, words(xs)?);
+        let ar: Vec<&[u64]> = a.iter().map(|w| &w[..]).collect();
+        let br: Vec<&[u64]> = b.iter().map(|w| &w[..]).collect();
+        // (x·R64)(y·R64)·R64⁻¹ = x·y·R64: the sum's ciphertext, straight in crypto-bigint's form.
+        for (c, w) in accs.iter_mut().zip(ctx.mul_r64_many(&ar, &br)?) {
+            let mut v = [0u64; 32];
+            v.copy_from_slice(&w[..32]);
+            *c = OuCiphertext(Ct::B2048(Uint::from_words(v)));
+        }
+        Ok(())
+    }
+
     fn shift_add_many(
         &self,
         accs: &mut [OuCiphertext],
@@ -746,6 +897,9 @@ impl HePublicKey for OuPublicKey {
         addends: &[OuCiphertext],
     ) -> Result<(), Error> {
         use super::mont_ifma::Mont52;
+        if shift == 0 {
+            return self.add_many(accs, addends);
+        }
         let Some(ctx) = self.ifma2048() else {
             return super::shift_add_default(self, accs, shift, addends);
         };
@@ -1088,6 +1242,19 @@ impl HeSecretKey for OuSecretKey {
     }
 
     fn decrypt_batch(&self, cs: &[OuCiphertext]) -> Vec<Plaintext> {
+        // OU-2048 with AVX-512 IFMA: eight powers modulo p² per kernel call.
+        if let (PubInner::B2048(_), SecInner::B2048(s)) = (&*self.public.0, &*self.inner) {
+            let xs: Option<Vec<&Uint<32>>> = cs
+                .iter()
+                .map(|c| match &c.0 {
+                    Ct::B2048(x) => Some(x),
+                    Ct::B3072(_) => None,
+                })
+                .collect();
+            if let Some(out) = xs.and_then(|xs| s.decrypt_batch_ifma(&xs)) {
+                return out;
+            }
+        }
         cs.par_iter().map(|c| self.decrypt(c)).collect()
     }
 

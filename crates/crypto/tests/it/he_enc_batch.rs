@@ -1,6 +1,7 @@
-//! `OuPublicKey::encrypt_batch` on the eight-lane AVX-512 IFMA path (OU-2048) against the scalar
-//! path: decryptions of both, equal ciphertexts for the same `(m, r)`, the pool, and the
-//! `UNSEEN_NO_SIMD` switch (in a child process).
+//! OU-2048's batch operations on the eight-lane AVX-512 IFMA path against the scalar path and
+//! the plaintext: `encrypt_batch` (decryptions, equal ciphertexts for the same `(m, r)`, the
+//! pool), `decrypt_batch`, `mul_plain_batch` and `add_many` (equal to the one-at-a-time
+//! operations, ciphertext for ciphertext), and the `UNSEEN_NO_SIMD` switch (in a child process).
 
 use std::sync::OnceLock;
 
@@ -76,6 +77,116 @@ fn check_batches() {
     let mut big = messages(9, 7);
     big[8] = max_value(pk.plaintext_bits() + 1, false);
     assert!(pk.encrypt_batch(&big).is_err());
+
+    // Products and sums against the plaintext (messages below 2^80, factors below 2^40).
+    let mut r = ChaCha20Rng::from_seed([12; 32]);
+    let mut signed = |bits: u32| {
+        let v = i128::from(r.next_u64()) << 16 | i128::from(r.next_u64() >> 48);
+        let v = v >> (80 - bits);
+        if r.next_u32() % 2 == 0 { v } else { -v }
+    };
+    let ms: Vec<i128> = (0..21).map(|_| signed(80)).collect();
+    let mut ks: Vec<i128> = (0..21).map(|_| signed(40)).collect();
+    ks[..4].copy_from_slice(&[0, 1, -1, 1 << 39]);
+    let pts: Vec<Plaintext> = ms.iter().map(|&m| Plaintext::from_i128(m)).collect();
+    let kps: Vec<Plaintext> = ks.iter().map(|&k| Plaintext::from_i128(k)).collect();
+    let cs = pk.encrypt_batch(&pts).unwrap();
+    let prod = pk.mul_plain_batch(&cs, &kps).unwrap();
+    let want: Vec<Plaintext> = ms
+        .iter()
+        .zip(&ks)
+        .map(|(m, k)| Plaintext::from_i128(m * k))
+        .collect();
+    assert_eq!(sk.decrypt_batch(&prod), want, "mul_plain_batch");
+    assert!(
+        pk.mul_plain_batch(&cs, &kps[1..]).is_err(),
+        "lengths differ"
+    );
+    let mut wide = kps.clone();
+    wide[3] = max_value(pk.plaintext_bits() + 1, true);
+    assert!(pk.mul_plain_batch(&cs, &wide).is_err(), "k over capacity");
+    let mut sums = cs.clone();
+    pk.add_many(&mut sums, &prod).unwrap();
+    let want: Vec<Plaintext> = ms
+        .iter()
+        .zip(&ks)
+        .map(|(m, k)| Plaintext::from_i128(m + m * k))
+        .collect();
+    assert_eq!(sk.decrypt_batch(&sums), want, "add_many");
+    assert!(
+        pk.add_many(&mut sums, &prod[1..]).is_err(),
+        "lengths differ"
+    );
+}
+
+/// `len` valid ciphertext values that are not encryptions made here: uniform below `2^2040`
+/// (so below `n`), decoded as a peer's would be.
+fn foreign_ciphertexts(len: usize, seed: u8) -> Vec<unseen_crypto::he::OuCiphertext> {
+    let pk = key().public();
+    let mut r = ChaCha20Rng::from_seed([seed; 32]);
+    (0..len)
+        .map(|_| {
+            let mut b = vec![0u8; pk.ciphertext_len()];
+            r.fill_bytes(&mut b[1..]);
+            pk.read_ciphertext(&b).unwrap()
+        })
+        .collect()
+}
+
+/// The batch operations give exactly what the one-at-a-time ones give, on encryptions, on the
+/// identity and on arbitrary values below `n` (whose "plaintexts" are meaningless, but both
+/// paths must agree on them).
+#[test]
+fn ifma_batch_operations_equal_the_scalar_ones() {
+    let sk = key();
+    let pk = sk.public();
+    let mut cs = pk.encrypt_batch(&messages(30, 13)).unwrap();
+    cs.push(pk.zero());
+    cs.extend(foreign_ciphertexts(18, 14));
+    let one_by_one: Vec<Plaintext> = cs.iter().map(|c| sk.decrypt(c)).collect();
+    assert_eq!(sk.decrypt_batch(&cs), one_by_one, "decrypt_batch");
+    for len in [1, 7, 8, 9] {
+        assert_eq!(sk.decrypt_batch(&cs[..len]), one_by_one[..len]);
+    }
+    assert!(sk.decrypt_batch(&[]).is_empty());
+
+    let mut r = ChaCha20Rng::from_seed([15; 32]);
+    let ks: Vec<Plaintext> = (0..cs.len())
+        .map(|i| match i {
+            0 => Plaintext::from_i128(0),
+            1 => Plaintext::from_i128(-1),
+            2 => max_value(pk.plaintext_bits(), false),
+            3 => max_value(pk.plaintext_bits(), true),
+            _ => {
+                let w = 1 + r.next_u32() % 127;
+                let v = (i128::from(r.next_u64()) << 64 | i128::from(r.next_u64())) >> (128 - w);
+                Plaintext::from_i128(if r.next_u32() % 2 == 0 { v } else { -v })
+            }
+        })
+        .collect();
+    let batch = pk.mul_plain_batch(&cs, &ks).unwrap();
+    for (i, ((c, k), b)) in cs.iter().zip(&ks).zip(&batch).enumerate() {
+        assert_eq!(&pk.mul_plain(c, k).unwrap(), b, "mul_plain_batch {i}");
+    }
+    // Narrow factors only (the window count follows the widest).
+    let small: Vec<Plaintext> = (0..cs.len())
+        .map(|i| Plaintext::from_i128(i128::try_from(i).unwrap() - 5))
+        .collect();
+    let batch = pk.mul_plain_batch(&cs, &small).unwrap();
+    for ((c, k), b) in cs.iter().zip(&small).zip(&batch) {
+        assert_eq!(&pk.mul_plain(c, k).unwrap(), b);
+    }
+
+    let xs: Vec<_> = cs.iter().rev().cloned().collect();
+    let mut many = cs.clone();
+    pk.add_many(&mut many, &xs).unwrap();
+    let mut shifted = cs.clone();
+    pk.shift_add_many(&mut shifted, 0, &xs).unwrap();
+    for ((c, x), (m, s)) in cs.iter().zip(&xs).zip(many.iter().zip(&shifted)) {
+        let want = pk.add(c, x);
+        assert_eq!(m, &want, "add_many");
+        assert_eq!(s, &want, "shift_add_many by 0");
+    }
 }
 
 #[test]

@@ -542,7 +542,9 @@ fn ifma_bucket_products_reject_bad_arguments() {
 /// A random exponent of at most `bits` bits as little-endian bytes (`⌈bits/8⌉` of them), its
 /// top bit set half of the time.
 fn random_exponent(rng: &mut ChaCha20Rng, bits: u32) -> Vec<u8> {
-    let mut e: Vec<u8> = (0..bits.div_ceil(8)).map(|_| rng.next_u32() as u8).collect();
+    let mut e: Vec<u8> = (0..bits.div_ceil(8))
+        .map(|_| rng.next_u32() as u8)
+        .collect();
     if let Some(last) = e.last_mut() {
         if bits % 8 != 0 {
             *last &= (1u8 << (bits % 8)) - 1;
@@ -629,7 +631,10 @@ fn ifma_pow_rejects_wide_exponents_and_bad_lengths() {
     assert!(m8.pow_many(&mut xs, &[&ok, &[0, 2], &ok], 9).is_err());
     assert!(m8.pow_many(&mut xs, &[&ok, &ok, &[0, 0, 1]], 9).is_err());
     assert!(m8.pow_many(&mut xs, &[&ok, &ok, &[0, 1]], 9).is_ok());
-    assert!(m8.pow_many(&mut xs, &[&ok, &ok], 9).is_err(), "lengths differ");
+    assert!(
+        m8.pow_many(&mut xs, &[&ok, &ok], 9).is_err(),
+        "lengths differ"
+    );
     assert!(m8.pow_many_same(&mut xs, &[0, 0, 1], 9).is_err());
     // Zero windows (bits = 0): every result is 1.
     let mut ys = vec![m8.to_mont(&random_below(&mut rng, &n)).unwrap(); 2];
@@ -647,7 +652,10 @@ fn ifma_mul_r64_many_and_radix_factor() {
         let xs = operands(&mut rng, &n, 13);
         let ys = operands(&mut rng, &n, 13);
         let Some(m8) = MontMul8::new(&n) else {
-            eprintln!("note: backend {} — mul_r64_many test skipped", backend_name());
+            eprintln!(
+                "note: backend {} — mul_r64_many test skipped",
+                backend_name()
+            );
             return;
         };
         // Radix 2^s for a few s: x·2^s mod n enters as x.
