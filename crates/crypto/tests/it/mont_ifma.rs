@@ -543,13 +543,13 @@ fn ifma_bucket_products_reject_bad_arguments() {
 /// top bit set half of the time.
 fn random_exponent(rng: &mut ChaCha20Rng, bits: u32) -> Vec<u8> {
     let mut e: Vec<u8> = (0..bits.div_ceil(8))
-        .map(|_| rng.next_u32() as u8)
+        .map(|_| rng.next_u32().to_le_bytes()[0])
         .collect();
     if let Some(last) = e.last_mut() {
-        if bits % 8 != 0 {
+        if !bits.is_multiple_of(8) {
             *last &= (1u8 << (bits % 8)) - 1;
         }
-        if rng.next_u32() % 2 == 0 {
+        if rng.next_u32().is_multiple_of(2) {
             *last |= 1 << ((bits - 1) % 8);
         }
     }
