@@ -448,3 +448,105 @@ fn logistic_regression_between_two_nodes() {
         n.ok(&["audit", "verify"]);
     }
 }
+
+/// `--aligned`: datasets already aligned (same keys in the same, unsorted, order) train and
+/// score without PSI and give the oracle's scores; datasets that are not aligned are refused
+/// on both nodes with the reason.
+#[test]
+fn aligned_datasets_skip_the_psi_and_are_checked() {
+    let mut a = Node::init("bank-a");
+    let mut b = Node::init("data-b");
+    a.add_partner(&b);
+    b.add_partner(&a);
+    // Customers 0..300 in the permuted order 7·i mod 300 in both files.
+    let order: Vec<u32> = (0..300).map(|i| (i * 7) % 300).collect();
+    let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
+    write_guest(&ga, order.iter().copied());
+    write_host(&hb_, order.iter().copied());
+    let holdout: Vec<u32> = (1000..1090).rev().collect();
+    let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
+    write_guest(&gh, holdout.iter().copied());
+    write_host(&hh, holdout.iter().copied());
+    // Not aligned: the same customers, another order.
+    let shuffled = b.scratch("shuffled.csv");
+    write_host(&shuffled, 0..300);
+    add(&a, "applicants", &ga);
+    add(&a, "holdout", &gh);
+    add(&b, "features", &hb_);
+    add(&b, "holdout_features", &hh);
+    add(&b, "shuffled", &shuffled);
+    allow(&a, "applicants", "data-b", "train");
+    allow(&a, "holdout", "data-b", "predict");
+    for d in ["features", "shuffled"] {
+        allow(&b, d, "bank-a", "train");
+    }
+    allow(&b, "holdout_features", "bank-a", "predict");
+    a.start();
+    b.start();
+    let train = |peer: &str| {
+        a.cmd(&[
+            "train",
+            "secureboost",
+            "--partner",
+            "data-b",
+            "--dataset",
+            "applicants",
+            "--peer-dataset",
+            peer,
+            "--label",
+            "label",
+            "--trees",
+            "3",
+            "--depth",
+            "3",
+            "--bins",
+            "8",
+            "--learning-rate",
+            "0.3",
+            "--aligned",
+            "--wait",
+        ])
+    };
+    let o = train("features");
+    assert!(o.status.success(), "{}", show(&o));
+    let job = a.json(&["job", "show", &last_line(&o)]);
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    assert_eq!(job["result"]["common_rows"], 300, "{job:#}");
+    let model = job["result"]["model_id"].as_str().unwrap().to_owned();
+    let scores = a.scratch("scores.csv");
+    let p = a.json(&[
+        "predict",
+        "--model",
+        &model,
+        "--dataset",
+        "holdout",
+        "--peer-dataset",
+        "holdout_features",
+        "--output",
+        scores.to_str().unwrap(),
+        "--aligned",
+    ]);
+    assert_eq!(p["common_rows"], 90, "{p:#}");
+    let got = read_scores(&scores);
+    let want = oracle(&order, &holdout);
+    assert_eq!(got.len(), want.len());
+    for ((k, s), (wk, w)) in got.iter().zip(&want) {
+        assert_eq!(k, wk);
+        assert!((s - w).abs() <= 1e-12, "{k}: {s} vs oracle {w}");
+    }
+
+    // Same customers in another order: refused on both sides, nothing trained.
+    let o = train("shuffled");
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let failed = a.json(&["job", "show", &last_line(&o)]);
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not the same keys in the same order"),
+        "{failed:#}"
+    );
+    assert_eq!(a.json(&["model", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(b.json(&["model", "list"]).as_array().unwrap().len(), 1);
+    for n in [&a, &b] {
+        n.ok(&["audit", "verify"]);
+    }
+}
