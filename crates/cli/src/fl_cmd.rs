@@ -25,9 +25,9 @@ Example (the bank holds the labels; data-b holds other features of the same cust
 Both datasets are aligned by PSI first (both nodes learn which of their customers are common;
 nothing else). With --aligned (datasets already aligned, e.g. by an earlier PSI job: the same
 keys in the same order) there is no PSI: the nodes compare their row counts and an SM3 digest
-of their key columns, and stop if they differ. Every column but the key and the label is a feature and must be numeric. Each
-node keeps its own part of the model in DIR/models/MODEL_ID/; the model id is in the job's
-result (`unseen job show JOB_ID`) and in `unseen model list`. Both nodes need a policy allowing
+of their key columns, and stop if they differ. Every column but the key and the label is a
+feature and must be numeric. Each node keeps its own part of the model in DIR/models/MODEL_ID/;
+the model id is in the job's result (`unseen job show JOB_ID`) and in `unseen model list`. Both nodes need a policy allowing
 `--job train` on their dataset for the other (receivers `both`).";
 
 pub(crate) const PREDICT_EXAMPLES_REF: &str = "\
