@@ -699,265 +699,458 @@ fn unpack_node(
     Some(out)
 }
 
-/// Runs the host.
-///
-/// # Errors
-///
-/// [`FlError`] of the channel, the decoders (a guest message inconsistent with the session is
-/// refused: [`FlError::UnknownSplit`] for a candidate the host never offered), or local input.
-#[allow(clippy::too_many_lines)] // the host's loop mirrors the guest's, step by step
-pub fn run_host<K: HePublicKey, C: Channel>(
-    ch: &mut C,
-    cfg: &HostConfig,
-) -> Result<HostOutput, FlError> {
-    let hello = Hello::decode(&ch.recv(header(step::HELLO), Hello::MAX_LEN)?)?;
-    let pk = K::from_bytes(&hello.public_key).map_err(|_| FlError::BadField("public key"))?;
-    let n = cfg.train.first().map_or(0, Vec::len);
-    let nv = cfg.valid.first().map_or(0, Vec::len);
-    let nf = cfg.train.len();
-    let bins: Vec<usize> = (0..nf).map(|f| cfg.cuts.bins_of(f)).collect();
-    ch.send(
-        header(step::HOST_HELLO),
-        HostHello {
+/// The host's side of training without I/O: it takes each frame the guest sent and returns
+/// the frames to answer with; [`run_host`] moves them over a [`Channel`]. Every method
+/// validates what it is given before use.
+pub struct HostRole<'c, K: HePublicKey> {
+    cfg: &'c HostConfig,
+    hello: Hello,
+    pk: K,
+    n: usize,
+    nv: usize,
+    bins: Vec<usize>,
+    slots: usize,
+    ct_len: usize,
+    /// Offsets making every packed slot non-negative, per number of slots in a ciphertext.
+    offsets: Vec<Plaintext>,
+    records: Vec<HostRecord>,
+    additions: u64,
+    accumulate: Duration,
+    expected_tree: u32,
+    /// The guest's `Finish`, once received.
+    finish: Option<Finish>,
+    // The tree being built.
+    first_record: usize,
+    cols: Vec<usize>,
+    sampled_count: usize,
+    grads: Vec<K::Ciphertext>,
+    /// Ciphertext index of each sampled row (`u32::MAX`: not sampled).
+    cidx: Vec<u32>,
+    depth_expected: u8,
+    more: bool,
+    /// Rows of each node of the current level.
+    node_rows: Vec<Vec<u32>>,
+}
+
+impl<K: HePublicKey> core::fmt::Debug for HostRole<'_, K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HostRole")
+            .field("rows", &self.n)
+            .field("records", &self.records.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c, K: HePublicKey> HostRole<'c, K> {
+    /// Reads the guest's `Hello` (its public key) and returns the role and the `HostHello` to
+    /// send. Send it before [`HostRole::check_hello`], so that a guest with other row counts
+    /// learns ours and fails with the same mismatch.
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::BadField`] for a public key that does not decode; input errors.
+    pub fn new(cfg: &'c HostConfig, hello: Hello) -> Result<(Self, HostHello), FlError> {
+        let pk = K::from_bytes(&hello.public_key).map_err(|_| FlError::BadField("public key"))?;
+        let n = cfg.train.first().map_or(0, Vec::len);
+        let nv = cfg.valid.first().map_or(0, Vec::len);
+        let bins: Vec<usize> = (0..cfg.train.len()).map(|f| cfg.cuts.bins_of(f)).collect();
+        let host_hello = HostHello {
             rows: u32::try_from(n).map_err(|_| FlError::InvalidInput("rows".into()))?,
             valid_rows: u32::try_from(nv).map_err(|_| FlError::InvalidInput("rows".into()))?,
             bins: bins
                 .iter()
                 .map(|&b| u16::try_from(b).unwrap_or(u16::MAX))
                 .collect(),
+        };
+        let slots = slots(pk.plaintext_bits(), hello.pack);
+        let ct_len = pk.ciphertext_len();
+        let offsets: Vec<Plaintext> = (0..=slots)
+            .map(|m| {
+                Plaintext::pack(
+                    &vec![u128::try_from(G_OFFSET).unwrap_or(0) << H_BITS; m],
+                    SLOT_BITS,
+                )
+            })
+            .collect::<Result<_, _>>()
+            .map_err(crypto)?;
+        let role = Self {
+            cfg,
+            hello,
+            pk,
+            n,
+            nv,
+            bins,
+            slots,
+            ct_len,
+            offsets,
+            records: Vec::new(),
+            additions: 0,
+            accumulate: Duration::ZERO,
+            expected_tree: 0,
+            finish: None,
+            first_record: 0,
+            cols: Vec::new(),
+            sampled_count: 0,
+            grads: Vec::new(),
+            cidx: Vec::new(),
+            depth_expected: 0,
+            more: false,
+            node_rows: Vec::new(),
+        };
+        Ok((role, host_hello))
+    }
+
+    /// Checks the guest's row counts against ours.
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::CountMismatch`].
+    pub fn check_hello(&self) -> Result<(), FlError> {
+        if self.hello.rows as usize != self.n {
+            return Err(FlError::CountMismatch {
+                what: "guest training rows",
+                got: u64::from(self.hello.rows),
+                expected: self.n as u64,
+            });
         }
-        .encode(),
-    )?;
-    if hello.rows as usize != n {
-        return Err(FlError::CountMismatch {
-            what: "guest training rows",
-            got: u64::from(hello.rows),
-            expected: n as u64,
-        });
+        if self.hello.valid_rows != 0 && self.hello.valid_rows as usize != self.nv {
+            return Err(FlError::CountMismatch {
+                what: "guest validation rows",
+                got: u64::from(self.hello.valid_rows),
+                expected: self.nv as u64,
+            });
+        }
+        Ok(())
     }
-    if hello.valid_rows != 0 && hello.valid_rows as usize != nv {
-        return Err(FlError::CountMismatch {
-            what: "guest validation rows",
-            got: u64::from(hello.valid_rows),
-            expected: nv as u64,
-        });
+
+    /// Largest `NEXT` frame.
+    pub fn next_max_len(&self) -> usize {
+        Next::max_len(self.n)
     }
-    let slots = slots(pk.plaintext_bits(), hello.pack);
-    let ct_len = pk.ciphertext_len();
-    // Offsets making every packed slot non-negative, per number of slots in a ciphertext.
-    let offsets: Vec<Plaintext> = (0..=slots)
-        .map(|m| {
-            Plaintext::pack(
-                &vec![u128::try_from(G_OFFSET).unwrap_or(0) << H_BITS; m],
-                SLOT_BITS,
-            )
-        })
-        .collect::<Result<_, _>>()
-        .map_err(crypto)?;
-    let mut records: Vec<HostRecord> = Vec::new();
-    let mut additions = 0u64;
-    let mut accumulate = Duration::ZERO;
-    let mut expected_tree = 0u32;
-    loop {
-        let (tree, sampled) =
-            match Next::decode(&ch.recv(header(step::NEXT), Next::max_len(n))?, n)? {
-                Next::Tree(t, s) => (t, s),
-                Next::Finish(f) => {
-                    let kept = f.records as usize;
-                    if kept > records.len() {
-                        return Err(FlError::CountMismatch {
-                            what: "host records kept",
-                            got: u64::from(f.records),
-                            expected: records.len() as u64,
-                        });
-                    }
-                    records.truncate(kept);
-                    ch.flush()?;
-                    return Ok(HostOutput {
-                        model: HostModel {
-                            model_id: f.model_id,
-                            records,
-                            cuts: cfg.cuts.clone(),
-                            feature_names: cfg.feature_names.clone(),
-                        },
-                        stats: ch.stats(),
-                        additions,
-                        accumulate,
+
+    /// The guest's `NEXT`: a new tree (returns the `HOST_TREE` frame, this tree's sampled
+    /// features) or the end of training (returns `None`; then [`HostRole::into_output`]).
+    ///
+    /// # Errors
+    ///
+    /// A malformed message, a tree out of order, more records kept than made.
+    pub fn on_next(&mut self, b: &[u8]) -> Result<Option<Vec<u8>>, FlError> {
+        let (tree, sampled) = match Next::decode(b, self.n)? {
+            Next::Tree(t, s) => (t, s),
+            Next::Finish(f) => {
+                let kept = f.records as usize;
+                if kept > self.records.len() {
+                    return Err(FlError::CountMismatch {
+                        what: "host records kept",
+                        got: u64::from(f.records),
+                        expected: self.records.len() as u64,
                     });
                 }
-            };
-        if tree != expected_tree {
+                self.records.truncate(kept);
+                self.finish = Some(f);
+                return Ok(None);
+            }
+        };
+        if tree != self.expected_tree {
             return Err(FlError::BadField("tree index"));
         }
-        expected_tree += 1;
-        let first_record = records.len();
-        let cols = sample_columns(nf, cfg.col_sample.rate, cfg.col_sample.seed, tree);
-        ch.send(header(step::HOST_TREE), msgs::encode_indices(&cols))?;
-        // The encrypted gradients of the sampled rows, in row order.
-        let m = sampled.iter().filter(|&&s| s).count();
-        let mut grads: Vec<K::Ciphertext> = Vec::with_capacity(m);
-        while grads.len() < m {
-            let k = GRAD_CHUNK.min(m - grads.len());
-            let b = ch.recv(header(step::GRADIENTS), k * ct_len)?;
-            grads.extend(decode_ciphertexts(&b, k, ct_len, "gradients", |c| {
-                pk.read_ciphertext(c)
-            })?);
-        }
-        // Ciphertext index of each sampled row.
-        let mut cidx = vec![u32::MAX; n];
+        self.expected_tree += 1;
+        self.first_record = self.records.len();
+        let c = &self.cfg.col_sample;
+        self.cols = sample_columns(self.cfg.train.len(), c.rate, c.seed, tree);
+        self.sampled_count = sampled.iter().filter(|&&s| s).count();
+        self.grads = Vec::with_capacity(self.sampled_count);
+        self.cidx = vec![u32::MAX; self.n];
         let mut k = 0u32;
         for (i, &s) in sampled.iter().enumerate() {
             if s {
-                cidx[i] = k;
+                self.cidx[i] = k;
                 k += 1;
             }
         }
-        let mut more = true;
-        let mut depth_expected = 0u8;
-        while more {
-            let level = Level::decode(
-                &ch.recv(header(step::LEVEL), Level::max_len(n))?,
-                n,
-                hello.max_depth,
-            )?;
-            if level.depth != depth_expected {
-                return Err(FlError::BadField("level depth"));
-            }
-            depth_expected += 1;
-            let nodes = usize::from(level.nodes);
-            let mut node_rows: Vec<Vec<u32>> = vec![Vec::new(); nodes];
-            for (r, &a) in level.assign.iter().enumerate() {
-                if a != NO_NODE {
-                    node_rows[usize::from(a)]
-                        .push(u32::try_from(r).map_err(|_| FlError::Internal("row"))?);
-                }
-            }
-            // Aggregate (node, feature, bin) sums of the built nodes with the key's bucket-sum
-            // kernel (OU: eight features per AVX-512 IFMA multiplication), then pack `slots`
-            // bins per ciphertext, in parallel over (node, feature).
-            let ta = Instant::now();
-            let by_row: std::borrow::Cow<'_, [K::Ciphertext]> = if grads.len() == n {
-                std::borrow::Cow::Borrowed(&grads[..])
-            } else {
-                // Row sampling: ciphertexts indexed by row (unsampled rows never summed).
-                std::borrow::Cow::Owned(
-                    cidx.iter()
-                        .map(|&ci| grads.get(ci as usize).cloned().unwrap_or_else(|| pk.zero()))
-                        .collect(),
-                )
-            };
-            let built_rows: Vec<Vec<u32>> = level
-                .built
-                .iter()
-                .map(|&b| {
-                    node_rows[usize::from(b)]
-                        .iter()
-                        .copied()
-                        .filter(|&r| cidx[r as usize] != u32::MAX)
-                        .collect()
-                })
-                .collect();
-            let node_refs: Vec<&[u32]> = built_rows.iter().map(Vec::as_slice).collect();
-            let bin_cols: Vec<&[u8]> = cols.iter().map(|&f| cfg.train[f].as_slice()).collect();
-            let n_bins = cols.iter().map(|&f| bins[f]).max().unwrap_or(1).max(1);
-            let sums = pk
-                .bucket_sums(&by_row, &bin_cols, &node_refs, n_bins)
-                .map_err(crypto)?;
-            additions += built_rows.iter().map(|r| r.len() as u64).sum::<u64>() * cols.len() as u64;
-            // Pack: each (node, feature)'s bins in chunks of `slots`, Horner from the last bin
-            // (acc·2^SLOT_BITS + next), all chunks of the level in one batch per step.
-            let mut chunks: Vec<(usize, &[K::Ciphertext])> = Vec::new();
-            for (b, per_f) in sums.iter().enumerate() {
-                for (j, hist) in per_f.iter().enumerate() {
-                    for chunk in hist[..bins[cols[j]]].chunks(slots) {
-                        chunks.push((b, chunk));
-                    }
-                }
-            }
-            let mut accs: Vec<K::Ciphertext> = chunks
-                .iter()
-                .map(|(_, c)| c.last().cloned().ok_or(FlError::Internal("empty chunk")))
-                .collect::<Result<_, _>>()?;
-            let longest = chunks.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
-            for t in 1..longest {
-                let active: Vec<usize> = (0..chunks.len())
-                    .filter(|&i| chunks[i].1.len() > t)
-                    .collect();
-                let mut sub: Vec<K::Ciphertext> = active.iter().map(|&i| accs[i].clone()).collect();
-                let add: Vec<K::Ciphertext> = active
-                    .iter()
-                    .map(|&i| chunks[i].1[chunks[i].1.len() - 1 - t].clone())
-                    .collect();
-                pk.shift_add_many(&mut sub, SLOT_BITS, &add)
-                    .map_err(crypto)?;
-                for (&i, c) in active.iter().zip(sub) {
-                    accs[i] = c;
-                }
-            }
-            // A fresh encryption of the offsets per chunk: every slot non-negative, and the sum
-            // re-randomised (the guest cannot match it to its own encryptions).
-            let offs: Vec<Plaintext> = chunks
-                .iter()
-                .map(|(_, c)| offsets[c.len()].clone())
-                .collect();
-            let offs = pk.encrypt_batch(&offs).map_err(crypto)?;
-            let mut packed: Vec<Vec<K::Ciphertext>> = vec![Vec::new(); built_rows.len()];
-            for (((b, _), mut acc), off) in chunks.iter().zip(accs).zip(&offs) {
-                pk.add_assign(&mut acc, off);
-                packed[*b].push(acc);
-            }
-            let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); level.built.len()];
-            for (buf, cts) in per_node.iter_mut().zip(&packed) {
-                for c in cts {
-                    pk.write_ciphertext(c, buf);
-                }
-            }
-            accumulate += ta.elapsed();
-            for buf in per_node {
-                ch.send(header(step::HISTOGRAM), buf)?;
-            }
-            // Split requests on host candidates: store the record, return the partition.
-            let (reqs, m) = msgs::decode_splits(
-                &ch.recv(header(step::SPLITS), msgs::splits_max_len(nodes))?,
-                nodes,
-            )?;
-            more = m;
-            let mut out = Vec::new();
-            for r in &reqs {
-                let f = usize::from(r.feature);
-                if cols.binary_search(&f).is_err() || usize::from(r.bin) + 1 >= bins[f] {
-                    return Err(FlError::UnknownSplit {
-                        node: u32::from(r.node),
-                        feature: u32::from(r.feature),
-                        bin: u32::from(r.bin),
-                    });
-                }
-                records.push(HostRecord {
-                    feature: r.feature,
-                    bin: r.bin,
-                });
-                let rows = &node_rows[usize::from(r.node)];
-                out.extend(encode_bitmap(
-                    rows.iter().map(|&x| cfg.train[f][x as usize] <= r.bin),
-                    rows.len(),
-                ));
-            }
-            ch.send(header(step::PARTITION), out)?;
-            if more && depth_expected >= hello.max_depth {
-                return Err(FlError::BadField("more levels than the maximum depth"));
+        self.depth_expected = 0;
+        self.more = true;
+        Ok(Some(msgs::encode_indices(&self.cols)))
+    }
+
+    /// The exact length of the next `GRADIENTS` frame, or `None` once all arrived.
+    pub fn gradient_frame_len(&self) -> Option<usize> {
+        (self.grads.len() < self.sampled_count)
+            .then(|| GRAD_CHUNK.min(self.sampled_count - self.grads.len()) * self.ct_len)
+    }
+
+    /// One `GRADIENTS` frame: encrypted packed `(g, h)` of the next sampled rows.
+    ///
+    /// # Errors
+    ///
+    /// A frame of the wrong size, an invalid ciphertext, a frame not expected.
+    pub fn on_gradients(&mut self, b: &[u8]) -> Result<(), FlError> {
+        if self.grads.len() >= self.sampled_count {
+            return Err(FlError::Internal("gradients not expected"));
+        }
+        let k = GRAD_CHUNK.min(self.sampled_count - self.grads.len());
+        let pk = &self.pk;
+        self.grads
+            .extend(decode_ciphertexts(b, k, self.ct_len, "gradients", |c| {
+                pk.read_ciphertext(c)
+            })?);
+        Ok(())
+    }
+
+    /// Whether the guest said another level follows (checked by [`HostRole::check_more`]).
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// Largest `LEVEL` frame.
+    pub fn level_max_len(&self) -> usize {
+        Level::max_len(self.n)
+    }
+
+    /// A `LEVEL`: each row's node and the nodes to build. Sums the encrypted gradients per
+    /// (built node, sampled feature, bin) with the key's bucket-sum kernel (OU: eight features
+    /// per AVX-512 IFMA multiplication), packs [`slots`] bins per ciphertext and adds a fresh
+    /// encryption of the offsets; returns one `HISTOGRAM` frame per built node.
+    ///
+    /// # Errors
+    ///
+    /// A malformed level or one out of order; crypto errors.
+    pub fn on_level(&mut self, b: &[u8]) -> Result<Vec<Vec<u8>>, FlError> {
+        if self.gradient_frame_len().is_some() {
+            return Err(FlError::Internal("level before all gradients"));
+        }
+        let level = Level::decode(b, self.n, self.hello.max_depth)?;
+        if level.depth != self.depth_expected {
+            return Err(FlError::BadField("level depth"));
+        }
+        self.depth_expected += 1;
+        let nodes = usize::from(level.nodes);
+        let mut node_rows: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        for (r, &a) in level.assign.iter().enumerate() {
+            if a != NO_NODE {
+                node_rows[usize::from(a)]
+                    .push(u32::try_from(r).map_err(|_| FlError::Internal("row"))?);
             }
         }
-        if hello.valid_rows > 0 {
-            let d: Vec<Vec<bool>> = records[first_record..]
+        let (pk, cols, bins, slots) = (&self.pk, &self.cols, &self.bins, self.slots);
+        let ta = Instant::now();
+        let by_row: std::borrow::Cow<'_, [K::Ciphertext]> = if self.grads.len() == self.n {
+            std::borrow::Cow::Borrowed(&self.grads[..])
+        } else {
+            // Row sampling: ciphertexts indexed by row (unsampled rows never summed).
+            std::borrow::Cow::Owned(
+                self.cidx
+                    .iter()
+                    .map(|&ci| {
+                        self.grads
+                            .get(ci as usize)
+                            .cloned()
+                            .unwrap_or_else(|| pk.zero())
+                    })
+                    .collect(),
+            )
+        };
+        let built_rows: Vec<Vec<u32>> = level
+            .built
+            .iter()
+            .map(|&b| {
+                node_rows[usize::from(b)]
+                    .iter()
+                    .copied()
+                    .filter(|&r| self.cidx[r as usize] != u32::MAX)
+                    .collect()
+            })
+            .collect();
+        let node_refs: Vec<&[u32]> = built_rows.iter().map(Vec::as_slice).collect();
+        let bin_cols: Vec<&[u8]> = cols
+            .iter()
+            .map(|&f| self.cfg.train[f].as_slice())
+            .collect();
+        let n_bins = cols.iter().map(|&f| bins[f]).max().unwrap_or(1).max(1);
+        let sums = pk
+            .bucket_sums(&by_row, &bin_cols, &node_refs, n_bins)
+            .map_err(crypto)?;
+        self.additions +=
+            built_rows.iter().map(|r| r.len() as u64).sum::<u64>() * cols.len() as u64;
+        // Pack: each (node, feature)'s bins in chunks of `slots`, Horner from the last bin
+        // (acc·2^SLOT_BITS + next), all chunks of the level in one batch per step.
+        let mut chunks: Vec<(usize, &[K::Ciphertext])> = Vec::new();
+        for (b, per_f) in sums.iter().enumerate() {
+            for (j, hist) in per_f.iter().enumerate() {
+                for chunk in hist[..bins[cols[j]]].chunks(slots) {
+                    chunks.push((b, chunk));
+                }
+            }
+        }
+        let mut accs: Vec<K::Ciphertext> = chunks
+            .iter()
+            .map(|(_, c)| c.last().cloned().ok_or(FlError::Internal("empty chunk")))
+            .collect::<Result<_, _>>()?;
+        let longest = chunks.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+        for t in 1..longest {
+            let active: Vec<usize> = (0..chunks.len())
+                .filter(|&i| chunks[i].1.len() > t)
+                .collect();
+            let mut sub: Vec<K::Ciphertext> = active.iter().map(|&i| accs[i].clone()).collect();
+            let add: Vec<K::Ciphertext> = active
+                .iter()
+                .map(|&i| chunks[i].1[chunks[i].1.len() - 1 - t].clone())
+                .collect();
+            pk.shift_add_many(&mut sub, SLOT_BITS, &add)
+                .map_err(crypto)?;
+            for (&i, c) in active.iter().zip(sub) {
+                accs[i] = c;
+            }
+        }
+        // A fresh encryption of the offsets per chunk: every slot non-negative, and the sum
+        // re-randomised (the guest cannot match it to its own encryptions).
+        let offs: Vec<Plaintext> = chunks
+            .iter()
+            .map(|(_, c)| self.offsets[c.len()].clone())
+            .collect();
+        let offs = pk.encrypt_batch(&offs).map_err(crypto)?;
+        pk.add_many(&mut accs, &offs).map_err(crypto)?;
+        let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); built_rows.len()];
+        for ((b, _), acc) in chunks.iter().zip(&accs) {
+            pk.write_ciphertext(acc, &mut per_node[*b]);
+        }
+        self.accumulate += ta.elapsed();
+        self.node_rows = node_rows;
+        Ok(per_node)
+    }
+
+    /// Largest `SPLITS` frame for the current level.
+    pub fn splits_max_len(&self) -> usize {
+        msgs::splits_max_len(self.node_rows.len())
+    }
+
+    /// The guest's `SPLITS` on host candidates: stores a record per split and returns the
+    /// `PARTITION` frame (each split node's rows, left or right).
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::UnknownSplit`] for a candidate the host never offered; a malformed message.
+    pub fn on_splits(&mut self, b: &[u8]) -> Result<Vec<u8>, FlError> {
+        let nodes = self.node_rows.len();
+        let (reqs, more) = msgs::decode_splits(b, nodes)?;
+        self.more = more;
+        let mut out = Vec::new();
+        for r in &reqs {
+            let f = usize::from(r.feature);
+            if self.cols.binary_search(&f).is_err() || usize::from(r.bin) + 1 >= self.bins[f] {
+                return Err(FlError::UnknownSplit {
+                    node: u32::from(r.node),
+                    feature: u32::from(r.feature),
+                    bin: u32::from(r.bin),
+                });
+            }
+            self.records.push(HostRecord {
+                feature: r.feature,
+                bin: r.bin,
+            });
+            let rows = &self.node_rows[usize::from(r.node)];
+            let col = &self.cfg.train[f];
+            out.extend(encode_bitmap(
+                rows.iter().map(|&x| col[x as usize] <= r.bin),
+                rows.len(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// After the `PARTITION` was sent: whether another level follows.
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::BadField`] if the guest announces a level beyond its own maximum depth.
+    pub fn check_more(&self) -> Result<bool, FlError> {
+        if self.more && self.depth_expected >= self.hello.max_depth {
+            return Err(FlError::BadField("more levels than the maximum depth"));
+        }
+        Ok(self.more)
+    }
+
+    /// After a tree's last level: this tree's records' decisions on the validation rows, to
+    /// send (`None` when the guest has no validation set).
+    pub fn validation_decisions(&self) -> Option<Vec<Vec<bool>>> {
+        (self.hello.valid_rows > 0).then(|| {
+            self.records[self.first_record..]
                 .iter()
                 .map(|r| {
-                    cfg.valid[usize::from(r.feature)]
+                    self.cfg.valid[usize::from(r.feature)]
                         .iter()
                         .map(|&b| b <= r.bin)
                         .collect()
                 })
-                .collect();
-            send_decisions(ch, header(step::VALID), &d, nv)?;
+                .collect()
+        })
+    }
+
+    /// Validation rows.
+    pub fn valid_rows(&self) -> usize {
+        self.nv
+    }
+
+    /// The host's result, after the guest's `Finish`.
+    ///
+    /// # Errors
+    ///
+    /// [`FlError::Internal`] before the guest finished.
+    pub fn into_output(self, stats: Stats) -> Result<HostOutput, FlError> {
+        let f = self
+            .finish
+            .ok_or(FlError::Internal("training has not finished"))?;
+        Ok(HostOutput {
+            model: HostModel {
+                model_id: f.model_id,
+                records: self.records,
+                cuts: self.cfg.cuts.clone(),
+                feature_names: self.cfg.feature_names.clone(),
+            },
+            stats,
+            additions: self.additions,
+            accumulate: self.accumulate,
+        })
+    }
+}
+
+/// Runs the host: moves [`HostRole`]'s frames over `ch`.
+///
+/// # Errors
+///
+/// [`FlError`] of the channel, the decoders (a guest message inconsistent with the session is
+/// refused: [`FlError::UnknownSplit`] for a candidate the host never offered), or local input.
+pub fn run_host<K: HePublicKey, C: Channel>(
+    ch: &mut C,
+    cfg: &HostConfig,
+) -> Result<HostOutput, FlError> {
+    let hello = Hello::decode(&ch.recv(header(step::HELLO), Hello::MAX_LEN)?)?;
+    let (mut role, host_hello) = HostRole::<K>::new(cfg, hello)?;
+    ch.send(header(step::HOST_HELLO), host_hello.encode())?;
+    role.check_hello()?;
+    loop {
+        let next = ch.recv(header(step::NEXT), role.next_max_len())?;
+        let Some(cols) = role.on_next(&next)? else {
+            ch.flush()?;
+            return role.into_output(ch.stats());
+        };
+        ch.send(header(step::HOST_TREE), cols)?;
+        while let Some(len) = role.gradient_frame_len() {
+            role.on_gradients(&ch.recv(header(step::GRADIENTS), len)?)?;
+        }
+        loop {
+            let level = ch.recv(header(step::LEVEL), role.level_max_len())?;
+            for frame in role.on_level(&level)? {
+                ch.send(header(step::HISTOGRAM), frame)?;
+            }
+            let splits = ch.recv(header(step::SPLITS), role.splits_max_len())?;
+            ch.send(header(step::PARTITION), role.on_splits(&splits)?)?;
+            if !role.check_more()? {
+                break;
+            }
+        }
+        if let Some(d) = role.validation_decisions() {
+            send_decisions(ch, header(step::VALID), &d, role.valid_rows())?;
         }
     }
 }
