@@ -169,6 +169,7 @@ fn oracle_only(a: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
         &guest.labels,
         a.bins,
         &params(a),
+        plain::ColSample::default(),
         &gtest.columns,
         &htest.columns,
     )?;

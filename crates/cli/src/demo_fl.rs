@@ -199,6 +199,7 @@ fn oracle(d: &CreditData) -> anyhow::Result<HashMap<String, f64>> {
         &labels,
         BINS as usize,
         &params,
+        sb::ColSample::default(),
         &cols(4, &|r, j| r.1[j], &d.holdout, &hkeys),
         &cols(5, &|r, j| r.2[j], &d.holdout, &hkeys),
     )?;

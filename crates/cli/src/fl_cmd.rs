@@ -87,6 +87,21 @@ pub(crate) struct TrainArgs {
     /// Learning rate (shrinkage for SecureBoost, step size for logistic regression).
     #[arg(long, default_value_t = 0.1)]
     learning_rate: f64,
+    /// L2 regularisation of leaf weights (SecureBoost's lambda).
+    #[arg(long, default_value_t = 1.0)]
+    lambda: f64,
+    /// Smallest hessian sum of a child (SecureBoost).
+    #[arg(long, default_value_t = 1.0)]
+    min_child_weight: f64,
+    /// Smallest gain of a split (SecureBoost's gamma).
+    #[arg(long, default_value_t = 0.0)]
+    gamma: f64,
+    /// Fraction of rows sampled per tree, in (0, 1] (SecureBoost).
+    #[arg(long, default_value_t = 1.0)]
+    row_sample: f64,
+    /// Fraction of each party's features sampled per tree, in (0, 1] (SecureBoost).
+    #[arg(long, default_value_t = 1.0)]
+    col_sample: f64,
     /// The datasets are already aligned (the same keys in the same order on both nodes): skip
     /// the PSI; the nodes check it by comparing a digest of their key columns.
     #[arg(long)]
@@ -163,7 +178,15 @@ pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<E
         TrainCommand::Secureboost(a) => ("secureboost", a),
         TrainCommand::Lr(a) => ("lr", a),
     };
+    let tuning = unseen_node::control::Tuning {
+        lambda: a.lambda,
+        min_child_weight: a.min_child_weight,
+        gamma: a.gamma,
+        row_sample: a.row_sample,
+        col_sample: a.col_sample,
+    };
     unseen_node::control::check_train(a.trees, a.depth, a.bins, a.learning_rate)
+        .and_then(|()| tuning.check())
         .map_err(UsageError)?;
     let dir = node_dir(dir)?;
     let client = unseen_node::client::Client::new(&dir)?;
@@ -181,6 +204,7 @@ pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<E
             "bins": a.bins,
             "learning_rate": a.learning_rate,
             "aligned": a.aligned,
+            "tuning": tuning,
         }),
     )?;
     crate::node_cmd::follow(&client, &job, a.wait)

@@ -106,6 +106,9 @@ pub enum JobSpec {
         /// digest of their key columns, and refuse to go on if they differ.
         #[serde(default)]
         aligned: bool,
+        /// SecureBoost's regularisation and sampling (defaults when absent).
+        #[serde(default)]
+        tuning: Tuning,
     },
     /// Federated prediction with a trained model: the rows are aligned by PSI, then each node
     /// evaluates its own part of the model; only the initiator (the model's guest) gets the
@@ -117,6 +120,63 @@ pub enum JobSpec {
         #[serde(default)]
         aligned: bool,
     },
+}
+
+/// SecureBoost's regularisation and sampling, as XGBoost names them (logistic regression
+/// ignores them). Both nodes check them; the host samples its own features with `col_sample`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tuning {
+    /// L2 regularisation of leaf weights (`lambda`, ≥ 0).
+    pub lambda: f64,
+    /// Smallest hessian sum of a child (≥ 0).
+    pub min_child_weight: f64,
+    /// Smallest gain of a split (`gamma`, ≥ 0).
+    pub gamma: f64,
+    /// Fraction of rows per tree, in (0, 1].
+    pub row_sample: f64,
+    /// Fraction of each party's features per tree, in (0, 1].
+    pub col_sample: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            lambda: 1.0,
+            min_child_weight: 1.0,
+            gamma: 0.0,
+            row_sample: 1.0,
+            col_sample: 1.0,
+        }
+    }
+}
+
+impl Tuning {
+    /// Checks the ranges.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the first value out of range.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("lambda", self.lambda),
+            ("min child weight", self.min_child_weight),
+            ("gamma", self.gamma),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} {v}: must be a finite number ≥ 0"));
+            }
+        }
+        for (name, v) in [
+            ("row sample", self.row_sample),
+            ("column sample", self.col_sample),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                return Err(format!("{name} {v}: must be in (0, 1]"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A model's id: 16 random bytes, 32 lowercase hex digits in JSON and file names.
@@ -383,8 +443,9 @@ impl Message for Propose {
                 depth,
                 bins,
                 learning_rate,
+                tuning,
                 ..
-            } => check_train(trees, depth, bins, learning_rate),
+            } => check_train(trees, depth, bins, learning_rate).and_then(|()| tuning.check()),
             _ => Ok(()),
         }
     }
@@ -613,6 +674,39 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn train_tuning_is_checked_and_defaults() {
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"kind":"train","algorithm":"secureboost","trees":3,"depth":3,"bins":8,"learning_rate":0.3}"#,
+        )
+        .unwrap();
+        let JobSpec::Train { tuning, .. } = spec else {
+            panic!("a train spec")
+        };
+        assert_eq!(tuning, Tuning::default());
+        let mut p = propose();
+        for (bad, why) in [
+            (r#"{"row_sample":0}"#, "row sample 0"),
+            (r#"{"col_sample":1.5}"#, "column sample 1.5"),
+            (r#"{"lambda":-1}"#, "lambda -1"),
+            (r#"{"gamma":-0.5}"#, "gamma -0.5"),
+        ] {
+            p.spec = serde_json::from_str(&format!(
+                r#"{{"kind":"train","algorithm":"secureboost","trees":3,"depth":3,"bins":8,"learning_rate":0.3,"tuning":{bad}}}"#
+            ))
+            .unwrap();
+            let e = decode::<Propose>(&serde_json::to_vec(&p).unwrap()).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        // Unknown tuning fields are refused, not ignored.
+        assert!(
+            serde_json::from_str::<JobSpec>(
+                r#"{"kind":"train","algorithm":"secureboost","trees":3,"depth":3,"bins":8,"learning_rate":0.3,"tuning":{"eta":1}}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

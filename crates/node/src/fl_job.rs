@@ -485,6 +485,7 @@ pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Tr
         depth,
         bins,
         learning_rate,
+        tuning,
         ..
     } = spec
     else {
@@ -497,6 +498,11 @@ pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Tr
                 trees,
                 max_depth: u8::try_from(depth).map_err(|e| e.to_string())?,
                 learning_rate,
+                lambda: tuning.lambda,
+                min_child_weight: tuning.min_child_weight,
+                gamma: tuning.gamma,
+                row_sample: tuning.row_sample,
+                col_sample: tuning.col_sample,
                 ..sb::TreeParams::default()
             };
             let cfg = sb::GuestConfig::new(
@@ -524,7 +530,10 @@ pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Tr
                 &[],
                 bins,
                 data.names.clone(),
-                sb::ColSample::default(),
+                sb::ColSample {
+                    rate: tuning.col_sample,
+                    ..sb::ColSample::default()
+                },
             )
             .map_err(|e| e.to_string())?;
             let out = sb::run_host::<OuPublicKey, C>(ch, &cfg).map_err(|e| e.to_string())?;

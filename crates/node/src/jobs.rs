@@ -18,7 +18,7 @@ use unseen_store::{
 };
 use unseen_transport::{Acceptor, Fingerprint, TlsChannel, TransportError};
 
-use crate::control::{self, Algorithm, Curve, Decision, Done, JobSpec, Propose, PsiMode};
+use crate::control::{self, Algorithm, Curve, Decision, Done, JobSpec, Propose, PsiMode, Tuning};
 use crate::fl_job::{self, Columns, ModelMeta, Side, StoredModel};
 use crate::node::Node;
 use crate::{NodeError, ops, pir_job, policy, psi_job};
@@ -63,6 +63,10 @@ pub struct SubmitRequest {
     /// nodes compare an SM3 digest of their key columns instead (default false).
     #[serde(default)]
     pub aligned: bool,
+    /// Train (SecureBoost): regularisation and sampling (defaults: lambda 1, min child weight
+    /// 1, gamma 0, row and column sample 1).
+    #[serde(default)]
+    pub tuning: Option<Tuning>,
 }
 
 impl SubmitRequest {
@@ -80,16 +84,19 @@ impl SubmitRequest {
                     bins: self.bins.unwrap_or(32),
                     learning_rate: self.learning_rate.unwrap_or(0.1),
                     aligned: self.aligned,
+                    tuning: self.tuning.unwrap_or_default(),
                 };
                 if let JobSpec::Train {
                     trees,
                     depth,
                     bins,
                     learning_rate,
+                    tuning,
                     ..
                 } = spec
                 {
                     control::check_train(trees, depth, bins, learning_rate)
+                        .and_then(|()| tuning.check())
                         .map_err(NodeError::Invalid)?;
                 }
                 if self.label.as_deref().is_none_or(|l| l.trim().is_empty()) {

@@ -103,17 +103,34 @@ fn columns(ids: &[u32]) -> Joined {
     (g, h, y, by_key.into_keys().collect())
 }
 
-/// The plaintext oracle's probabilities for the holdout customers, by normalised key.
+/// The plaintext oracle's probabilities for the holdout customers, by normalised key, with the
+/// default regularisation and no sampling.
 fn oracle(train: &[u32], holdout: &[u32]) -> BTreeMap<String, f64> {
+    oracle_tuned(train, holdout, &sb::TreeParams::default(), 1.0)
+}
+
+/// The oracle with `tuning`'s regularisation and row/column sampling (the guest's features
+/// sampled with `tuning.col_sample`, the host's with `host_col_sample`).
+fn oracle_tuned(
+    train: &[u32],
+    holdout: &[u32],
+    tuning: &sb::TreeParams,
+    host_col_sample: f64,
+) -> BTreeMap<String, f64> {
     let (gt, ht, y, _) = columns(train);
     let (gh, hh, _, keys) = columns(holdout);
     let params = sb::TreeParams {
         trees: TREES,
         max_depth: DEPTH,
         learning_rate: LR,
-        ..sb::TreeParams::default()
+        ..tuning.clone()
     };
-    let (_, scores) = sb::plain::fit_and_score(&gt, &ht, &y, BINS, &params, &gh, &hh).unwrap();
+    let host_cols = sb::ColSample {
+        rate: host_col_sample,
+        ..sb::ColSample::default()
+    };
+    let (_, scores) =
+        sb::plain::fit_and_score(&gt, &ht, &y, BINS, &params, host_cols, &gh, &hh).unwrap();
     keys.into_iter().zip(scores).collect()
 }
 
@@ -224,7 +241,23 @@ fn train_predict_report_between_two_nodes() {
     a.start();
     b.start();
 
-    let o = a.ok(&sb_train_args("applicants", "features", &[]));
+    // With regularisation and sampling other than the defaults, which both nodes apply.
+    let o = a.ok(&sb_train_args(
+        "applicants",
+        "features",
+        &[
+            "--lambda",
+            "2",
+            "--min-child-weight",
+            "0.5",
+            "--gamma",
+            "0.01",
+            "--row-sample",
+            "0.8",
+            "--col-sample",
+            "0.7",
+        ],
+    ));
     let job_id = last_line(&o);
     let job = a.json(&["job", "show", &job_id]);
     assert_eq!(job["state"], "succeeded", "{job:#}");
@@ -260,7 +293,20 @@ fn train_predict_report_between_two_nodes() {
     let got = read_scores(&scores);
     let train: Vec<u32> = (50..650).collect();
     let holdout: Vec<u32> = (1000..1300).collect();
-    let want = oracle(&train, &holdout);
+    let tuning = sb::TreeParams {
+        lambda: 2.0,
+        min_child_weight: 0.5,
+        gamma: 0.01,
+        row_sample: 0.8,
+        col_sample: 0.7,
+        ..sb::TreeParams::default()
+    };
+    let want = oracle_tuned(&train, &holdout, &tuning, 0.7);
+    let untuned = oracle(&train, &holdout);
+    assert!(
+        want.values().zip(untuned.values()).any(|(x, y)| x != y),
+        "the tuning must change the model"
+    );
     assert_eq!(got.len(), want.len());
     for ((k, s), (wk, w)) in got.iter().zip(&want) {
         assert_eq!(k, wk);

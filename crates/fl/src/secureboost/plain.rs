@@ -268,6 +268,7 @@ pub fn fit_and_score(
     labels: &[u8],
     bins: usize,
     p: &TreeParams,
+    host_cols: ColSample,
     guest_test: &[Vec<f64>],
     host_test: &[Vec<f64>],
 ) -> Result<(PlainModel, Vec<f64>), FlError> {
@@ -287,7 +288,7 @@ pub fn fit_and_score(
         },
         labels,
         p,
-        ColSample::default(),
+        host_cols,
         None,
     )?;
     let rows = guest_test.first().map_or(0, Vec::len);
