@@ -26,6 +26,7 @@ use super::common::{
     FixedBaseTable, Reader, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd, os_rng,
     plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
 };
+use super::mont_ifma::{Mont52, MontMul8};
 use super::{HePublicKey, HeScheme, HeSecretKey, Plaintext};
 use crate::Error;
 
@@ -218,6 +219,24 @@ struct Half<const N: usize, const H: usize> {
     p2_params: FixedMontyParams<N>,
     /// `L_p((1 + n)^(p-1) mod p²)⁻¹ mod p`, Montgomery form modulo `p`.
     hp_m: Uint<H>,
+    /// `p - 1` as little-endian bytes, for the eight-lane powers.
+    p_minus_1_bytes: Zeroizing<Vec<u8>>,
+    /// The AVX-512 IFMA context modulo `p²` and the factor entering it from a ciphertext's
+    /// Montgomery form modulo `n²` reduced modulo `p²`, built on the first batch decryption
+    /// (`None`: no IFMA, `UNSEEN_NO_SIMD`, or `p²` wider than the kernel's 2080 bits).
+    ifma: OnceLock<Option<IfmaHalf>>,
+}
+
+/// See [`Half::ifma`]; derived from `p`, wiped on drop (the context wipes itself).
+struct IfmaHalf {
+    ctx: MontMul8,
+    enter: Mont52,
+}
+
+impl Drop for IfmaHalf {
+    fn drop(&mut self) {
+        self.enter.zeroize();
+    }
 }
 
 impl<const N: usize, const H: usize> Half<N, H> {
@@ -235,6 +254,14 @@ impl<const N: usize, const H: usize> Half<N, H> {
             .retrieve();
         let l = l_function(&x, &p)?;
         let hp = FixedMontyForm::new(&l, &p_params).invert().into_option()?;
+        let p_minus_1_bytes = Zeroizing::new(
+            p_minus_1
+                .as_words()
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(p_bits.div_ceil(8) as usize)
+                .collect(),
+        );
         Some(Half {
             p,
             p_minus_1,
@@ -243,6 +270,8 @@ impl<const N: usize, const H: usize> Half<N, H> {
             p_params,
             p2_params,
             hp_m: *hp.as_montgomery(),
+            p_minus_1_bytes,
+            ifma: OnceLock::new(),
         })
     }
 
@@ -252,11 +281,61 @@ impl<const N: usize, const H: usize> Half<N, H> {
         let x = FixedMontyForm::new(&cp, &self.p2_params)
             .pow_bounded_exp(&self.p_minus_1, self.p_bits)
             .retrieve();
-        let l = l_function(&x, &self.p)?;
+        self.finish(&x)
+    }
+
+    /// `L_p(x)·h_p mod p` from `x = c^(p-1) mod p²`.
+    fn finish(&self, x: &Uint<N>) -> Option<FixedMontyForm<H>> {
+        let l = l_function(x, &self.p)?;
         Some(
             FixedMontyForm::new(&l, &self.p_params)
                 .mul(&FixedMontyForm::from_montgomery(self.hp_m, &self.p_params)),
         )
+    }
+
+    /// [`Half::decrypt`] of a batch on the eight-lane IFMA path: each ciphertext's Montgomery
+    /// form modulo `n²` (`c·2^(64·N2)`), reduced modulo `p²`, enters `p²`'s domain as `c` in one
+    /// product; then `c^(p-1) mod p²` eight at a time (masked table reads) and the same
+    /// [`Half::finish`]. `None` without IFMA.
+    fn decrypt_batch_ifma<const N2: usize>(
+        &self,
+        cms: &[&Uint<N2>],
+    ) -> Option<Vec<Option<FixedMontyForm<H>>>> {
+        let dec = self
+            .ifma
+            .get_or_init(|| {
+                let ctx = MontMul8::new(self.p2.as_words())?;
+                let enter = ctx.ctx().radix_factor(u32::try_from(64 * N2).ok()?);
+                Some(IfmaHalf { ctx, enter })
+            })
+            .as_ref()?;
+        let p2 = non_zero(self.p2)?;
+        let mut reduced: Vec<Uint<N>> = cms.par_iter().map(|c| c.rem(&p2)).collect();
+        let refs: Vec<&[u64]> = reduced.iter().map(|x| &x.as_words()[..]).collect();
+        let entered = dec.ctx.enter_batch_with(&refs, &dec.enter);
+        reduced.zeroize();
+        let mut xs = entered.ok()?;
+        let powered = dec
+            .ctx
+            .pow_many_same(&mut xs, &self.p_minus_1_bytes, self.p_bits);
+        let plain = powered.ok().map(|()| dec.ctx.from_mont_batch(&xs));
+        xs.iter_mut().for_each(Zeroize::zeroize);
+        let mut plain = plain?;
+        let out = plain
+            .par_iter()
+            .map(|w| {
+                let mut a = [0u64; N];
+                let len = w.len().min(N);
+                a[..len].copy_from_slice(&w[..len]);
+                let mut x = Uint::<N>::from_words(a);
+                let m = self.finish(&x);
+                x.zeroize();
+                a.zeroize();
+                m
+            })
+            .collect();
+        plain.iter_mut().for_each(Zeroize::zeroize);
+        Some(out)
     }
 }
 
@@ -307,7 +386,24 @@ impl<const N: usize, const H: usize> PaSec<N, H> {
 
     fn decrypt<const N2: usize>(&self, c_m: &Uint<N2>, params: &FixedMontyParams<N2>) -> Plaintext {
         let c = FixedMontyForm::from_montgomery(*c_m, params).retrieve();
-        let (Some(mp), Some(mq)) = (self.p.decrypt(&c), self.q.decrypt(&c)) else {
+        self.combine(self.p.decrypt(&c), self.q.decrypt(&c))
+    }
+
+    /// Batch decryption with both CRT halves on the IFMA path (`None` without IFMA).
+    fn decrypt_batch_ifma<const N2: usize>(&self, cms: &[&Uint<N2>]) -> Option<Vec<Plaintext>> {
+        let mps = self.p.decrypt_batch_ifma(cms)?;
+        let mqs = self.q.decrypt_batch_ifma(cms)?;
+        Some(
+            mps.into_par_iter()
+                .zip(mqs)
+                .map(|(mp, mq)| self.combine(mp, mq))
+                .collect(),
+        )
+    }
+
+    /// The message from `m mod p` and `m mod q` (Garner), centred in `(-n/2, n/2]`.
+    fn combine(&self, mp: Option<FixedMontyForm<H>>, mq: Option<FixedMontyForm<H>>) -> Plaintext {
+        let (Some(mp), Some(mq)) = (mp, mq) else {
             return Plaintext::default();
         };
         let Some(p_nz) = non_zero(self.p.p) else {
@@ -686,6 +782,19 @@ impl HeSecretKey for PaillierSecretKey {
     }
 
     fn decrypt_batch(&self, cs: &[PaillierCiphertext]) -> Vec<Plaintext> {
+        // Paillier-2048 with AVX-512 IFMA: eight powers modulo p² (and q²) per kernel call.
+        if let (PubInner::B2048(_), SecInner::B2048(s)) = (&*self.public.0, &*self.inner) {
+            let xs: Option<Vec<&Uint<64>>> = cs
+                .iter()
+                .map(|c| match &c.0 {
+                    Ct::B2048(x) => Some(x),
+                    Ct::B3072(_) => None,
+                })
+                .collect();
+            if let Some(out) = xs.and_then(|xs| s.decrypt_batch_ifma(&xs)) {
+                return out;
+            }
+        }
         cs.par_iter().map(|c| self.decrypt(c)).collect()
     }
 
