@@ -127,6 +127,24 @@ pub fn align<C: Channel>(
     })
 }
 
+/// The named `features` of row `i` of a table (a score session's row), parsed as numbers.
+pub fn row_features(
+    table: &Table,
+    path: &Path,
+    i: usize,
+    features: &[String],
+) -> Result<Vec<f64>, String> {
+    let columns = Columns::Named {
+        features: features.to_vec(),
+        label: None,
+    };
+    let (idx, names, _) = pick_columns(table, path, &columns)?;
+    idx.iter()
+        .zip(&names)
+        .map(|(&j, name)| parse_number(table, path, i, j, name))
+        .collect()
+}
+
 type Picked = (Vec<usize>, Vec<String>, Option<(usize, String)>);
 
 fn pick_columns(table: &Table, path: &Path, columns: &Columns) -> Result<Picked, String> {

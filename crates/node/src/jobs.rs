@@ -497,6 +497,7 @@ fn initiate(
         dataset: job.peer_dataset.clone(),
         initiator_dataset: job.dataset.clone(),
         spec,
+        key: None,
     };
     let lost = |ch: &TlsChannel, e: &dyn std::fmt::Display| {
         (
@@ -1141,6 +1142,11 @@ pub fn serve_connection(node: &Arc<Node>, acceptor: &Acceptor, tcp: TcpStream) {
             return;
         }
     };
+    if let JobSpec::Score { model } = propose.spec {
+        // One applicant, answered at once: a session with one audit record, not a job.
+        crate::score::serve(node, &partner, &mut ch, &propose, model);
+        return;
+    }
     respond(node, &partner, &mut ch, &propose);
 }
 
@@ -1191,6 +1197,12 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
     let work = match p.spec {
         JobSpec::Psi { .. } => Work::Psi(dataset),
         JobSpec::Train { .. } => Work::TrainHost(dataset),
+        JobSpec::Score { .. } => {
+            return Ok(Verdict::Reject(
+                Some(job),
+                "internal error: a score session proposed as a job".into(),
+            ));
+        }
         JobSpec::Predict { model } => {
             let stored = match fl_job::load_model(&node.dir, model) {
                 Ok(m) => m,
@@ -1288,6 +1300,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
             let accepted = Decision {
                 accepted: true,
                 reason: None,
+                no_row: false,
             };
             let result = match control::send_decision(ch, &accepted) {
                 Ok(()) => execute(node, &job, ch, &work, p.spec, false, &partner.name),
@@ -1317,6 +1330,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 &Decision {
                     accepted: false,
                     reason: Some(reason),
+                    no_row: false,
                 },
             );
         }
@@ -1327,6 +1341,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 &Decision {
                     accepted: false,
                     reason: Some("the partner's node failed to record the job".into()),
+                    no_row: false,
                 },
             );
         }
@@ -1389,7 +1404,7 @@ pub fn rerun(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> 
                  ran it; run `unseen query` again"
             )));
         }
-        JobSpec::Train { .. } | JobSpec::Predict { .. } => {
+        JobSpec::Train { .. } | JobSpec::Predict { .. } | JobSpec::Score { .. } => {
             return Err(NodeError::Conflict(format!(
                 "job {id} is a joint-modeling job; run `unseen train`, `unseen predict` or \
                  `unseen report` again"

@@ -27,6 +27,8 @@ pub struct Node {
     pub counters: Counters,
     /// Hidden-query tables loaded for serving, by dataset.
     pub pir_tables: crate::pir_job::TableCache,
+    /// Dataset rows indexed by key for score sessions (as the host).
+    pub score_rows: crate::score::RowCache,
 }
 
 impl std::fmt::Debug for Node {
@@ -79,6 +81,7 @@ impl Node {
             running: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             pir_tables: crate::pir_job::TableCache::default(),
+            score_rows: crate::score::RowCache::default(),
         }))
     }
 
