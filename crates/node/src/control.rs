@@ -629,6 +629,55 @@ mod tests {
     }
 
     #[test]
+    fn score_key_travels_only_in_score_sessions_and_is_bounded() {
+        let model: ModelId = "00112233445566778899aabbccddeeff".parse().unwrap();
+        let mut p = propose();
+        p.spec = JobSpec::Score { model };
+        p.key = Some("110101199001011234".into());
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert_eq!(decode::<Propose>(&bytes).unwrap(), p);
+        assert_eq!(p.spec.policy_kind(), "predict");
+        assert!(
+            !format!("{p:?}").contains("1101011990"),
+            "the key is redacted"
+        );
+        for bad in [
+            None,
+            Some(String::new()),
+            Some("  ".into()),
+            Some("a\u{0}b".into()),
+            Some("1".repeat(MAX_SCORE_KEY_LEN + 1)),
+        ] {
+            let mut q = p.clone();
+            q.key = bad;
+            let bytes = serde_json::to_vec(&q).unwrap();
+            assert!(
+                decode::<Propose>(&bytes).is_err(),
+                "{:?}",
+                q.key.map(|k| k.len())
+            );
+        }
+        let mut q = propose();
+        q.key = Some("110101199001011234".into());
+        assert!(decode::<Propose>(&serde_json::to_vec(&q).unwrap()).is_err());
+        // A job proposal keeps its old shape (no key field on the wire).
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&propose()).unwrap())
+                .unwrap()
+                .contains("key")
+        );
+        let d = Decision {
+            accepted: false,
+            reason: Some("x".into()),
+            no_row: true,
+        };
+        assert_eq!(
+            decode::<Decision>(&serde_json::to_vec(&d).unwrap()).unwrap(),
+            d
+        );
+    }
+
+    #[test]
     fn oversized_control_frame_refused_before_reading() {
         let (mut a, mut b) = unseen_channel::duplex();
         a.send(header(STEP_PROPOSE), vec![b'{'; MAX_CONTROL_LEN + 1])

@@ -621,6 +621,15 @@ fn logistic_regression_between_two_nodes() {
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-12, "{g} vs {w}");
     }
+    // Single scoring works for logistic regression too (the partner sends u_B of one row).
+    let by_key = read_scores(&scores);
+    for i in [1003, 1071] {
+        let mut args = score_args(&model, &id(i), &row(i).0);
+        args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+        let s: f64 = last_line(&a.ok(&strs(&args))).parse().unwrap();
+        let w = by_key[&id(i).to_uppercase()];
+        assert!((s - w).abs() <= 1e-12, "{i}: {s} vs batch {w}");
+    }
     for n in [&a, &b] {
         n.ok(&["audit", "verify"]);
     }
