@@ -23,7 +23,7 @@ use serde_json::Value;
 use unseen_store::{AuditEvent, Dataset, Partner, StoreError};
 use unseen_transport::{Fingerprint, TlsChannel};
 
-use crate::control::{self, Algorithm, Decision, JobSpec, ModelId, Propose};
+use crate::control::{self, Decision, JobSpec, ModelId, Propose};
 use crate::fl_job::{self, Aligned, Side, StoredModel};
 use crate::node::Node;
 use crate::{NodeError, ops, policy};
@@ -198,11 +198,8 @@ pub fn score(
             meta.partner, meta.partner
         )));
     }
-    if meta.algorithm != Algorithm::Secureboost && meta.algorithm != Algorithm::Lr {
-        return Err(NodeError::Invalid(
-            "single scoring supports SecureBoost and logistic-regression models".into(),
-        ));
-    }
+    // Both algorithms score one row with their batch drivers (SecureBoost: the host's
+    // decisions; logistic regression: the host's u_B).
     let row = feature_row(&meta.features, &req.features)?;
     let peer_dataset = req.peer_dataset.as_deref().unwrap_or(&meta.peer_dataset);
     unseen_store::validate_name("dataset", peer_dataset)?;
@@ -426,12 +423,16 @@ pub(crate) fn serve(
     ));
 }
 
-/// Row lookup for score sessions: per dataset file, its key index and rows, reloaded when the
-/// file's modification time or length changes.
+/// Row lookup for score sessions: per dataset file (and the way it is read: key column, key
+/// type, encoding), its key index and rows, reloaded when the file's modification time or
+/// length changes.
 #[derive(Default)]
 pub struct RowCache {
-    inner: Mutex<HashMap<PathBuf, Arc<Indexed>>>,
+    inner: Mutex<HashMap<CacheKey, Arc<Indexed>>>,
 }
+
+/// A file and how it is read (a dataset re-registered with another key type is re-read).
+type CacheKey = (PathBuf, String, String, String, bool);
 
 impl std::fmt::Debug for RowCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -475,12 +476,19 @@ impl RowCache {
         };
         let path = PathBuf::from(&dataset.path);
         let now = stamp(&path)?;
+        let ck: CacheKey = (
+            path.clone(),
+            dataset.key_column.clone(),
+            dataset.key_type.clone(),
+            dataset.encoding.clone(),
+            dataset.skip_invalid,
+        );
         let cached = {
             let map = self
                 .inner
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.get(&path).filter(|i| i.stamp == now).cloned()
+            map.get(&ck).filter(|i| i.stamp == now).cloned()
         };
         let idx = match cached {
             Some(i) => i,
@@ -502,10 +510,10 @@ impl RowCache {
                     .inner
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if map.len() >= MAX_CACHED && !map.contains_key(&path) {
+                if map.len() >= MAX_CACHED && !map.contains_key(&ck) {
                     map.clear();
                 }
-                map.insert(path.clone(), Arc::clone(&i));
+                map.insert(ck, Arc::clone(&i));
                 i
             }
         };

@@ -401,6 +401,16 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
         let want = batch[&id(i).to_uppercase()];
         assert!((s - want).abs() <= 1e-12, "{i}: {s} vs batch {want}");
     }
+    // The partner re-reads a dataset file that changed: customer 1042 is gone.
+    write_host(
+        &b.scratch("holdout_features.csv"),
+        (1000..1300).filter(|&i| i != 1042),
+    );
+    let mut args = score_args(model, &id(1042), &row(1042).0);
+    args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+    let o = a.cmd(&strs(&args));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(err_str(&o).contains("no row for this key"), "{}", show(&o));
     // By default the model's training dataset on the partner, which needs its own rule.
     let o = a.cmd(&strs(&score_args(model, &id(60), &row(60).0)));
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
@@ -506,12 +516,12 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
 
-    // One record per session on each node (4 + 4 scored, the default-dataset refusal, the
-    // absent key twice, the last refusal), with the key's SM3 and never the key.
+    // One record per session on each node (4 + 4 scored, the removed row, the default-dataset
+    // refusal, the absent key twice, the last refusal), with the key's SM3 and never the key.
     let scored = a.audit_actions("model.scored");
     let served = b.audit_actions("model.score_served");
-    assert_eq!(scored.len(), 12, "{scored:#?}");
-    assert_eq!(served.len(), 12, "{served:#?}");
+    assert_eq!(scored.len(), 13, "{scored:#?}");
+    assert_eq!(served.len(), 13, "{served:#?}");
     let outcomes = |v: &[Value]| {
         v.iter()
             .map(|r| r["outcome"].as_str().unwrap().to_owned())
@@ -519,6 +529,7 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     };
     let want: Vec<&str> = [
         vec!["ok"; 4],
+        vec!["no_row"],
         vec!["refused"],
         vec!["ok"; 4],
         vec!["no_row"; 2],
