@@ -50,6 +50,10 @@ pub struct Counters {
     pub handshake_failed: AtomicU64,
     /// Partner connections accepted.
     pub connections: AtomicU64,
+    /// Applicants scored as a model's guest (successful score sessions).
+    pub scored: AtomicU64,
+    /// Score sessions served as a model's host (successful).
+    pub scores_served: AtomicU64,
 }
 
 /// A job with a thread working on it.

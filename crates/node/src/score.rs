@@ -232,6 +232,9 @@ pub fn score(
         reason.as_deref(),
     ));
     let score = result?;
+    node.counters
+        .scored
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(model = %id, partner = %partner.name, "scored one applicant");
     Ok(serde_json::json!({
         "model": id.to_string(),
@@ -405,7 +408,12 @@ pub(crate) fn serve(
                     fl_job::predict(ch, &stored, &one_row(key, &stored.meta.features, &row))
                 });
             match run {
-                Ok(_) => ("ok", None),
+                Ok(_) => {
+                    node.counters
+                        .scores_served
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    ("ok", None)
+                }
                 Err(e) => ("failed", Some(e)),
             }
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 use unseen_fl::secureboost as sb;
 
-use crate::nodes::{Node, err_str, http_body, last_line, show};
+use crate::nodes::{Node, err_str, http, http_body, last_line, show};
 use crate::util::id;
 
 const TREES: u32 = 3;
@@ -546,6 +546,16 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
         assert_eq!(x["partner"], "data-b");
         assert_eq!(y["partner"], "bank-a");
     }
+    let metric = |n: &Node, name: &str| {
+        let auth = format!("Bearer {}", n.token());
+        let r = http(&n.api, "GET", "/metrics", Some(&auth)).unwrap();
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    assert_eq!(metric(a, "unseen_scores_total"), "8");
+    assert_eq!(metric(b, "unseen_scores_served_total"), "8");
     for n in [a, b] {
         let all = serde_json::to_string(&n.audit(None)).unwrap();
         for i in [1000, 60, 10] {
