@@ -217,7 +217,7 @@ pub fn score(
         Err(NodeError::Refused(r)) => ("refused", Some(r.clone())),
         Err(e) => ("failed", Some(e.to_string())),
     };
-    node.audit(&score_event(
+    let event = score_event(
         actor,
         "model.scored",
         outcome,
@@ -230,7 +230,15 @@ pub fn score(
         ),
         (id, &session, key),
         reason.as_deref(),
-    ));
+    );
+    // Fail closed: a score whose record cannot be written is not returned.
+    if let Err(e) = node.store().audit_append(&event) {
+        tracing::error!(action = "model.scored", error = %e, "cannot append to the audit log");
+        result?;
+        return Err(NodeError::Internal(format!(
+            "the score could not be audited, so it is not returned: {e}"
+        )));
+    }
     let score = result?;
     node.counters
         .scored
