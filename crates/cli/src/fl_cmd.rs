@@ -23,9 +23,11 @@ Example (the bank holds the labels; data-b holds other features of the same cust
       --learning-rate 0.1 --wait
 
 Both datasets are aligned by PSI first (both nodes learn which of their customers are common;
-nothing else). Every column but the key and the label is a feature and must be numeric. Each
-node keeps its own part of the model in DIR/models/MODEL_ID/; the model id is in the job's
-result (`unseen job show JOB_ID`) and in `unseen model list`. Both nodes need a policy allowing
+nothing else). With --aligned (datasets already aligned, e.g. by an earlier PSI job: the same
+keys in the same order) there is no PSI: the nodes compare their row counts and an SM3 digest
+of their key columns, and stop if they differ. Every column but the key and the label is a
+feature and must be numeric. Each node keeps its own part of the model in DIR/models/MODEL_ID/;
+the model id is in the job's result (`unseen job show JOB_ID`) and in `unseen model list`. Both nodes need a policy allowing
 `--job train` on their dataset for the other (receivers `both`).";
 
 pub(crate) const PREDICT_EXAMPLES_REF: &str = "\
@@ -85,6 +87,10 @@ pub(crate) struct TrainArgs {
     /// Learning rate (shrinkage for SecureBoost, step size for logistic regression).
     #[arg(long, default_value_t = 0.1)]
     learning_rate: f64,
+    /// The datasets are already aligned (the same keys in the same order on both nodes): skip
+    /// the PSI; the nodes check it by comparing a digest of their key columns.
+    #[arg(long)]
+    aligned: bool,
     /// Wait for the job to end; exit 0 only if it succeeded.
     #[arg(long)]
     wait: bool,
@@ -105,6 +111,10 @@ pub(crate) struct PredictArgs {
     /// Where the scores go (CSV).
     #[arg(long, short = 'o')]
     output: PathBuf,
+    /// The datasets are already aligned (the same keys in the same order on both nodes): skip
+    /// the PSI; the nodes check it by comparing a digest of their key columns.
+    #[arg(long)]
+    aligned: bool,
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -125,6 +135,10 @@ pub(crate) struct ReportArgs {
     /// Where the report goes (HTML).
     #[arg(long, short = 'o')]
     output: PathBuf,
+    /// The datasets are already aligned (the same keys in the same order on both nodes): skip
+    /// the PSI; the nodes check it by comparing a digest of their key columns.
+    #[arg(long)]
+    aligned: bool,
     /// Classification threshold for the confusion matrix (probability of the label being 1).
     #[arg(long, default_value_t = 0.5)]
     threshold: f64,
@@ -200,6 +214,7 @@ pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<E
             "depth": a.depth,
             "bins": a.bins,
             "learning_rate": a.learning_rate,
+            "aligned": a.aligned,
         }),
     )?;
     crate::node_cmd::follow(&client, &job, a.wait)
@@ -211,15 +226,28 @@ fn parse_model(s: &str) -> anyhow::Result<ModelId> {
 }
 
 /// Runs a prediction job (scores or report) and reports it.
+/// What a prediction scores: the model, this node's dataset, the partner's, and whether they
+/// are already aligned.
+struct Target<'a> {
+    model: &'a str,
+    dataset: &'a str,
+    peer_dataset: &'a str,
+    aligned: bool,
+}
+
 fn run_predict(
     dir: Option<&PathBuf>,
-    model: &str,
-    dataset: &str,
-    peer_dataset: &str,
+    target: &Target<'_>,
     output: PathBuf,
     report: Option<f64>,
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
+    let Target {
+        model,
+        dataset,
+        peer_dataset,
+        aligned,
+    } = *target;
     let start = Instant::now();
     let id = parse_model(model)?;
     if let Some(t) = report
@@ -260,6 +288,7 @@ fn run_predict(
             dataset: ds,
             output: output.clone(),
             report,
+            aligned,
         },
     );
     pb.finish_and_clear();
@@ -313,27 +342,23 @@ fn run_predict(
 }
 
 pub(crate) fn predict(dir: Option<&PathBuf>, a: &PredictArgs) -> anyhow::Result<ExitCode> {
-    run_predict(
-        dir,
-        &a.model,
-        &a.dataset,
-        &a.peer_dataset,
-        a.output.clone(),
-        None,
-        a.json,
-    )
+    let target = Target {
+        model: &a.model,
+        dataset: &a.dataset,
+        peer_dataset: &a.peer_dataset,
+        aligned: a.aligned,
+    };
+    run_predict(dir, &target, a.output.clone(), None, a.json)
 }
 
 pub(crate) fn report(dir: Option<&PathBuf>, a: &ReportArgs) -> anyhow::Result<ExitCode> {
-    run_predict(
-        dir,
-        &a.model,
-        &a.dataset,
-        &a.peer_dataset,
-        a.output.clone(),
-        Some(a.threshold),
-        a.json,
-    )
+    let target = Target {
+        model: &a.model,
+        dataset: &a.dataset,
+        peer_dataset: &a.peer_dataset,
+        aligned: a.aligned,
+    };
+    run_predict(dir, &target, a.output.clone(), Some(a.threshold), a.json)
 }
 
 pub(crate) fn score(dir: Option<&PathBuf>, a: &ScoreArgs) -> anyhow::Result<ExitCode> {

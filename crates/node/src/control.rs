@@ -29,6 +29,7 @@ pub const MAX_REASON_LEN: usize = 2048;
 const STEP_PROPOSE: u8 = 1;
 const STEP_DECISION: u8 = 2;
 const STEP_DONE: u8 = 3;
+const STEP_ALIGN: u8 = 4;
 
 /// A control message failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +119,11 @@ pub enum JobSpec {
         bins: u32,
         /// Learning rate.
         learning_rate: f64,
+        /// The two datasets are already aligned (same keys in the same order, e.g. the outputs
+        /// of an earlier PSI job): no PSI; the nodes only compare the row count and an SM3
+        /// digest of their key columns, and refuse to go on if they differ.
+        #[serde(default)]
+        aligned: bool,
     },
     /// Federated prediction with a trained model: the rows are aligned by PSI, then each node
     /// evaluates its own part of the model; only the initiator (the model's guest) gets the
@@ -125,6 +131,9 @@ pub enum JobSpec {
     Predict {
         /// The model, which both nodes hold a part of.
         model: ModelId,
+        /// As for `Train`: the datasets are already aligned, checked by digest instead of PSI.
+        #[serde(default)]
+        aligned: bool,
     },
     /// Real-time scoring of one applicant (a session, not a recorded job): the initiator (the
     /// model's guest) sends the applicant's key in [`Propose::key`]; the responder (the host)
@@ -338,6 +347,57 @@ pub struct AuditAnchor {
     pub hash: String,
 }
 
+/// For a job on already-aligned datasets (`aligned: true`): what each node says of its key
+/// column before the protocol, instead of aligning by PSI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignCheck {
+    /// Rows of the dataset.
+    pub rows: u64,
+    /// SM3 of the normalised keys in file order (each as a 4-byte big-endian length and its
+    /// bytes), 64 lowercase hex digits.
+    pub keys_sm3: String,
+}
+
+/// Whether `h` is 64 lowercase hex digits.
+fn is_hash_hex(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl Message for AlignCheck {
+    const NAME: &'static str = "alignment check";
+    const STEP: u8 = STEP_ALIGN;
+    fn check(&self) -> Result<(), String> {
+        if is_hash_hex(&self.keys_sm3) {
+            Ok(())
+        } else {
+            Err("key digest is not 64 lowercase hex digits".into())
+        }
+    }
+}
+
+/// Sends this node's alignment check.
+pub fn send_align_check<C: Channel>(ch: &mut C, m: &AlignCheck) -> Result<(), ControlError> {
+    send(ch, m)
+}
+
+/// Receives and checks the partner's alignment check.
+pub fn recv_align_check<C: Channel>(ch: &mut C) -> Result<AlignCheck, ControlError> {
+    recv(ch)
+}
+
+impl JobSpec {
+    /// Whether the job runs on already-aligned datasets (no PSI).
+    pub fn aligned(&self) -> bool {
+        matches!(
+            self,
+            Self::Train { aligned: true, .. } | Self::Predict { aligned: true, .. }
+        )
+    }
+}
+
 trait Message: Serialize + DeserializeOwned {
     const NAME: &'static str;
     const STEP: u8;
@@ -427,13 +487,7 @@ impl Message for Done {
     fn check(&self) -> Result<(), String> {
         check_reason(self.reason.as_ref())?;
         match &self.audit_head {
-            Some(a)
-                if a.hash.len() != 64
-                    || !a
-                        .hash
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
-            {
+            Some(a) if !is_hash_hex(&a.hash) => {
                 Err("audit head hash is not 64 lowercase hex digits".into())
             }
             _ => Ok(()),
@@ -508,6 +562,7 @@ pub fn fuzz_decode(bytes: &[u8]) {
     let _ = decode::<Propose>(bytes);
     let _ = decode::<Decision>(bytes);
     let _ = decode::<Done>(bytes);
+    let _ = decode::<AlignCheck>(bytes);
 }
 
 #[cfg(test)]
@@ -675,6 +730,29 @@ mod tests {
             decode::<Decision>(&serde_json::to_vec(&d).unwrap()).unwrap(),
             d
         );
+    }
+
+    #[test]
+    fn align_check_round_trips_and_is_checked() {
+        let (mut a, mut b) = unseen_channel::duplex();
+        let m = AlignCheck {
+            rows: 7,
+            keys_sm3: "ab".repeat(32),
+        };
+        send_align_check(&mut a, &m).unwrap();
+        assert_eq!(recv_align_check(&mut b).unwrap(), m);
+        for bad in ["AB".repeat(32), "ab".repeat(31), "zz".repeat(32)] {
+            let e = decode::<AlignCheck>(format!(r#"{{"rows":7,"keys_sm3":"{bad}"}}"#).as_bytes())
+                .unwrap_err();
+            assert!(e.to_string().contains("64 lowercase hex"), "{e}");
+        }
+        assert!(decode::<AlignCheck>(br#"{"rows":-1,"keys_sm3":""}"#).is_err());
+        // `aligned` defaults to false, so a proposal without it still decodes.
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"kind":"predict","model":"0123456789abcdef0123456789abcdef"}"#,
+        )
+        .unwrap();
+        assert!(!spec.aligned());
     }
 
     #[test]

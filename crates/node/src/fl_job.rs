@@ -18,7 +18,7 @@ use unseen_store::Dataset;
 use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey};
 use unseen_fl::{lr, secureboost as sb};
 
-use crate::control::{Algorithm, Curve, JobSpec, ModelId};
+use crate::control::{self, Algorithm, Curve, JobSpec, ModelId};
 use crate::{NodeDir, NodeError, ops, psi_job};
 
 /// One party's columns for the common rows, in the aligned order.
@@ -67,11 +67,17 @@ pub enum Columns {
 
 /// Reads the dataset (whole rows, unique keys), aligns it with the partner's by PSI (mode
 /// `both`; the initiator leads) and parses the wanted columns of the common rows.
+///
+/// With `aligned` the datasets are taken as already aligned (row `i` is the same customer on
+/// both nodes, e.g. the outputs of an earlier PSI job): no PSI; each node sends its row count
+/// and the SM3 digest of its keys in file order ([`key_digest`]) and both refuse to go on
+/// unless they are equal.
 pub fn align<C: Channel>(
     ch: &mut C,
     dataset: &Dataset,
     columns: &Columns,
     initiator: bool,
+    aligned: bool,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Aligned, String> {
     let mut opts = ops::read_options(dataset).map_err(|e| e.to_string())?;
@@ -81,18 +87,22 @@ pub fn align<C: Channel>(
         .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
     // Check the columns before the partner spends anything on the alignment.
     let (feature_idx, names, label_idx) = pick_columns(&table, path, columns)?;
-    let out = psi_job::run_role(
-        ch,
-        Curve::Ristretto255,
-        initiator,
-        &table.keys,
-        Params::new(Reveal::Both),
-        progress,
-    )
-    .map_err(|e| format!("aligning the rows by PSI: {e}"))?;
-    let common = out
-        .intersection
-        .ok_or_else(|| "the alignment gave no rows (internal error)".to_owned())?;
+    let common: Vec<usize> = if aligned {
+        check_aligned(ch, &table.keys, initiator)?;
+        (0..table.keys.len()).collect()
+    } else {
+        let out = psi_job::run_role(
+            ch,
+            Curve::Ristretto255,
+            initiator,
+            &table.keys,
+            Params::new(Reveal::Both),
+            progress,
+        )
+        .map_err(|e| format!("aligning the rows by PSI: {e}"))?;
+        out.intersection
+            .ok_or_else(|| "the alignment gave no rows (internal error)".to_owned())?
+    };
     if common.is_empty() {
         return Err(format!(
             "dataset {} has no customer in common with the partner's dataset",
@@ -143,6 +153,54 @@ pub fn row_features(
         .zip(&names)
         .map(|(&j, name)| parse_number(table, path, i, j, name))
         .collect()
+}
+
+/// SM3 over the keys in order, each as a 4-byte big-endian length and its bytes (so that no
+/// two different key lists share an encoding).
+pub fn key_digest(keys: &[String]) -> String {
+    use sm3::Digest;
+    let mut h = sm3::Sm3::new();
+    for k in keys {
+        // A key is one CSV field, far below 4 GiB.
+        h.update(u32::try_from(k.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(k.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The alignment check of already-aligned datasets: the initiator sends first, the responder
+/// answers with its own; each compares. What a node learns: the partner's row count and the
+/// digest of its key list, nothing it could not learn from the PSI it replaces (a digest of a
+/// whole list of identity numbers cannot be inverted short of guessing the whole list).
+fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Result<(), String> {
+    let ours = control::AlignCheck {
+        rows: keys.len() as u64,
+        keys_sm3: key_digest(keys),
+    };
+    let err = |e: control::ControlError| format!("checking that the datasets are aligned: {e}");
+    let theirs = if initiator {
+        control::send_align_check(ch, &ours).map_err(err)?;
+        control::recv_align_check(ch).map_err(err)?
+    } else {
+        let t = control::recv_align_check(ch).map_err(err)?;
+        control::send_align_check(ch, &ours).map_err(err)?;
+        t
+    };
+    if theirs.rows != ours.rows {
+        return Err(format!(
+            "the datasets are not aligned: this dataset has {} rows, the partner's {}; \
+             leave out --aligned to align them by PSI",
+            ours.rows, theirs.rows
+        ));
+    }
+    if theirs.keys_sm3 != ours.keys_sm3 {
+        return Err(format!(
+            "the datasets are not aligned: both have {} rows but not the same keys in the same \
+             order; leave out --aligned to align them by PSI",
+            ours.rows
+        ));
+    }
+    Ok(())
 }
 
 type Picked = (Vec<usize>, Vec<String>, Option<(usize, String)>);
@@ -445,6 +503,7 @@ pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Tr
         depth,
         bins,
         learning_rate,
+        ..
     } = spec
     else {
         return Err("internal error: not a train spec".into());

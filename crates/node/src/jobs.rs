@@ -59,6 +59,10 @@ pub struct SubmitRequest {
     /// Train: learning rate (default 0.1).
     #[serde(default)]
     pub learning_rate: Option<f64>,
+    /// Train: the datasets are already aligned (same keys in the same order); no PSI, the
+    /// nodes compare an SM3 digest of their key columns instead (default false).
+    #[serde(default)]
+    pub aligned: bool,
 }
 
 impl SubmitRequest {
@@ -75,6 +79,7 @@ impl SubmitRequest {
                     depth: self.depth.unwrap_or(5),
                     bins: self.bins.unwrap_or(32),
                     learning_rate: self.learning_rate.unwrap_or(0.1),
+                    aligned: self.aligned,
                 };
                 if let JobSpec::Train {
                     trees,
@@ -299,6 +304,7 @@ pub fn predict(
     }
     let spec = JobSpec::Predict {
         model: meta.model_id,
+        aligned: input.aligned,
     };
     let (partner, job) = {
         let mut store = node.store();
@@ -404,6 +410,8 @@ pub struct PredictInput {
     /// `Some(threshold)`: write the model report for this classification threshold instead of
     /// the scores (the dataset must hold the model's label column).
     pub report: Option<f64>,
+    /// The dataset and the partner's are already aligned (no PSI; checked by digest).
+    pub aligned: bool,
 }
 
 impl PredictInput {
@@ -592,8 +600,8 @@ fn execute(
         (JobSpec::Predict { .. }, Work::PredictGuest(p)) if initiator => {
             predict_guest(node, job, ch, p, partner, &pending)
         }
-        (JobSpec::Predict { .. }, Work::PredictHost { dataset, model }) if !initiator => {
-            predict_host(node, job, ch, dataset, model, partner)
+        (JobSpec::Predict { aligned, .. }, Work::PredictHost { dataset, model }) if !initiator => {
+            predict_host(node, job, ch, dataset, model, partner, aligned)
         }
         _ => Err(End::Failed(
             "internal error: the job's kind does not match this node's part; please report"
@@ -849,7 +857,8 @@ fn train(
     let columns = Columns::AllBut {
         label: label.cloned(),
     };
-    let data = fl_job::align(ch, dataset, &columns, guest, &progress).map_err(End::Failed)?;
+    let data = fl_job::align(ch, dataset, &columns, guest, spec.aligned(), &progress)
+        .map_err(End::Failed)?;
     let trained = fl_job::train(ch, spec, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
     let meta = ModelMeta {
@@ -904,7 +913,8 @@ fn predict_guest(
         features: p.model.meta.features.clone(),
         label,
     };
-    let data = fl_job::align(ch, &p.dataset, &columns, true, &progress).map_err(End::Failed)?;
+    let data =
+        fl_job::align(ch, &p.dataset, &columns, true, p.aligned, &progress).map_err(End::Failed)?;
     let scores = fl_job::predict(ch, &p.model, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?
         .unwrap_or_default();
@@ -947,13 +957,15 @@ fn predict_host(
     dataset: &Dataset,
     model: &StoredModel,
     partner: &str,
+    aligned: bool,
 ) -> Result<Produced, End> {
     let progress = progress_sink(node, &job.id);
     let columns = Columns::Named {
         features: model.meta.features.clone(),
         label: None,
     };
-    let data = fl_job::align(ch, dataset, &columns, false, &progress).map_err(End::Failed)?;
+    let data =
+        fl_job::align(ch, dataset, &columns, false, aligned, &progress).map_err(End::Failed)?;
     fl_job::predict(ch, model, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
     Ok(Produced {
@@ -1203,7 +1215,7 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
                 "internal error: a score session proposed as a job".into(),
             ));
         }
-        JobSpec::Predict { model } => {
+        JobSpec::Predict { model, .. } => {
             let stored = match fl_job::load_model(&node.dir, model) {
                 Ok(m) => m,
                 Err(e) => {

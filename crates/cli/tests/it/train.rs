@@ -117,6 +117,57 @@ fn oracle(train: &[u32], holdout: &[u32]) -> BTreeMap<String, f64> {
     keys.into_iter().zip(scores).collect()
 }
 
+/// `train secureboost` with the partner data-b, the label column `label`, the tests' small
+/// hyper-parameters ([`TREES`], [`DEPTH`], [`BINS`], [`LR`]), `--wait` and `extra` flags.
+fn sb_train_args<'a>(dataset: &'a str, peer: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "train",
+        "secureboost",
+        "--partner",
+        "data-b",
+        "--dataset",
+        dataset,
+        "--peer-dataset",
+        peer,
+        "--label",
+        "label",
+        "--trees",
+        "3",
+        "--depth",
+        "3",
+        "--bins",
+        "8",
+        "--learning-rate",
+        "0.3",
+        "--wait",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// `predict --model M --dataset D --peer-dataset P --output OUT` and `extra` flags.
+fn predict_args<'a>(
+    model: &'a str,
+    dataset: &'a str,
+    peer: &'a str,
+    out: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec![
+        "predict",
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--peer-dataset",
+        peer,
+        "--output",
+        out,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
 fn read_scores(path: &Path) -> BTreeMap<String, f64> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
@@ -173,27 +224,7 @@ fn train_predict_report_between_two_nodes() {
     a.start();
     b.start();
 
-    let o = a.ok(&[
-        "train",
-        "secureboost",
-        "--partner",
-        "data-b",
-        "--dataset",
-        "applicants",
-        "--peer-dataset",
-        "features",
-        "--label",
-        "label",
-        "--trees",
-        "3",
-        "--depth",
-        "3",
-        "--bins",
-        "8",
-        "--learning-rate",
-        "0.3",
-        "--wait",
-    ]);
+    let o = a.ok(&sb_train_args("applicants", "features", &[]));
     let job_id = last_line(&o);
     let job = a.json(&["job", "show", &job_id]);
     assert_eq!(job["state"], "succeeded", "{job:#}");
@@ -218,17 +249,13 @@ fn train_predict_report_between_two_nodes() {
 
     // Scores: the 300 common holdout customers, each equal to the plaintext oracle's.
     let scores = a.scratch("scores.csv");
-    let p = a.json(&[
-        "predict",
-        "--model",
+    let p = a.json(&predict_args(
         &model,
-        "--dataset",
         "holdout",
-        "--peer-dataset",
         "holdout_features",
-        "--output",
         scores.to_str().unwrap(),
-    ]);
+        &[],
+    ));
     assert_eq!(p["common_rows"], 300, "{p:#}");
     let got = read_scores(&scores);
     let train: Vec<u32> = (50..650).collect();
@@ -285,17 +312,13 @@ fn train_predict_report_between_two_nodes() {
     single_scores(&a, &b, &model, &got, &train);
 
     // The host's part cannot score; a missing predict rule rejects; a bad feature fails.
-    let o = b.cmd(&[
-        "predict",
-        "--model",
+    let o = b.cmd(&predict_args(
         &model,
-        "--dataset",
         "holdout_features",
-        "--peer-dataset",
         "holdout",
-        "--output",
         b.scratch("x.csv").to_str().unwrap(),
-    ]);
+        &[],
+    ));
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(err_str(&o).contains("as the host's part"), "{}", show(&o));
     b.ok(&[
@@ -308,17 +331,13 @@ fn train_predict_report_between_two_nodes() {
         "--job",
         "predict",
     ]);
-    let o = a.cmd(&[
-        "predict",
-        "--model",
+    let o = a.cmd(&predict_args(
         &model,
-        "--dataset",
         "holdout",
-        "--peer-dataset",
         "holdout_features",
-        "--output",
         a.scratch("y.csv").to_str().unwrap(),
-    ]);
+        &[],
+    ));
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
     assert!(!a.scratch("y.csv").exists());
@@ -618,17 +637,13 @@ fn logistic_regression_between_two_nodes() {
     assert_eq!(job["state"], "succeeded", "{job:#}");
     let model = job["result"]["model_id"].as_str().unwrap().to_owned();
     let scores = a.scratch("scores.csv");
-    a.json(&[
-        "predict",
-        "--model",
+    a.json(&predict_args(
         &model,
-        "--dataset",
         "holdout",
-        "--peer-dataset",
         "holdout_features",
-        "--output",
         scores.to_str().unwrap(),
-    ]);
+        &[],
+    ));
     // The scores equal σ(u_A + u_B) computed in plaintext from both stored parts.
     let part =
         |n: &Node| std::fs::read(n.dir.join("models").join(&model).join("part.bin")).unwrap();
@@ -651,6 +666,80 @@ fn logistic_regression_between_two_nodes() {
         let w = by_key[&id(i).to_uppercase()];
         assert!((s - w).abs() <= 1e-12, "{i}: {s} vs batch {w}");
     }
+    for n in [&a, &b] {
+        n.ok(&["audit", "verify"]);
+    }
+}
+
+/// `--aligned`: datasets already aligned (same keys in the same, unsorted, order) train and
+/// score without PSI and give the oracle's scores; datasets that are not aligned are refused
+/// on both nodes with the reason.
+#[test]
+fn aligned_datasets_skip_the_psi_and_are_checked() {
+    let mut a = Node::init("bank-a");
+    let mut b = Node::init("data-b");
+    a.add_partner(&b);
+    b.add_partner(&a);
+    // Customers 0..300 in the permuted order 7·i mod 300 in both files.
+    let order: Vec<u32> = (0..300).map(|i| (i * 7) % 300).collect();
+    let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
+    write_guest(&ga, order.iter().copied());
+    write_host(&hb_, order.iter().copied());
+    let holdout: Vec<u32> = (1000..1090).rev().collect();
+    let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
+    write_guest(&gh, holdout.iter().copied());
+    write_host(&hh, holdout.iter().copied());
+    // Not aligned: the same customers, another order.
+    let shuffled = b.scratch("shuffled.csv");
+    write_host(&shuffled, 0..300);
+    add(&a, "applicants", &ga);
+    add(&a, "holdout", &gh);
+    add(&b, "features", &hb_);
+    add(&b, "holdout_features", &hh);
+    add(&b, "shuffled", &shuffled);
+    allow(&a, "applicants", "data-b", "train");
+    allow(&a, "holdout", "data-b", "predict");
+    for d in ["features", "shuffled"] {
+        allow(&b, d, "bank-a", "train");
+    }
+    allow(&b, "holdout_features", "bank-a", "predict");
+    a.start();
+    b.start();
+    let train = |peer: &str| a.cmd(&sb_train_args("applicants", peer, &["--aligned"]));
+    let o = train("features");
+    assert!(o.status.success(), "{}", show(&o));
+    let job = a.json(&["job", "show", &last_line(&o)]);
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    assert_eq!(job["result"]["common_rows"], 300, "{job:#}");
+    let model = job["result"]["model_id"].as_str().unwrap().to_owned();
+    let scores = a.scratch("scores.csv");
+    let p = a.json(&predict_args(
+        &model,
+        "holdout",
+        "holdout_features",
+        scores.to_str().unwrap(),
+        &["--aligned"],
+    ));
+    assert_eq!(p["common_rows"], 90, "{p:#}");
+    let got = read_scores(&scores);
+    let want = oracle(&order, &holdout);
+    assert_eq!(got.len(), want.len());
+    for ((k, s), (wk, w)) in got.iter().zip(&want) {
+        assert_eq!(k, wk);
+        assert!((s - w).abs() <= 1e-12, "{k}: {s} vs oracle {w}");
+    }
+
+    // Same customers in another order: refused on both sides, nothing trained.
+    let o = train("shuffled");
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let failed = a.json(&["job", "show", &last_line(&o)]);
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not the same keys in the same order"),
+        "{failed:#}"
+    );
+    assert_eq!(a.json(&["model", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(b.json(&["model", "list"]).as_array().unwrap().len(), 1);
     for n in [&a, &b] {
         n.ok(&["audit", "verify"]);
     }

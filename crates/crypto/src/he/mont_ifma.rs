@@ -1220,21 +1220,7 @@ mod avx512 {
         interleave(core::array::from_fn(|k| &acc[k].limbs), l, &mut a);
         interleave(core::array::from_fn(|k| &x[k].limbs), l, &mut b);
         mont_mul(&a[..l], &b[..l], &ctx.n[..l], ctx.n_prime, &mut r[..l]);
-        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-        deinterleave(
-            &r,
-            l,
-            [
-                &mut a0.limbs,
-                &mut a1.limbs,
-                &mut a2.limbs,
-                &mut a3.limbs,
-                &mut a4.limbs,
-                &mut a5.limbs,
-                &mut a6.limbs,
-                &mut a7.limbs,
-            ],
-        );
+        deinterleave(&r, l, acc.map(|m| &mut m.limbs));
     }
 
     /// `out ←` the table entry each lane's window selects: every entry is read and kept by a
@@ -1292,21 +1278,7 @@ mod avx512 {
             mont_mul(&acc[..l], &sel[..l], n, np, &mut tmp[..l]);
             core::mem::swap(&mut acc, &mut tmp);
         }
-        let [a0, a1, a2, a3, a4, a5, a6, a7] = bases;
-        deinterleave(
-            &acc,
-            l,
-            [
-                &mut a0.limbs,
-                &mut a1.limbs,
-                &mut a2.limbs,
-                &mut a3.limbs,
-                &mut a4.limbs,
-                &mut a5.limbs,
-                &mut a6.limbs,
-                &mut a7.limbs,
-            ],
-        );
+        deinterleave(&acc, l, bases.map(|m| &mut m.limbs));
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]

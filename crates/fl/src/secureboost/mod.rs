@@ -9,7 +9,8 @@
 //! - [`bins`]: each party's local quantile bins;
 //! - [`plain`]: the plaintext oracle (centralised GBDT with the same integers);
 //! - [`msgs`]: wire messages and bounded decoders;
-//! - [`train`]: the roles and the `run_guest` / `run_host` drivers;
+//! - [`train`]: the sans-I/O roles ([`GuestRole`], [`HostRole`]: frames in, frames out) and
+//!   the `run_guest` / `run_host` drivers that move their frames over a channel;
 //! - [`model`]: the two model parts, federated prediction, feature importance.
 
 pub mod bins;
@@ -28,5 +29,6 @@ pub use model::{GuestModel, GuestSplit, HostModel, Importance};
 pub use model::{Prediction, run_guest_predict, run_host_predict};
 pub use plain::{Binned, ColSample, PlainModel, PlainValid};
 pub use train::{
-    GuestConfig, GuestOutput, GuestReport, HostConfig, HostOutput, run_guest, run_host, slots,
+    GuestConfig, GuestOutput, GuestReport, GuestRole, HostConfig, HostOutput, HostRole, run_guest,
+    run_host, slots,
 };

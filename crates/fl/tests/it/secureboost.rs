@@ -268,6 +268,78 @@ fn lossless_with_sampling_and_early_stopping_ou_2048() {
     sampling_and_early_stopping(ou());
 }
 
+/// The roles without any channel: frames handed from one to the other in memory, in the order
+/// the drivers send them, build the oracle's trees (sampling and early stopping included).
+fn train_in_memory<K: HeSecretKey>(
+    sk: &K,
+    s: &Setup,
+) -> (
+    unseen_fl::secureboost::GuestOutput,
+    unseen_fl::secureboost::HostOutput,
+) {
+    use unseen_fl::secureboost::msgs::Hello;
+    use unseen_fl::secureboost::{GuestRole, HostRole};
+    let mut g = GuestRole::new(sk, &s.guest).unwrap();
+    let hello = Hello::decode(&g.hello().unwrap()).unwrap();
+    let (mut h, hh) = HostRole::<K::Public>::new(&s.host, hello).unwrap();
+    h.check_hello().unwrap();
+    g.on_host_hello(&hh.encode()).unwrap();
+    while let Some(next) = g.start_tree() {
+        let cols = h.on_next(&next).unwrap().expect("a tree");
+        while let Some(f) = g.next_gradient_frame().unwrap() {
+            assert_eq!(h.gradient_frame_len(), Some(f.len()));
+            h.on_gradients(&f).unwrap();
+        }
+        assert_eq!(h.gradient_frame_len(), None);
+        g.on_host_tree(&cols).unwrap();
+        while let Some(level) = g.next_level().unwrap() {
+            let frames = h.on_level(&level).unwrap();
+            assert_eq!(frames.len(), g.histograms_expected());
+            for f in &frames {
+                assert_eq!(f.len(), g.histogram_len());
+                g.on_histogram(f).unwrap();
+            }
+            let part = h.on_splits(&g.choose_splits().unwrap()).unwrap();
+            assert_eq!(part.len(), g.partition_len().unwrap());
+            g.on_partition(&part).unwrap();
+            h.check_more().unwrap();
+        }
+        let asked = g.end_tree();
+        let dec = h.validation_decisions();
+        assert_eq!(asked.is_some(), dec.is_some());
+        g.close_tree(dec.as_deref()).unwrap();
+    }
+    let (finish, out) = g.finish().unwrap();
+    assert!(h.on_next(&finish).unwrap().is_none());
+    (out, h.into_output(Default::default()).unwrap())
+}
+
+#[test]
+fn roles_without_a_channel_build_the_oracle_trees_mock() {
+    let d = data(11, 900, 4, 6);
+    let v = data(12, 300, 4, 6);
+    let p = TreeParams {
+        trees: 12,
+        max_depth: 3,
+        learning_rate: 0.5,
+        row_sample: 0.7,
+        col_sample: 0.6,
+        seed: 9,
+        early_stopping_rounds: Some(2),
+        ..TreeParams::default()
+    };
+    let hc = ColSample { rate: 0.5, seed: 5 };
+    let s = setup(&d, Some(&v), p, 16, hc);
+    let (g, h) = train_in_memory(&MockSk::generate(2048).unwrap(), &s);
+    assert_lossless(&g.model, &h.model, &oracle(&s, hc));
+    // And the same models' trees as the channel drivers build.
+    let (g2, h2) = train(&MockSk::generate(2048).unwrap(), &s);
+    assert_eq!(
+        resolve(&g.model, &h.model),
+        resolve(&g2.unwrap().model, &h2.unwrap().model)
+    );
+}
+
 fn sampling_and_early_stopping<K: HeSecretKey>(sk: &K) {
     let d = data(11, 1500, 4, 6);
     let v = data(12, 400, 4, 6);
