@@ -67,6 +67,10 @@ pub(crate) enum Command {
     /// Scores a dataset with a jointly trained model (the partner evaluates its own part).
     #[command(after_help = crate::fl_cmd::PREDICT_EXAMPLES_REF)]
     Predict(crate::fl_cmd::PredictArgs),
+    /// Scores one applicant with a jointly trained model, in real time through the daemon
+    /// (the partner evaluates its own part on its row for the key).
+    #[command(after_help = crate::fl_cmd::SCORE_EXAMPLES)]
+    Score(crate::fl_cmd::ScoreArgs),
     /// Writes the model report (AUC, KS, ROC/KS plots, …) of a labelled holdout dataset as
     /// one self-contained HTML page.
     #[command(after_help = crate::fl_cmd::REPORT_EXAMPLES_REF)]

@@ -162,6 +162,40 @@ pub(crate) struct ReportArgs {
     json: bool,
 }
 
+pub(crate) const SCORE_EXAMPLES: &str = "\
+Example (the bank, the model's guest; its daemon and the partner's must be running):
+  unseen --dir A score --model 3f2a… --key 110101199001011234 \\
+      --feature income=5200 --feature age=31
+
+Prints the predicted probability of the label being 1 for this one applicant (real-time
+federated prediction through the daemon's API, POST /v1/models/MODEL_ID/score). Give every
+feature of the model's bank side (`unseen model list --json` lists them), numbers only. The
+partner looks the key up in its dataset (the model's training dataset unless --peer-dataset)
+and evaluates its own splits: it learns the key and that the model was used, never the score;
+it needs only a policy allowing `--job predict` on that dataset for this node.
+Exit codes: 0 scored, 2 bad flags or features, 1 refused, no row at the partner, or failed.";
+
+/// Scores one applicant through the daemon.
+#[derive(Debug, Args)]
+pub(crate) struct ScoreArgs {
+    /// The model id (32 hex digits; `unseen model list`).
+    #[arg(long)]
+    model: String,
+    /// The applicant's key, as in the datasets' key column.
+    #[arg(long)]
+    key: String,
+    /// A feature of this node's side of the model, NAME=NUMBER (repeat for each feature).
+    #[arg(long = "feature", value_name = "NAME=NUMBER")]
+    features: Vec<String>,
+    /// The partner's dataset to look the key up in (default: the model's training dataset on
+    /// the partner's node).
+    #[arg(long)]
+    peer_dataset: Option<String>,
+    /// Print the API's JSON answer instead of the score.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Model parts held by this node.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ModelCommand {
@@ -349,6 +383,54 @@ pub(crate) fn report(dir: Option<&PathBuf>, a: &ReportArgs) -> anyhow::Result<Ex
         aligned: a.aligned,
     };
     run_predict(dir, &target, a.output.clone(), Some(a.threshold), a.json)
+}
+
+pub(crate) fn score(dir: Option<&PathBuf>, a: &ScoreArgs) -> anyhow::Result<ExitCode> {
+    parse_model(&a.model)?;
+    let mut features = serde_json::Map::new();
+    for f in &a.features {
+        let (name, value) = f
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--feature {f:?}: expected NAME=NUMBER")))?;
+        let name = name.trim();
+        let v: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| UsageError(format!("--feature {name}: {value:?} is not a number")))?;
+        let n = serde_json::Number::from_f64(v).ok_or_else(|| {
+            UsageError(format!(
+                "--feature {name}: {value:?} is not a finite number"
+            ))
+        })?;
+        if features.insert(name.to_owned(), n.into()).is_some() {
+            return Err(UsageError(format!("--feature {name}: given twice")).into());
+        }
+    }
+    let dir = node_dir(dir)?;
+    let client = unseen_node::client::Client::new(&dir)?;
+    let mut body = json!({ "key": a.key, "features": features });
+    if let Some(p) = &a.peer_dataset {
+        body["peer_dataset"] = json!(p);
+    }
+    let r = match client.post(&format!("/v1/models/{}/score", a.model), &body) {
+        Ok(r) => r,
+        // Bad features or key: the caller's input (exit 2); refused, no row or failed: exit 1.
+        Err(NodeError::Api {
+            status: 400,
+            message,
+        }) => return Err(UsageError(message).into()),
+        Err(NodeError::Api { message, .. }) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if a.json {
+        println!("{r}");
+    } else {
+        println!("{}", r["score"]);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn model(dir: Option<&PathBuf>, c: &ModelCommand) -> anyhow::Result<ExitCode> {

@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         args::Command::Train(c) => fl_cmd::train(dir, c),
         args::Command::Predict(a) => fl_cmd::predict(dir, a),
         args::Command::Report(a) => fl_cmd::report(dir, a),
+        args::Command::Score(a) => fl_cmd::score(dir, a),
         args::Command::Model(c) => fl_cmd::model(dir, c),
     };
     match result {

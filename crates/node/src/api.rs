@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/jobs/{id}"),
     ("post", "/v1/jobs/{id}/cancel"),
     ("post", "/v1/jobs/{id}/rerun"),
+    ("post", "/v1/models/{model_id}/score"),
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
 ];
@@ -64,7 +65,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = if status.is_server_error() {
+        // A partner failure (502) names the partner and what failed; other 5xx detail stays in
+        // the log.
+        let message = if status.is_server_error() && status != StatusCode::BAD_GATEWAY {
             tracing::error!(error = %self.0, "API request failed");
             "internal error; see the node's log".to_owned()
         } else {
@@ -107,6 +110,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/jobs/{id}", get(show_job))
         .route("/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/v1/jobs/{id}/rerun", post(rerun_job))
+        .route("/v1/models/{model_id}/score", post(score_one))
         .route("/v1/audit", get(audit_show))
         .route("/v1/audit/verify", get(audit_verify))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&node), auth));
@@ -292,6 +296,21 @@ async fn rerun_job(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Api
     blocking(move || to_json(&jobs::rerun(&node, "api", &id)?))
         .await
         .map(Json)
+}
+
+/// Scores one applicant (synchronous: the session with the partner runs before the answer).
+/// The body is parsed here so that every malformed body is a 400 with a JSON message.
+async fn score_one(
+    State(node): State<Arc<Node>>,
+    Path(model_id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    blocking(move || {
+        let req = crate::score::ScoreRequest::parse(&body)?;
+        crate::score::score(&node, "api", &model_id, &req)
+    })
+    .await
+    .map(Json)
 }
 
 #[derive(Debug, Deserialize)]

@@ -48,7 +48,7 @@ pub enum ControlError {
 }
 
 /// Which job, as sent by the initiator.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Propose {
     /// The job id both nodes record (32 lowercase hex digits).
@@ -59,6 +59,24 @@ pub struct Propose {
     pub initiator_dataset: String,
     /// Kind and parameters.
     pub spec: JobSpec,
+    /// A score session ([`JobSpec::Score`]) only: the applicant's key as the guest's caller
+    /// gave it (at most [`MAX_SCORE_KEY_LEN`] bytes of UTF-8, no control characters); the
+    /// responder looks its row up by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for Propose {
+    // The key of a score session is personal data: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Propose")
+            .field("job_id", &self.job_id)
+            .field("dataset", &self.dataset)
+            .field("initiator_dataset", &self.initiator_dataset)
+            .field("spec", &self.spec)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A job's kind and parameters. New kinds are new variants.
@@ -119,6 +137,14 @@ pub enum JobSpec {
         /// As for `Train`: the datasets are already aligned, checked by digest instead of PSI.
         #[serde(default)]
         aligned: bool,
+    },
+    /// Real-time scoring of one applicant (a session, not a recorded job): the initiator (the
+    /// model's guest) sends the applicant's key in [`Propose::key`]; the responder (the host)
+    /// looks its row up in its dataset and evaluates its part of the model on that row only.
+    /// Allowed by the responder's `predict` policy ([`JobSpec::policy_kind`]).
+    Score {
+        /// The model, which both nodes hold a part of.
+        model: ModelId,
     },
 }
 
@@ -252,8 +278,39 @@ impl JobSpec {
             Self::Pir { .. } => "pir",
             Self::Train { .. } => "train",
             Self::Predict { .. } => "predict",
+            Self::Score { .. } => "score",
         }
     }
+
+    /// The job kind a policy rule must name for this spec: a score session runs under the
+    /// `predict` rule (it is a prediction of one row).
+    pub fn policy_kind(&self) -> &'static str {
+        match self {
+            Self::Score { .. } => "predict",
+            other => other.kind(),
+        }
+    }
+}
+
+/// Longest applicant key a score session carries (bytes of UTF-8).
+pub const MAX_SCORE_KEY_LEN: usize = 128;
+
+/// Checks an applicant key: 1..=[`MAX_SCORE_KEY_LEN`] bytes, no control characters, not only
+/// white space.
+pub fn check_score_key(key: &str) -> Result<(), String> {
+    if key.trim().is_empty() {
+        return Err("the key is empty".into());
+    }
+    if key.len() > MAX_SCORE_KEY_LEN {
+        return Err(format!(
+            "the key has {} bytes (at most {MAX_SCORE_KEY_LEN})",
+            key.len()
+        ));
+    }
+    if key.chars().any(char::is_control) {
+        return Err("the key holds control characters".into());
+    }
+    Ok(())
 }
 
 /// Job kinds a policy can name.
@@ -321,6 +378,9 @@ pub struct Decision {
     pub accepted: bool,
     /// Why not.
     pub reason: Option<String>,
+    /// A score session refused because the responder has no row for the applicant's key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_row: bool,
 }
 
 /// Each node's report after the protocol.
@@ -431,6 +491,12 @@ impl Message for Propose {
         }
         for n in [&self.dataset, &self.initiator_dataset] {
             unseen_store::validate_name("dataset", n).map_err(|e| e.to_string())?;
+        }
+        match (&self.spec, &self.key) {
+            (JobSpec::Score { .. }, Some(k)) => return check_score_key(k),
+            (JobSpec::Score { .. }, None) => return Err("a score session without a key".into()),
+            (_, Some(_)) => return Err("a key in a proposal that is not a score session".into()),
+            (_, None) => {}
         }
         match self.spec {
             JobSpec::Pir { keys: 0, .. } => Err("a hidden query of 0 keys".into()),
@@ -574,6 +640,7 @@ mod tests {
                 mode: PsiMode::Both,
                 curve: Curve::Ristretto255,
             },
+            key: None,
         }
     }
 
@@ -585,6 +652,7 @@ mod tests {
         let d = Decision {
             accepted: false,
             reason: Some("no policy".into()),
+            no_row: false,
         };
         send_decision(&mut b, &d).unwrap();
         assert_eq!(recv_decision(&mut a).unwrap(), d);
@@ -706,6 +774,55 @@ mod tests {
                 r#"{"kind":"train","algorithm":"secureboost","trees":3,"depth":3,"bins":8,"learning_rate":0.3,"tuning":{"eta":1}}"#
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn score_key_travels_only_in_score_sessions_and_is_bounded() {
+        let model: ModelId = "00112233445566778899aabbccddeeff".parse().unwrap();
+        let mut p = propose();
+        p.spec = JobSpec::Score { model };
+        p.key = Some("110101199001011234".into());
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert_eq!(decode::<Propose>(&bytes).unwrap(), p);
+        assert_eq!(p.spec.policy_kind(), "predict");
+        assert!(
+            !format!("{p:?}").contains("1101011990"),
+            "the key is redacted"
+        );
+        for bad in [
+            None,
+            Some(String::new()),
+            Some("  ".into()),
+            Some("a\u{0}b".into()),
+            Some("1".repeat(MAX_SCORE_KEY_LEN + 1)),
+        ] {
+            let mut q = p.clone();
+            q.key = bad;
+            let bytes = serde_json::to_vec(&q).unwrap();
+            assert!(
+                decode::<Propose>(&bytes).is_err(),
+                "{:?}",
+                q.key.map(|k| k.len())
+            );
+        }
+        let mut q = propose();
+        q.key = Some("110101199001011234".into());
+        assert!(decode::<Propose>(&serde_json::to_vec(&q).unwrap()).is_err());
+        // A job proposal keeps its old shape (no key field on the wire).
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&propose()).unwrap())
+                .unwrap()
+                .contains("key")
+        );
+        let d = Decision {
+            accepted: false,
+            reason: Some("x".into()),
+            no_row: true,
+        };
+        assert_eq!(
+            decode::<Decision>(&serde_json::to_vec(&d).unwrap()).unwrap(),
+            d
         );
     }
 

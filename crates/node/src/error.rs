@@ -70,6 +70,9 @@ pub enum NodeError {
         /// The daemon's message.
         message: String,
     },
+    /// The partner's node could not be reached or failed during a session (HTTP 502).
+    #[error("{0}")]
+    Partner(String),
     /// Something failed inside the node.
     #[error("{0}")]
     Internal(String),
@@ -98,6 +101,7 @@ impl NodeError {
             },
             Self::Transport(TransportError::BadCertificate(_) | TransportError::BadKey(_)) => 400,
             Self::Api { status, .. } => *status,
+            Self::Partner(_) => 502,
             _ => 500,
         }
     }

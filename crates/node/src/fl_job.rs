@@ -137,6 +137,24 @@ pub fn align<C: Channel>(
     })
 }
 
+/// The named `features` of row `i` of a table (a score session's row), parsed as numbers.
+pub fn row_features(
+    table: &Table,
+    path: &Path,
+    i: usize,
+    features: &[String],
+) -> Result<Vec<f64>, String> {
+    let columns = Columns::Named {
+        features: features.to_vec(),
+        label: None,
+    };
+    let (idx, names, _) = pick_columns(table, path, &columns)?;
+    idx.iter()
+        .zip(&names)
+        .map(|(&j, name)| parse_number(table, path, i, j, name))
+        .collect()
+}
+
 /// SM3 over the keys in order, each as a 4-byte big-endian length and its bytes (so that no
 /// two different key lists share an encoding).
 pub fn key_digest(keys: &[String]) -> String {

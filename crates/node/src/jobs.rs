@@ -512,6 +512,7 @@ fn initiate(
         dataset: job.peer_dataset.clone(),
         initiator_dataset: job.dataset.clone(),
         spec,
+        key: None,
     };
     let lost = |ch: &TlsChannel, e: &dyn std::fmt::Display| {
         (
@@ -1160,6 +1161,11 @@ pub fn serve_connection(node: &Arc<Node>, acceptor: &Acceptor, tcp: TcpStream) {
             return;
         }
     };
+    if let JobSpec::Score { model } = propose.spec {
+        // One applicant, answered at once: a session with one audit record, not a job.
+        crate::score::serve(node, &partner, &mut ch, &propose, model);
+        return;
+    }
     respond(node, &partner, &mut ch, &propose);
 }
 
@@ -1210,6 +1216,12 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
     let work = match p.spec {
         JobSpec::Psi { .. } => Work::Psi(dataset),
         JobSpec::Train { .. } => Work::TrainHost(dataset),
+        JobSpec::Score { .. } => {
+            return Ok(Verdict::Reject(
+                Some(job),
+                "internal error: a score session proposed as a job".into(),
+            ));
+        }
         JobSpec::Predict { model, .. } => {
             let stored = match fl_job::load_model(&node.dir, model) {
                 Ok(m) => m,
@@ -1307,6 +1319,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
             let accepted = Decision {
                 accepted: true,
                 reason: None,
+                no_row: false,
             };
             let result = match control::send_decision(ch, &accepted) {
                 Ok(()) => execute(node, &job, ch, &work, p.spec, false, &partner.name),
@@ -1336,6 +1349,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 &Decision {
                     accepted: false,
                     reason: Some(reason),
+                    no_row: false,
                 },
             );
         }
@@ -1346,6 +1360,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 &Decision {
                     accepted: false,
                     reason: Some("the partner's node failed to record the job".into()),
+                    no_row: false,
                 },
             );
         }
@@ -1408,7 +1423,7 @@ pub fn rerun(node: &Arc<Node>, actor: &str, id: &str) -> Result<Job, NodeError> 
                  ran it; run `unseen query` again"
             )));
         }
-        JobSpec::Train { .. } | JobSpec::Predict { .. } => {
+        JobSpec::Train { .. } | JobSpec::Predict { .. } | JobSpec::Score { .. } => {
             return Err(NodeError::Conflict(format!(
                 "job {id} is a joint-modeling job; run `unseen train`, `unseen predict` or \
                  `unseen report` again"

@@ -23,6 +23,7 @@ pub mod ops;
 pub mod pir_job;
 pub mod policy;
 pub mod psi_job;
+pub mod score;
 
 pub use dir::{Config, NodeDir};
 pub use error::NodeError;

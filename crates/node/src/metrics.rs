@@ -81,6 +81,18 @@ pub fn render(m: &JobMetrics, c: &Counters) -> String {
         "Authenticated partner connections accepted.",
         c.connections.load(Ordering::Relaxed),
     );
+    counter(
+        &mut s,
+        "unseen_scores_total",
+        "Applicants scored in real time as a model's guest (successful score sessions).",
+        c.scored.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut s,
+        "unseen_scores_served_total",
+        "Score sessions served as a model's host (successful).",
+        c.scores_served.load(Ordering::Relaxed),
+    );
     s
 }
 

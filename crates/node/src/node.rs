@@ -27,6 +27,8 @@ pub struct Node {
     pub counters: Counters,
     /// Hidden-query tables loaded for serving, by dataset.
     pub pir_tables: crate::pir_job::TableCache,
+    /// Dataset rows indexed by key for score sessions (as the host).
+    pub score_rows: crate::score::RowCache,
 }
 
 impl std::fmt::Debug for Node {
@@ -48,6 +50,10 @@ pub struct Counters {
     pub handshake_failed: AtomicU64,
     /// Partner connections accepted.
     pub connections: AtomicU64,
+    /// Applicants scored as a model's guest (successful score sessions).
+    pub scored: AtomicU64,
+    /// Score sessions served as a model's host (successful).
+    pub scores_served: AtomicU64,
 }
 
 /// A job with a thread working on it.
@@ -79,6 +85,7 @@ impl Node {
             running: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             pir_tables: crate::pir_job::TableCache::default(),
+            score_rows: crate::score::RowCache::default(),
         }))
     }
 

@@ -35,7 +35,9 @@ fn receivers(spec: &JobSpec, we_initiate: bool) -> (bool, bool) {
         // The querier gets the records of its keys; the table's owner learns only their count.
         JobSpec::Pir { .. } => (true, false),
         // Alignment by PSI in mode `both`.
-        JobSpec::Train { .. } | JobSpec::Predict { .. } => (true, true),
+        // Alignment by PSI in mode `both`; a score session runs under the `predict` rule (the
+        // partner learns the applicant's key, the guest learns nothing of the partner's rows).
+        JobSpec::Train { .. } | JobSpec::Predict { .. } | JobSpec::Score { .. } => (true, true),
     };
     if we_initiate {
         (initiator, responder)
@@ -53,7 +55,7 @@ pub fn check(
     spec: &JobSpec,
     we_initiate: bool,
 ) -> Result<Result<(), String>, NodeError> {
-    let kind = spec.kind();
+    let kind = spec.policy_kind();
     if store.dataset(dataset)?.is_none() {
         return Ok(Err(format!("no dataset named {dataset:?} on this node")));
     }
@@ -75,7 +77,10 @@ pub fn check(
     } else {
         let mode = match spec {
             JobSpec::Psi { mode, .. } => format!(" (mode {})", mode.as_str()),
-            JobSpec::Pir { .. } | JobSpec::Train { .. } | JobSpec::Predict { .. } => String::new(),
+            JobSpec::Pir { .. }
+            | JobSpec::Train { .. }
+            | JobSpec::Predict { .. }
+            | JobSpec::Score { .. } => String::new(),
         };
         Ok(Err(format!(
             "the policy on dataset {dataset:?} for partner {partner:?} lets rows go to {:?} \

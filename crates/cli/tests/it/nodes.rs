@@ -124,6 +124,17 @@ pub(crate) fn http(
     path: &str,
     auth: Option<&str>,
 ) -> std::io::Result<Resp> {
+    http_body(addr, method, path, auth, "")
+}
+
+/// [`http`] with a JSON body.
+pub(crate) fn http_body(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> std::io::Result<Resp> {
     let sa: std::net::SocketAddr = addr.parse().unwrap();
     let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
@@ -132,7 +143,14 @@ pub(crate) fn http(
     if let Some(a) = auth {
         req.push_str(&format!("Authorization: {a}\r\n"));
     }
-    req.push_str("Content-Length: 0\r\n\r\n");
+    if body.is_empty() {
+        req.push_str("Content-Length: 0\r\n\r\n");
+    } else {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
     s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 use unseen_fl::secureboost as sb;
 
-use crate::nodes::{Node, err_str, last_line, show};
+use crate::nodes::{Node, err_str, http, http_body, last_line, show};
 use crate::util::id;
 
 const TREES: u32 = 3;
@@ -355,6 +355,8 @@ fn train_predict_report_between_two_nodes() {
         "the partner's feature names leaked"
     );
 
+    single_scores(&a, &b, &model, &got, &train);
+
     // The host's part cannot score; a missing predict rule rejects; a bad feature fails.
     let o = b.cmd(&predict_args(
         &model,
@@ -431,6 +433,202 @@ fn train_predict_report_between_two_nodes() {
     }
 }
 
+/// `unseen score` arguments for customer `i` with the bank's features of `row(i)`.
+fn score_args<'a>(model: &'a str, key: &'a str, g: &[f64; 3]) -> Vec<String> {
+    let mut v: Vec<String> = ["score", "--model", model, "--key", key]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for (j, x) in g.iter().enumerate() {
+        v.push("--feature".into());
+        v.push(format!("g{j}={x}"));
+    }
+    v
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Single-applicant scoring through the bank's API and `unseen score`: each score equals the
+/// batch prediction's (holdout) or the plaintext oracle's (training customers); a key the
+/// partner lacks, bad features and a missing predict rule are refused; one audit record per
+/// score on each node, with the key's digest and never the key.
+fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>, train: &[u32]) {
+    // The partner's holdout dataset (its predict rule exists): the batch scores, bit for bit
+    // up to 1e-12.
+    for i in [1000, 1042, 1137, 1299] {
+        let (g, _, _) = row(i);
+        let mut args = score_args(model, &id(i), &g);
+        args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+        let o = a.ok(&strs(&args));
+        let s: f64 = last_line(&o).parse().unwrap();
+        let want = batch[&id(i).to_uppercase()];
+        assert!((s - want).abs() <= 1e-12, "{i}: {s} vs batch {want}");
+    }
+    // The partner re-reads a dataset file that changed: customer 1042 is gone.
+    write_host(
+        &b.scratch("holdout_features.csv"),
+        (1000..1300).filter(|&i| i != 1042),
+    );
+    let mut args = score_args(model, &id(1042), &row(1042).0);
+    args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+    let o = a.cmd(&strs(&args));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(err_str(&o).contains("no row for this key"), "{}", show(&o));
+    // By default the model's training dataset on the partner, which needs its own rule.
+    let o = a.cmd(&strs(&score_args(model, &id(60), &row(60).0)));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
+    allow(b, "features", "bank-a", "predict");
+    // 680: the partner has it, the bank's features come from the request.
+    let keys = [60u32, 300, 649, 680];
+    let want = oracle(train, &keys);
+    for i in keys {
+        let mut args = score_args(model, &id(i), &row(i).0);
+        args.push("--json".into());
+        let o = a.ok(&strs(&args));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["model"], model, "{r:#}");
+        assert_eq!(r["partner"], "data-b", "{r:#}");
+        assert_eq!(r["key"], id(i).as_str(), "{r:#}");
+        let s = r["score"].as_f64().unwrap();
+        let w = want[&id(i).to_uppercase()];
+        assert!((s - w).abs() <= 1e-12, "{i}: {s} vs oracle {w}");
+    }
+
+    // A key the partner lacks (it has 50..700).
+    let o = a.cmd(&strs(&score_args(model, &id(10), &row(10).0)));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        err_str(&o).contains("the partner has no row for this key"),
+        "{}",
+        show(&o)
+    );
+    // Missing and unknown features, named; exit 2.
+    let mut args = score_args(model, &id(60), &row(60).0);
+    args.truncate(args.len() - 2);
+    args.extend(["--feature".into(), "income=5200".into()]);
+    let o = a.cmd(&strs(&args));
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let e = err_str(&o);
+    assert!(e.contains("missing features: \"g2\""), "{e}");
+    assert!(
+        e.contains("unknown features (not in the model): \"income\""),
+        "{e}"
+    );
+    let o = a.cmd(&[
+        "score",
+        "--model",
+        model,
+        "--key",
+        "x",
+        "--feature",
+        "g0=abc",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    // The API itself: 400 naming a non-numeric feature, 404 for the absent key, 401 without
+    // the token.
+    let auth = format!("Bearer {}", a.token());
+    let path = format!("/v1/models/{model}/score");
+    let call =
+        |body: &str, auth: Option<&str>| http_body(&a.api, "POST", &path, auth, body).unwrap();
+    let r = call(
+        &format!(
+            r#"{{"key":"{}","features":{{"g0":"abc","g1":1,"g2":null}}}}"#,
+            id(60)
+        ),
+        Some(&auth),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.body.contains(r#"not finite numbers: \"g0\", \"g2\""#),
+        "{r:?}"
+    );
+    let r = call(r#"{"key":"1","features":[]}"#, Some(&auth));
+    assert_eq!(r.status, 400, "{r:?}");
+    let (g, _, _) = row(10);
+    let ok_body = |k: &str| {
+        format!(
+            r#"{{"key":"{k}","features":{{"g0":{},"g1":{},"g2":{}}}}}"#,
+            g[0], g[1], g[2]
+        )
+    };
+    let r = call(&ok_body(&id(10)), Some(&auth));
+    assert_eq!(r.status, 404, "{r:?}");
+    assert!(
+        r.body.contains("the partner has no row for this key"),
+        "{r:?}"
+    );
+    let r = call(&ok_body(&id(10)), None);
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = call(&ok_body(&"9".repeat(200)), Some(&auth));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("at most 128"), "{r:?}");
+
+    // Without the predict rule the partner refuses.
+    b.ok(&[
+        "policy",
+        "deny",
+        "--dataset",
+        "features",
+        "--partner",
+        "bank-a",
+        "--job",
+        "predict",
+    ]);
+    let o = a.cmd(&strs(&score_args(model, &id(60), &row(60).0)));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
+
+    // One record per session on each node (4 + 4 scored, the removed row, the default-dataset
+    // refusal, the absent key twice, the last refusal), with the key's SM3 and never the key.
+    let scored = a.audit_actions("model.scored");
+    let served = b.audit_actions("model.score_served");
+    assert_eq!(scored.len(), 13, "{scored:#?}");
+    assert_eq!(served.len(), 13, "{served:#?}");
+    let outcomes = |v: &[Value]| {
+        v.iter()
+            .map(|r| r["outcome"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<&str> = [
+        vec!["ok"; 4],
+        vec!["no_row"],
+        vec!["refused"],
+        vec!["ok"; 4],
+        vec!["no_row"; 2],
+        vec!["refused"],
+    ]
+    .concat();
+    assert_eq!(outcomes(&scored), want);
+    assert_eq!(outcomes(&served), want);
+    for (x, y) in scored.iter().zip(&served) {
+        assert_eq!(x["params"]["model_id"], model);
+        assert_eq!(x["params"]["session"], y["params"]["session"]);
+        assert_eq!(x["params"]["key_sm3"], y["params"]["key_sm3"]);
+        assert_eq!(x["params"]["key_sm3"].as_str().unwrap().len(), 64);
+        assert_eq!(x["partner"], "data-b");
+        assert_eq!(y["partner"], "bank-a");
+    }
+    let metric = |n: &Node, name: &str| {
+        let auth = format!("Bearer {}", n.token());
+        let r = http(&n.api, "GET", "/metrics", Some(&auth)).unwrap();
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    assert_eq!(metric(a, "unseen_scores_total"), "8");
+    assert_eq!(metric(b, "unseen_scores_served_total"), "8");
+    for n in [a, b] {
+        let all = serde_json::to_string(&n.audit(None)).unwrap();
+        for i in [1000, 60, 10] {
+            assert!(!all.contains(&id(i)), "{}: key {i} in the audit", n.name);
+        }
+    }
+}
+
 /// Rows (row-major) of `ids` sorted by normalised key: guest features, host features.
 fn rows(ids: &[u32]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let (g, h, _, keys) = columns(ids);
@@ -504,6 +702,15 @@ fn logistic_regression_between_two_nodes() {
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-12, "{g} vs {w}");
+    }
+    // Single scoring works for logistic regression too (the partner sends u_B of one row).
+    let by_key = read_scores(&scores);
+    for i in [1003, 1071] {
+        let mut args = score_args(&model, &id(i), &row(i).0);
+        args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+        let s: f64 = last_line(&a.ok(&strs(&args))).parse().unwrap();
+        let w = by_key[&id(i).to_uppercase()];
+        assert!((s - w).abs() <= 1e-12, "{i}: {s} vs batch {w}");
     }
     for n in [&a, &b] {
         n.ok(&["audit", "verify"]);

@@ -118,7 +118,8 @@ fn openapi_document_and_router_agree() {
                 .replace("{dataset}", "d")
                 .replace("{partner}", "p")
                 .replace("{job}", "psi")
-                .replace("{id}", "0123456789abcdef0123456789abcdef");
+                .replace("{id}", "0123456789abcdef0123456789abcdef")
+                .replace("{model_id}", "0123456789abcdef0123456789abcdef");
             let body = (*m == "post").then(|| json!({}));
             let (status, bytes) = call(&f.node, &m.to_uppercase(), &path, Some(&t), body).await;
             let text = String::from_utf8_lossy(&bytes);
