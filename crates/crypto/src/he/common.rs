@@ -6,9 +6,11 @@ use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{NonZero, Odd, Uint};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use zeroize::Zeroize;
+use rayon::prelude::*;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::Plaintext;
+use super::mont_ifma::{Mont52, MontMul8};
 use crate::Error;
 
 /// `a · b · R⁻¹ mod m` on Montgomery residues (one Montgomery multiplication; the copies of the
@@ -267,5 +269,84 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+}
+
+/// Batch powers by a secret exponent modulo a secret modulus `m` (`p²` in OU's and Paillier's
+/// decryption) on the eight-lane AVX-512 IFMA kernel ([`MontMul8::pow_many_same`]): the context
+/// modulo `m`, the factor that enters it from a ciphertext's Montgomery form of radix `2^shift`
+/// reduced modulo `m`, and the exponent. All derive from the secret key and are wiped on drop
+/// (the context wipes itself).
+pub(crate) struct SecretPowers<const L: usize> {
+    m: Uint<L>,
+    ctx: MontMul8,
+    enter: Mont52,
+    exp: Zeroizing<Vec<u8>>,
+    bits: u32,
+}
+
+impl<const L: usize> Drop for SecretPowers<L> {
+    fn drop(&mut self) {
+        self.m.zeroize();
+        self.enter.zeroize();
+    }
+}
+
+impl<const L: usize> SecretPowers<L> {
+    /// `None` without IFMA (CPU, `UNSEEN_NO_SIMD`) or for a modulus the kernel does not take.
+    /// `exp` has at most `bits` bits.
+    pub(crate) fn new(m: Uint<L>, shift: u32, exp: &Uint<L>, bits: u32) -> Option<Self> {
+        let ctx = MontMul8::new(m.as_words())?;
+        let enter = ctx.ctx().radix_factor(shift);
+        let exp = Zeroizing::new(
+            exp.as_words()
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(bits.div_ceil(8) as usize)
+                .collect(),
+        );
+        Some(Self {
+            m,
+            ctx,
+            enter,
+            exp,
+            bits,
+        })
+    }
+
+    /// For each ciphertext in Montgomery form (`c·2^shift` modulo a multiple of `m`):
+    /// `finish(c^exp mod m)`. The reduction modulo `m` is crypto-bigint's constant-time `rem`,
+    /// the power reads its table under masks; every intermediate is wiped. `None` if the
+    /// kernel refuses an input (not expected: every reduced value is below `m`).
+    pub(crate) fn run<const W: usize, T: Send>(
+        &self,
+        cms: &[&Uint<W>],
+        finish: impl Fn(&Uint<L>) -> T + Sync,
+    ) -> Option<Vec<T>> {
+        let m = non_zero(self.m)?;
+        let mut reduced: Vec<Uint<L>> = cms.par_iter().map(|c| c.rem(&m)).collect();
+        let refs: Vec<&[u64]> = reduced.iter().map(|x| &x.as_words()[..]).collect();
+        let entered = self.ctx.enter_batch_with(&refs, &self.enter);
+        reduced.zeroize();
+        let mut xs = entered.ok()?;
+        let powered = self.ctx.pow_many_same(&mut xs, &self.exp, self.bits);
+        let plain = powered.ok().map(|()| self.ctx.from_mont_batch(&xs));
+        xs.iter_mut().for_each(Zeroize::zeroize);
+        let mut plain = plain?;
+        let out = plain
+            .par_iter()
+            .map(|w| {
+                let mut a = [0u64; L];
+                let len = w.len().min(L);
+                a[..len].copy_from_slice(&w[..len]);
+                let mut x = Uint::<L>::from_words(a);
+                let r = finish(&x);
+                x.zeroize();
+                a.zeroize();
+                r
+            })
+            .collect();
+        plain.iter_mut().for_each(Zeroize::zeroize);
+        Some(out)
     }
 }

@@ -25,6 +25,7 @@ use rand_core::{CryptoRng, SeedableRng};
 use rayon::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
+use super::common::SecretPowers;
 use super::common::{
     FixedBaseTable, Reader, digit, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd,
     os_rng, plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
@@ -457,25 +458,9 @@ struct OuSec<const N: usize, const P: usize, const P2: usize, const Q: usize> {
     p2_params: FixedMontyParams<P2>,
     /// `L(G^t mod p²)⁻¹ mod p`, Montgomery form modulo `p`.
     lg_inv: Uint<P>,
-    /// `t` as little-endian bytes, for the eight-lane powers.
-    t_bytes: Zeroizing<Vec<u8>>,
-    /// The IFMA context modulo `p²`, built on the first batch decryption (`None`: no IFMA on
-    /// this CPU or `UNSEEN_NO_SIMD`).
-    ifma: OnceLock<Option<IfmaDec>>,
-}
-
-/// Batch decryption with AVX-512 IFMA: the context modulo `p²` and the factor that enters it
-/// from a ciphertext's Montgomery form modulo `n` reduced modulo `p²` (`c·2^(64·N) mod p²`).
-/// Both derive from `p`: wiped on drop ([`MontMul8`]'s context wipes itself).
-struct IfmaDec {
-    ctx: MontMul8,
-    enter: Mont52,
-}
-
-impl Drop for IfmaDec {
-    fn drop(&mut self) {
-        self.enter.zeroize();
-    }
+    /// `c^t mod p²` in batches on AVX-512 IFMA, built on the first batch decryption (`None`:
+    /// no IFMA on this CPU or `UNSEEN_NO_SIMD`).
+    ifma: OnceLock<Option<SecretPowers<P2>>>,
 }
 
 impl<const N: usize, const P: usize, const P2: usize, const Q: usize> Drop for OuSec<N, P, P2, Q> {
@@ -514,14 +499,6 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
             .into_option()
             .ok_or(bad("secret key: G^t has the wrong order modulo p²"))?;
         let p_half = p.shr_vartime(1);
-        let t_len = t_bits.div_ceil(8) as usize;
-        let t_bytes = Zeroizing::new(
-            t.as_words()
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .take(t_len)
-                .collect(),
-        );
         Ok(OuSec {
             p,
             q,
@@ -532,7 +509,6 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
             p_params,
             p2_params,
             lg_inv: *lg_inv.as_montgomery(),
-            t_bytes,
             ifma: OnceLock::new(),
         })
     }
@@ -550,49 +526,18 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
         self.finish(&x)
     }
 
-    /// The IFMA context modulo `p²` (built on first use).
-    fn ifma(&self) -> Option<&IfmaDec> {
-        self.ifma
-            .get_or_init(|| {
-                let ctx = MontMul8::new(self.p2.as_words())?;
-                let shift = u32::try_from(64 * N).ok()?;
-                let enter = ctx.ctx().radix_factor(shift);
-                Some(IfmaDec { ctx, enter })
-            })
-            .as_ref()
-    }
-
     /// Batch decryption on the eight-lane IFMA path: `c·2^(64·N) mod n` (a ciphertext's
     /// Montgomery form) reduced modulo `p²` enters `p²`'s domain as `c` in one product; then
     /// `c^t mod p²` eight at a time (fixed windows, masked table reads) and the same
     /// [`OuSec::finish`] as [`OuSec::decrypt`]. `None` without IFMA.
     fn decrypt_batch_ifma(&self, cs: &[&Uint<N>]) -> Option<Vec<Plaintext>> {
-        let dec = self.ifma()?;
-        let p2 = non_zero(self.p2)?;
-        let mut reduced: Vec<Uint<P2>> = cs.par_iter().map(|c| c.rem(&p2)).collect();
-        let refs: Vec<&[u64]> = reduced.iter().map(|x| &x.as_words()[..]).collect();
-        let entered = dec.ctx.enter_batch_with(&refs, &dec.enter);
-        reduced.zeroize();
-        let mut xs = entered.ok()?;
-        let powered = dec.ctx.pow_many_same(&mut xs, &self.t_bytes, self.t_bits);
-        let plain = powered.ok().map(|()| dec.ctx.from_mont_batch(&xs));
-        xs.iter_mut().for_each(Zeroize::zeroize);
-        let mut plain = plain?;
-        let out = plain
-            .par_iter()
-            .map(|w| {
-                let mut a = [0u64; P2];
-                let len = w.len().min(P2);
-                a[..len].copy_from_slice(&w[..len]);
-                let mut x = Uint::<P2>::from_words(a);
-                let m = self.finish(&x);
-                x.zeroize();
-                a.zeroize();
-                m
+        self.ifma
+            .get_or_init(|| {
+                let shift = u32::try_from(64 * N).ok()?;
+                SecretPowers::new(self.p2, shift, &self.t.resize(), self.t_bits)
             })
-            .collect();
-        plain.iter_mut().for_each(Zeroize::zeroize);
-        Some(out)
+            .as_ref()?
+            .run(cs, |x| self.finish(x))
     }
 
     /// `m = L(x) · L(G^t)⁻¹ mod p`, centred, from `x = c^t mod p²`.

@@ -23,10 +23,9 @@ use rayon::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::common::{
-    FixedBaseTable, Reader, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd, os_rng,
-    plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
+    FixedBaseTable, Reader, SecretPowers, l_function, magnitude_le, mont_mul, mul_exact, non_zero,
+    odd, os_rng, plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
 };
-use super::mont_ifma::{Mont52, MontMul8};
 use super::{HePublicKey, HeScheme, HeSecretKey, Plaintext};
 use crate::Error;
 
@@ -219,24 +218,9 @@ struct Half<const N: usize, const H: usize> {
     p2_params: FixedMontyParams<N>,
     /// `L_p((1 + n)^(p-1) mod p²)⁻¹ mod p`, Montgomery form modulo `p`.
     hp_m: Uint<H>,
-    /// `p - 1` as little-endian bytes, for the eight-lane powers.
-    p_minus_1_bytes: Zeroizing<Vec<u8>>,
-    /// The AVX-512 IFMA context modulo `p²` and the factor entering it from a ciphertext's
-    /// Montgomery form modulo `n²` reduced modulo `p²`, built on the first batch decryption
+    /// `c^(p-1) mod p²` in batches on AVX-512 IFMA, built on the first batch decryption
     /// (`None`: no IFMA, `UNSEEN_NO_SIMD`, or `p²` wider than the kernel's 2080 bits).
-    ifma: OnceLock<Option<IfmaHalf>>,
-}
-
-/// See [`Half::ifma`]; derived from `p`, wiped on drop (the context wipes itself).
-struct IfmaHalf {
-    ctx: MontMul8,
-    enter: Mont52,
-}
-
-impl Drop for IfmaHalf {
-    fn drop(&mut self) {
-        self.enter.zeroize();
-    }
+    ifma: OnceLock<Option<SecretPowers<N>>>,
 }
 
 impl<const N: usize, const H: usize> Half<N, H> {
@@ -254,14 +238,6 @@ impl<const N: usize, const H: usize> Half<N, H> {
             .retrieve();
         let l = l_function(&x, &p)?;
         let hp = FixedMontyForm::new(&l, &p_params).invert().into_option()?;
-        let p_minus_1_bytes = Zeroizing::new(
-            p_minus_1
-                .as_words()
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .take(p_bits.div_ceil(8) as usize)
-                .collect(),
-        );
         Some(Half {
             p,
             p_minus_1,
@@ -270,7 +246,6 @@ impl<const N: usize, const H: usize> Half<N, H> {
             p_params,
             p2_params,
             hp_m: *hp.as_montgomery(),
-            p_minus_1_bytes,
             ifma: OnceLock::new(),
         })
     }
@@ -301,41 +276,13 @@ impl<const N: usize, const H: usize> Half<N, H> {
         &self,
         cms: &[&Uint<N2>],
     ) -> Option<Vec<Option<FixedMontyForm<H>>>> {
-        let dec = self
-            .ifma
+        self.ifma
             .get_or_init(|| {
-                let ctx = MontMul8::new(self.p2.as_words())?;
-                let enter = ctx.ctx().radix_factor(u32::try_from(64 * N2).ok()?);
-                Some(IfmaHalf { ctx, enter })
+                let shift = u32::try_from(64 * N2).ok()?;
+                SecretPowers::new(self.p2, shift, &self.p_minus_1.resize(), self.p_bits)
             })
-            .as_ref()?;
-        let p2 = non_zero(self.p2)?;
-        let mut reduced: Vec<Uint<N>> = cms.par_iter().map(|c| c.rem(&p2)).collect();
-        let refs: Vec<&[u64]> = reduced.iter().map(|x| &x.as_words()[..]).collect();
-        let entered = dec.ctx.enter_batch_with(&refs, &dec.enter);
-        reduced.zeroize();
-        let mut xs = entered.ok()?;
-        let powered = dec
-            .ctx
-            .pow_many_same(&mut xs, &self.p_minus_1_bytes, self.p_bits);
-        let plain = powered.ok().map(|()| dec.ctx.from_mont_batch(&xs));
-        xs.iter_mut().for_each(Zeroize::zeroize);
-        let mut plain = plain?;
-        let out = plain
-            .par_iter()
-            .map(|w| {
-                let mut a = [0u64; N];
-                let len = w.len().min(N);
-                a[..len].copy_from_slice(&w[..len]);
-                let mut x = Uint::<N>::from_words(a);
-                let m = self.finish(&x);
-                x.zeroize();
-                a.zeroize();
-                m
-            })
-            .collect();
-        plain.iter_mut().for_each(Zeroize::zeroize);
-        Some(out)
+            .as_ref()?
+            .run(cms, |x| self.finish(x))
     }
 }
 
