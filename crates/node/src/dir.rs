@@ -136,6 +136,37 @@ pub struct Config {
     /// Hidden-query (keyword PIR) limits.
     #[serde(default)]
     pub pir: PirConfig,
+    /// Single-scoring limits.
+    #[serde(default)]
+    pub score: ScoreConfig,
+}
+
+/// `[score]`: limits on single scores (real-time prediction of one applicant) this node serves
+/// as a model's host.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// Scores one partner may ask for on one dataset per UTC day. Each names a key of the
+    /// partner's choice and tells it whether this node holds the key and its split decisions
+    /// on the row, so with enumerable keys this bounds what a partner can learn, as
+    /// [`PirConfig::max_keys_per_day`] does for hidden queries. 0 refuses every score.
+    #[serde(default = "default_max_scores_per_day")]
+    pub max_per_day: u64,
+}
+
+/// The default of [`ScoreConfig::max_per_day`].
+pub const DEFAULT_MAX_SCORES_PER_DAY: u64 = 100_000;
+
+fn default_max_scores_per_day() -> u64 {
+    DEFAULT_MAX_SCORES_PER_DAY
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            max_per_day: DEFAULT_MAX_SCORES_PER_DAY,
+        }
+    }
 }
 
 /// `[pir]`: limits on hidden queries this node serves.

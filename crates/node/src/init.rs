@@ -10,7 +10,7 @@ use unseen_transport::{Fingerprint, Identity};
 use zeroize::Zeroizing;
 
 use crate::NodeError;
-use crate::dir::{Config, NodeDir, PirConfig, Timeouts};
+use crate::dir::{Config, NodeDir, PirConfig, ScoreConfig, Timeouts};
 
 /// What `init` created.
 #[derive(Debug)]
@@ -78,6 +78,7 @@ pub fn init(
         api,
         timeouts: Timeouts::default(),
         pir: PirConfig::default(),
+        score: ScoreConfig::default(),
     };
     let mut event = AuditEvent::new("operator", "node.init", "ok");
     event.params = serde_json::json!({

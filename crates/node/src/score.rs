@@ -20,7 +20,7 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde_json::Value;
-use unseen_store::{AuditEvent, Dataset, Partner, StoreError};
+use unseen_store::{AuditEvent, Dataset, Partner, PirGrant, StoreError};
 use unseen_transport::{Fingerprint, TlsChannel};
 
 use crate::control::{self, Decision, JobSpec, ModelId, Propose};
@@ -357,6 +357,20 @@ fn host_decide(
         return Ok(reject(format!(
             "model {model} was not trained with partner {:?}",
             partner.name
+        )));
+    }
+    // The daily quota, counted before the lookup (a score that finds no row still told the
+    // partner that this node lacks the key).
+    let limit = node.config.score.max_per_day;
+    let day = unseen_store::utc_day(unseen_store::now_ms());
+    let grant = node
+        .store()
+        .score_grant(&partner.name, &p.dataset, day, limit)?;
+    if let PirGrant::Refused { used } = grant {
+        return Ok(reject(format!(
+            "quota: partner {:?} may score {limit} applicants per UTC day on dataset {:?} \
+             ({used} today; [score] max_per_day in the partner's node.toml)",
+            partner.name, p.dataset
         )));
     }
     match node.score_rows.row(&dataset, key, &stored.meta.features) {

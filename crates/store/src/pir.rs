@@ -1,5 +1,5 @@
 //! Hidden-query (keyword PIR) usage: how many OPRF evaluations a partner was granted on a
-//! dataset per UTC day, for the node's daily quota.
+//! dataset per UTC day, for the node's daily quota; and the same for single scores served.
 //!
 //! Each evaluation lets the querier test one key of its choice against the table, so with
 //! enumerable keys (ID-card or phone numbers) the number of evaluations is what bounds what a
@@ -37,6 +37,34 @@ pub enum PirGrant {
     },
 }
 
+/// Which daily usage a grant counts: its table, column and name in errors.
+#[derive(Clone, Copy)]
+enum Usage {
+    PirKeys,
+    Scores,
+}
+
+impl Usage {
+    fn table(self) -> &'static str {
+        match self {
+            Self::PirKeys => "pir_usage",
+            Self::Scores => "score_usage",
+        }
+    }
+    fn column(self) -> &'static str {
+        match self {
+            Self::PirKeys => "keys",
+            Self::Scores => "scores",
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            Self::PirKeys => "hidden-query keys",
+            Self::Scores => "scores served",
+        }
+    }
+}
+
 impl Store {
     /// Grants `keys` OPRF evaluations to `partner` on `dataset` on UTC `day` if the day's total
     /// stays at most `limit`, recording them; otherwise records nothing.
@@ -48,19 +76,54 @@ impl Store {
         keys: u64,
         limit: u64,
     ) -> Result<PirGrant, StoreError> {
+        self.grant(Usage::PirKeys, partner, dataset, day, keys, limit)
+    }
+
+    /// Grants one single score (real-time prediction of one applicant) to `partner` on
+    /// `dataset` on UTC `day` if the day's total stays at most `limit`, recording it; otherwise
+    /// records nothing. Like a hidden-query key, each score lets the partner test one key of its
+    /// choice, so the daily count bounds what it can learn.
+    pub fn score_grant(
+        &mut self,
+        partner: &str,
+        dataset: &str,
+        day: i64,
+        limit: u64,
+    ) -> Result<PirGrant, StoreError> {
+        self.grant(Usage::Scores, partner, dataset, day, 1, limit)
+    }
+
+    /// Scores granted to `partner` on `dataset` on UTC `day`.
+    pub fn score_used(&self, partner: &str, dataset: &str, day: i64) -> Result<u64, StoreError> {
+        used(&self.conn, Usage::Scores, partner, dataset, day)
+    }
+
+    fn grant(
+        &mut self,
+        usage: Usage,
+        partner: &str,
+        dataset: &str,
+        day: i64,
+        count: u64,
+        limit: u64,
+    ) -> Result<PirGrant, StoreError> {
         validate_name("partner", partner)?;
         validate_name("dataset", dataset)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let used = used(&tx, partner, dataset, day)?;
-        let Some(total) = used.checked_add(keys).filter(|&t| t <= limit) else {
+        let used = used(&tx, usage, partner, dataset, day)?;
+        let Some(total) = used.checked_add(count).filter(|&t| t <= limit) else {
             return Ok(PirGrant::Refused { used });
         };
-        let stored = check::count("hidden-query keys", total)?;
+        let stored = check::count(usage.what(), total)?;
         tx.execute(
-            "INSERT INTO pir_usage (partner, dataset, day, keys) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (partner, dataset, day) DO UPDATE SET keys = excluded.keys",
+            &format!(
+                "INSERT INTO {t} (partner, dataset, day, {c}) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (partner, dataset, day) DO UPDATE SET {c} = excluded.{c}",
+                t = usage.table(),
+                c = usage.column()
+            ),
             params![partner, dataset, day, stored],
         )?;
         tx.commit()?;
@@ -79,7 +142,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let used = used(&tx, partner, dataset, day)?;
+        let used = used(&tx, Usage::PirKeys, partner, dataset, day)?;
         let total = used.saturating_sub(keys);
         if total != used {
             tx.execute(
@@ -98,22 +161,25 @@ impl Store {
 
     /// Evaluations granted to `partner` on `dataset` on UTC `day`.
     pub fn pir_used(&self, partner: &str, dataset: &str, day: i64) -> Result<u64, StoreError> {
-        used(&self.conn, partner, dataset, day)
+        used(&self.conn, Usage::PirKeys, partner, dataset, day)
     }
 }
 
 fn used(
     conn: &rusqlite::Connection,
+    usage: Usage,
     partner: &str,
     dataset: &str,
     day: i64,
 ) -> Result<u64, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT keys FROM pir_usage WHERE partner = ?1 AND dataset = ?2 AND day = ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {c} FROM {t} WHERE partner = ?1 AND dataset = ?2 AND day = ?3",
+        t = usage.table(),
+        c = usage.column()
+    ))?;
     let found = stmt
         .query_row(params![partner, dataset, day], |row| {
-            Ok(col_u64(row, 0, "pir_usage"))
+            Ok(col_u64(row, 0, usage.table()))
         })
         .optional()?;
     found.transpose().map(Option::unwrap_or_default)

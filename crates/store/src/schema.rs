@@ -5,7 +5,7 @@
 //! ran it.
 
 /// Migration steps; step `i` takes a database from version `i` to version `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: registries, policies, jobs and the audit chain.
 ///
@@ -155,6 +155,20 @@ CREATE TABLE pir_usage (
     dataset TEXT NOT NULL,
     day     INTEGER NOT NULL,                   -- days since 1970-01-01, UTC
     keys    INTEGER NOT NULL CHECK (keys >= 0), -- OPRF evaluations granted that day
+    PRIMARY KEY (partner, dataset, day)
+) STRICT;
+"#;
+
+/// Version 4: single-scoring usage (real-time federated prediction served to a partner), for
+/// the per-partner daily quota of scores (docs/protocols/node-jobs.md): each score lets the
+/// partner test one key of its choice against the dataset, as a hidden-query key does. Same
+/// shape and the same reason for no foreign keys as `pir_usage`.
+const V4: &str = r#"
+CREATE TABLE score_usage (
+    partner TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    day     INTEGER NOT NULL,                       -- days since 1970-01-01, UTC
+    scores  INTEGER NOT NULL CHECK (scores >= 0),   -- scores granted that day
     PRIMARY KEY (partner, dataset, day)
 ) STRICT;
 "#;

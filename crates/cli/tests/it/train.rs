@@ -754,6 +754,8 @@ fn aligned_datasets_skip_the_psi_and_are_checked() {
         allow(&b, d, "bank-a", "train");
     }
     allow(&b, "holdout_features", "bank-a", "predict");
+    // Two single scores per UTC day for the bank on each of the partner's datasets.
+    b.set_config("max_per_day", 2);
     a.start();
     b.start();
     let train = |peer: &str| a.cmd(&sb_train_args("applicants", peer, &["--aligned"]));
@@ -779,6 +781,22 @@ fn aligned_datasets_skip_the_psi_and_are_checked() {
         assert_eq!(k, wk);
         assert!((s - w).abs() <= 1e-12, "{k}: {s} vs oracle {w}");
     }
+
+    // The partner's daily score quota: two scores, then a refusal naming it.
+    for i in [1000u32, 1001] {
+        let mut args = score_args(&model, &id(i), &row(i).0);
+        args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+        a.ok(&strs(&args));
+    }
+    let mut args = score_args(&model, &id(1002), &row(1002).0);
+    args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+    let o = a.cmd(&strs(&args));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        err_str(&o).contains("may score 2 applicants per UTC day"),
+        "{}",
+        show(&o)
+    );
 
     // Same customers in another order: refused on both sides, nothing trained.
     let o = train("shuffled");

@@ -70,14 +70,70 @@ fn a_version_2_database_gains_the_usage_table_and_keeps_its_data() {
     s.add_partner(&crate::new_partner("bank-a", "fp")).unwrap();
     drop(s);
     let raw = db.raw();
-    raw.execute_batch("DROP TABLE pir_usage").unwrap();
+    raw.execute_batch("DROP TABLE pir_usage; DROP TABLE score_usage")
+        .unwrap();
     raw.pragma_update(None, "user_version", 2).unwrap();
     drop(raw);
     let mut s = db.open();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert_eq!(s.partners().unwrap().len(), 1);
     assert_eq!(
         s.pir_grant("bank-a", "blacklist", 1, 5, 10).unwrap(),
         PirGrant::Granted { used: 5 }
     );
+    assert_eq!(
+        s.score_grant("bank-a", "features", 1, 10).unwrap(),
+        PirGrant::Granted { used: 1 }
+    );
+}
+
+#[test]
+fn a_version_3_database_gains_the_score_table_and_keeps_its_usage() {
+    let db = Db::temp();
+    let mut s = db.open();
+    s.pir_grant("bank-a", "blacklist", 1, 5, 10).unwrap();
+    drop(s);
+    let raw = db.raw();
+    raw.execute_batch("DROP TABLE score_usage").unwrap();
+    raw.pragma_update(None, "user_version", 3).unwrap();
+    drop(raw);
+    let mut s = db.open();
+    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.pir_used("bank-a", "blacklist", 1).unwrap(), 5);
+    assert_eq!(
+        s.score_grant("bank-a", "features", 1, 10).unwrap(),
+        PirGrant::Granted { used: 1 }
+    );
+}
+
+/// Scores served have their own daily count, separate from hidden-query keys of the same
+/// partner and dataset.
+#[test]
+fn score_grants_count_separately_up_to_the_limit() {
+    let db = Db::temp();
+    let mut s = db.open();
+    let day = utc_day(1_764_000_000_000);
+    s.pir_grant("bank-a", "features", day, 5, 100).unwrap();
+    for used in 1..=3 {
+        assert_eq!(
+            s.score_grant("bank-a", "features", day, 3).unwrap(),
+            PirGrant::Granted { used }
+        );
+    }
+    assert_eq!(
+        s.score_grant("bank-a", "features", day, 3).unwrap(),
+        PirGrant::Refused { used: 3 }
+    );
+    assert_eq!(s.score_used("bank-a", "features", day).unwrap(), 3);
+    assert_eq!(s.pir_used("bank-a", "features", day).unwrap(), 5);
+    assert_eq!(
+        s.score_grant("bank-a", "features", day + 1, 3).unwrap(),
+        PirGrant::Granted { used: 1 }
+    );
+    assert_eq!(
+        s.score_grant("bank-a", "features", day, 0).unwrap(),
+        PirGrant::Refused { used: 3 }
+    );
+    drop(s);
+    assert_eq!(db.open().score_used("bank-a", "features", day).unwrap(), 3);
 }
