@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::demo_nodes::{add_demo_dataset, allow_demo};
 use anyhow::Context;
 use serde_json::{Value, json};
 use unseen_fl::secureboost as sb;
 use unseen_node::NodeDir;
 use unseen_node::client::Client;
-use unseen_node::ops::{self, DatasetInput, PolicyInput};
 
 use crate::synth::{self, CREDIT_BANK, CREDIT_PARTNER};
 
@@ -119,28 +119,8 @@ pub(crate) fn prepare(
     ] {
         let mut store = unseen_node::audit_key::open_store(dir)?;
         for (name, file, job) in sets {
-            ops::add_dataset(
-                &mut store,
-                "demo",
-                &DatasetInput {
-                    name: name.into(),
-                    path: root.join(file),
-                    key: "id".into(),
-                    key_type: "id-card".into(),
-                    encoding: "auto".into(),
-                    skip_invalid: false,
-                },
-            )?;
-            ops::allow(
-                &mut store,
-                "demo",
-                &PolicyInput {
-                    dataset: name.into(),
-                    partner: other.into(),
-                    job: job.into(),
-                    receivers: "both".into(),
-                },
-            )?;
+            add_demo_dataset(&mut store, name, root.join(file))?;
+            allow_demo(&mut store, name, other, job, "both")?;
         }
     }
     println!(

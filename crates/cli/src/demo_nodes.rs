@@ -31,6 +31,47 @@ impl Drop for Daemons {
     }
 }
 
+/// Registers the demo's CSV `path` as dataset `name`, keyed by ID-card numbers in column `id`.
+pub(crate) fn add_demo_dataset(
+    store: &mut unseen_store::Store,
+    name: &str,
+    path: PathBuf,
+) -> Result<(unseen_store::Dataset, unseen_data::ReadSummary), NodeError> {
+    ops::add_dataset(
+        store,
+        "demo",
+        &DatasetInput {
+            name: name.into(),
+            path,
+            key: "id".into(),
+            key_type: "id-card".into(),
+            encoding: "auto".into(),
+            skip_invalid: false,
+        },
+    )
+}
+
+/// Allows `partner` jobs of kind `job` on `dataset`, results to `receivers`.
+pub(crate) fn allow_demo(
+    store: &mut unseen_store::Store,
+    dataset: &str,
+    partner: &str,
+    job: &str,
+    receivers: &str,
+) -> Result<(), NodeError> {
+    ops::allow(
+        store,
+        "demo",
+        &PolicyInput {
+            dataset: dataset.into(),
+            partner: partner.into(),
+            job: job.into(),
+            receivers: receivers.into(),
+        },
+    )
+    .map(drop)
+}
+
 fn free_port() -> anyhow::Result<SocketAddr> {
     let l = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
     Ok(l.local_addr()?)
@@ -184,41 +225,12 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
             cert_pem: other.cert.to_pem(),
         };
         ops::add_partner(&mut store, "demo", &me.cert.fingerprint(), &input)?;
-        let (d, summary) = ops::add_dataset(
-            &mut store,
-            "demo",
-            &DatasetInput {
-                name: dataset.into(),
-                path: csv.clone(),
-                key: "id".into(),
-                key_type: "id-card".into(),
-                encoding: "auto".into(),
-                skip_invalid: false,
-            },
-        )?;
-        ops::allow(
-            &mut store,
-            "demo",
-            &PolicyInput {
-                dataset: dataset.into(),
-                partner: other.name.into(),
-                job: "psi".into(),
-                receivers: "any".into(),
-            },
-        )?;
+        let (d, summary) = add_demo_dataset(&mut store, dataset, csv.clone())?;
+        allow_demo(&mut store, dataset, other.name, "psi", "any")?;
         // The partner also lets the bank look customers up in this dataset (hidden query).
         let pir = me.name == "data-b";
         if pir {
-            ops::allow(
-                &mut store,
-                "demo",
-                &PolicyInput {
-                    dataset: dataset.into(),
-                    partner: other.name.into(),
-                    job: "pir".into(),
-                    receivers: "any".into(),
-                },
-            )?;
+            allow_demo(&mut store, dataset, other.name, "pir", "any")?;
         }
         println!(
             "2. {:<7} pins {}'s certificate, registers dataset {} ({} rows, columns {}), allows {} {} on it",
@@ -234,18 +246,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     // A second partner dataset that no policy covers.
     let mut store = unseen_node::audit_key::open_store(&partner.dir)?;
-    ops::add_dataset(
-        &mut store,
-        "demo",
-        &DatasetInput {
-            name: "blacklist".into(),
-            path: partner_csv.clone(),
-            key: "id".into(),
-            key_type: "id-card".into(),
-            encoding: "auto".into(),
-            skip_invalid: false,
-        },
-    )?;
+    add_demo_dataset(&mut store, "blacklist", partner_csv.clone())?;
     drop(store);
 
     // Joint modeling: training and holdout data of both parties, with their policies.
