@@ -210,24 +210,45 @@ fn read_scores(path: &Path) -> BTreeMap<String, f64> {
         .collect()
 }
 
-#[test]
-fn train_predict_report_between_two_nodes() {
-    let mut a = Node::init("bank-a");
-    let mut b = Node::init("data-b");
+/// Two nodes that pinned each other's certificates, with the bank's `applicants` and `holdout`
+/// datasets and the partner's `features` and `holdout_features` of the given customers, in the
+/// given orders; returns the nodes and the bank's training file.
+fn two_nodes(
+    bank_train: impl Iterator<Item = u32>,
+    partner_train: impl Iterator<Item = u32>,
+    bank_holdout: impl Iterator<Item = u32>,
+    partner_holdout: impl Iterator<Item = u32>,
+) -> (Node, Node, std::path::PathBuf) {
+    let a = Node::init("bank-a");
+    let b = Node::init("data-b");
     a.add_partner(&b);
     b.add_partner(&a);
-    // Training: the bank has customers 0..650, the partner 50..700: 600 in common.
     let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
-    write_guest(&ga, 0..650);
-    write_host(&hb_, 50..700);
-    // Holdout: 1000..1300 at both, plus 20 only at the bank.
+    write_guest(&ga, bank_train);
+    write_host(&hb_, partner_train);
     let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
-    write_guest(&gh, 1000..1320);
-    write_host(&hh, 1000..1300);
+    write_guest(&gh, bank_holdout);
+    write_host(&hh, partner_holdout);
     add(&a, "applicants", &ga);
     add(&a, "holdout", &gh);
     add(&b, "features", &hb_);
     add(&b, "holdout_features", &hh);
+    (a, b, ga)
+}
+
+/// The rules the tests' jobs need: train on the training datasets, predict on the holdouts.
+fn allow_train_and_predict(a: &Node, b: &Node) {
+    allow(a, "applicants", "data-b", "train");
+    allow(a, "holdout", "data-b", "predict");
+    allow(b, "features", "bank-a", "train");
+    allow(b, "holdout_features", "bank-a", "predict");
+}
+
+#[test]
+fn train_predict_report_between_two_nodes() {
+    // Training: the bank has customers 0..650, the partner 50..700: 600 in common. Holdout:
+    // 1000..1300 at both, plus 20 only at the bank.
+    let (mut a, mut b, ga) = two_nodes(0..650, 50..700, 1000..1320, 1000..1300);
     // A train rule that would keep the common rows from one side is refused.
     let o = a.cmd(&[
         "policy",
@@ -247,10 +268,7 @@ fn train_predict_report_between_two_nodes() {
         "{}",
         show(&o)
     );
-    allow(&a, "applicants", "data-b", "train");
-    allow(&a, "holdout", "data-b", "predict");
-    allow(&b, "features", "bank-a", "train");
-    allow(&b, "holdout_features", "bank-a", "predict");
+    allow_train_and_predict(&a, &b);
     a.start();
     b.start();
 
@@ -647,24 +665,8 @@ fn rows(ids: &[u32]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
 
 #[test]
 fn logistic_regression_between_two_nodes() {
-    let mut a = Node::init("bank-a");
-    let mut b = Node::init("data-b");
-    a.add_partner(&b);
-    b.add_partner(&a);
-    let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
-    write_guest(&ga, 0..400);
-    write_host(&hb_, 0..400);
-    let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
-    write_guest(&gh, 1000..1100);
-    write_host(&hh, 1000..1100);
-    add(&a, "applicants", &ga);
-    add(&a, "holdout", &gh);
-    add(&b, "features", &hb_);
-    add(&b, "holdout_features", &hh);
-    allow(&a, "applicants", "data-b", "train");
-    allow(&a, "holdout", "data-b", "predict");
-    allow(&b, "features", "bank-a", "train");
-    allow(&b, "holdout_features", "bank-a", "predict");
+    let (mut a, mut b, _) = two_nodes(0..400, 0..400, 1000..1100, 1000..1100);
+    allow_train_and_predict(&a, &b);
     a.start();
     b.start();
     let o = a.ok(&[
@@ -727,33 +729,21 @@ fn logistic_regression_between_two_nodes() {
 /// on both nodes with the reason.
 #[test]
 fn aligned_datasets_skip_the_psi_and_are_checked() {
-    let mut a = Node::init("bank-a");
-    let mut b = Node::init("data-b");
-    a.add_partner(&b);
-    b.add_partner(&a);
-    // Customers 0..300 in the permuted order 7·i mod 300 in both files.
+    // Customers 0..300 in the permuted order 7·i mod 300 in both files, the holdout reversed.
     let order: Vec<u32> = (0..300).map(|i| (i * 7) % 300).collect();
-    let (ga, hb_) = (a.scratch("applicants.csv"), b.scratch("features.csv"));
-    write_guest(&ga, order.iter().copied());
-    write_host(&hb_, order.iter().copied());
     let holdout: Vec<u32> = (1000..1090).rev().collect();
-    let (gh, hh) = (a.scratch("holdout.csv"), b.scratch("holdout_features.csv"));
-    write_guest(&gh, holdout.iter().copied());
-    write_host(&hh, holdout.iter().copied());
+    let (mut a, mut b, _) = two_nodes(
+        order.iter().copied(),
+        order.iter().copied(),
+        holdout.iter().copied(),
+        holdout.iter().copied(),
+    );
     // Not aligned: the same customers, another order.
     let shuffled = b.scratch("shuffled.csv");
     write_host(&shuffled, 0..300);
-    add(&a, "applicants", &ga);
-    add(&a, "holdout", &gh);
-    add(&b, "features", &hb_);
-    add(&b, "holdout_features", &hh);
     add(&b, "shuffled", &shuffled);
-    allow(&a, "applicants", "data-b", "train");
-    allow(&a, "holdout", "data-b", "predict");
-    for d in ["features", "shuffled"] {
-        allow(&b, d, "bank-a", "train");
-    }
-    allow(&b, "holdout_features", "bank-a", "predict");
+    allow_train_and_predict(&a, &b);
+    allow(&b, "shuffled", "bank-a", "train");
     // Two single scores per UTC day for the bank on each of the partner's datasets.
     b.set_config("max_per_day", 2);
     a.start();
