@@ -31,6 +31,31 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The exit code when the node's own database cannot be opened, read or written (a full disk, a
+/// damaged or foreign file, a newer schema): not the input's fault (2), not a failed run (1), and
+/// never a verdict on the audit chain (`audit verify` exits 1 only for a broken chain).
+const EXIT_STORAGE: u8 = 3;
+
+/// Whether this cause is the node's storage failing rather than the request or the run.
+fn is_storage_failure(cause: &(dyn std::error::Error + 'static)) -> bool {
+    use unseen_store::StoreError;
+    let store = cause.downcast_ref::<StoreError>().or_else(|| {
+        match cause.downcast_ref::<unseen_node::NodeError>() {
+            Some(unseen_node::NodeError::Store(e)) => Some(e),
+            _ => None,
+        }
+    });
+    matches!(
+        store,
+        Some(
+            StoreError::Open { .. }
+                | StoreError::Sql(_)
+                | StoreError::Corrupt(_)
+                | StoreError::TooNew { .. }
+        )
+    )
+}
+
 /// Ends quietly when stdout's reader has gone (`unseen job show ID --json | head`): Rust ignores
 /// SIGPIPE, so `println!` panics on the broken pipe; every other panic keeps its report.
 fn quiet_broken_pipe() {
@@ -100,6 +125,8 @@ fn main() -> ExitCode {
             });
             if bad_input {
                 ExitCode::from(2)
+            } else if e.chain().any(is_storage_failure) {
+                ExitCode::from(EXIT_STORAGE)
             } else {
                 ExitCode::from(1)
             }

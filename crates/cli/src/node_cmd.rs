@@ -738,14 +738,14 @@ pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<E
     let s = store(&dir)?;
     match c {
         AuditCommand::Verify { anchor } => {
-            for a in anchor {
-                let parsed = a
-                    .split_once(':')
-                    .and_then(|(seq, hash)| seq.parse::<u64>().ok().map(|seq| (seq, hash)));
-                let Some((seq, hash)) = parsed else {
-                    return Err(UsageError(format!("--anchor {a}: expected SEQ:HASH")).into());
-                };
-                if let Some(reason) = s.audit_check_anchor(seq, hash).map_err(NodeError::from)? {
+            // Every anchor is checked for form before any is compared: a typo is a usage error
+            // (exit 2), never reported as a broken chain.
+            let anchors = anchor
+                .iter()
+                .map(|a| parse_anchor(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (seq, hash) in anchors {
+                if let Some(reason) = s.audit_check_anchor(seq, &hash).map_err(NodeError::from)? {
                     println!("audit chain BROKEN at record {seq}: {reason}");
                     eprintln!("error: audit chain broken at record {seq}: {reason}");
                     return Ok(ExitCode::from(1));
@@ -780,6 +780,28 @@ pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `SEQ:HASH` as a partner records it: a record number from 1 and the record's SM3 hash, 64 hex
+/// digits. Anything else is a usage error naming the expected form (the input is echoed bounded).
+fn parse_anchor(a: &str) -> Result<(u64, String), UsageError> {
+    let shown: String = a.chars().take(80).collect();
+    let bad = |why: &str| {
+        UsageError(format!(
+            "--anchor {shown:?}: {why}; expected SEQ:HASH, e.g. 42:9f1c… (the 64 hex digits of the record's SM3 hash)"
+        ))
+    };
+    let Some((seq, hash)) = a.split_once(':') else {
+        return Err(bad("no ':'"));
+    };
+    let seq = match seq.parse::<u64>() {
+        Ok(n) if n >= 1 => n,
+        _ => return Err(bad("the record number is not a whole number from 1")),
+    };
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("the hash is not 64 hex digits"));
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
 }
 
 fn verify_report(dir: &NodeDir, s: &Store) -> anyhow::Result<ExitCode> {

@@ -1384,3 +1384,34 @@ fn partner_anchor_catches_a_truncated_log() {
     let o = p.a.cmd(&["audit", "verify", "--anchor", "nonsense"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
 }
+
+/// `audit verify` says BROKEN (exit 1) only for a chain that fails its checks: a malformed
+/// anchor is a usage error (exit 2) and a database that cannot be read a storage error (exit 3).
+#[test]
+fn audit_verify_exit_codes_separate_usage_storage_and_tampering() {
+    let (n, seqs) = audited_node();
+    let head = *seqs.last().unwrap();
+    for bad in [
+        "1050:deadbeef",
+        "0:0000000000000000000000000000000000000000000000000000000000000000",
+        "-1:0000000000000000000000000000000000000000000000000000000000000000",
+        "1:zz00000000000000000000000000000000000000000000000000000000000000",
+        "12",
+    ] {
+        let o = n.cmd(&["audit", "verify", &format!("--anchor={bad}")]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", show(&o));
+        assert!(!out_str(&o).contains("BROKEN"), "{bad}: {}", show(&o));
+        assert!(err_str(&o).contains("SEQ:HASH"), "{bad}: {}", show(&o));
+    }
+    // A well-formed anchor past the head: the newest records were deleted, which is tampering.
+    let past = format!("{}:{}", head + 5, "ab".repeat(32));
+    let o = n.cmd(&["audit", "verify", "--anchor", &past]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(out_str(&o).contains("BROKEN"), "{}", show(&o));
+    n.ok(&["audit", "verify"]);
+    // The database replaced by bytes SQLite cannot read: a storage error, not a verdict.
+    std::fs::write(n.dir.join("node.db"), vec![0x5a_u8; 8192]).unwrap();
+    let o = n.cmd(&["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    assert!(!out_str(&o).contains("BROKEN"), "{}", show(&o));
+}
