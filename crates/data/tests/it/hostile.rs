@@ -536,3 +536,60 @@ fn errors_never_quote_a_secret_file() {
         }
     }
 }
+
+#[test]
+fn parquet_schema_names_are_bounded_and_fifos_refused() {
+    use unseen_data::testing::{Codec, Values, write_parquet};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.parquet");
+    let long = "n".repeat(1025);
+    write_parquet(
+        &path,
+        &format!("message t {{ required binary id (STRING); required int32 {long}; }}"),
+        &[
+            Values::strings(vec![Some("a".to_owned())]),
+            Values::Int32(vec![Some(1)]),
+        ],
+        4,
+        Codec::Snappy,
+    )
+    .unwrap();
+    let err = read_table(&path, &opts("id", KeyType::String)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::ColumnNameTooLong {
+                column: 2,
+                bytes: 1025,
+                format: Format::Parquet,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: schema: ", path.display()))
+    );
+
+    // A FIFO named like Parquet is refused before the format is even looked at.
+    let pipe = dir.path().join("pipe.parquet");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = within_10s(move || read_table(&pipe, &opts("id", KeyType::String))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::NotRegularFile {
+                kind: FileKind::Fifo,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
