@@ -297,9 +297,12 @@ pub(crate) fn store(dir: &NodeDir) -> anyhow::Result<Store> {
     Ok(unseen_node::audit_key::open_store(dir)?)
 }
 
+/// Largest certificate file read, in bytes (the store keeps PEMs of at most 64 KiB).
+const MAX_PEM_BYTES: u64 = 65_536;
+
 fn own_certificate(dir: &NodeDir) -> anyhow::Result<Certificate> {
     let path = dir.cert();
-    let pem = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
+    let pem = unseen_data::read_small_text(&path, MAX_PEM_BYTES)?;
     Ok(Certificate::from_pem(&pem).map_err(NodeError::from)?)
 }
 
@@ -371,7 +374,8 @@ pub(crate) fn partner(dir: Option<&PathBuf>, c: &PartnerCommand) -> anyhow::Resu
             address,
             cert,
         } => {
-            let pem = std::fs::read_to_string(cert)
+            // A regular file of at most 64 KiB: a FIFO or a device must not block or fill memory.
+            let pem = unseen_data::read_small_text(cert, MAX_PEM_BYTES)
                 .with_context(|| format!("--cert {}", cert.display()))
                 .map_err(|e| UsageError(format!("{e:#}")))?;
             Certificate::from_pem(&pem)

@@ -156,7 +156,7 @@ fn decode_gb18030(
 }
 
 /// The 1-based line of byte offset `at`.
-fn line_of(bytes: &[u8], at: usize) -> u64 {
+pub(crate) fn line_of(bytes: &[u8], at: usize) -> u64 {
     let newlines = bytes[..at.min(bytes.len())]
         .iter()
         .filter(|&&b| b == b'\n')

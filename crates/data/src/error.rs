@@ -4,19 +4,22 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::{Format, KeyError};
+use crate::{FileKind, Format, KeyError};
 
 /// Everything that can go wrong reading or writing a dataset. Each message is one line:
 /// `file:line: reason` for problems inside a CSV file, `file: row N: reason` inside a Parquet
 /// file, `file: reason` for the file as a whole.
 ///
-/// Values from the file are only ever shown masked (see [`mask_key`](crate::mask_key)).
+/// Values from the file are only ever shown masked and capped (see
+/// [`mask_key`](crate::mask_key)); header names from the file are not shown at all, except one
+/// that differs from the requested column only in case or spacing; other names (the requested
+/// column, Parquet schema names) are capped at [`MAX_SHOWN_CHARS`] characters.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
     // --- The input file is malformed (the user's to fix). ---
     /// A key that could not be normalised.
-    #[error("{}: column {column:?}: {reason}{}", At(path, *format, *line), Masked(value))]
+    #[error("{}: column {}: {reason}{}", At(path, *format, *line), Name(column), Masked(value))]
     Invalid {
         /// The input file.
         path: PathBuf,
@@ -33,8 +36,9 @@ pub enum DataError {
     },
     /// A normalised key seen twice, under [`DuplicatePolicy::Error`](crate::DuplicatePolicy).
     #[error(
-        "{}: column {column:?}: duplicate key, first seen {} {first_line}",
+        "{}: column {}: duplicate key, first seen {} {first_line}",
         At(path, *format, *line),
+        Name(column),
         format.position_name()
     )]
     Duplicate {
@@ -71,8 +75,110 @@ pub enum DataError {
         path: PathBuf,
         /// 1-based physical line (0 if unknown).
         line: u64,
-        /// What the CSV parser or writer reported.
+        /// What is wrong, in unseen's words: never the CSV parser's own text, which may quote
+        /// the file.
         reason: String,
+    },
+    /// A quoted field still open at the end of the file: an unterminated quote, which would
+    /// otherwise swallow every line after it into one field.
+    #[error(
+        "{}:{line}: a quoted field opened on this line is never closed (the file ends inside \
+         it); add the closing quote or remove the opening one",
+        path.display()
+    )]
+    UnterminatedQuote {
+        /// The file.
+        path: PathBuf,
+        /// 1-based physical line where the quote opened.
+        line: u64,
+    },
+    /// A record (in practice a quoted field) running over more lines than allowed: most likely a
+    /// quote opened by mistake and closed only by another stray quote much further down.
+    #[error(
+        "{}:{line}: a quoted field opened on this line runs over more than {max_lines} lines; \
+         probably a missing closing quote",
+        path.display()
+    )]
+    QuoteTooLong {
+        /// The file.
+        path: PathBuf,
+        /// 1-based physical line where the quote opened (where the record starts if no quote is
+        /// involved).
+        line: u64,
+        /// The limit, [`ReadLimits::max_record_lines`](crate::ReadLimits).
+        max_lines: u64,
+    },
+    /// A record (the header included, on line 1) longer than allowed, in bytes as in the file.
+    #[error(
+        "{}:{line}: {} of {bytes} bytes, more than the limit of {max}",
+        path.display(),
+        if *line == 1 { "header line" } else { "record" }
+    )]
+    RecordTooLong {
+        /// The file.
+        path: PathBuf,
+        /// 1-based physical line where the record starts.
+        line: u64,
+        /// Its length in bytes (at least; the reader may stop counting past the limit).
+        bytes: u64,
+        /// The limit, [`ReadLimits::max_record_bytes`](crate::ReadLimits).
+        max: u64,
+    },
+    /// More header columns than allowed.
+    #[error("{}: {found} columns, more than the limit of {max}", Header(path, *format))]
+    TooManyColumns {
+        /// The file.
+        path: PathBuf,
+        /// CSV (the header is line 1) or Parquet (the schema).
+        format: Format,
+        /// Columns found.
+        found: u64,
+        /// The limit, [`ReadLimits::max_columns`](crate::ReadLimits).
+        max: u64,
+    },
+    /// A header name longer than allowed (the name itself is not shown).
+    #[error(
+        "{}: the name of column {column} is {bytes} bytes, more than the limit of {max}",
+        Header(path, *format)
+    )]
+    ColumnNameTooLong {
+        /// The file.
+        path: PathBuf,
+        /// CSV (the header is line 1) or Parquet (the schema).
+        format: Format,
+        /// 1-based index of the column.
+        column: u64,
+        /// Length of its name in bytes.
+        bytes: u64,
+        /// The limit, [`ReadLimits::max_column_name_bytes`](crate::ReadLimits).
+        max: u64,
+    },
+    /// A file with no header row (empty, only a byte order mark, or only blank lines), hence no
+    /// key column.
+    #[error("{}: the file is empty: no header row, so no column {}", path.display(), Name(column))]
+    NoHeader {
+        /// The file.
+        path: PathBuf,
+        /// The requested key column.
+        column: String,
+    },
+    /// A file with no rows to use. Never returned by the readers (a header-only file is a valid
+    /// table with no rows); raised by callers through [`Table::require_rows`](crate::Table),
+    /// before a partner is contacted, unless the user allowed an empty input.
+    #[error(
+        "{}: no rows to use ({}); nothing to match",
+        path.display(),
+        if *rows_read == 0 {
+            "the file has a header but no records".to_owned()
+        } else {
+            format!("all {rows_read} records were skipped")
+        }
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// Records read (all skipped if not 0).
+        rows_read: u64,
     },
     /// Bytes that are not valid in the file's encoding.
     #[error("{}:{line}: bytes are not valid {encoding}", path.display())]
@@ -84,24 +190,33 @@ pub enum DataError {
         /// The encoding(s) tried, e.g. `utf-8`, `gb18030` or `utf-8 or gb18030`.
         encoding: &'static str,
     },
-    /// The key column is not in the header.
+    /// The key column is not in the header. The header's names are not part of the error: a
+    /// file that is not a dataset (a key, a token) has its first line there.
     #[error(
-        "{}: no column {column:?} in the header; available: {}",
-        path.display(),
-        Available(available)
+        "{}: no column {} in the header ({columns} column{}){}",
+        Header(path, *format),
+        Name(column),
+        if *columns == 1 { "" } else { "s" },
+        Similar(similar.as_deref())
     )]
     MissingColumn {
         /// The input file.
         path: PathBuf,
+        /// CSV (the header is line 1) or Parquet (the schema).
+        format: Format,
         /// The requested column.
         column: String,
-        /// The header names found.
-        available: Vec<String>,
+        /// How many columns the header has.
+        columns: u64,
+        /// A header name equal to `column` but for ASCII case, surrounding whitespace or a
+        /// byte order mark (a likely typo): the only header name ever shown.
+        similar: Option<String>,
     },
     /// The key column name appears more than once in the header.
     #[error(
-        "{}: column {column:?} appears twice in the header (columns {first} and {second})",
-        path.display()
+        "{}: column {} appears twice in the header (columns {first} and {second})",
+        path.display(),
+        Name(column)
     )]
     AmbiguousColumn {
         /// The input file.
@@ -126,7 +241,7 @@ pub enum DataError {
     },
     /// A Parquet column of a kind this reader does not take: a nested (list, map or struct)
     /// column, or a key column that is neither a string nor an integer.
-    #[error("{}: column {column:?}: {reason}", path.display())]
+    #[error("{}: column {}: {reason}", path.display(), Name(column))]
     ParquetColumn {
         /// The input file.
         path: PathBuf,
@@ -137,7 +252,7 @@ pub enum DataError {
     },
     /// A Parquet value that cannot become text, e.g. bytes that are not UTF-8 in a string
     /// column. The value itself is not shown.
-    #[error("{}: row {row}: column {column:?}: {reason}", path.display())]
+    #[error("{}: row {row}: column {}: {reason}", path.display(), Name(column))]
     ParquetValue {
         /// The input file.
         path: PathBuf,
@@ -161,6 +276,27 @@ pub enum DataError {
         format: Format,
         /// The line (or row) that no longer matches.
         line: u64,
+    },
+
+    // --- The input is not something unseen reads (the caller's to fix). ---
+    /// The path names a FIFO, a device, a directory or a socket: only regular files are read
+    /// (a FIFO would block the reader, a device such as `/dev/zero` never ends).
+    #[error("{}: {}; unseen reads only regular files", path.display(), kind.description())]
+    NotRegularFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: FileKind,
+    },
+    /// A file larger than the reader allows (see [`ReadLimits::max_file_bytes`](crate::ReadLimits)).
+    #[error("{}: the file is {size} bytes, more than the limit of {max}", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes (at least: reading stops past the limit).
+        size: u64,
+        /// The limit.
+        max: u64,
     },
 
     // --- The operating system refused (permissions, missing file, full disk). ---
@@ -201,25 +337,44 @@ impl fmt::Display for At<'_> {
     }
 }
 
-/// Formats a bounded list of header names.
-struct Available<'a>(&'a [String]);
+/// Formats where the header is: `file:1` for CSV, `file: schema` for Parquet.
+struct Header<'a>(&'a Path, Format);
 
-impl fmt::Display for Available<'_> {
+impl fmt::Display for Header<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOWN: usize = 20;
-        if self.0.is_empty() {
-            return f.write_str("none");
+        match self.1 {
+            Format::Csv => write!(f, "{}:1", self.0.display()),
+            Format::Parquet => write!(f, "{}: schema", self.0.display()),
         }
-        for (i, name) in self.0.iter().take(SHOWN).enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{name:?}")?;
+    }
+}
+
+/// Most characters of a name (a column, say) shown in a message.
+pub const MAX_SHOWN_CHARS: usize = 32;
+
+/// Formats a name quoted and escaped like `{:?}`, cut after [`MAX_SHOWN_CHARS`] characters with
+/// `…(N bytes)` saying how long it was.
+pub(crate) struct Name<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        match s.char_indices().nth(MAX_SHOWN_CHARS) {
+            None => write!(f, "{s:?}"),
+            Some((cut, _)) => write!(f, "{:?}…({} bytes)", &s[..cut], s.len()),
         }
-        if self.0.len() > SHOWN {
-            write!(f, " and {} more", self.0.len() - SHOWN)?;
+    }
+}
+
+/// Formats `; did you mean "ID"?` for a near miss.
+struct Similar<'a>(Option<&'a str>);
+
+impl fmt::Display for Similar<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "; did you mean {}?", Name(name)),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -42,15 +42,17 @@ impl Format {
 
     /// Parquet if the file starts with the `PAR1` magic (or `PARE`, an encrypted Parquet file)
     /// or its name ends in `.parquet` or `.parq` (so that a damaged Parquet file is reported as
-    /// such, not parsed as CSV); CSV otherwise. Reads at most 4 bytes.
+    /// such, not parsed as CSV); CSV otherwise. Reads at most 4 bytes, and only from a regular
+    /// file ([`open_input`](crate::open_input)).
     pub fn detect(path: &Path) -> Result<Format, DataError> {
         let by_name = path
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("parq"));
         let mut head = Vec::with_capacity(PARQUET_MAGIC.len());
-        std::fs::File::open(path)
-            .and_then(|f| f.take(4).read_to_end(&mut head))
+        crate::open_input(path)?
+            .take(4)
+            .read_to_end(&mut head)
             .map_err(|source| DataError::Io {
                 path: path.to_owned(),
                 action: "cannot read",

@@ -193,14 +193,33 @@ pub fn normalize_key(kt: KeyType, raw: &str) -> Result<String, KeyError> {
     }
 }
 
+/// Most characters [`mask_key`] shows (kept, masked or escaped characters together, before its
+/// length marker).
+pub const MAX_MASKED_CHARS: usize = 32;
+
 /// Masks the middle of a value for error messages and logs.
 ///
 /// At least 15 characters: the first 6 and last 4 are kept (`110101********123X`); 11 to 14: the
 /// first 3 and last 4 (`138****5678`); shorter values are masked entirely. Control characters
-/// among the kept ones are escaped so the result stays on one line.
+/// among the kept ones are escaped so the result stays on one line. A value of more than
+/// [`MAX_MASKED_CHARS`] characters (no valid key is that long) shows its first 6, masks the
+/// next ones up to that many, and ends with `…(N bytes)`: a 50 MB field gives a 40-byte text.
 pub fn mask_key(raw: &str) -> String {
     let raw = raw.trim();
-    let n = raw.chars().count();
+    // Counting stops past the cap, so a huge value costs no more than a short one.
+    let n = raw.chars().take(MAX_MASKED_CHARS + 1).count();
+    if n > MAX_MASKED_CHARS {
+        let mut out = String::with_capacity(64);
+        for (i, c) in raw.chars().take(MAX_MASKED_CHARS).enumerate() {
+            if i < 6 {
+                out.extend(c.escape_debug());
+            } else {
+                out.push('*');
+            }
+        }
+        out.push_str(&format!("…({} bytes)", raw.len()));
+        return out;
+    }
     let (head, tail) = match n {
         15.. => (6, 4),
         11..=14 => (3, 4),
@@ -412,5 +431,11 @@ mod tests {
         assert_eq!(mask_key("1234"), "****");
         assert_eq!(mask_key(""), "");
         assert_eq!(mask_key("ab\ncdefghijk"), "ab\\n*****hijk");
+        // Long values: the head, masked up to 32 characters, then the length.
+        let long = "1".repeat(50_000_000);
+        let m = mask_key(&long);
+        assert_eq!(m, format!("111111{}…(50000000 bytes)", "*".repeat(26)));
+        let at_cap = "a".repeat(MAX_MASKED_CHARS);
+        assert_eq!(mask_key(&at_cap).len(), MAX_MASKED_CHARS);
     }
 }

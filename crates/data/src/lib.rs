@@ -21,8 +21,18 @@
 //! ```
 //!
 //! Errors ([`DataError`]) are one line, `file:line: column "id": reason` (Parquet:
-//! `file: row N: column "id": reason`), and show key values only masked ([`mask_key`]), because
-//! such lines end up in logs.
+//! `file: row N: column "id": reason`), and show key values only masked and capped
+//! ([`mask_key`]) and header names not at all, because such lines end up in logs and API
+//! answers (and a "dataset" may be a key file).
+//!
+//! # Untrusted files
+//!
+//! Only regular files are read ([`open_input`]: a FIFO or `/dev/zero` is refused before any
+//! byte is read), and reading is bounded ([`ReadLimits`]: file size for CSV, which is decoded
+//! in memory; record length and lines; header columns and name length). An unterminated quote
+//! is an error naming the line where it opened, never a field that silently swallows the rest
+//! of the file. Other files given by path (certificates, tokens) are read with
+//! [`read_small_file`].
 //!
 //! # Parquet
 //!
@@ -41,6 +51,7 @@ pub mod key;
 mod encoding;
 mod error;
 mod format;
+mod input;
 mod parquet_read;
 mod parquet_text;
 mod read;
@@ -49,10 +60,14 @@ pub mod testing;
 mod write;
 
 pub use crate::encoding::Encoding;
-pub use crate::error::{DataError, ParseNameError};
+pub use crate::error::{DataError, MAX_SHOWN_CHARS, ParseNameError};
 pub use crate::format::Format;
-pub use crate::key::{KeyError, KeyType, id_card_check_char, mask_key, normalize_key};
+pub use crate::input::{FileKind, open_input, read_small_file, read_small_text};
+pub use crate::key::{
+    KeyError, KeyType, MAX_MASKED_CHARS, id_card_check_char, mask_key, normalize_key,
+};
 pub use crate::read::{
-    DuplicatePolicy, MAX_EXAMPLES, ReadOptions, ReadSummary, Row, Table, read_rows_at, read_table,
+    DuplicatePolicy, MAX_EXAMPLES, ReadLimits, ReadOptions, ReadSummary, Row, Table, read_rows_at,
+    read_table,
 };
 pub use crate::write::{AtomicFile, write_csv_atomic, write_lines_atomic};

@@ -19,9 +19,10 @@ use parquet::errors::ParquetError;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 
+use crate::error::Name;
 use crate::format::{PARQUET_ENCRYPTED_MAGIC, PARQUET_MAGIC};
 use crate::parquet_text::{Kind, Value, write_value};
-use crate::read::{TableBuilder, find_column, key_matches, wanted_positions};
+use crate::read::{TableBuilder, check_headers, find_column, key_matches, wanted_positions};
 use crate::{DataError, Format, ReadOptions, ReadSummary, Row, Table};
 
 /// Rows decoded at a time from each column of a row group.
@@ -149,11 +150,7 @@ impl<'a> ParquetFile<'a> {
             path: path.to_owned(),
             reason,
         };
-        let mut file = File::open(path).map_err(|source| DataError::Io {
-            path: path.to_owned(),
-            action: "cannot read",
-            source,
-        })?;
+        let mut file = crate::open_input(path)?;
         let mut head = Vec::with_capacity(PARQUET_MAGIC.len());
         (&mut file)
             .take(4)
@@ -180,7 +177,8 @@ impl<'a> ParquetFile<'a> {
         let schema = meta.file_metadata().schema_descr();
         let fields = schema.root_schema().get_fields();
         let headers: Vec<String> = fields.iter().map(|f| f.name().to_owned()).collect();
-        let key_index = find_column(path, &headers, opts.key_column.trim())?;
+        check_headers(path, Format::Parquet, &headers, &opts.limits)?;
+        let key_index = find_column(path, Format::Parquet, &headers, opts.key_column.trim())?;
         let column_err = |i: usize, reason: String| DataError::ParquetColumn {
             path: path.to_owned(),
             column: headers[i].clone(),
@@ -205,7 +203,9 @@ impl<'a> ParquetFile<'a> {
         let key_col = (0..schema.num_columns())
             .find(|&leaf| schema.get_column_root_idx(leaf) == key_index)
             .map(|leaf| schema.column(leaf))
-            .ok_or_else(|| parquet_err(format!("no leaf column for {:?}", headers[key_index])))?;
+            .ok_or_else(|| {
+                parquet_err(format!("no leaf column for {}", Name(&headers[key_index])))
+            })?;
         let key_kind = Kind::of(&key_col).map_err(|reason| column_err(key_index, reason))?;
         if !key_kind.is_key(key_col.physical_type()) {
             return Err(column_err(
@@ -260,9 +260,9 @@ impl<'a> ParquetFile<'a> {
             for (i, chunk) in rg.columns().iter().enumerate() {
                 if let Some(codec) = unsupported_codec(chunk.compression()) {
                     return Err(parquet_err(format!(
-                        "column {:?} is compressed with {codec}, which this build cannot read \
+                        "column {} is compressed with {codec}, which this build cannot read \
                          (it reads uncompressed, snappy, gzip and lz4); export with snappy",
-                        headers[i]
+                        Name(&headers[i])
                     )));
                 }
             }
@@ -322,9 +322,9 @@ impl<'a> ParquetFile<'a> {
                         return Err(DataError::Parquet {
                             path: self.path.to_owned(),
                             reason: format!(
-                                "row group {g}, column {:?}: {} values where the row group \
+                                "row group {g}, column {}: {} values where the row group \
                                  declares {rows} rows",
-                                self.headers[i],
+                                Name(&self.headers[i]),
                                 done + u64::try_from(got).unwrap_or(0)
                             ),
                         });
@@ -418,7 +418,7 @@ impl<'a> ParquetFile<'a> {
 
     fn decode_error(&self, group: usize, column: Option<usize>, e: &ParquetError) -> DataError {
         let place = match column {
-            Some(i) => format!("row group {group}, column {:?}", self.headers[i]),
+            Some(i) => format!("row group {group}, column {}", Name(&self.headers[i])),
             None => format!("row group {group}"),
         };
         DataError::Parquet {
@@ -428,16 +428,29 @@ impl<'a> ParquetFile<'a> {
     }
 }
 
-/// The decoder's message without its `Parquet error:` prefix.
+/// The decoder's message without its `Parquet error:` prefix, cut at [`MAX_DECODER_TEXT`]
+/// bytes (it is a third party's text; a corrupt file should not make it long).
 fn describe(e: &ParquetError) -> String {
-    match e {
+    let mut m = match e {
         ParquetError::General(m) => m.clone(),
         ParquetError::NYI(m) => format!("not supported: {m}"),
         ParquetError::EOF(m) => format!("unexpected end of data: {m}"),
         ParquetError::External(e) => e.to_string(),
         other => other.to_string(),
+    };
+    if m.len() > MAX_DECODER_TEXT {
+        let mut cut = MAX_DECODER_TEXT;
+        while !m.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        m.truncate(cut);
+        m.push('…');
     }
+    m
 }
+
+/// Longest message of the Parquet decoder kept in an error, in bytes.
+const MAX_DECODER_TEXT: usize = 256;
 
 /// The codec's name if this build cannot decompress it.
 fn unsupported_codec(c: Compression) -> Option<&'static str> {

@@ -80,6 +80,45 @@ pub struct ReadOptions {
     /// are kept (rows have no fields), for a first pass whose chosen rows are fetched later with
     /// [`read_rows_at`]: memory then grows with the keys, not with the whole rows.
     pub keep_fields: bool,
+    /// Bounds on what the file may hold; see [`ReadLimits`].
+    pub limits: ReadLimits,
+}
+
+/// Bounds on an input file, so that a hostile or broken file costs bounded memory and time and
+/// gives an error naming the file and line instead of a silently wrong table. The defaults
+/// ([`ReadLimits::DEFAULT`]) are far above any real bank export's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadLimits {
+    /// Largest CSV file, in bytes (default 4 GiB): a CSV file is decoded in memory, about 4.7
+    /// times its size at peak for UTF-8. Parquet is streamed and not bound by this.
+    pub max_file_bytes: u64,
+    /// Longest CSV record, the header included, in bytes as in the file (default 1 MiB).
+    pub max_record_bytes: u64,
+    /// Most physical lines one CSV record may span (default 100): line breaks inside quoted
+    /// fields beyond this are taken for a stray quote rather than data.
+    pub max_record_lines: u64,
+    /// Most columns in the header or schema (default 4096).
+    pub max_columns: u64,
+    /// Longest column name, in bytes (default 1024).
+    pub max_column_name_bytes: u64,
+}
+
+impl ReadLimits {
+    /// The defaults: 4 GiB files, 1 MiB and 100-line records, 4096 columns, 1024-byte names.
+    pub const DEFAULT: ReadLimits = ReadLimits {
+        max_file_bytes: 4 << 30,
+        max_record_bytes: 1 << 20,
+        max_record_lines: 100,
+        max_columns: 4_096,
+        max_column_name_bytes: 1_024,
+    };
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits::DEFAULT
+    }
 }
 
 impl ReadOptions {
@@ -93,6 +132,7 @@ impl ReadOptions {
             encoding: Encoding::Auto,
             duplicates: DuplicatePolicy::KeepFirst,
             keep_fields: true,
+            limits: ReadLimits::DEFAULT,
         }
     }
 }
@@ -258,6 +298,31 @@ pub struct Table {
     pub summary: ReadSummary,
 }
 
+impl Table {
+    /// Number of kept rows (and keys).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no row was kept: the file has a header but no records, or every record was
+    /// skipped (invalid key under `skip_invalid`).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// `Err(DataError::Empty)` naming `path` (the file this table was read from) if no row was
+    /// kept: for callers that refuse an empty input before contacting a partner.
+    pub fn require_rows(&self, path: &Path) -> Result<(), DataError> {
+        if self.is_empty() {
+            return Err(DataError::Empty {
+                path: path.to_owned(),
+                rows_read: self.summary.rows_read,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys are personal data: show only how many there are.
@@ -296,15 +361,16 @@ pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
         ..ReadSummary::default()
     };
     let text = &decoded.text[decoded.start..];
-    let mut records = Records::new(path, text);
+    let mut records = Records::new(path, text, opts.limits);
     if records.next()?.is_none() {
-        return Ok(Table {
-            summary,
-            ..Table::default()
+        return Err(DataError::NoHeader {
+            path: path.to_owned(),
+            column: opts.key_column.trim().to_owned(),
         });
     }
     let headers: Vec<String> = records.rec.iter().map(str::to_owned).collect();
-    let key_index = find_column(path, &headers, opts.key_column.trim())?;
+    check_headers(path, Format::Csv, &headers, &opts.limits)?;
+    let key_index = find_column(path, Format::Csv, &headers, opts.key_column.trim())?;
 
     // Upper bound on the records (each ends with a newline, but for the last one), to size the
     // vectors once instead of growing them.
@@ -348,17 +414,21 @@ pub fn read_rows_at(
         line,
     };
     let decoded = read_decoded(path, opts)?;
-    let mut records = Records::new(path, &decoded.text[decoded.start..]);
+    let mut records = Records::new(path, &decoded.text[decoded.start..], opts.limits);
     let first_line = wanted.first().map_or(0, |w| w.0);
     if records.next()?.is_none() {
         return if wanted.is_empty() {
-            Ok(Vec::new())
+            Err(DataError::NoHeader {
+                path: path.to_owned(),
+                column: opts.key_column.trim().to_owned(),
+            })
         } else {
             Err(changed(first_line))
         };
     }
     let headers: Vec<String> = records.rec.iter().map(str::to_owned).collect();
-    let key_index = find_column(path, &headers, opts.key_column.trim())?;
+    check_headers(path, Format::Csv, &headers, &opts.limits)?;
+    let key_index = find_column(path, Format::Csv, &headers, opts.key_column.trim())?;
     let mut at = wanted_positions(wanted);
     let mut out: Vec<Option<Row>> = vec![None; wanted.len()];
     while !at.is_empty() {
@@ -561,9 +631,42 @@ fn find_duplicates_by(keys: &[String], hash: impl Fn(&str) -> u64) -> Vec<(usize
     dups
 }
 
+/// Checks the number of header names and their lengths against `limits`.
+pub(crate) fn check_headers(
+    path: &Path,
+    format: Format,
+    headers: &[String],
+    limits: &ReadLimits,
+) -> Result<(), DataError> {
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    if count(headers.len()) > limits.max_columns {
+        return Err(DataError::TooManyColumns {
+            path: path.to_owned(),
+            format,
+            found: count(headers.len()),
+            max: limits.max_columns,
+        });
+    }
+    if let Some((i, name)) = headers
+        .iter()
+        .enumerate()
+        .find(|(_, h)| count(h.len()) > limits.max_column_name_bytes)
+    {
+        return Err(DataError::ColumnNameTooLong {
+            path: path.to_owned(),
+            format,
+            column: count(i + 1),
+            bytes: count(name.len()),
+            max: limits.max_column_name_bytes,
+        });
+    }
+    Ok(())
+}
+
 /// Finds the one header equal to `column` after trimming.
 pub(crate) fn find_column(
     path: &Path,
+    format: Format,
     headers: &[String],
     column: &str,
 ) -> Result<usize, DataError> {
@@ -572,10 +675,18 @@ pub(crate) fn find_column(
         .enumerate()
         .filter(|(_, h)| h.trim() == column);
     let Some((first, _)) = matches.next() else {
+        // A near miss (case, spacing, a stray BOM) is the one header name worth showing, and
+        // shows nothing the caller did not already name.
+        let similar = headers
+            .iter()
+            .find(|h| loose(h).eq_ignore_ascii_case(loose(column)))
+            .cloned();
         return Err(DataError::MissingColumn {
             path: path.to_owned(),
+            format,
             column: column.to_owned(),
-            available: headers.to_vec(),
+            columns: u64::try_from(headers.len()).unwrap_or(u64::MAX),
+            similar,
         });
     };
     if let Some((second, _)) = matches.next() {
@@ -589,9 +700,15 @@ pub(crate) fn find_column(
     Ok(first)
 }
 
-/// Maps a CSV error at `line` to a [`DataError`].
+/// `h` without surrounding whitespace and byte order marks.
+fn loose(h: &str) -> &str {
+    h.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+}
+
+/// Maps a CSV error at `line` to a [`DataError`]. The csv crate's own message is not kept: some
+/// of its errors quote the record.
 pub(crate) fn csv_error(path: &Path, line: u64, e: csv::Error) -> DataError {
-    let reason = e.to_string();
+    let field = e.position().map(|p| p.record()).unwrap_or_default();
     match e.into_kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -606,35 +723,41 @@ pub(crate) fn csv_error(path: &Path, line: u64, e: csv::Error) -> DataError {
             action: "cannot read",
             source,
         },
+        csv::ErrorKind::Utf8 { err, .. } => DataError::Csv {
+            path: path.to_owned(),
+            line,
+            reason: format!("field {} is not valid utf-8", err.field() + 1),
+        },
         _ => DataError::Csv {
             path: path.to_owned(),
             line,
-            reason,
+            reason: format!("malformed csv (record {})", field + 1),
         },
     }
 }
 
-/// The file's text, decoded as `opts.encoding` says.
+/// The file's text, decoded as `opts.encoding` says. Only a regular file of at most
+/// [`ReadLimits::max_file_bytes`] is read.
 fn read_decoded(path: &Path, opts: &ReadOptions) -> Result<encoding::Decoded, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_owned(),
-        action: "cannot read",
-        source,
-    })?;
+    let file = crate::open_input(path)?;
+    let bytes = crate::input::read_capped(path, file, opts.limits.max_file_bytes)?;
     encoding::decode(path, bytes, opts.encoding)
 }
 
-/// The CSV records of a decoded text, each with the physical line it starts on.
+/// The CSV records of a decoded text, each with the physical line it starts on, checked against
+/// [`ReadLimits`] (record length and lines) and for a quote left open at the end of the file.
 struct Records<'a> {
     path: &'a Path,
+    text: &'a [u8],
     rdr: csv::Reader<&'a [u8]>,
     lines: LineCounter<'a>,
+    limits: ReadLimits,
     /// The record [`Records::next`] last read.
     rec: csv::StringRecord,
 }
 
 impl<'a> Records<'a> {
-    fn new(path: &'a Path, text: &'a str) -> Self {
+    fn new(path: &'a Path, text: &'a str, limits: ReadLimits) -> Self {
         let rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(false)
@@ -642,8 +765,10 @@ impl<'a> Records<'a> {
             .from_reader(text.as_bytes());
         Records {
             path,
+            text: text.as_bytes(),
             rdr,
             lines: LineCounter::new(text.as_bytes()),
+            limits,
             rec: csv::StringRecord::new(),
         }
     }
@@ -652,16 +777,82 @@ impl<'a> Records<'a> {
     fn next(&mut self) -> Result<Option<u64>, DataError> {
         match self.rdr.read_record(&mut self.rec) {
             Ok(false) => Ok(None),
-            Ok(true) => Ok(Some(
-                self.rec
-                    .position()
-                    .map_or(0, |p| self.lines.line_at(p.byte())),
-            )),
+            Ok(true) => {
+                let start = self.rec.position().map_or(0, |p| p.byte());
+                let line = self.lines.line_at(start);
+                let end = self.rdr.position().byte();
+                self.check(start, line, end)?;
+                Ok(Some(line))
+            }
             Err(e) => {
-                let line = e.position().map_or(0, |p| self.lines.line_at(p.byte()));
+                let start = e.position().map(csv::Position::byte);
+                let line = start.map_or(0, |b| self.lines.line_at(b));
+                // A record with too few fields may be the work of a quote that swallowed the
+                // rest of the file, or many lines: report the quote, which is the cause.
+                if let Some(start) = start {
+                    self.check_quotes(start, line)?;
+                }
                 Err(csv_error(self.path, line, e))
             }
         }
+    }
+
+    /// Checks the record of bytes `start..end` starting on `line`: its length, the lines it
+    /// spans, and (for the last record) a quote still open at the end of the file.
+    fn check(&mut self, start: u64, line: u64, end: u64) -> Result<(), DataError> {
+        let bytes = end.saturating_sub(start);
+        // The line of the record's last byte before its terminator: `end` is past the LF (or,
+        // after a CR, at the LF that follows it), or at the end of the file.
+        let last_line = self.lines.line_before(end.saturating_sub(1));
+        let at_eof = usize::try_from(end).map_or(true, |e| e >= self.text.len());
+        let too_long = bytes > self.limits.max_record_bytes;
+        if too_long || at_eof || last_line.saturating_sub(line) >= self.limits.max_record_lines {
+            // A stray quote is the likelier cause of a long record: report it if it is one.
+            self.check_quotes(start, line)?;
+        }
+        if too_long {
+            return Err(DataError::RecordTooLong {
+                path: self.path.to_owned(),
+                line,
+                bytes,
+                max: self.limits.max_record_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Scans the record starting at byte `start` (on `line`) for a quote left open at the end of
+    /// the file or a quoted field spanning too many lines. Linear in the record, so only for
+    /// the last record, one already known to span too many lines, or an error path.
+    fn check_quotes(&self, start: u64, line: u64) -> Result<(), DataError> {
+        let mut start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        // After a CRLF the parser places the record at the LF: start where `line` does.
+        while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        let bytes = &self.text[start..];
+        let scan = scan_quotes(bytes);
+        let line_of = |offset: usize| {
+            let newlines = bytes[..offset].iter().filter(|&&b| b == b'\n').count();
+            line.saturating_add(u64::try_from(newlines).unwrap_or(u64::MAX))
+        };
+        if let Some(open) = scan.unclosed {
+            return Err(DataError::UnterminatedQuote {
+                path: self.path.to_owned(),
+                line: line_of(open),
+            });
+        }
+        let span = bytes[..scan.end].iter().filter(|&&b| b == b'\n').count();
+        if u64::try_from(span).unwrap_or(u64::MAX) >= self.limits.max_record_lines {
+            return Err(DataError::QuoteTooLong {
+                path: self.path.to_owned(),
+                line: scan.first_multiline.map_or(line, line_of),
+                max_lines: self.limits.max_record_lines,
+            });
+        }
+        Ok(())
     }
 
     /// The current record as a [`Row`] starting on `line`.
@@ -671,6 +862,75 @@ impl<'a> Records<'a> {
             line,
             reason: "record of 4 GiB or more".to_owned(),
         })
+    }
+}
+
+/// What [`scan_quotes`] found in one record.
+#[derive(Debug, PartialEq, Eq)]
+struct QuoteScan {
+    /// Offset just past the record's content (at its terminator, or the end of the input).
+    end: usize,
+    /// Offset of the opening quote of a quoted field still open at the end of the input.
+    unclosed: Option<usize>,
+    /// Offset of the opening quote of the first quoted field that holds a line break.
+    first_multiline: Option<usize>,
+}
+
+/// Follows one CSV record from the start of `bytes` with the rules of the csv crate's default
+/// reader (RFC 4180: `"` opens a quoted field only at the start of a field, `""` inside one is a
+/// literal quote, a quote later in a field is literal; CR, LF or CRLF end a record outside
+/// quotes; leading line ends are skipped).
+fn scan_quotes(bytes: &[u8]) -> QuoteScan {
+    enum State {
+        StartRecord,
+        StartField,
+        InField,
+        /// In a quoted field opened at this offset.
+        Quoted(usize),
+        /// A quote inside a quoted field (opened at this offset): ends it, or starts `""`.
+        QuoteInQuoted(usize),
+    }
+    let mut state = State::StartRecord;
+    let mut first_multiline = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        state = match (state, b) {
+            (State::StartRecord, b'\r' | b'\n') => State::StartRecord,
+            (State::StartRecord | State::StartField, b'"') => State::Quoted(i),
+            (State::StartRecord | State::StartField | State::InField, b',') => State::StartField,
+            (State::StartField | State::InField, b'\r' | b'\n') => {
+                return QuoteScan {
+                    end: i,
+                    unclosed: None,
+                    first_multiline,
+                };
+            }
+            (State::StartRecord | State::StartField | State::InField, _) => State::InField,
+            (State::Quoted(open), b'"') => State::QuoteInQuoted(open),
+            (State::Quoted(open), b) => {
+                if b == b'\n' && first_multiline.is_none() {
+                    first_multiline = Some(open);
+                }
+                State::Quoted(open)
+            }
+            (State::QuoteInQuoted(open), b'"') => State::Quoted(open),
+            (State::QuoteInQuoted(_), b',') => State::StartField,
+            (State::QuoteInQuoted(_), b'\r' | b'\n') => {
+                return QuoteScan {
+                    end: i,
+                    unclosed: None,
+                    first_multiline,
+                };
+            }
+            (State::QuoteInQuoted(_), _) => State::InField,
+        };
+    }
+    QuoteScan {
+        end: bytes.len(),
+        unclosed: match state {
+            State::Quoted(open) => Some(open),
+            _ => None,
+        },
+        first_multiline,
     }
 }
 
@@ -691,6 +951,24 @@ impl<'a> LineCounter<'a> {
             at: 0,
             line: 1,
         }
+    }
+
+    /// The 1-based line containing byte `offset`, without skipping line ends there (for the
+    /// last byte of a record). `offset` must not be before the last one given.
+    fn line_before(&mut self, offset: u64) -> u64 {
+        let offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        if offset <= self.at {
+            return self.line;
+        }
+        let newlines = self.bytes[self.at..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line += u64::try_from(newlines).unwrap_or(u64::MAX);
+        self.at = offset;
+        self.line
     }
 
     /// The 1-based line containing byte `offset`.

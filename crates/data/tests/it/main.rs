@@ -8,6 +8,7 @@
 // helpers in `util` and the modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod hostile;
 mod keys;
 mod read;
 mod read_parquet;

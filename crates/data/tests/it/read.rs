@@ -399,25 +399,37 @@ fn header_name_is_trimmed_and_exact() {
 }
 
 #[test]
-fn missing_column_lists_headers() {
+fn missing_column_counts_headers_without_quoting_them() {
     let (_d, path) = file("m.csv", "\u{FEFF}name,phone\nA,13812345678\n");
     let err = read_table(&path, &opts("id", KeyType::IdCard)).unwrap_err();
     let DataError::MissingColumn {
         ref column,
-        ref available,
+        columns,
+        ref similar,
         ..
     } = err
     else {
         panic!("{err:?}");
     };
-    assert_eq!(column, "id");
-    assert_eq!(available, &["name", "phone"]);
+    assert_eq!((column.as_str(), columns, similar), ("id", 2, &None));
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: no column \"id\" in the header; available: \"name\", \"phone\"",
+            "{}:1: no column \"id\" in the header (2 columns)",
             path.display()
         )
+    );
+    // A header differing only in case is named: the likely typo.
+    let (_d, path) = file("m2.csv", "name,ID \nA,1\n");
+    let err = read_table(&path, &opts("id", KeyType::String)).unwrap_err();
+    assert!(
+        matches!(err, DataError::MissingColumn { ref similar, .. } if similar.as_deref() == Some("ID ")),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("(2 columns); did you mean \"ID \"?"),
+        "{err}"
     );
 }
 
@@ -481,24 +493,35 @@ fn wrong_field_count() {
 
 #[test]
 fn empty_and_header_only() {
-    let (_d, path) = file("e.csv", "");
-    let t = read_table(&path, &opts("id", KeyType::IdCard)).unwrap();
-    assert!(t.headers.is_empty() && t.rows.is_empty() && t.keys.is_empty());
-    assert_eq!(t.key_index, None);
+    // No header row at all: the key column is absent, which is an error naming the file.
+    for (name, text) in [
+        ("e.csv", ""),
+        ("bom-only.csv", "\u{FEFF}"),
+        ("blank.csv", "\r\n\n"),
+    ] {
+        let (_d, path) = file(name, text);
+        let err = read_table(&path, &opts("id", KeyType::IdCard)).unwrap_err();
+        assert!(matches!(err, DataError::NoHeader { .. }), "{name}: {err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: the file is empty: no header row, so no column \"id\"",
+                path.display()
+            )
+        );
+    }
 
-    let (_d, path) = file("bom-only.csv", "\u{FEFF}");
-    assert!(
-        read_table(&path, &opts("id", KeyType::IdCard))
-            .unwrap()
-            .rows
-            .is_empty()
-    );
-
+    // A header without records is a valid, empty table; callers refuse it if they must.
     let (_d, path) = file("h.csv", "id,name\r\n");
     let t = read_table(&path, &opts("id", KeyType::IdCard)).unwrap();
     assert_eq!(t.headers, ["id", "name"]);
-    assert!(t.rows.is_empty());
+    assert!(t.rows.is_empty() && t.is_empty());
     assert_eq!(t.summary.rows_read, 0);
+    let err = t.require_rows(&path).unwrap_err();
+    assert!(
+        matches!(err, DataError::Empty { rows_read: 0, .. }),
+        "{err:?}"
+    );
 
     assert!(matches!(
         read_table(&path, &opts("phone", KeyType::Phone)),
