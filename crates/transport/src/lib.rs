@@ -58,10 +58,14 @@
 //! so under traffic both ways the halves interleave. A `close_notify` or TCP end of stream reads
 //! as end of stream; the frame codec's lengths turn a cut-off message into
 //! [`ChannelError::Truncated`](unseen_channel::ChannelError::Truncated). Any TLS error is fatal:
-//! the read half reports it and shuts the socket down so the writer stops too. The socket's read
-//! timeout ([`Options::read_timeout`]) makes a stalled peer a
-//! [`ChannelError::Timeout`](unseen_channel::ChannelError::Timeout), and a [`ShutdownHandle`]
-//! cancels a channel from any thread by shutting the socket down.
+//! the read half reports it and shuts the socket down so the writer stops too.
+//! [`Options::read_timeout`] is a deadline per frame, not per `read`: a whole frame must arrive
+//! within it (plus its length at [`unseen_channel::MIN_FRAME_RATE`]) from when `recv` began to
+//! wait, and every socket read, including the repeated reads of a TLS record arriving byte by
+//! byte, is bounded by the time left. A stalled peer is a
+//! [`ChannelError::Timeout`](unseen_channel::ChannelError::Timeout), one that trickles a frame
+//! in is a [`ChannelError::SlowFrame`](unseen_channel::ChannelError::SlowFrame), and a
+//! [`ShutdownHandle`] cancels a channel from any thread by shutting the socket down.
 
 mod bench;
 mod duplex;
@@ -84,8 +88,9 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// How long the TLS handshake, including the partner's acceptance, may take (default 10 s).
     pub handshake_timeout: Duration,
-    /// How long a `recv` waits for data, and a write for the peer to read, before failing
-    /// (default 300 s).
+    /// How long a `recv` may take to receive one whole frame (plus the frame's length at
+    /// [`unseen_channel::MIN_FRAME_RATE`]), counted from when it began to wait, and how long a
+    /// socket write may wait for the peer to read (default 300 s).
     pub read_timeout: Duration,
     /// Idle time before TCP keep-alive probes, and the interval between them (default 30 s).
     pub keepalive: Duration,
