@@ -78,7 +78,7 @@ use std::time::Duration;
 pub use bench::{BenchReport, bench_loopback};
 pub use duplex::{ShutdownHandle, TlsChannel};
 pub(crate) use handshake::provider;
-pub use handshake::{Acceptor, connect};
+pub use handshake::{Acceptor, Handshaken, connect};
 pub use identity::{Certificate, Fingerprint, Identity, NODE_SERVER_NAME};
 
 /// Timeouts and keep-alive of a connection.
@@ -88,6 +88,9 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// How long the TLS handshake, including the partner's acceptance, may take (default 10 s).
     pub handshake_timeout: Duration,
+    /// Server side: how long a new connection may stay silent before its first bytes (the
+    /// ClientHello) arrive (default 3 s, at most `handshake_timeout`; zero: no separate wait).
+    pub hello_timeout: Duration,
     /// How long a `recv` may take to receive one whole frame (plus the frame's length at
     /// [`unseen_channel::MIN_FRAME_RATE`]), counted from when it began to wait, and how long a
     /// socket write may wait for the peer to read (default 300 s).
@@ -101,6 +104,7 @@ impl Default for Options {
         Self {
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(3),
             read_timeout: Duration::from_secs(300),
             keepalive: Duration::from_secs(30),
         }
@@ -124,10 +128,14 @@ pub enum TransportError {
     /// protocol.
     #[error("tls handshake failed: {0}")]
     Handshake(String),
+    /// The partner authenticated us but has no room for another session now (it answered
+    /// "busy" over TLS before anything was proposed): retrying later is safe.
+    #[error("the partner is busy (it serves as many sessions as it allows); retry later")]
+    Busy,
     /// A connection step did not finish in time.
     #[error("{what} did not complete within {seconds} s")]
     Timeout {
-        /// The step: `tcp connect` or `tls handshake`.
+        /// The step: `tcp connect`, `client hello` or `tls handshake`.
         what: &'static str,
         /// The timeout that expired.
         seconds: u64,

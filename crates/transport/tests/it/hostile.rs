@@ -82,7 +82,7 @@ fn silent_connection_times_out() {
         matches!(
             e,
             TransportError::Timeout {
-                what: "tls handshake",
+                what: "client hello",
                 seconds: 1
             }
         ),
