@@ -158,6 +158,14 @@ impl Acceptor {
         self.handshake(tcp, is_pinned)?.admit()
     }
 
+    /// Waits at most `opts.hello_timeout` for a new connection's first bytes (its
+    /// ClientHello), without consuming them. [`Acceptor::handshake`] does this first; a server
+    /// that ranks pending connections (those that sent nothing yet go first when room is
+    /// needed) may call it itself before, to learn when the client spoke.
+    pub fn await_hello(&self, tcp: &TcpStream) -> Result<(), TransportError> {
+        await_hello(tcp, &self.opts)
+    }
+
     /// The handshake of [`Acceptor::accept`] without the answer: the client is authenticated
     /// and pinned, and waits to learn whether it is served ([`Handshaken::admit`]) or the node
     /// is busy ([`Handshaken::refuse_busy`]).
@@ -361,21 +369,25 @@ fn await_hello(tcp: &TcpStream, opts: &Options) -> Result<(), TransportError> {
     if wait.is_zero() {
         return Ok(());
     }
+    tcp.set_nonblocking(false)?;
     tcp.set_read_timeout(Some(wait))?;
     let mut first = [0u8; 1];
-    loop {
-        return match tcp.peek(&mut first) {
-            Ok(0) => Err(TransportError::Handshake(
-                "the peer closed the connection before sending a ClientHello".into(),
-            )),
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => Err(TransportError::Timeout {
-                what: CLIENT_HELLO,
-                seconds: wait.as_secs(),
-            }),
-            Err(e) => Err(TransportError::Io(e)),
-        };
+    let peeked = loop {
+        match tcp.peek(&mut first) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other,
+        }
+    };
+    match peeked {
+        Ok(0) => Err(TransportError::Handshake(
+            "the peer closed the connection before sending a ClientHello".into(),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if is_timeout(&e) => Err(TransportError::Timeout {
+            what: CLIENT_HELLO,
+            seconds: wait.as_secs(),
+        }),
+        Err(e) => Err(TransportError::Io(e)),
     }
 }
 
@@ -403,9 +415,7 @@ impl Failure {
                 what: HANDSHAKE,
                 seconds: opts.handshake_timeout.as_secs(),
             },
-            Failure::Closed => TransportError::Handshake(
-                "the peer closed the connection during the TLS handshake".into(),
-            ),
+            Failure::Closed => TransportError::Closed,
             Failure::Busy => TransportError::Busy,
             Failure::Tls(e) => TransportError::Handshake(e.to_string()),
         }

@@ -132,6 +132,10 @@ pub enum TransportError {
     /// "busy" over TLS before anything was proposed): retrying later is safe.
     #[error("the partner is busy (it serves as many sessions as it allows); retry later")]
     Busy,
+    /// The peer closed the connection during the TLS handshake (an overloaded server sheds
+    /// pending handshakes this way; retrying later is safe).
+    #[error("the peer closed the connection during the tls handshake")]
+    Closed,
     /// A connection step did not finish in time.
     #[error("{what} did not complete within {seconds} s")]
     Timeout {
@@ -155,4 +159,25 @@ pub enum TransportError {
     /// An impossible state; please report it.
     #[error("internal error in unseen-transport (please report): {0}")]
     Internal(String),
+}
+
+impl TransportError {
+    /// Whether [`connect`] failed in a way a later attempt may not: the partner said it is
+    /// busy, or the connection was closed or reset before the session was established (a
+    /// server shedding load). Such a failure happened before anything was sent over the
+    /// session, so retrying cannot run anything twice. Refusals (pins), timeouts and a
+    /// refused TCP connection are not transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransportError::Busy | TransportError::Closed => true,
+            TransportError::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
 }
