@@ -146,7 +146,7 @@ fn jobs_get_through_while_the_partner_port_is_flooded_with_idle_connections() {
     let ends = wait_all(&p.a, &ids, Duration::from_secs(25));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let opened = flood.join().unwrap();
-    assert!(opened >= 100, "the flood opened only {opened} connections");
+    assert!(opened > 80, "the flood opened only {opened} connections");
     for (state, reason) in &ends {
         assert_eq!(*state, JobState::Succeeded, "{reason:?}");
     }
