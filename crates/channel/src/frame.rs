@@ -1,6 +1,7 @@
 //! The frame header and its codec.
 
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use crate::ChannelError;
 
@@ -9,6 +10,50 @@ pub const FRAME_HEADER_LEN: usize = 8;
 
 /// Absolute upper bound on one payload, whatever a step allows (64 MiB).
 pub const MAX_FRAME_LEN: usize = 64 << 20;
+
+/// The slowest transfer a frame deadline tolerates on top of its base time, in bytes per
+/// second: a frame of `len` payload bytes must arrive within `timeout + len / MIN_FRAME_RATE`
+/// of the moment its first byte was awaited (64 KiB/s, so a 64 MiB frame gets 17 more minutes,
+/// a 2 MiB frame 32 more seconds).
+pub const MIN_FRAME_RATE: u64 = 64 << 10;
+
+/// A byte source for the frame decoder whose blocking reads can be bounded by a deadline.
+///
+/// The decoder calls [`FrameRead::set_deadline`] before every `read` of a frame, so that no
+/// read, and no wait inside one (a TLS record arriving byte by byte), lasts past the frame's
+/// deadline. A source that cannot block (an in-memory pipe) may ignore it.
+pub trait FrameRead: Read + Send {
+    /// No blocking read that follows may wait past `deadline`; one that would fails with
+    /// `ErrorKind::TimedOut` (or `WouldBlock`, as a socket timeout does).
+    fn set_deadline(&mut self, deadline: Instant) -> std::io::Result<()>;
+}
+
+/// The deadline of the frame being read.
+#[derive(Clone, Copy)]
+struct Clock {
+    start: Instant,
+    limit: Duration,
+}
+
+impl Clock {
+    fn deadline(&self) -> Instant {
+        self.start + self.limit
+    }
+
+    /// The error for a frame that was not complete in time, `received` of `expected` bytes in.
+    fn expired(&self, received: u64, expected: u64) -> ChannelError {
+        let seconds = self.limit.as_secs();
+        if received == 0 {
+            ChannelError::Timeout { seconds }
+        } else {
+            ChannelError::SlowFrame {
+                seconds,
+                received,
+                expected,
+            }
+        }
+    }
+}
 
 /// Identifies a message: which protocol, which version of it, which step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,14 +111,23 @@ pub(crate) fn encode_prefix(
 }
 
 /// Reads one frame, checking header and length before allocating the payload.
-pub(crate) fn read_frame<R: Read>(
+///
+/// With a `timeout`, the whole frame must arrive within `timeout` (plus its length at
+/// [`MIN_FRAME_RATE`]) from now, however the peer spreads its bytes: a deadline per frame, not
+/// per `read`, so a peer dripping one byte just inside each read timeout is cut off.
+pub(crate) fn read_frame<R: FrameRead + ?Sized>(
     r: &mut R,
     expect: Header,
     max_len: usize,
-    timeout_secs: Option<u64>,
+    timeout: Option<Duration>,
 ) -> Result<Vec<u8>, ChannelError> {
+    let mut clock = timeout.map(|limit| Clock {
+        start: Instant::now(),
+        limit,
+    });
     let mut prefix = [0u8; FRAME_HEADER_LEN];
-    let got = read_full(r, &mut prefix, timeout_secs)?;
+    let header_len = FRAME_HEADER_LEN as u64;
+    let got = read_full(r, &mut prefix, clock.as_ref(), 0, header_len)?;
     if got == 0 {
         return Err(ChannelError::Closed { expected: expect });
     }
@@ -103,10 +157,14 @@ pub(crate) fn read_frame<R: Read>(
             max: max as u64,
         });
     }
+    if let Some(c) = &mut clock {
+        c.limit += Duration::from_secs(u64::from(len) / MIN_FRAME_RATE);
+    }
     // `len <= max <= MAX_FRAME_LEN` fits in usize on every supported target.
     let len = len as usize;
     let mut payload = vec![0u8; len];
-    let got = read_full(r, &mut payload, timeout_secs)?;
+    let expected = header_len + len as u64;
+    let got = read_full(r, &mut payload, clock.as_ref(), header_len, expected)?;
     if got < len {
         return Err(ChannelError::Truncated {
             received: (FRAME_HEADER_LEN + got) as u64,
@@ -116,30 +174,47 @@ pub(crate) fn read_frame<R: Read>(
     Ok(payload)
 }
 
-/// Fills `buf` unless EOF comes first; returns the number of bytes read.
-fn read_full<R: Read>(
+/// Fills `buf` unless EOF comes first; returns the number of bytes read. `before` bytes of the
+/// frame (of `expected`) came earlier; `clock` bounds the whole frame.
+fn read_full<R: FrameRead + ?Sized>(
     r: &mut R,
     buf: &mut [u8],
-    timeout_secs: Option<u64>,
+    clock: Option<&Clock>,
+    before: u64,
+    expected: u64,
 ) -> Result<usize, ChannelError> {
     let mut off = 0;
     while off < buf.len() {
+        if let Some(c) = clock {
+            let deadline = c.deadline();
+            if Instant::now() >= deadline {
+                return Err(c.expired(before + off as u64, expected));
+            }
+            match r.set_deadline(deadline) {
+                Ok(()) => {}
+                Err(e) if is_timeout(&e) => return Err(c.expired(before + off as u64, expected)),
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
+        }
         match r.read(&mut buf[off..]) {
             Ok(0) => break,
             Ok(n) => off += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ChannelError::Timeout {
-                    seconds: timeout_secs.unwrap_or(0),
+            Err(e) if is_timeout(&e) => {
+                return Err(match clock {
+                    Some(c) => c.expired(before + off as u64, expected),
+                    None => ChannelError::Timeout { seconds: 0 },
                 });
             }
             Err(e) => return Err(ChannelError::Io(e)),
         }
     }
     Ok(off)
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }

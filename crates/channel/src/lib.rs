@@ -27,7 +27,7 @@ mod memory;
 mod stream;
 pub mod tcp;
 
-pub use frame::{FRAME_HEADER_LEN, Header, MAX_FRAME_LEN};
+pub use frame::{FRAME_HEADER_LEN, FrameRead, Header, MAX_FRAME_LEN, MIN_FRAME_RATE};
 pub use memory::duplex;
 pub use stream::{StreamChannel, Tamper, TamperHook};
 
@@ -121,6 +121,21 @@ pub enum ChannelError {
     Timeout {
         /// The timeout that expired.
         seconds: u64,
+    },
+    /// A message began to arrive but was not complete by its deadline (the read timeout plus
+    /// its length at [`MIN_FRAME_RATE`], counted from when its first byte was awaited): the peer
+    /// is sending too slowly, e.g. one byte at a time.
+    #[error(
+        "peer sent only {received} of {expected} bytes of a message within {seconds} s \
+         (a whole message must arrive within the read timeout)"
+    )]
+    SlowFrame {
+        /// The deadline of this message, in seconds.
+        seconds: u64,
+        /// Bytes of the frame (header included) that arrived in time.
+        received: u64,
+        /// Bytes known to be due: the header, or the whole frame once its header arrived.
+        expected: u64,
     },
     /// No peer connected to our listening socket in time.
     #[error("no peer connected within {seconds} s")]

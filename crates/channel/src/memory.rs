@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::sync::mpsc::{Receiver, Sender};
 
-use crate::StreamChannel;
+use crate::{FrameRead, StreamChannel};
 
 /// Two connected channels. Bytes written by one are read by the other through the same frame codec
 /// as TCP, so tests exercise the real decoder.
@@ -43,6 +43,13 @@ impl PipeReader {
             buf: Vec::new(),
             pos: 0,
         }
+    }
+}
+
+impl FrameRead for PipeReader {
+    fn set_deadline(&mut self, _: std::time::Instant) -> std::io::Result<()> {
+        // In-memory channels have no frame timeout (`StreamChannel::direct`).
+        Ok(())
     }
 }
 

@@ -1,12 +1,13 @@
 //! [`StreamChannel`]: the frame codec over any byte stream.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::frame::{encode_prefix, read_frame};
-use crate::{Channel, ChannelError, Header, Stats};
+use crate::{Channel, ChannelError, FrameRead, Header, Stats};
 
 /// What a test's tampering hook does with an outgoing message (see [`StreamChannel::with_tamper`]).
 #[derive(Debug)]
@@ -47,11 +48,11 @@ enum Dir {
 
 /// The frame codec over a reader and a writer, counting bytes and rounds.
 pub struct StreamChannel {
-    reader: Box<dyn Read + Send>,
+    reader: Box<dyn FrameRead>,
     writer: Writer,
     stats: Stats,
     last: Option<Dir>,
-    timeout_secs: Option<u64>,
+    frame_timeout: Option<Duration>,
     tamper: Option<TamperHook>,
 }
 
@@ -66,17 +67,21 @@ impl core::fmt::Debug for StreamChannel {
 impl StreamChannel {
     /// A channel whose writes go directly to `writer` (use only when writes cannot block for
     /// long, e.g. in-memory pipes).
-    pub fn direct(reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>) -> Self {
+    pub fn direct(reader: Box<dyn FrameRead>, writer: Box<dyn Write + Send>) -> Self {
         Self::new(reader, Writer::Direct(writer), None)
     }
 
     /// A channel whose writes are performed by a background thread fed through a queue of at most
     /// `queue_frames` frames, so `send` never waits for the peer to read unless the queue is full.
+    ///
+    /// With a `frame_timeout`, each received frame must arrive whole within it (plus its length
+    /// at [`crate::MIN_FRAME_RATE`]) from when `recv` began to wait for it, else `recv` fails
+    /// with [`ChannelError::Timeout`] (nothing came) or [`ChannelError::SlowFrame`].
     pub fn threaded(
-        reader: Box<dyn Read + Send>,
+        reader: Box<dyn FrameRead>,
         writer: Box<dyn Write + Send>,
         queue_frames: usize,
-        timeout_secs: Option<u64>,
+        frame_timeout: Option<Duration>,
     ) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(queue_frames.max(1));
         let (flush_tx, flush_rx) = std::sync::mpsc::sync_channel::<()>(1);
@@ -98,16 +103,16 @@ impl StreamChannel {
             },
             None => Writer::Closed,
         };
-        Self::new(reader, writer, timeout_secs)
+        Self::new(reader, writer, frame_timeout)
     }
 
-    fn new(reader: Box<dyn Read + Send>, writer: Writer, timeout_secs: Option<u64>) -> Self {
+    fn new(reader: Box<dyn FrameRead>, writer: Writer, frame_timeout: Option<Duration>) -> Self {
         Self {
             reader,
             writer,
             stats: Stats::default(),
             last: None,
-            timeout_secs,
+            frame_timeout,
             tamper: None,
         }
     }
@@ -197,7 +202,7 @@ impl Channel for StreamChannel {
     }
 
     fn recv(&mut self, expect: Header, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        let payload = read_frame(&mut self.reader, expect, max_len, self.timeout_secs)?;
+        let payload = read_frame(&mut *self.reader, expect, max_len, self.frame_timeout)?;
         self.note(Dir::Received);
         self.stats.bytes_received += (crate::FRAME_HEADER_LEN + payload.len()) as u64;
         self.stats.messages_received += 1;

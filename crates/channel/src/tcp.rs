@@ -1,10 +1,10 @@
 //! Plain TCP channels, for loopback use by the CLI until mutual TLS (`unseen-transport`) lands.
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::{ChannelError, StreamChannel};
+use crate::{ChannelError, FrameRead, StreamChannel};
 
 /// Frames the writer thread may hold before `send` waits.
 pub const SEND_QUEUE_FRAMES: usize = 32;
@@ -16,7 +16,9 @@ const BUF_BYTES: usize = 1 << 20;
 pub struct TcpOptions {
     /// How long `connect` keeps retrying while the listener is not up yet.
     pub connect_timeout: Duration,
-    /// How long a `recv` waits for bytes before failing with [`ChannelError::Timeout`].
+    /// How long a `recv` waits for a whole frame (plus its length at
+    /// [`crate::MIN_FRAME_RATE`]) before failing with [`ChannelError::Timeout`] or
+    /// [`ChannelError::SlowFrame`].
     pub read_timeout: Duration,
 }
 
@@ -87,9 +89,30 @@ pub fn from_stream(s: TcpStream, opts: TcpOptions) -> Result<StreamChannel, Chan
     s.set_write_timeout(Some(opts.read_timeout))?;
     let w = s.try_clone()?;
     Ok(StreamChannel::threaded(
-        Box::new(BufReader::with_capacity(BUF_BYTES, s)),
+        Box::new(SocketReader(BufReader::with_capacity(BUF_BYTES, s))),
         Box::new(BufWriter::with_capacity(BUF_BYTES, w)),
         SEND_QUEUE_FRAMES,
-        Some(opts.read_timeout.as_secs()),
+        Some(opts.read_timeout),
     ))
+}
+
+/// A buffered socket whose read timeout follows the frame deadline.
+struct SocketReader(BufReader<TcpStream>);
+
+impl Read for SocketReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl FrameRead for SocketReader {
+    fn set_deadline(&mut self, deadline: Instant) -> std::io::Result<()> {
+        // A `BufReader` read makes at most one read of the socket, so bounding each socket read
+        // by the time left bounds the frame.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.0.get_ref().set_read_timeout(Some(left))
+    }
 }

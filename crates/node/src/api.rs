@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use unseen_store::AuditEvent;
 
 use crate::jobs::{self, SubmitRequest};
 use crate::node::Node;
@@ -147,10 +146,21 @@ async fn auth(
     tracing::warn!(method = %req.method(), %path, "API request without a valid token");
     let audit_node = Arc::clone(&node);
     let method = req.method().to_string();
+    let source = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(
+            || "unknown".to_owned(),
+            |c| crate::admission::Source::of(c.0.ip()).to_string(),
+        );
+    // Rate-limited: one record per source and interval, with a count (crate::refusals).
     let _ = tokio::task::spawn_blocking(move || {
-        let mut e = AuditEvent::new("api", "api.unauthorized", "refused");
-        e.params = json!({ "method": method, "path": path });
-        audit_node.audit(&e);
+        audit_node.audit_refusal(
+            "api",
+            "api.unauthorized",
+            &source,
+            json!({ "method": method, "path": path }),
+        );
     })
     .await;
     (

@@ -1,18 +1,20 @@
 //! `unseen node run`: the daemon. Partners on the mutual-TLS port, local users on the HTTP API.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use unseen_transport::Acceptor;
 
 use crate::NodeError;
+use crate::admission::{HandshakeSlot, Handshakes, Limits, Source};
 use crate::dir::NodeDir;
 use crate::jobs;
 use crate::node::Node;
 
-/// Partner connections served at once; more are closed at once (a flood must not exhaust
-/// threads).
+/// Sessions with authenticated partners served at once; one more is answered "busy" over TLS
+/// (the partner retries). Connections still in the handshake have their own pool
+/// ([`crate::admission`]).
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// Runs the node in the foreground until SIGINT or SIGTERM.
@@ -53,10 +55,22 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
         node.config.transport_options(),
     )?);
 
+    // Aggregated refusal counts are written when their interval has passed, even if no
+    // further refusal comes.
+    let flush_node = Arc::clone(&node);
+    std::thread::Builder::new()
+        .name("refusals".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(crate::refusals::INTERVAL / 4);
+                flush_node.flush_refusals(false);
+            }
+        })
+        .map_err(|e| NodeError::Internal(format!("cannot start the audit flusher: {e}")))?;
     let accept_node = Arc::clone(&node);
     std::thread::Builder::new()
         .name("partners".into())
-        .spawn(move || accept_loop(&accept_node, &acceptor, &partners))
+        .spawn(move || serve_partners(&accept_node, &acceptor, &partners, Limits::default()))
         .map_err(|e| NodeError::Internal(format!("cannot start the listener thread: {e}")))?;
 
     tracing::info!(
@@ -75,6 +89,8 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(api)
             .map_err(|e| NodeError::Internal(format!("API socket: {e}")))?;
+        // The peer address names the source of refused requests (crate::refusals).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -82,6 +98,7 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
     })?;
     tracing::info!("stopping: closing running jobs' connections");
     drop(lock);
+    node.flush_refusals(true);
     node.stop_all_jobs();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while std::time::Instant::now() < deadline && !node.running().is_empty() {
@@ -108,8 +125,19 @@ async fn shutdown_signal() {
     }
 }
 
-fn accept_loop(node: &Arc<Node>, acceptor: &Arc<Acceptor>, listener: &TcpListener) {
-    let active = Arc::new(AtomicUsize::new(0));
+/// Serves partner connections on `listener` until it fails for good: each connection gets a
+/// thread that runs the TLS handshake in the handshake pool, then (authenticated and pinned)
+/// a session in the session pool, or the answer "busy" when that is full. See
+/// [`crate::admission`] for the pools and why a flood of strangers cannot take the sessions
+/// partners need.
+pub fn serve_partners(
+    node: &Arc<Node>,
+    acceptor: &Arc<Acceptor>,
+    listener: &TcpListener,
+    limits: Limits,
+) {
+    let handshakes = Arc::new(Handshakes::new(limits));
+    let sessions = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let tcp = match stream {
             Ok(s) => s,
@@ -119,22 +147,68 @@ fn accept_loop(node: &Arc<Node>, acceptor: &Arc<Acceptor>, listener: &TcpListene
                 continue;
             }
         };
-        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::SeqCst);
-            tracing::warn!("too many partner connections; closing a new one");
+        let (Ok(peer), Ok(handle)) = (tcp.peer_addr(), tcp.try_clone()) else {
             continue;
+        };
+        let (slot, evicted) = handshakes.enter(Source::of(peer.ip()), handle);
+        if evicted > 0 {
+            node.counters
+                .handshakes_shed
+                .fetch_add(evicted as u64, Ordering::Relaxed);
+            tracing::debug!(evicted, source = %Source::of(peer.ip()), "handshake pool full: closed the oldest pending connections");
         }
         let node = Arc::clone(node);
         let acceptor = Arc::clone(acceptor);
-        let guard = Arc::clone(&active);
+        let sessions = Arc::clone(&sessions);
         let spawned = std::thread::Builder::new()
             .name("partner-conn".into())
-            .spawn(move || {
-                jobs::serve_connection(&node, &acceptor, tcp);
-                guard.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            active.fetch_sub(1, Ordering::SeqCst);
+            .spawn(move || serve_one(&node, &acceptor, tcp, slot, &sessions, limits.sessions));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a thread for a partner connection");
         }
     }
+}
+
+fn serve_one(
+    node: &Arc<Node>,
+    acceptor: &Acceptor,
+    tcp: TcpStream,
+    slot: HandshakeSlot,
+    sessions: &AtomicUsize,
+    max_sessions: usize,
+) {
+    if let Err(err) = acceptor.await_hello(&tcp) {
+        node.counters
+            .handshake_failed
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(error = %err, "a connection sent no client hello");
+        return;
+    }
+    slot.spoke();
+    let authenticated = jobs::authenticate(node, acceptor, tcp);
+    // Out of the handshake pool, whatever the outcome.
+    drop(slot);
+    let Some(pending) = authenticated else {
+        return;
+    };
+    if sessions.fetch_add(1, Ordering::SeqCst) >= max_sessions {
+        sessions.fetch_sub(1, Ordering::SeqCst);
+        node.counters.busy.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            max_sessions,
+            "all partner sessions are taken; told a partner to retry later"
+        );
+        let _ = pending.refuse_busy();
+        return;
+    }
+    match pending.admit() {
+        Ok(ch) => jobs::serve_session(node, ch),
+        Err(err) => {
+            node.counters
+                .handshake_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "a partner connection failed at its acceptance");
+        }
+    }
+    sessions.fetch_sub(1, Ordering::SeqCst);
 }

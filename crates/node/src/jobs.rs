@@ -16,7 +16,7 @@ use unseen_psi::{Params, Progress};
 use unseen_store::{
     AuditEvent, Dataset, Finish, Job, JobState, NewJob, Partner, PirGrant, Role, StoreError,
 };
-use unseen_transport::{Acceptor, Fingerprint, TlsChannel, TransportError};
+use unseen_transport::{Acceptor, Fingerprint, Handshaken, TlsChannel, TransportError};
 
 use crate::control::{self, Algorithm, Curve, Decision, Done, JobSpec, Propose, PsiMode, Tuning};
 use crate::fl_job::{self, Columns, ModelMeta, Side, StoredModel};
@@ -497,7 +497,13 @@ fn initiate(
         ))
     })?;
     let opts = node.config.transport_options();
-    let mut ch = unseen_transport::connect(addr, node.identity(), &pin, &opts).map_err(|e| {
+    // At most MAX_OUTGOING_PER_PARTNER of our jobs talk to one partner at once; the rest wait
+    // here (still `proposed`, cancellable), held until this job ends.
+    let _session = node
+        .outgoing
+        .acquire(&partner.name, cancel)
+        .map_err(|reason| fail(format!("partner {}: {reason}", partner.name)))?;
+    let mut ch = connect_patiently(node, &job.id, addr, &pin, &opts, cancel).map_err(|e| {
         fail(format!(
             "cannot open a mutual TLS connection to partner {} at {addr}: {e}",
             partner.name
@@ -542,6 +548,42 @@ fn initiate(
             .map_err(|e| fail(e.to_string()))?;
     }
     execute(node, job, &mut ch, work, spec, true, &partner.name)
+}
+
+/// Connects to the partner, retrying with exponential backoff (250 ms doubling to 5 s, with
+/// jitter) for up to [`crate::admission::CONNECT_RETRY_FOR`] while the failure is transient:
+/// the partner answered "busy", or closed or reset the connection during the handshake (a
+/// responder shedding load). Nothing was proposed yet, so a retry cannot run a job twice.
+fn connect_patiently(
+    node: &Node,
+    job_id: &str,
+    addr: std::net::SocketAddr,
+    pin: &Fingerprint,
+    opts: &unseen_transport::Options,
+    cancel: &AtomicBool,
+) -> Result<TlsChannel, TransportError> {
+    let give_up = Instant::now() + crate::admission::CONNECT_RETRY_FOR;
+    // Jitter from the job id (random), so jobs refused together do not retry together.
+    let seed = u64::from_str_radix(job_id.get(..8).unwrap_or("0"), 16).unwrap_or(0);
+    let mut delay = Duration::from_millis(250);
+    for attempt in 0u64.. {
+        let e = match unseen_transport::connect(addr, node.identity(), pin, opts) {
+            Ok(ch) => return Ok(ch),
+            Err(e) => e,
+        };
+        let jitter = delay.mul_f64(0.5 * (((seed >> (attempt % 56)) & 0xff) as f64 / 255.0));
+        let wait = delay + jitter;
+        if !e.is_transient() || Instant::now() + wait >= give_up || cancel.load(Ordering::SeqCst) {
+            return Err(e);
+        }
+        tracing::info!(job = %job_id, attempt = attempt + 1, error = %e, "partner connection failed transiently; retrying");
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !cancel.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+    Err(TransportError::Internal("retry loop ended".into()))
 }
 
 /// Runs the accepted job's protocol on `ch`, writes the output (pending until both nodes report
@@ -1116,35 +1158,67 @@ fn finish(
 }
 
 /// Serves one partner connection: TLS handshake (pinned), proposal, policy decision, run.
+/// (The daemon runs the same steps through its admission pools, [`crate::daemon::serve_partners`].)
 pub fn serve_connection(node: &Arc<Node>, acceptor: &Acceptor, tcp: TcpStream) {
-    let remote = tcp
-        .peer_addr()
-        .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
+    let Some(pending) = authenticate(node, acceptor, tcp) else {
+        return;
+    };
+    match pending.admit() {
+        Ok(ch) => serve_session(node, ch),
+        Err(err) => {
+            node.counters
+                .handshake_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "a partner connection failed at its acceptance");
+        }
+    }
+}
+
+/// The TLS handshake of a partner connection (pinned certificate), its failure counted and a
+/// refusal audited; `None` when it failed.
+pub(crate) fn authenticate(
+    node: &Arc<Node>,
+    acceptor: &Acceptor,
+    tcp: TcpStream,
+) -> Option<Handshaken> {
+    let peer = tcp.peer_addr().ok();
+    let remote = peer.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     let pinned = |fp: &Fingerprint| {
         matches!(
             node.store().partner_by_fingerprint(&fp.to_string()),
             Ok(Some(_))
         )
     };
-    let mut ch = match acceptor.accept(tcp, &pinned) {
-        Ok(ch) => ch,
+    match acceptor.handshake(tcp, &pinned) {
+        Ok(pending) => Some(pending),
         Err(TransportError::PeerNotPinned { presented }) => {
             node.counters.tls_refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%remote, fingerprint = %presented, "refused a connection: certificate not pinned for any partner");
-            let mut e = AuditEvent::new("network", "tls.refused", "refused");
-            e.params =
-                serde_json::json!({ "remote": remote, "fingerprint": presented.to_string() });
-            node.audit(&e);
-            return;
+            // Rate-limited: one record per source and interval, with a count.
+            let source = peer.map_or_else(
+                || "unknown".to_owned(),
+                |a| crate::admission::Source::of(a.ip()).to_string(),
+            );
+            node.audit_refusal(
+                "network",
+                "tls.refused",
+                &source,
+                serde_json::json!({ "remote": remote, "fingerprint": presented.to_string() }),
+            );
+            None
         }
         Err(err) => {
             node.counters
                 .handshake_failed
                 .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%remote, error = %err, "a connection failed before the TLS handshake completed");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Serves an admitted session with an authenticated partner: proposal, policy decision, run.
+pub(crate) fn serve_session(node: &Arc<Node>, mut ch: TlsChannel) {
     node.counters.connections.fetch_add(1, Ordering::Relaxed);
     let partner = match node.store().partner_by_fingerprint(&ch.peer().to_string()) {
         Ok(Some(p)) => p,

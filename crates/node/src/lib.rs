@@ -7,6 +7,7 @@
 //! [`jobs`]. Local users reach the node through the CLI (which opens the directory directly for
 //! registries and audit) and the HTTP API ([`api`]) of the daemon ([`daemon`]).
 
+pub mod admission;
 pub mod api;
 pub mod audit_key;
 pub mod client;
@@ -23,6 +24,7 @@ pub mod ops;
 pub mod pir_job;
 pub mod policy;
 pub mod psi_job;
+pub mod refusals;
 pub mod score;
 
 pub use dir::{Config, NodeDir};

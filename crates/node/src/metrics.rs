@@ -77,6 +77,18 @@ pub fn render(m: &JobMetrics, c: &Counters) -> String {
     );
     counter(
         &mut s,
+        "unseen_handshakes_shed_total",
+        "Pending handshakes closed to make room for newer connections (handshake pool full).",
+        c.handshakes_shed.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut s,
+        "unseen_partner_busy_total",
+        "Authenticated partners told to retry later because every session was taken.",
+        c.busy.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut s,
         "unseen_partner_connections_total",
         "Authenticated partner connections accepted.",
         c.connections.load(Ordering::Relaxed),

@@ -29,6 +29,11 @@ pub struct Node {
     pub pir_tables: crate::pir_job::TableCache,
     /// Dataset rows indexed by key for score sessions (as the host).
     pub score_rows: crate::score::RowCache,
+    /// This node's sessions with each partner as the initiator, and the queue before them.
+    pub(crate) outgoing: crate::admission::Outgoing,
+    /// Refusals (unpinned certificates, API requests without a valid token) being aggregated
+    /// for the audit log.
+    refusals: crate::refusals::Refusals,
 }
 
 impl std::fmt::Debug for Node {
@@ -50,6 +55,10 @@ pub struct Counters {
     pub handshake_failed: AtomicU64,
     /// Partner connections accepted.
     pub connections: AtomicU64,
+    /// Pending handshakes closed to make room for newer connections (handshake pool full).
+    pub handshakes_shed: AtomicU64,
+    /// Authenticated partners told "busy" because every session was taken.
+    pub busy: AtomicU64,
     /// Applicants scored as a model's guest (successful score sessions).
     pub scored: AtomicU64,
     /// Score sessions served as a model's host (successful).
@@ -86,6 +95,8 @@ impl Node {
             counters: Counters::default(),
             pir_tables: crate::pir_job::TableCache::default(),
             score_rows: crate::score::RowCache::default(),
+            outgoing: crate::admission::Outgoing::default(),
+            refusals: crate::refusals::Refusals::default(),
         }))
     }
 
@@ -116,6 +127,29 @@ impl Node {
     pub fn audit(&self, e: &AuditEvent) {
         if let Err(err) = self.store().audit_append(e) {
             tracing::error!(action = %e.action, error = %err, "cannot append to the audit log");
+        }
+    }
+
+    /// Audits a refusal of `action` from `source` at a bounded rate: the first from a source
+    /// in an interval at once, the rest as one record with their count when the interval has
+    /// passed ([`crate::refusals`]). `detail` is a JSON object of short strings.
+    pub fn audit_refusal(
+        &self,
+        actor: &'static str,
+        action: &'static str,
+        source: &str,
+        detail: serde_json::Value,
+    ) {
+        for e in self.refusals.note(actor, action, source, detail) {
+            self.audit(&e);
+        }
+    }
+
+    /// Writes the aggregated refusal counts whose interval has passed, or all of them with
+    /// `all` (at shutdown), so no count is lost.
+    pub fn flush_refusals(&self, all: bool) {
+        for e in self.refusals.take_due(all) {
+            self.audit(&e);
         }
     }
 

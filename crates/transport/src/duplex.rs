@@ -6,8 +6,9 @@ use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use unseen_channel::{Channel, ChannelError, Header, Stats, StreamChannel, TamperHook};
+use unseen_channel::{Channel, ChannelError, FrameRead, Header, Stats, StreamChannel, TamperHook};
 
 use crate::{Fingerprint, Options};
 
@@ -62,6 +63,30 @@ struct TlsReader {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    /// The deadline of the frame being read (see [`FrameRead`]): every socket read, including
+    /// the repeated ones while a TLS record trickles in, waits at most until then.
+    deadline: Option<Instant>,
+}
+
+impl FrameRead for TlsReader {
+    fn set_deadline(&mut self, deadline: Instant) -> io::Result<()> {
+        self.deadline = Some(deadline);
+        Ok(())
+    }
+}
+
+impl TlsReader {
+    /// Bounds the next socket read by the frame's deadline.
+    fn arm_timeout(&self) -> io::Result<()> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.link.tcp.set_read_timeout(Some(left))
+    }
 }
 
 impl Read for TlsReader {
@@ -134,6 +159,7 @@ impl Read for TlsReader {
                 return Err(Link::shut_error());
             }
             // Block on the socket without holding the lock, so the writer keeps going.
+            self.arm_timeout()?;
             let n = match (&self.link.tcp).read(&mut self.buf) {
                 Ok(n) => n,
                 Err(e) if self.link.locally_shut() => {
@@ -160,6 +186,8 @@ struct TlsWriter {
     link: Arc<Link>,
     /// TLS records drained from rustls under the lock, written to the socket without it.
     records: Vec<u8>,
+    /// How long one batch of records may take to be written (the read timeout).
+    write_timeout: Duration,
 }
 
 impl TlsWriter {
@@ -184,12 +212,11 @@ impl TlsWriter {
             taken
         };
         if !self.records.is_empty() {
-            (&self.link.tcp).write_all(&self.records).map_err(|e| {
-                match self.link.locally_shut() {
+            self.send_records()
+                .map_err(|e| match self.link.locally_shut() {
                     true => Link::shut_error(),
                     false => e,
-                }
-            })?;
+                })?;
         }
         if taken == 0 && !plain.is_empty() {
             return Err(io::Error::new(
@@ -198,6 +225,34 @@ impl TlsWriter {
             ));
         }
         Ok(taken)
+    }
+}
+
+impl TlsWriter {
+    /// Writes the drained records (at most about [`WRITE_BYTES`]) to the socket, all within the
+    /// write timeout plus their length at [`unseen_channel::MIN_FRAME_RATE`]: a deadline for the
+    /// batch, not per `write`, so a peer that reads one byte at a time cannot hold us forever.
+    fn send_records(&self) -> io::Result<()> {
+        let allowance = self.records.len() as u64 / unseen_channel::MIN_FRAME_RATE;
+        let deadline = Instant::now() + self.write_timeout + Duration::from_secs(allowance);
+        let mut rest = &self.records[..];
+        while !rest.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the partner reads too slowly: a batch of records was not taken in time",
+                ));
+            }
+            self.link.tcp.set_write_timeout(Some(left))?;
+            match (&self.link.tcp).write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -289,16 +344,18 @@ impl TlsChannel {
             buf: vec![0u8; READ_BYTES].into_boxed_slice(),
             start: 0,
             end: 0,
+            deadline: None,
         };
         let writer = TlsWriter {
             link: Arc::clone(&link),
             records: Vec::with_capacity(WRITE_BYTES + (WRITE_BYTES >> 6)),
+            write_timeout: opts.read_timeout,
         };
         let inner = StreamChannel::threaded(
             Box::new(reader),
             Box::new(BufWriter::with_capacity(PLAINTEXT_BUFFER_BYTES, writer)),
             SEND_QUEUE_FRAMES,
-            Some(opts.read_timeout.as_secs()),
+            Some(opts.read_timeout),
         );
         Ok(Self {
             inner,

@@ -27,7 +27,13 @@ use crate::{Fingerprint, Identity, NODE_SERVER_NAME, Options, TlsChannel, Transp
 /// Also names the transport version.
 pub(crate) const ACCEPTED: [u8; 8] = *b"unseen/1";
 
+/// Sent instead of [`ACCEPTED`] by a server that authenticated the client but has no room for
+/// another session now ([`Handshaken::refuse_busy`]): nothing was proposed yet, so the client
+/// may retry later ([`TransportError::Busy`]).
+pub(crate) const BUSY: [u8; 8] = *b"unseen/b";
+
 const HANDSHAKE: &str = "tls handshake";
+const CLIENT_HELLO: &str = "client hello";
 
 /// Connects to a partner at `addr` whose certificate has fingerprint `peer`, authenticating with
 /// `identity`.
@@ -92,6 +98,7 @@ pub fn connect(
                     identity.fingerprint()
                 ))
             }
+            Failure::Busy => TransportError::Busy,
             Failure::Closed if !conn.is_handshaking() => TransportError::Handshake(
                 "the partner closed the connection after the handshake without accepting it".into(),
             ),
@@ -148,9 +155,33 @@ impl Acceptor {
         tcp: TcpStream,
         is_pinned: &dyn Fn(&Fingerprint) -> bool,
     ) -> Result<TlsChannel, TransportError> {
+        self.handshake(tcp, is_pinned)?.admit()
+    }
+
+    /// Waits at most `opts.hello_timeout` for a new connection's first bytes (its
+    /// ClientHello), without consuming them. [`Acceptor::handshake`] does this first; a server
+    /// that ranks pending connections (those that sent nothing yet go first when room is
+    /// needed) may call it itself before, to learn when the client spoke.
+    pub fn await_hello(&self, tcp: &TcpStream) -> Result<(), TransportError> {
+        await_hello(tcp, &self.opts)
+    }
+
+    /// The handshake of [`Acceptor::accept`] without the answer: the client is authenticated
+    /// and pinned, and waits to learn whether it is served ([`Handshaken::admit`]) or the node
+    /// is busy ([`Handshaken::refuse_busy`]).
+    ///
+    /// The client's first bytes (its ClientHello) must come within `opts.hello_timeout`, and
+    /// the whole handshake within `opts.handshake_timeout`; a connection that sends nothing
+    /// fails with [`TransportError::Timeout`] naming `client hello`.
+    pub fn handshake(
+        &self,
+        tcp: TcpStream,
+        is_pinned: &dyn Fn(&Fingerprint) -> bool,
+    ) -> Result<Handshaken, TransportError> {
         let opts = self.opts;
         configure(&tcp, &opts)?;
         let deadline = Instant::now() + opts.handshake_timeout;
+        await_hello(&tcp, &opts)?;
 
         let (events_tx, events) = sync_channel::<Event>(2);
         let (answer, answers_rx) = sync_channel::<bool>(1);
@@ -223,7 +254,7 @@ impl Acceptor {
             // Whatever the helper saw after we shut its socket down, the cause is the deadline.
             return Err(Failure::Timeout.into_error(&opts));
         }
-        let mut conn = match outcome {
+        let conn = match outcome {
             Ok(conn) => conn,
             Err(Failure::Tls(rustls::Error::InvalidCertificate(_)))
                 if matches!(asked, Some((_, false))) =>
@@ -263,9 +294,100 @@ impl Acceptor {
             }
         };
 
+        Ok(Handshaken {
+            conn,
+            tcp,
+            peer,
+            opts,
+            deadline,
+        })
+    }
+}
+
+/// A client that finished the TLS handshake with a pinned certificate and waits for the
+/// server's answer: served ([`Handshaken::admit`]) or busy ([`Handshaken::refuse_busy`]).
+/// Dropping it closes the connection, which the client reports as a refusal.
+pub struct Handshaken {
+    conn: ServerConnection,
+    tcp: TcpStream,
+    peer: Fingerprint,
+    opts: Options,
+    deadline: Instant,
+}
+
+impl core::fmt::Debug for Handshaken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Handshaken")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handshaken {
+    /// The fingerprint of the client's (pinned, proven) certificate.
+    pub fn peer(&self) -> Fingerprint {
+        self.peer
+    }
+
+    /// Serves the client: sends the acceptance marker and returns the channel.
+    pub fn admit(self) -> Result<TlsChannel, TransportError> {
+        let Self {
+            mut conn,
+            tcp,
+            peer,
+            opts,
+            deadline,
+        } = self;
         conn.writer().write_all(&ACCEPTED)?;
         flush_tls(&mut conn, &tcp, deadline).map_err(|e| e.into_error(&opts))?;
         Ok(TlsChannel::new(Connection::Server(conn), tcp, peer, &opts)?)
+    }
+
+    /// Tells the client that we have no room for its session now, over TLS, and closes the
+    /// connection cleanly; its `connect` fails with [`TransportError::Busy`] and it may retry.
+    pub fn refuse_busy(self) -> Result<(), TransportError> {
+        let Self {
+            mut conn,
+            tcp,
+            opts,
+            deadline,
+            ..
+        } = self;
+        conn.writer().write_all(&BUSY)?;
+        conn.send_close_notify();
+        flush_tls(&mut conn, &tcp, deadline).map_err(|e| e.into_error(&opts))?;
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        Ok(())
+    }
+}
+
+/// Waits at most `opts.hello_timeout` for the client's first bytes, so that a connection that
+/// sends nothing (a port scan, a flood of idle sockets) is dropped long before the handshake
+/// deadline. Real clients send their ClientHello at once.
+fn await_hello(tcp: &TcpStream, opts: &Options) -> Result<(), TransportError> {
+    let wait = opts.hello_timeout.min(opts.handshake_timeout);
+    if wait.is_zero() {
+        return Ok(());
+    }
+    tcp.set_nonblocking(false)?;
+    tcp.set_read_timeout(Some(wait))?;
+    let mut first = [0u8; 1];
+    let peeked = loop {
+        match tcp.peek(&mut first) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other,
+        }
+    };
+    match peeked {
+        Ok(0) => Err(TransportError::Handshake(
+            "the peer closed the connection before sending a ClientHello".into(),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if is_timeout(&e) => Err(TransportError::Timeout {
+            what: CLIENT_HELLO,
+            seconds: wait.as_secs(),
+        }),
+        Err(e) => Err(TransportError::Io(e)),
     }
 }
 
@@ -276,6 +398,8 @@ pub(crate) enum Failure {
     Timeout,
     /// The peer closed the connection.
     Closed,
+    /// The server authenticated us but is busy ([`BUSY`]).
+    Busy,
     Tls(rustls::Error),
 }
 
@@ -291,9 +415,8 @@ impl Failure {
                 what: HANDSHAKE,
                 seconds: opts.handshake_timeout.as_secs(),
             },
-            Failure::Closed => TransportError::Handshake(
-                "the peer closed the connection during the TLS handshake".into(),
-            ),
+            Failure::Closed => TransportError::Closed,
+            Failure::Busy => TransportError::Busy,
             Failure::Tls(e) => TransportError::Handshake(e.to_string()),
         }
     }
@@ -398,6 +521,9 @@ fn read_accepted<D>(
         }
         read_once(conn, tcp, deadline)?;
         flush_tls(conn, tcp, deadline)?;
+    }
+    if got == BUSY {
+        return Err(Failure::Busy);
     }
     if got != ACCEPTED {
         return Err(Failure::Tls(rustls::Error::General(

@@ -58,10 +58,14 @@
 //! so under traffic both ways the halves interleave. A `close_notify` or TCP end of stream reads
 //! as end of stream; the frame codec's lengths turn a cut-off message into
 //! [`ChannelError::Truncated`](unseen_channel::ChannelError::Truncated). Any TLS error is fatal:
-//! the read half reports it and shuts the socket down so the writer stops too. The socket's read
-//! timeout ([`Options::read_timeout`]) makes a stalled peer a
-//! [`ChannelError::Timeout`](unseen_channel::ChannelError::Timeout), and a [`ShutdownHandle`]
-//! cancels a channel from any thread by shutting the socket down.
+//! the read half reports it and shuts the socket down so the writer stops too.
+//! [`Options::read_timeout`] is a deadline per frame, not per `read`: a whole frame must arrive
+//! within it (plus its length at [`unseen_channel::MIN_FRAME_RATE`]) from when `recv` began to
+//! wait, and every socket read, including the repeated reads of a TLS record arriving byte by
+//! byte, is bounded by the time left. A stalled peer is a
+//! [`ChannelError::Timeout`](unseen_channel::ChannelError::Timeout), one that trickles a frame
+//! in is a [`ChannelError::SlowFrame`](unseen_channel::ChannelError::SlowFrame), and a
+//! [`ShutdownHandle`] cancels a channel from any thread by shutting the socket down.
 
 mod bench;
 mod duplex;
@@ -74,7 +78,7 @@ use std::time::Duration;
 pub use bench::{BenchReport, bench_loopback};
 pub use duplex::{ShutdownHandle, TlsChannel};
 pub(crate) use handshake::provider;
-pub use handshake::{Acceptor, connect};
+pub use handshake::{Acceptor, Handshaken, connect};
 pub use identity::{Certificate, Fingerprint, Identity, NODE_SERVER_NAME};
 
 /// Timeouts and keep-alive of a connection.
@@ -84,8 +88,12 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// How long the TLS handshake, including the partner's acceptance, may take (default 10 s).
     pub handshake_timeout: Duration,
-    /// How long a `recv` waits for data, and a write for the peer to read, before failing
-    /// (default 300 s).
+    /// Server side: how long a new connection may stay silent before its first bytes (the
+    /// ClientHello) arrive (default 3 s, at most `handshake_timeout`; zero: no separate wait).
+    pub hello_timeout: Duration,
+    /// How long a `recv` may take to receive one whole frame (plus the frame's length at
+    /// [`unseen_channel::MIN_FRAME_RATE`]), counted from when it began to wait, and how long a
+    /// socket write may wait for the peer to read (default 300 s).
     pub read_timeout: Duration,
     /// Idle time before TCP keep-alive probes, and the interval between them (default 30 s).
     pub keepalive: Duration,
@@ -96,6 +104,7 @@ impl Default for Options {
         Self {
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(3),
             read_timeout: Duration::from_secs(300),
             keepalive: Duration::from_secs(30),
         }
@@ -119,10 +128,18 @@ pub enum TransportError {
     /// protocol.
     #[error("tls handshake failed: {0}")]
     Handshake(String),
+    /// The partner authenticated us but has no room for another session now (it answered
+    /// "busy" over TLS before anything was proposed): retrying later is safe.
+    #[error("the partner is busy (it serves as many sessions as it allows); retry later")]
+    Busy,
+    /// The peer closed the connection during the TLS handshake (an overloaded server sheds
+    /// pending handshakes this way; retrying later is safe).
+    #[error("the peer closed the connection during the tls handshake")]
+    Closed,
     /// A connection step did not finish in time.
     #[error("{what} did not complete within {seconds} s")]
     Timeout {
-        /// The step: `tcp connect` or `tls handshake`.
+        /// The step: `tcp connect`, `client hello` or `tls handshake`.
         what: &'static str,
         /// The timeout that expired.
         seconds: u64,
@@ -142,4 +159,25 @@ pub enum TransportError {
     /// An impossible state; please report it.
     #[error("internal error in unseen-transport (please report): {0}")]
     Internal(String),
+}
+
+impl TransportError {
+    /// Whether [`connect`] failed in a way a later attempt may not: the partner said it is
+    /// busy, or the connection was closed or reset before the session was established (a
+    /// server shedding load). Such a failure happened before anything was sent over the
+    /// session, so retrying cannot run anything twice. Refusals (pins), timeouts and a
+    /// refused TCP connection are not transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransportError::Busy | TransportError::Closed => true,
+            TransportError::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
 }

@@ -535,8 +535,10 @@ fn api_wrong_token_is_401_and_audited() {
             );
         }
     }
+    // Audited at a bounded rate: the first refusal from this source in the interval at once,
+    // the others counted into one record when the interval passes (or at shutdown).
     let recs = n.audit_actions("api.unauthorized");
-    assert_eq!(recs.len(), before + 2 * wrong.len(), "{recs:#?}");
+    assert!(!recs.is_empty() && recs.len() <= before + 1, "{recs:#?}");
     let all = serde_json::to_string(&n.audit(None)).unwrap();
     assert!(!all.contains(&token), "audit holds the token");
     assert!(

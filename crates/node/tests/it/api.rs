@@ -72,12 +72,20 @@ fn wrong_or_missing_token_is_401_without_detail_and_audited() {
         let (status, body) = call(&f.node, "GET", "/v1/partners", Some(&good), None).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     });
+    // Refusals are audited at a bounded rate: the first at once, the others counted and
+    // written as one record when the interval passes (here: flushed as at shutdown).
+    f.node.flush_refusals(true);
     let records = f.node.store().audit_records(None).unwrap();
     let refused: Vec<_> = records
         .iter()
         .filter(|r| r.action == "api.unauthorized")
         .collect();
-    assert_eq!(refused.len(), 4);
+    assert_eq!(refused.len(), 2);
+    let total: u64 = refused
+        .iter()
+        .map(|r| r.params["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 4);
     for r in refused {
         assert!(!r.params.to_string().contains(&good));
     }
@@ -85,6 +93,37 @@ fn wrong_or_missing_token_is_401_without_detail_and_audited() {
         f.node.store().audit_verify().unwrap(),
         unseen_store::AuditReport::Intact { .. }
     ));
+}
+
+/// A flood of unauthenticated requests used to append one signed audit record each; now one
+/// record per source and interval, and the count is kept (written at the latest at shutdown).
+#[test]
+fn unauthorized_flood_does_not_grow_the_audit_log() {
+    let f = node("bank-a");
+    let before = f.node.store().audit_records(None).unwrap().len();
+    rt().block_on(async {
+        for _ in 0..200 {
+            let (status, _) = call(&f.node, "GET", "/v1/jobs", Some("wrong"), None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    });
+    let during = f.node.store().audit_records(None).unwrap().len() - before;
+    assert!(during <= 2, "{during} audit records for 200 refusals");
+    f.node.flush_refusals(true);
+    let records = f.node.store().audit_records(None).unwrap();
+    let total: u64 = records
+        .iter()
+        .filter(|r| r.action == "api.unauthorized")
+        .map(|r| r.params["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 200, "every refusal is counted");
+    assert_eq!(
+        f.node
+            .counters
+            .api_unauthorized
+            .load(std::sync::atomic::Ordering::Relaxed),
+        200
+    );
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! Node tests without sockets: the HTTP API's router, the policy table, registry validation.
+//! Node tests: the HTTP API's router (without a socket), the policy table, registry validation,
+//! and two nodes in one process over mutual TLS on 127.0.0.1 (`partners`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod api;
 mod audit;
+mod partners;
 mod pir;
 mod policy;
 mod util;

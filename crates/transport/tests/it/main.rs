@@ -1,6 +1,7 @@
 //! Integration tests of unseen-transport: real sockets on 127.0.0.1, real TLS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admission;
 mod bench;
 mod hostile;
 mod identity;
