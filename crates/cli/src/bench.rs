@@ -50,6 +50,11 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
     let (lrole, lrev) = role(a.mode, Side::Listener);
     let (drole, drev) = role(a.mode, Side::Dialer);
     let curve = a.curve;
+    // Generated ID-card numbers; both parties are this process, so no limit on either.
+    let key_type = unseen_data::KeyType::IdCard;
+    let max = unseen_psi::MAX_ITEMS;
+    let lparams = unseen_node::psi_job::params(lrev, key_type, max)?;
+    let dparams = unseen_node::psi_job::params(drev, key_type, max)?;
     let start = Instant::now();
     let (rl, rd) = std::thread::scope(|s| {
         let y = &y;
@@ -62,7 +67,7 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
                 curve,
                 lrole,
                 y,
-                unseen_psi::Params::new(lrev),
+                lparams,
                 &|_| {},
             )
         });
@@ -73,7 +78,7 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
                 curve,
                 drole,
                 x,
-                unseen_psi::Params::new(drev),
+                dparams,
                 &|_| {},
             )
         });
