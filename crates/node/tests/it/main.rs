@@ -5,4 +5,5 @@ mod api;
 mod audit;
 mod pir;
 mod policy;
+mod psi_jobs;
 mod util;
