@@ -853,9 +853,10 @@ fn ctl(step: u8) -> Header {
     Header::new(0x0100, 1, step)
 }
 
-/// An ECDH-PSI message header (docs/protocols/ecdh-psi.md).
+/// An ECDH-PSI message header (docs/protocols/ecdh-psi.md; version 2 since the hello carries
+/// the key type).
 fn psi(step: u8) -> Header {
-    Header::new(0x0001, 1, step)
+    Header::new(0x0001, 2, step)
 }
 
 /// Writes `bytes` to a fresh TCP connection to `addr`, then waits (bounded) for the node to close
@@ -1156,7 +1157,8 @@ fn hostile_network_leaves_node_up() {
         (
             "oversize chunk prefix",
             Box::new(move |h: &[u8]| {
-                let mut raw = unseen_testkit::raw_frame(psi(1), 15, &leader_hello(h, 8));
+                let hello = leader_hello(h, 8);
+                let mut raw = unseen_testkit::raw_frame(psi(1), hello.len() as u32, &hello);
                 raw.extend(unseen_testkit::raw_frame(psi(2), 1 << 31, &[]));
                 (vec![(psi(1), vec![])], Some(Tamper::Raw(raw)))
             }),
@@ -1176,7 +1178,7 @@ fn hostile_network_leaves_node_up() {
         ch.send(ctl(1), serde_json::to_vec(&prop).unwrap()).unwrap();
         let d: Value = serde_json::from_slice(&ch.recv(ctl(2), 1 << 16).unwrap()).unwrap();
         assert_eq!(d["accepted"], true, "{what}: {d}");
-        let a_hello = ch.recv(psi(1), 15).unwrap();
+        let a_hello = ch.recv(psi(1), 56).unwrap();
         let (frames, tamper) = attack(&a_hello);
         let mut ch = match tamper {
             Some(t) => {
@@ -1207,6 +1209,35 @@ fn hostile_network_leaves_node_up() {
         );
         assert!(p.a.outputs().is_empty(), "{what}: {:?}", p.a.outputs());
         p.a.assert_healthy(what);
+    }
+
+    // Issue 13 item 12: mallory's proposal says its dataset holds 5 rows, its hello announces 8:
+    // A refuses at the hello, naming both numbers (and A's decision tells its own count).
+    {
+        let job_id = format!("{:032x}", 0xbad0 + 100);
+        let opts = unseen_transport::Options {
+            read_timeout: 30 * SEC,
+            ..unseen_transport::Options::default()
+        };
+        let mut ch = unseen_transport::connect(a_addr, &mallory, &a_fp, &opts).unwrap();
+        let prop = serde_json::json!({
+            "job_id": job_id, "dataset": "customers", "initiator_dataset": "loot",
+            "spec": {"kind": "psi", "mode": "both", "curve": "ristretto255"}, "rows": 5
+        });
+        ch.send(ctl(1), serde_json::to_vec(&prop).unwrap()).unwrap();
+        let d: Value = serde_json::from_slice(&ch.recv(ctl(2), 1 << 16).unwrap()).unwrap();
+        assert_eq!((&d["accepted"], &d["rows"]), (&serde_json::json!(true), &serde_json::json!(100)), "{d}");
+        let a_hello = ch.recv(psi(1), 56).unwrap();
+        ch.send(psi(1), leader_hello(&a_hello, 8)).unwrap();
+        let _ = ch.flush();
+        let j = p.a.wait_final(&job_id, 20 * SEC);
+        drop(ch);
+        assert_eq!(j["state"], "failed", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("peer announced 8 items, at most 5 allowed"),
+            "{reason}"
+        );
     }
 
     // A real partner still gets a correct job from A, and into A while strangers hold idle
