@@ -62,25 +62,11 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
         let listener = &listener;
         let tl = s.spawn(move || -> anyhow::Result<_> {
             let mut ch = tcp::accept(listener, opts, std::time::Duration::from_secs(60))?;
-            run_role(
-                &mut ch,
-                curve,
-                lrole,
-                y,
-                lparams,
-                &|_| {},
-            )
+            run_role(&mut ch, curve, lrole, y, lparams, &|_| {})
         });
         let td = s.spawn(move || -> anyhow::Result<_> {
             let mut ch = tcp::connect(addr, opts)?;
-            run_role(
-                &mut ch,
-                curve,
-                drole,
-                x,
-                dparams,
-                &|_| {},
-            )
+            run_role(&mut ch, curve, drole, x, dparams, &|_| {})
         });
         (tl.join(), td.join())
     });

@@ -252,16 +252,9 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
     };
     let pb = crate::progress::bar("psi");
     let proto_start = Instant::now();
-    let out = run_role(
-        &mut ch,
-        a.curve,
-        leader,
-        &table.keys,
-        params,
-        &|p| {
-            crate::progress::update(&pb, p);
-        },
-    )?;
+    let out = run_role(&mut ch, a.curve, leader, &table.keys, params, &|p| {
+        crate::progress::update(&pb, p);
+    })?;
     pb.finish_and_clear();
     let proto_s = proto_start.elapsed().as_secs_f64();
     drop(ch);

@@ -172,7 +172,10 @@ pub fn submit(
     // A PSI-aligned job on a dataset with no rows is refused here, before the partner hears of
     // it; the keys read now are the ones the PSI runs on (no second read) and their count goes
     // into the proposal, so the partner caps what this node may announce.
-    let keys = if matches!(spec, JobSpec::Psi { .. } | JobSpec::Train { aligned: false, .. }) {
+    let keys = if matches!(
+        spec,
+        JobSpec::Psi { .. } | JobSpec::Train { aligned: false, .. }
+    ) {
         let d = node
             .store()
             .dataset(&req.dataset)?
@@ -343,7 +346,12 @@ pub fn predict(
     let rows = if input.aligned {
         None
     } else {
-        Some(dataset_keys(&input.dataset).map_err(NodeError::Invalid)?.keys.len() as u64)
+        Some(
+            dataset_keys(&input.dataset)
+                .map_err(NodeError::Invalid)?
+                .keys
+                .len() as u64,
+        )
     };
     let (partner, job) = {
         let mut store = node.store();
@@ -648,9 +656,15 @@ fn execute(
             },
             Work::PirQuery(q),
         ) if initiator => ask_pir(node, job, ch, partner, q, curve, reveal_bucket, &pending),
-        (JobSpec::Train { .. }, Work::TrainGuest { dataset, label }) if initiator => {
-            train(node, job, ch, spec, dataset, Some(label), (partner, peer_limit))
-        }
+        (JobSpec::Train { .. }, Work::TrainGuest { dataset, label }) if initiator => train(
+            node,
+            job,
+            ch,
+            spec,
+            dataset,
+            Some(label),
+            (partner, peer_limit),
+        ),
         (JobSpec::Train { .. }, Work::TrainHost(dataset)) if !initiator => {
             train(node, job, ch, spec, dataset, None, (partner, peer_limit))
         }
@@ -658,7 +672,15 @@ fn execute(
             predict_guest(node, job, ch, p, (partner, peer_limit), &pending)
         }
         (JobSpec::Predict { aligned, .. }, Work::PredictHost { dataset, model }) if !initiator => {
-            predict_host(node, job, ch, dataset, model, (partner, peer_limit), aligned)
+            predict_host(
+                node,
+                job,
+                ch,
+                dataset,
+                model,
+                (partner, peer_limit),
+                aligned,
+            )
         }
         _ => Err(End::Failed(
             "internal error: the job's kind does not match this node's part; please report"
@@ -775,10 +797,9 @@ fn run_psi(
     );
     let path = std::path::Path::new(&dataset.path);
     let progress = progress_sink(node, &job.id);
-    let params =
-        psi_job::params(reveal, opts.key_type, peer_limit).map_err(|e| e.to_string())?;
+    let params = psi_job::params(reveal, opts.key_type, peer_limit).map_err(|e| e.to_string())?;
     let out = psi_job::run_role(ch, curve, leader, &table.keys, params, &progress)
-    .map_err(|e| format!("partner {partner}: {e}"))?;
+        .map_err(|e| format!("partner {partner}: {e}"))?;
     let (rows, wrote) = match (&out.intersection, out.cardinality) {
         (Some(idx), _) if psi_job::learns_rows(leader, reveal) => {
             let n = psi_job::write_rows(pending, path, &opts, table, idx)

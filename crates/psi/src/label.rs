@@ -82,7 +82,10 @@ mod tests {
         assert_eq!(KeyLabel::new("id-card").unwrap().as_str(), "id-card");
         assert_eq!(KeyLabel::new(&"a".repeat(32)).unwrap().as_bytes().len(), 32);
         for bad in ["", "ID-CARD", "id card", "é", &"a".repeat(33)] {
-            assert!(matches!(KeyLabel::new(bad), Err(PsiError::Local(_))), "{bad}");
+            assert!(
+                matches!(KeyLabel::new(bad), Err(PsiError::Local(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -1226,7 +1226,11 @@ fn hostile_network_leaves_node_up() {
         });
         ch.send(ctl(1), serde_json::to_vec(&prop).unwrap()).unwrap();
         let d: Value = serde_json::from_slice(&ch.recv(ctl(2), 1 << 16).unwrap()).unwrap();
-        assert_eq!((&d["accepted"], &d["rows"]), (&serde_json::json!(true), &serde_json::json!(100)), "{d}");
+        assert_eq!(
+            (&d["accepted"], &d["rows"]),
+            (&serde_json::json!(true), &serde_json::json!(100)),
+            "{d}"
+        );
         let a_hello = ch.recv(psi(1), 56).unwrap();
         ch.send(psi(1), leader_hello(&a_hello, 8)).unwrap();
         let _ = ch.flush();

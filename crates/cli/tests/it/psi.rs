@@ -491,8 +491,26 @@ fn hello_disagreements_fail_both_sides() {
         _d, fa, fb, oa, ob, ..
     } = Case::new(100, false);
     let (l, r) = pair(
-        &["-i", s(&fb), "-k", "id", "--key-type", "id-card", "-o", s(&ob)],
-        &["-i", s(&fa), "-k", "id", "--key-type", "string", "-o", s(&oa)],
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "string",
+            "-o",
+            s(&oa),
+        ],
     );
     let (le, re) = (
         String::from_utf8_lossy(&l.stderr),
@@ -511,7 +529,16 @@ fn hello_disagreements_fail_both_sides() {
     assert!(!oa.exists() && !ob.exists());
     // Issue 13 item 12: a peer over --max-peer-items fails both sides at the hello.
     let (l, r) = pair(
-        &["-i", s(&fb), "-k", "id", "-o", s(&ob), "--max-peer-items", "99"],
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "-o",
+            s(&ob),
+            "--max-peer-items",
+            "99",
+        ],
         &["-i", s(&fa), "-k", "id", "-o", s(&oa)],
     );
     let (le, re) = (
@@ -520,8 +547,14 @@ fn hello_disagreements_fail_both_sides() {
     );
     assert_eq!(l.status.code(), Some(1), "{le}");
     assert_eq!(r.status.code(), Some(1), "{re}");
-    assert!(le.contains("peer announced 100 items, at most 99 allowed"), "{le}");
-    assert!(re.contains("this side has 100 items, the partner accepts at most 99"), "{re}");
+    assert!(
+        le.contains("peer announced 100 items, at most 99 allowed"),
+        "{le}"
+    );
+    assert!(
+        re.contains("this side has 100 items, the partner accepts at most 99"),
+        "{re}"
+    );
     assert!(!oa.exists() && !ob.exists());
 }
 
@@ -583,7 +616,10 @@ fn outputs_and_empty_inputs_are_checked_before_the_peer() {
     }
     let o = run(&header_only, &out, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("has no data rows") && err.contains("--allow-empty"), "{err}");
+    assert!(
+        err.contains("has no data rows") && err.contains("--allow-empty"),
+        "{err}"
+    );
     // With --allow-empty the run goes on to the peer.
     let o = run(&header_only, &out, &["--allow-empty"]);
     let err = String::from_utf8_lossy(&o.stderr);

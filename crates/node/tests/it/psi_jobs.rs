@@ -79,7 +79,10 @@ fn a_dataset_without_rows_is_refused_at_submission() {
         let (f, _other) = bank_with(Some(text));
         for kind in ["psi", "train"] {
             let err = jobs::submit(&f.node, "test", &req(kind), None).unwrap_err();
-            assert!(matches!(err, NodeError::Invalid(_)), "{kind} {text:?}: {err:?}");
+            assert!(
+                matches!(err, NodeError::Invalid(_)),
+                "{kind} {text:?}: {err:?}"
+            );
             assert_eq!(err.status(), 400);
             let msg = err.to_string();
             // The 0-byte file may be refused by the reader (no key column) before the count.

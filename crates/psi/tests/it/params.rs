@@ -125,10 +125,7 @@ fn a_peer_claiming_our_key_type_still_matches_nothing() {
         |ch| run_follower::<Ristretto255, _, _, _>(ch, &b, pb, &mut rng(14), &|_| {}),
         Some(hook),
     );
-    assert!(
-        matches!(f, Err(PsiError::KeyTypeMismatch { .. })),
-        "{f:?}"
-    );
+    assert!(matches!(f, Err(PsiError::KeyTypeMismatch { .. })), "{f:?}");
     // The leader either sees the follower's connection end or, had it run on, no match: it
     // must never report common items.
     if let Ok(out) = l {
@@ -144,7 +141,10 @@ fn hash_domain_holds_curve_mode_and_key_type() {
         b"UNSEEN-V02-ECDH-PSI-ristretto255_XMD:SHA-512_R255MAP_RO_-both-id-card"
     );
     let s = hash_dst(CurveId::Sm2, Reveal::Cardinality, &label("phone"));
-    assert_eq!(s, b"UNSEEN-V02-ECDH-PSI-SM2_XMD:SM3_SSWU_RO_-cardinality-phone");
+    assert_eq!(
+        s,
+        b"UNSEEN-V02-ECDH-PSI-SM2_XMD:SM3_SSWU_RO_-cardinality-phone"
+    );
     let x = b"11010119900101123X";
     let other = hash_dst(CurveId::Ristretto255, Reveal::Both, &label("string"));
     let enc = |dst: &[u8]| {
