@@ -180,7 +180,7 @@ pub fn submit(
             .store()
             .dataset(&req.dataset)?
             .ok_or_else(|| not_found("dataset", &req.dataset))?;
-        Some(dataset_keys(&d).map_err(NodeError::Invalid)?)
+        Some(dataset_keys(&d).map_err(|(_, r)| NodeError::Invalid(r))?)
     } else {
         None
     };
@@ -348,7 +348,7 @@ pub fn predict(
     } else {
         Some(
             dataset_keys(&input.dataset)
-                .map_err(NodeError::Invalid)?
+                .map_err(|(_, r)| NodeError::Invalid(r))?
                 .keys
                 .len() as u64,
         )
@@ -829,19 +829,25 @@ fn run_psi(
 /// The keys of `dataset` as a job aligned by PSI reads them (keys only, first row of a repeated
 /// key kept), refused when there are none: a job on an empty dataset would tell the partner
 /// this node's size and nobody anything.
-fn dataset_keys(dataset: &Dataset) -> Result<unseen_data::Table, String> {
+///
+/// `Err((empty, reason))`: `empty` tells an empty dataset (a reason the partner may be told)
+/// from one that cannot be read (whose reason names this node's file and stays here).
+fn dataset_keys(dataset: &Dataset) -> Result<unseen_data::Table, (bool, String)> {
     let opts = psi_job::key_pass(
-        ops::read_options(dataset).map_err(|e| e.to_string())?,
+        ops::read_options(dataset).map_err(|e| (false, e.to_string()))?,
         false,
     );
     let table = unseen_data::read_table(std::path::Path::new(&dataset.path), &opts)
-        .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
+        .map_err(|e| (false, format!("dataset {}: {e}", dataset.name)))?;
     if table.keys.is_empty() {
         let s = &table.summary;
-        return Err(format!(
-            "dataset {} has no rows ({} read, {} skipped as invalid); a job on it would find \
+        return Err((
+            true,
+            format!(
+                "dataset {} has no rows ({} read, {} skipped as invalid); a job on it would find \
              nothing",
-            dataset.name, s.rows_read, s.skipped_invalid
+                dataset.name, s.rows_read, s.skipped_invalid
+            ),
         ));
     }
     Ok(table)
@@ -1340,7 +1346,17 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
                 rows = Some(t.keys.len() as u64);
                 keys = Some(Box::new(t));
             }
-            Err(reason) => return Ok(Verdict::Reject(Some(job), reason)),
+            Err((true, reason)) => return Ok(Verdict::Reject(Some(job), reason)),
+            Err((false, reason)) => {
+                tracing::warn!(job = %job.id, reason = %reason, "cannot read a job's dataset");
+                return Ok(Verdict::Reject(
+                    Some(job),
+                    format!(
+                        "dataset {:?} cannot be read on the partner's node",
+                        dataset.name
+                    ),
+                ));
+            }
         }
     }
     let work = match p.spec {

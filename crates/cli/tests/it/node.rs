@@ -494,6 +494,40 @@ fn refused_by_policy_on_either_side() {
 }
 
 #[test]
+fn an_empty_dataset_is_refused_on_either_side_before_the_protocol() {
+    // Issue 13 item 22: a header-only dataset used to run a full PSI job and succeed.
+    let mut p = Pair::new(33, 20, 5, 5);
+    p.start();
+    // The file became header-only after registration, on B: B rejects at its decision.
+    let header_b = std::fs::read_to_string(&p.db.path).unwrap();
+    let header_b = header_b.lines().next().unwrap().to_owned();
+    std::fs::write(&p.db.path, format!("{header_b}\n")).unwrap();
+    let (o, id) = p.submit(&["--wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let j = p.a.job(&id);
+    assert_eq!(j["state"], "rejected", "{j:#}");
+    let reason = j["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("dataset their_customers has no rows"),
+        "{reason}"
+    );
+    assert!(p.a.outputs().is_empty() && p.b.outputs().is_empty());
+    // On A: refused at submission (a usage error), no job recorded, B hears nothing.
+    let header_a = std::fs::read_to_string(&p.da.path).unwrap();
+    let header_a = header_a.lines().next().unwrap().to_owned();
+    std::fs::write(&p.da.path, format!("{header_a}\n")).unwrap();
+    let before = p.b.json(&["job", "list"]).as_array().unwrap().len();
+    let (o, _) = p.submit(&["--wait"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("dataset customers has no rows"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(p.b.json(&["job", "list"]).as_array().unwrap().len(), before);
+}
+
+#[test]
 fn api_wrong_token_is_401_and_audited() {
     let mut n = Node::init("bank-a");
     n.start();
