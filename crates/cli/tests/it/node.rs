@@ -528,6 +528,42 @@ fn an_empty_dataset_is_refused_on_either_side_before_the_protocol() {
 }
 
 #[test]
+fn different_key_types_fail_the_job_on_both_nodes() {
+    // Issue 13 item 14: B registers the same file read as plain strings; A reads ID numbers.
+    let mut p = Pair::new(34, 20, 5, 5);
+    let path = p.db.path.to_str().unwrap().to_owned();
+    p.b.ok(&[
+        "dataset",
+        "add",
+        "--name",
+        "as_strings",
+        "--path",
+        &path,
+        "--key",
+        &p.db.key,
+        "--key-type",
+        "string",
+    ]);
+    p.b.allow("as_strings", "bank-a", None);
+    p.start();
+    let (o, id) = p.a.submit("data-b", "customers", "as_strings", &["--wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let ja = p.a.job(&id);
+    let jb = p.b.wait_final(&id, 20 * SEC);
+    for (j, ours, theirs) in [(&ja, "id-card", "string"), (&jb, "string", "id-card")] {
+        assert_eq!(j["state"], "failed", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!(
+                "the partner reads keys as {theirs}, this side as {ours}"
+            )),
+            "{reason}"
+        );
+    }
+    assert!(p.a.outputs().is_empty() && p.b.outputs().is_empty());
+}
+
+#[test]
 fn api_wrong_token_is_401_and_audited() {
     let mut n = Node::init("bank-a");
     n.start();
