@@ -89,8 +89,10 @@ Examples (two terminals on one machine):
   unseen psi --connect 127.0.0.1:7000 -i bank.csv -k id \\
       --key-type id-card -o bank_common.csv
 
-Both sides must use the same --curve and --mode. In mode `both` each side writes its own rows of
-the common customers, sorted by key, so row i of both outputs is the same customer.
+Both sides must use the same --curve, --mode and --key-type (checked at the start: a difference
+fails both sides). In mode `both` each side writes its own rows of the common customers, sorted
+by key, so row i of both outputs is the same customer. The input and --output are checked before
+the peer is contacted: an input with no rows is refused unless --allow-empty.
 Exit codes: 0 success, 2 bad input or usage, 1 other failure.";
 
 /// Who learns what (both sides must agree).
@@ -190,6 +192,15 @@ pub(crate) struct PsiArgs {
     /// Fail on a repeated key instead of keeping its first row.
     #[arg(long)]
     pub(crate) strict_duplicates: bool,
+    /// Refuse a peer that announces more items than this, before anything is computed or
+    /// allocated for them (the comparing side keeps about 100 bytes per peer item; the default
+    /// 2^27 bounds that to about 13 GiB). At most 4294967295.
+    #[arg(long, value_name = "N", default_value_t = unseen_psi::DEFAULT_MAX_PEER_ITEMS)]
+    pub(crate) max_peer_items: u64,
+    /// Run even if the input has no rows (a header-only or empty file); by default such an input
+    /// is refused before the peer is contacted.
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
     /// Seconds to wait for the peer (to connect to --listen, or to send the next message) before
     /// failing.
     #[arg(long, value_name = "SECS", default_value_t = 300)]

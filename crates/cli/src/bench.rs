@@ -50,6 +50,11 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
     let (lrole, lrev) = role(a.mode, Side::Listener);
     let (drole, drev) = role(a.mode, Side::Dialer);
     let curve = a.curve;
+    // Generated ID-card numbers; both parties are this process, so no limit on either.
+    let key_type = unseen_data::KeyType::IdCard;
+    let max = unseen_psi::MAX_ITEMS;
+    let lparams = unseen_node::psi_job::params(lrev, key_type, max)?;
+    let dparams = unseen_node::psi_job::params(drev, key_type, max)?;
     let start = Instant::now();
     let (rl, rd) = std::thread::scope(|s| {
         let y = &y;
@@ -57,25 +62,11 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
         let listener = &listener;
         let tl = s.spawn(move || -> anyhow::Result<_> {
             let mut ch = tcp::accept(listener, opts, std::time::Duration::from_secs(60))?;
-            run_role(
-                &mut ch,
-                curve,
-                lrole,
-                y,
-                unseen_psi::Params::new(lrev),
-                &|_| {},
-            )
+            run_role(&mut ch, curve, lrole, y, lparams, &|_| {})
         });
         let td = s.spawn(move || -> anyhow::Result<_> {
             let mut ch = tcp::connect(addr, opts)?;
-            run_role(
-                &mut ch,
-                curve,
-                drole,
-                x,
-                unseen_psi::Params::new(drev),
-                &|_| {},
-            )
+            run_role(&mut ch, curve, drole, x, dparams, &|_| {})
         });
         (tl.join(), td.join())
     });

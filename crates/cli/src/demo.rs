@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use unseen_channel::duplex;
-use unseen_data::mask_key;
-use unseen_psi::{Params, PsiOutput, Reveal};
+use unseen_data::{KeyType, mask_key};
+use unseen_node::psi_job;
+use unseen_psi::{PsiOutput, Reveal};
 
 use crate::args::{Curve, DemoArgs};
 use crate::psi::run_role;
@@ -21,10 +22,11 @@ fn pair(
     reveal: Reveal,
 ) -> anyhow::Result<(PsiOutput, PsiOutput)> {
     let (mut a, mut b) = duplex();
+    // Generated ID-card numbers; both parties are in this process, so no limit on either.
+    let params = psi_job::params(reveal, KeyType::IdCard, unseen_psi::MAX_ITEMS)?;
     let (ra, rb) = std::thread::scope(|s| {
-        let ta = s.spawn(move || run_role(&mut a, curve, true, bank, Params::new(reveal), &|_| {}));
-        let tb =
-            s.spawn(move || run_role(&mut b, curve, false, partner, Params::new(reveal), &|_| {}));
+        let ta = s.spawn(move || run_role(&mut a, curve, true, bank, params, &|_| {}));
+        let tb = s.spawn(move || run_role(&mut b, curve, false, partner, params, &|_| {}));
         (ta.join(), tb.join())
     });
     let (Ok(ra), Ok(rb)) = (ra, rb) else {

@@ -285,17 +285,13 @@ fn run_predict(
         .map_err(NodeError::from)?
         .ok_or_else(|| UsageError(format!("no dataset named {dataset:?} on this node")))?;
     let stored = fl_job::load_model(&dir, id).map_err(|e| UsageError(e.to_string()))?;
-    if let Some(parent) = output.parent()
-        && !parent.as_os_str().is_empty()
-        && !parent.is_dir()
-    {
-        return Err(UsageError(format!(
-            "--output {}: directory {} does not exist",
-            output.display(),
-            parent.display()
-        ))
-        .into());
-    }
+    // Before the partner is contacted: the scores or report must be writable where asked.
+    crate::psi::check_output(
+        &output,
+        std::path::Path::new(&ds.path),
+        "--output",
+        "dataset",
+    )?;
     let node = Node::open(&dir)?;
     let pb = crate::progress::spinner();
     pb.set_message(if report.is_some() {

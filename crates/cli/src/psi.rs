@@ -86,33 +86,95 @@ fn read_options(a: &PsiArgs) -> ReadOptions {
     psi_job::key_pass(o, a.strict_duplicates)
 }
 
-/// Checks that `out` can be written (its directory exists) and is not the input.
+/// Checks, before anyone is contacted, that `out` can be written as the atomic writer will
+/// (a temporary file in the same directory, renamed over `out`): its directory exists and takes
+/// a new file, `out` is not a directory nor anything but a regular file, and it is not the
+/// input. An existing regular file is replaced, as before.
 pub(crate) fn check_output(
     out: &Path,
     input: &Path,
     out_flag: &str,
     input_flag: &str,
 ) -> anyhow::Result<()> {
+    let shown = out.display();
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
         return Err(usage(format!(
-            "{out_flag} {}: directory {} does not exist",
-            out.display(),
+            "{out_flag} {shown}: directory {} does not exist",
             dir.display()
         )));
+    }
+    if out.file_name().is_none() {
+        return Err(usage(format!(
+            "{out_flag} {shown}: not a file name (give the file to write, e.g. {}/common.csv)",
+            dir.display()
+        )));
+    }
+    match std::fs::metadata(out) {
+        Ok(m) if m.is_dir() => {
+            return Err(usage(format!(
+                "{out_flag} {shown} is a directory; give the file to write inside it, e.g. \
+                 {}",
+                out.join("common.csv").display()
+            )));
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(usage(format!(
+                "{out_flag} {shown} exists and is not a regular file; refusing to replace it"
+            )));
+        }
+        _ => {}
     }
     if let (Ok(a), Ok(b)) = (out.canonicalize(), input.canonicalize())
         && a == b
     {
         return Err(usage(format!(
-            "{out_flag} {} is the {input_flag} file; refusing to overwrite it",
-            out.display()
+            "{out_flag} {shown} is the {input_flag} file; refusing to overwrite it"
         )));
     }
+    // The writer creates a temporary file beside `out`: try that now, with a name of our own.
+    let probe = dir.join(format!(".unseen-output-check.{}.tmp", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(f) => {
+            drop(f);
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) => {
+            return Err(usage(format!(
+                "{out_flag} {shown}: cannot create a file in directory {}: {e}",
+                dir.display()
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Refuses an input with no rows (unless the user allows it) before the peer is contacted: a
+/// run on it would only tell the peer our size and the user nothing.
+pub(crate) fn check_not_empty(input: &Path, t: &Table, allow_empty: bool) -> anyhow::Result<()> {
+    if !t.keys.is_empty() || allow_empty {
+        return Ok(());
+    }
+    let s = &t.summary;
+    let why = if s.rows_read == 0 {
+        "has no data rows".to_owned()
+    } else {
+        format!(
+            "has no usable rows ({} read, {} skipped as invalid)",
+            s.rows_read, s.skipped_invalid
+        )
+    };
+    Err(usage(format!(
+        "{}: {why}; nothing to intersect (give --allow-empty to run anyway)",
+        input.display()
+    )))
 }
 
 /// Runs one role over `ch` with the group chosen at run time.
@@ -157,10 +219,21 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
         (None, false) => {}
     }
 
+    if a.max_peer_items > unseen_psi::MAX_ITEMS {
+        return Err(usage(format!(
+            "--max-peer-items {}: at most {}",
+            a.max_peer_items,
+            unseen_psi::MAX_ITEMS
+        )));
+    }
+
     // Read and validate the input before touching the network: a bad file never reaches the peer.
     let read_opts = read_options(a);
     let table = unseen_data::read_table(&a.input, &read_opts)?;
     report_input(&a.input, &table);
+    check_not_empty(&a.input, &table, a.allow_empty)?;
+    // The key type travels in the hello: a partner reading its keys otherwise fails both sides.
+    let params = psi_job::params(reveal, read_opts.key_type, a.max_peer_items)?;
 
     let opts = TcpOptions {
         connect_timeout: Duration::from_secs(a.connect_timeout),
@@ -179,16 +252,9 @@ pub(crate) fn run(a: &PsiArgs) -> anyhow::Result<ExitCode> {
     };
     let pb = crate::progress::bar("psi");
     let proto_start = Instant::now();
-    let out = run_role(
-        &mut ch,
-        a.curve,
-        leader,
-        &table.keys,
-        Params::new(reveal),
-        &|p| {
-            crate::progress::update(&pb, p);
-        },
-    )?;
+    let out = run_role(&mut ch, a.curve, leader, &table.keys, params, &|p| {
+        crate::progress::update(&pb, p);
+    })?;
     pb.finish_and_clear();
     let proto_s = proto_start.elapsed().as_secs_f64();
     drop(ch);

@@ -64,6 +64,11 @@ pub struct Propose {
     /// responder looks its row up by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Jobs whose rows are aligned by PSI: the number of keys the initiator's dataset holds as
+    /// it read it for this job (at most [`unseen_psi::MAX_ITEMS`]); the responder refuses a
+    /// PSI in which the initiator announces more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 impl std::fmt::Debug for Propose {
@@ -75,6 +80,7 @@ impl std::fmt::Debug for Propose {
             .field("initiator_dataset", &self.initiator_dataset)
             .field("spec", &self.spec)
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("rows", &self.rows)
             .finish()
     }
 }
@@ -381,6 +387,11 @@ pub struct Decision {
     /// A score session refused because the responder has no row for the applicant's key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_row: bool,
+    /// An accepted job whose rows are aligned by PSI: the number of keys the responder's
+    /// dataset holds as it read it for this job (at most [`unseen_psi::MAX_ITEMS`]); the
+    /// initiator refuses a PSI in which the responder announces more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 /// Each node's report after the protocol.
@@ -472,6 +483,16 @@ pub fn valid_job_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+fn check_rows(rows: Option<u64>) -> Result<(), String> {
+    match rows {
+        Some(n) if n > unseen_psi::MAX_ITEMS => Err(format!(
+            "a dataset of {n} rows (at most {} in a PSI)",
+            unseen_psi::MAX_ITEMS
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_reason(r: Option<&String>) -> Result<(), String> {
     match r {
         Some(r) if r.len() > MAX_REASON_LEN => Err(format!(
@@ -489,6 +510,7 @@ impl Message for Propose {
         if !valid_job_id(&self.job_id) {
             return Err("job id is not 32 lowercase hex digits".into());
         }
+        check_rows(self.rows)?;
         for n in [&self.dataset, &self.initiator_dataset] {
             unseen_store::validate_name("dataset", n).map_err(|e| e.to_string())?;
         }
@@ -538,6 +560,7 @@ impl Message for Decision {
     const NAME: &'static str = "decision";
     const STEP: u8 = STEP_DECISION;
     fn check(&self) -> Result<(), String> {
+        check_rows(self.rows)?;
         check_reason(self.reason.as_ref())
     }
 }
@@ -641,6 +664,7 @@ mod tests {
                 curve: Curve::Ristretto255,
             },
             key: None,
+            rows: Some(1000),
         }
     }
 
@@ -653,6 +677,7 @@ mod tests {
             accepted: false,
             reason: Some("no policy".into()),
             no_row: false,
+            rows: None,
         };
         send_decision(&mut b, &d).unwrap();
         assert_eq!(recv_decision(&mut a).unwrap(), d);
@@ -807,6 +832,7 @@ mod tests {
             );
         }
         let mut q = propose();
+        q.rows = None;
         q.key = Some("110101199001011234".into());
         assert!(decode::<Propose>(&serde_json::to_vec(&q).unwrap()).is_err());
         // A job proposal keeps its old shape (no key field on the wire).
@@ -819,6 +845,7 @@ mod tests {
             accepted: false,
             reason: Some("x".into()),
             no_row: true,
+            rows: None,
         };
         assert_eq!(
             decode::<Decision>(&serde_json::to_vec(&d).unwrap()).unwrap(),
@@ -847,6 +874,31 @@ mod tests {
         )
         .unwrap();
         assert!(!spec.aligned());
+    }
+
+    #[test]
+    fn dataset_rows_travel_bounded_and_are_optional() {
+        let p = propose();
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert_eq!(decode::<Propose>(&bytes).unwrap().rows, Some(1000));
+        let mut big = propose();
+        big.rows = Some(u64::from(u32::MAX) + 1);
+        let e = decode::<Propose>(&serde_json::to_vec(&big).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("4294967296 rows"), "{e}");
+        let d = Decision {
+            accepted: true,
+            reason: None,
+            no_row: false,
+            rows: Some(u64::MAX),
+        };
+        assert!(decode::<Decision>(&serde_json::to_vec(&d).unwrap()).is_err());
+        // An older message without the field still decodes.
+        assert_eq!(
+            decode::<Decision>(br#"{"accepted":true,"reason":null}"#)
+                .unwrap()
+                .rows,
+            None
+        );
     }
 
     #[test]

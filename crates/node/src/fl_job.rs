@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use unseen_channel::Channel;
 use unseen_data::{DuplicatePolicy, Table};
-use unseen_psi::{Params, Progress, Reveal};
+use unseen_psi::{Progress, Reveal};
 use unseen_store::Dataset;
 
 use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey};
@@ -76,7 +76,7 @@ pub fn align<C: Channel>(
     ch: &mut C,
     dataset: &Dataset,
     columns: &Columns,
-    initiator: bool,
+    (initiator, max_peer_items): (bool, u64),
     aligned: bool,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Aligned, String> {
@@ -91,12 +91,14 @@ pub fn align<C: Channel>(
         check_aligned(ch, &table.keys, initiator)?;
         (0..table.keys.len()).collect()
     } else {
+        let params = psi_job::params(Reveal::Both, opts.key_type, max_peer_items)
+            .map_err(|e| e.to_string())?;
         let out = psi_job::run_role(
             ch,
             Curve::Ristretto255,
             initiator,
             &table.keys,
-            Params::new(Reveal::Both),
+            params,
             progress,
         )
         .map_err(|e| format!("aligning the rows by PSI: {e}"))?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use unseen_channel::Channel;
-use unseen_psi::{Params, Progress};
+use unseen_psi::Progress;
 use unseen_store::{
     AuditEvent, Dataset, Finish, Job, JobState, NewJob, Partner, PirGrant, Role, StoreError,
 };
@@ -169,6 +169,22 @@ pub fn submit(
     rerun_of: Option<String>,
 ) -> Result<Job, NodeError> {
     let spec = req.spec()?;
+    // A PSI-aligned job on a dataset with no rows is refused here, before the partner hears of
+    // it; the keys read now are the ones the PSI runs on (no second read) and their count goes
+    // into the proposal, so the partner caps what this node may announce.
+    let keys = if matches!(
+        spec,
+        JobSpec::Psi { .. } | JobSpec::Train { aligned: false, .. }
+    ) {
+        let d = node
+            .store()
+            .dataset(&req.dataset)?
+            .ok_or_else(|| not_found("dataset", &req.dataset))?;
+        Some(dataset_keys(&d).map_err(|(_, r)| NodeError::Invalid(r))?)
+    } else {
+        None
+    };
+    let rows = keys.as_ref().map(|t| t.keys.len() as u64);
     let (partner, dataset, job) = {
         let mut store = node.store();
         let partner = store
@@ -209,14 +225,22 @@ pub fn submit(
     let spawned = std::thread::Builder::new()
         .name(format!("job-{}", &job.id[..8]))
         .spawn(move || {
-            let work = match spec {
-                JobSpec::Train { .. } => Work::TrainGuest {
+            let work = match (spec, keys) {
+                (JobSpec::Train { .. }, _) => Work::TrainGuest {
                     dataset,
                     label: label.unwrap_or_default(),
                 },
-                _ => Work::Psi(dataset),
+                // A PSI spec always has its keys (read above).
+                (_, keys) => Work::Psi(dataset, Box::new(keys.unwrap_or_default())),
             };
-            let result = initiate(&worker_node, &worker_job, &partner, &work, spec, &cancel);
+            let result = initiate(
+                &worker_node,
+                &worker_job,
+                &partner,
+                &work,
+                (spec, rows),
+                &cancel,
+            );
             finish(&worker_node, &worker_job, result, &cancel);
         });
     if let Err(e) = spawned {
@@ -288,7 +312,13 @@ pub fn query(
         store.audit_append(&job_event(actor, "job.proposed", "proposed", &job))?;
         (partner, job)
     };
-    run_here(node, &job, &partner, &Work::PirQuery(Box::new(input)), spec)
+    run_here(
+        node,
+        &job,
+        &partner,
+        &Work::PirQuery(Box::new(input)),
+        (spec, None),
+    )
 }
 
 /// Scores a dataset with a trained model from this process (`unseen predict`, `unseen
@@ -312,6 +342,16 @@ pub fn predict(
     let spec = JobSpec::Predict {
         model: meta.model_id,
         aligned: input.aligned,
+    };
+    let rows = if input.aligned {
+        None
+    } else {
+        Some(
+            dataset_keys(&input.dataset)
+                .map_err(|(_, r)| NodeError::Invalid(r))?
+                .keys
+                .len() as u64,
+        )
     };
     let (partner, job) = {
         let mut store = node.store();
@@ -342,7 +382,7 @@ pub fn predict(
         &job,
         &partner,
         &Work::PredictGuest(Box::new(input)),
-        spec,
+        (spec, rows),
     )
 }
 
@@ -354,7 +394,7 @@ fn run_here(
     job: &Job,
     partner: &Partner,
     work: &Work,
-    spec: JobSpec,
+    spec: (JobSpec, Option<u64>),
 ) -> Result<Job, NodeError> {
     tracing::info!(job = %job.id, partner = %partner.name, kind = %job.kind, "job proposed");
     let cancel = node.start_job(&job.id);
@@ -374,8 +414,9 @@ fn run_here(
 
 /// What this node brings to a job.
 enum Work {
-    /// A registered dataset to run a PSI on (either role).
-    Psi(Dataset),
+    /// A registered dataset to run a PSI on (either role), with its keys as read when the job
+    /// was submitted or accepted (checked not empty).
+    Psi(Dataset, Box<unseen_data::Table>),
     /// A published table to answer a hidden query from, and the keys granted against the
     /// partner's quota on UTC `day`.
     PirServe {
@@ -480,12 +521,14 @@ struct Outcome {
     result: serde_json::Value,
 }
 
+/// `(spec, rows)`: the job and, for a job aligned by PSI, the number of keys this node brings
+/// (sent in the proposal).
 fn initiate(
     node: &Arc<Node>,
     job: &Job,
     partner: &Partner,
     work: &Work,
-    spec: JobSpec,
+    (spec, rows): (JobSpec, Option<u64>),
     cancel: &AtomicBool,
 ) -> Result<Outcome, (End, Option<unseen_channel::Stats>)> {
     let fail = |m: String| (End::Failed(m), None);
@@ -519,6 +562,7 @@ fn initiate(
         initiator_dataset: job.dataset.clone(),
         spec,
         key: None,
+        rows,
     };
     let lost = |ch: &TlsChannel, e: &dyn std::fmt::Display| {
         (
@@ -547,7 +591,8 @@ fn initiate(
             .audit_append(&job_event(&partner.name, "job.accepted", "accepted", job))
             .map_err(|e| fail(e.to_string()))?;
     }
-    execute(node, job, &mut ch, work, spec, true, &partner.name)
+    let peer = (partner.name.as_str(), decision.rows);
+    execute(node, job, &mut ch, work, spec, true, peer)
 }
 
 /// Connects to the partner, retrying with exponential backoff (250 ms doubling to 5 s, with
@@ -587,7 +632,8 @@ fn connect_patiently(
 }
 
 /// Runs the accepted job's protocol on `ch`, writes the output (pending until both nodes report
-/// success) and returns what it produced.
+/// success) and returns what it produced. `(partner, peer_rows)`: the partner's name and the
+/// number of keys it said its dataset holds, the most its PSI may announce.
 fn execute(
     node: &Arc<Node>,
     job: &Job,
@@ -595,8 +641,12 @@ fn execute(
     work: &Work,
     spec: JobSpec,
     initiator: bool,
-    partner: &str,
+    (partner, peer_rows): (&str, Option<u64>),
 ) -> Result<Outcome, (End, Option<unseen_channel::Stats>)> {
+    // No slack: the count is of the same read of the same file the partner's PSI announces
+    // (PSI jobs), or of a read moments before it (training, prediction); a file that grew in
+    // between is a changed dataset and fails the job.
+    let peer_limit = peer_rows.unwrap_or(unseen_psi::DEFAULT_MAX_PEER_ITEMS);
     node.store()
         .transition(&job.id, JobState::Running, None)
         .map_err(|e| (End::Failed(e.to_string()), None))?;
@@ -609,8 +659,16 @@ fn execute(
     let _pending = PendingFile(pending.clone());
     // Local work that can fail tells the partner (Done{ok: false}) so it fails fast too.
     let local: Result<Produced, End> = match (spec, work) {
-        (JobSpec::Psi { mode, curve }, Work::Psi(dataset)) => run_psi(
-            node, job, ch, dataset, mode, curve, initiator, partner, &pending,
+        (JobSpec::Psi { mode, curve }, Work::Psi(dataset, keys)) => run_psi(
+            node,
+            job,
+            ch,
+            (dataset, &**keys),
+            mode,
+            curve,
+            initiator,
+            (partner, peer_limit),
+            &pending,
         )
         .map_err(End::Failed),
         (
@@ -640,17 +698,31 @@ fn execute(
             },
             Work::PirQuery(q),
         ) if initiator => ask_pir(node, job, ch, partner, q, curve, reveal_bucket, &pending),
-        (JobSpec::Train { .. }, Work::TrainGuest { dataset, label }) if initiator => {
-            train(node, job, ch, spec, dataset, Some(label), partner)
-        }
+        (JobSpec::Train { .. }, Work::TrainGuest { dataset, label }) if initiator => train(
+            node,
+            job,
+            ch,
+            spec,
+            dataset,
+            Some(label),
+            (partner, peer_limit),
+        ),
         (JobSpec::Train { .. }, Work::TrainHost(dataset)) if !initiator => {
-            train(node, job, ch, spec, dataset, None, partner)
+            train(node, job, ch, spec, dataset, None, (partner, peer_limit))
         }
         (JobSpec::Predict { .. }, Work::PredictGuest(p)) if initiator => {
-            predict_guest(node, job, ch, p, partner, &pending)
+            predict_guest(node, job, ch, p, (partner, peer_limit), &pending)
         }
         (JobSpec::Predict { aligned, .. }, Work::PredictHost { dataset, model }) if !initiator => {
-            predict_host(node, job, ch, dataset, model, partner, aligned)
+            predict_host(
+                node,
+                job,
+                ch,
+                dataset,
+                model,
+                (partner, peer_limit),
+                aligned,
+            )
         }
         _ => Err(End::Failed(
             "internal error: the job's kind does not match this node's part; please report"
@@ -753,11 +825,11 @@ fn run_psi(
     node: &Node,
     job: &Job,
     ch: &mut TlsChannel,
-    dataset: &Dataset,
+    (dataset, table): (&Dataset, &unseen_data::Table),
     mode: PsiMode,
     curve: Curve,
     initiator: bool,
-    partner: &str,
+    (partner, peer_limit): (&str, u64),
     pending: &std::path::Path,
 ) -> Result<Produced, String> {
     let (leader, reveal) = psi_job::role(mode, initiator);
@@ -766,21 +838,13 @@ fn run_psi(
         false,
     );
     let path = std::path::Path::new(&dataset.path);
-    let table = unseen_data::read_table(path, &opts)
-        .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
     let progress = progress_sink(node, &job.id);
-    let out = psi_job::run_role(
-        ch,
-        curve,
-        leader,
-        &table.keys,
-        Params::new(reveal),
-        &progress,
-    )
-    .map_err(|e| format!("partner {partner}: {e}"))?;
+    let params = psi_job::params(reveal, opts.key_type, peer_limit).map_err(|e| e.to_string())?;
+    let out = psi_job::run_role(ch, curve, leader, &table.keys, params, &progress)
+        .map_err(|e| format!("partner {partner}: {e}"))?;
     let (rows, wrote) = match (&out.intersection, out.cardinality) {
         (Some(idx), _) if psi_job::learns_rows(leader, reveal) => {
-            let n = psi_job::write_rows(pending, path, &opts, &table, idx)
+            let n = psi_job::write_rows(pending, path, &opts, table, idx)
                 .map_err(|e| format!("writing the output: {e}"))?;
             (Some(n), true)
         }
@@ -802,6 +866,33 @@ fn run_psi(
             "rows_written": rows,
         }),
     })
+}
+
+/// The keys of `dataset` as a job aligned by PSI reads them (keys only, first row of a repeated
+/// key kept), refused when there are none: a job on an empty dataset would tell the partner
+/// this node's size and nobody anything.
+///
+/// `Err((empty, reason))`: `empty` tells an empty dataset (a reason the partner may be told)
+/// from one that cannot be read (whose reason names this node's file and stays here).
+fn dataset_keys(dataset: &Dataset) -> Result<unseen_data::Table, (bool, String)> {
+    let opts = psi_job::key_pass(
+        ops::read_options(dataset).map_err(|e| (false, e.to_string()))?,
+        false,
+    );
+    let table = unseen_data::read_table(std::path::Path::new(&dataset.path), &opts)
+        .map_err(|e| (false, format!("dataset {}: {e}", dataset.name)))?;
+    if table.keys.is_empty() {
+        let s = &table.summary;
+        return Err((
+            true,
+            format!(
+                "dataset {} has no rows ({} read, {} skipped as invalid); a job on it would find \
+             nothing",
+                dataset.name, s.rows_read, s.skipped_invalid
+            ),
+        ));
+    }
+    Ok(table)
 }
 
 /// The responder of a hidden query: answers from the published table, at most the keys
@@ -896,7 +987,7 @@ fn train(
     spec: JobSpec,
     dataset: &Dataset,
     label: Option<&String>,
-    partner: &str,
+    (partner, peer_limit): (&str, u64),
 ) -> Result<Produced, End> {
     let JobSpec::Train { algorithm, .. } = spec else {
         return Err(End::Failed("internal error: not a train job".into()));
@@ -906,8 +997,15 @@ fn train(
     let columns = Columns::AllBut {
         label: label.cloned(),
     };
-    let data = fl_job::align(ch, dataset, &columns, guest, spec.aligned(), &progress)
-        .map_err(End::Failed)?;
+    let data = fl_job::align(
+        ch,
+        dataset,
+        &columns,
+        (guest, peer_limit),
+        spec.aligned(),
+        &progress,
+    )
+    .map_err(End::Failed)?;
     let trained = fl_job::train(ch, spec, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
     let meta = ModelMeta {
@@ -948,7 +1046,7 @@ fn predict_guest(
     job: &Job,
     ch: &mut TlsChannel,
     p: &PredictInput,
-    partner: &str,
+    (partner, peer_limit): (&str, u64),
     pending: &std::path::Path,
 ) -> Result<Produced, End> {
     let progress = progress_sink(node, &job.id);
@@ -962,8 +1060,15 @@ fn predict_guest(
         features: p.model.meta.features.clone(),
         label,
     };
-    let data =
-        fl_job::align(ch, &p.dataset, &columns, true, p.aligned, &progress).map_err(End::Failed)?;
+    let data = fl_job::align(
+        ch,
+        &p.dataset,
+        &columns,
+        (true, peer_limit),
+        p.aligned,
+        &progress,
+    )
+    .map_err(End::Failed)?;
     let scores = fl_job::predict(ch, &p.model, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?
         .unwrap_or_default();
@@ -1005,7 +1110,7 @@ fn predict_host(
     ch: &mut TlsChannel,
     dataset: &Dataset,
     model: &StoredModel,
-    partner: &str,
+    (partner, peer_limit): (&str, u64),
     aligned: bool,
 ) -> Result<Produced, End> {
     let progress = progress_sink(node, &job.id);
@@ -1013,8 +1118,15 @@ fn predict_host(
         features: model.meta.features.clone(),
         label: None,
     };
-    let data =
-        fl_job::align(ch, dataset, &columns, false, aligned, &progress).map_err(End::Failed)?;
+    let data = fl_job::align(
+        ch,
+        dataset,
+        &columns,
+        (false, peer_limit),
+        aligned,
+        &progress,
+    )
+    .map_err(End::Failed)?;
     fl_job::predict(ch, model, &data)
         .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
     Ok(Produced {
@@ -1245,8 +1357,8 @@ pub(crate) fn serve_session(node: &Arc<Node>, mut ch: TlsChannel) {
 
 /// The responder's decision on a proposal.
 enum Verdict {
-    /// Run it with this part.
-    Accept(Job, Work),
+    /// Run it with this part; for a job aligned by PSI, the number of keys this node brings.
+    Accept(Job, Work, Option<u64>),
     /// Refuse it (the job record, if one was made, and the reason sent to the partner).
     Reject(Option<Job>, String),
 }
@@ -1287,8 +1399,43 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
         };
         (job, dataset)
     };
+    // Jobs aligned by PSI: refuse an empty dataset on either side now, with a reason, and read
+    // the keys whose count the decision announces (a PSI job runs on this very read).
+    let mut rows = None;
+    let mut keys = None;
+    if matches!(
+        p.spec,
+        JobSpec::Psi { .. }
+            | JobSpec::Train { aligned: false, .. }
+            | JobSpec::Predict { aligned: false, .. }
+    ) {
+        if p.rows == Some(0) {
+            return Ok(Verdict::Reject(
+                Some(job),
+                "the initiator's dataset has no rows; nothing to align".into(),
+            ));
+        }
+        match dataset_keys(&dataset) {
+            Ok(t) => {
+                rows = Some(t.keys.len() as u64);
+                keys = Some(Box::new(t));
+            }
+            Err((true, reason)) => return Ok(Verdict::Reject(Some(job), reason)),
+            Err((false, reason)) => {
+                tracing::warn!(job = %job.id, reason = %reason, "cannot read a job's dataset");
+                return Ok(Verdict::Reject(
+                    Some(job),
+                    format!(
+                        "dataset {:?} cannot be read on the partner's node",
+                        dataset.name
+                    ),
+                ));
+            }
+        }
+    }
     let work = match p.spec {
-        JobSpec::Psi { .. } => Work::Psi(dataset),
+        // A PSI spec always has its keys (read above).
+        JobSpec::Psi { .. } => Work::Psi(dataset, keys.unwrap_or_default()),
         JobSpec::Train { .. } => Work::TrainHost(dataset),
         JobSpec::Score { .. } => {
             return Ok(Verdict::Reject(
@@ -1381,12 +1528,12 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
     let mut store = node.store();
     let job = store.transition(&job.id, JobState::Accepted, None)?;
     store.audit_append(&job_event("node", "job.accepted", "accepted", &job))?;
-    Ok(Verdict::Accept(job, work))
+    Ok(Verdict::Accept(job, work, rows))
 }
 
 fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose) {
     match decide(node, partner, p) {
-        Ok(Verdict::Accept(job, work)) => {
+        Ok(Verdict::Accept(job, work, rows)) => {
             tracing::info!(job = %job.id, partner = %partner.name, "accepted a job");
             let cancel = node.start_job(&job.id);
             node.set_shutdown(&job.id, ch.shutdown_handle());
@@ -1394,9 +1541,11 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                 accepted: true,
                 reason: None,
                 no_row: false,
+                rows,
             };
+            let peer = (partner.name.as_str(), p.rows);
             let result = match control::send_decision(ch, &accepted) {
-                Ok(()) => execute(node, &job, ch, &work, p.spec, false, &partner.name),
+                Ok(()) => execute(node, &job, ch, &work, p.spec, false, peer),
                 Err(e) => Err((
                     End::Failed(format!("partner {}: {e}", partner.name)),
                     Some(ch.stats()),
@@ -1424,6 +1573,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                     accepted: false,
                     reason: Some(reason),
                     no_row: false,
+                    rows: None,
                 },
             );
         }
@@ -1435,6 +1585,7 @@ fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose
                     accepted: false,
                     reason: Some("the partner's node failed to record the job".into()),
                     no_row: false,
+                    rows: None,
                 },
             );
         }

@@ -7,8 +7,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use unseen_channel::Channel;
 use unseen_crypto::{PsiGroup, Ristretto255, Sm2};
-use unseen_data::{DataError, DuplicatePolicy, ReadOptions, Table};
-use unseen_psi::{Params, Progress, PsiError, PsiOutput, Reveal, run_follower, run_leader};
+use unseen_data::{DataError, DuplicatePolicy, KeyType, ReadOptions, Table};
+use unseen_psi::{
+    KeyLabel, Params, Progress, PsiError, PsiOutput, Reveal, run_follower, run_leader,
+};
 
 use crate::control::{Curve, PsiMode};
 
@@ -21,6 +23,15 @@ pub fn role(mode: PsiMode, initiator: bool) -> (bool, Reveal) {
         PsiMode::ResponderOnly => (!initiator, Reveal::LeaderOnly),
         PsiMode::Cardinality => (initiator, Reveal::Cardinality),
     }
+}
+
+/// The protocol parameters of one side: who learns what, the key type the items were
+/// normalised with (sent in the hello and part of the hash domain, so a partner that reads its
+/// keys differently fails both sides at once) and the most items the partner may announce.
+pub fn params(reveal: Reveal, key_type: KeyType, max_peer_items: u64) -> Result<Params, PsiError> {
+    let mut p = Params::new(reveal, KeyLabel::new(key_type.name())?);
+    p.max_peer_items = max_peer_items;
+    Ok(p)
 }
 
 /// Whether the side with this role learns the common rows.

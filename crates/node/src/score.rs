@@ -282,6 +282,7 @@ fn run_guest(
             model: stored.meta.model_id,
         },
         key: Some(key.to_owned()),
+        rows: None,
     };
     control::send_propose(&mut ch, &propose).map_err(|e| fail(e.to_string()))?;
     let decision = control::recv_decision(&mut ch).map_err(|e| fail(e.to_string()))?;
@@ -414,6 +415,7 @@ pub(crate) fn serve(
                     accepted: false,
                     reason: Some(reason.clone()),
                     no_row,
+                    rows: None,
                 },
             );
             (if no_row { "no_row" } else { "refused" }, Some(reason))
@@ -423,6 +425,7 @@ pub(crate) fn serve(
                 accepted: true,
                 reason: None,
                 no_row: false,
+                rows: None,
             };
             let run = control::send_decision(ch, &accepted)
                 .map_err(|e| e.to_string())

@@ -32,7 +32,7 @@ fn max_points<G: PsiGroup>(chunk: u32) -> usize {
 
 fn exchange_hello<C: Channel>(ch: &mut C, ours: &Hello) -> Result<Hello, PsiError> {
     ch.send(header(step::HELLO), ours.encode())?;
-    let b = ch.recv(header(step::HELLO), Hello::LEN)?;
+    let b = ch.recv(header(step::HELLO), Hello::MAX_LEN)?;
     Hello::decode(&b)
 }
 

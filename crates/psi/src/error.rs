@@ -14,7 +14,7 @@ pub enum PsiError {
     #[error("malformed hello from peer: {0}")]
     BadHello(&'static str),
     /// The peer runs with other parameters.
-    #[error("parameter mismatch: we use {what} {ours}, the peer uses {theirs}")]
+    #[error("parameter mismatch: the partner uses {what} {theirs}, this side {ours}")]
     Mismatch {
         /// Which parameter.
         what: &'static str,
@@ -22,6 +22,17 @@ pub enum PsiError {
         ours: String,
         /// Theirs.
         theirs: String,
+    },
+    /// The peer normalised its keys differently: the results would not be comparable.
+    #[error(
+        "key type mismatch: the partner reads keys as {theirs}, this side as {ours}; both sides \
+         must use the same key type"
+    )]
+    KeyTypeMismatch {
+        /// Ours.
+        ours: crate::KeyLabel,
+        /// Theirs.
+        theirs: crate::KeyLabel,
     },
     /// The peer announced more items than we accept.
     #[error("peer announced {announced} items, at most {max} allowed")]
@@ -54,6 +65,14 @@ pub enum PsiError {
     BadResult(String),
 
     // --- local misuse ---
+    /// We have more items than the peer accepts (its limit, from its hello).
+    #[error("this side has {items} items, the partner accepts at most {max}")]
+    TooManyForPeer {
+        /// Our item count.
+        items: u64,
+        /// The peer's limit.
+        max: u64,
+    },
     /// Our own inputs or parameters are unusable.
     #[error("invalid local input: {0}")]
     Local(String),

@@ -8,8 +8,13 @@
 //! With `H` the hash-to-group map of the chosen group ([`unseen_crypto::PsiGroup::hash_to_group`])
 //! and secret scalars `a` (L) and `b` (F):
 //!
-//! 0. **Hello.** Both send `{curve, reveal, role, chunk size, item count}` and check the peer's
-//!    (same curve and reveal, opposite roles, item count at most [`Params::max_peer_items`]).
+//! 0. **Hello.** Both send `{curve, reveal, role, chunk size, item count, the most items it
+//!    accepts from the peer, key type}` and check the peer's (same curve, reveal and
+//!    [`KeyLabel`], opposite roles, the peer's item count at most our
+//!    [`Params::max_peer_items`], our item count at most the peer's limit). Every check is made
+//!    on both sides, so a disagreement fails both parties at the hello, each naming both values.
+//!    The key type, reveal mode and curve are also part of the hash-to-group domain
+//!    ([`hash_dst`]).
 //! 1. **L → F** (chunked): `a·H(x)` for every `x ∈ X`, in a random order `π_L`.
 //! 2. **F → L** (chunked): `T(b·a·H(x))`, per chunk in the order received, where `T` is the
 //!    [`tag_len`]-byte truncation of the group's digest of the encoded point. In
@@ -36,26 +41,33 @@
 
 mod driver;
 mod error;
+mod label;
 pub mod msgs;
 mod roles;
 mod shuffle;
 
 pub use driver::{Progress, run_follower, run_leader};
 pub use error::PsiError;
+pub use label::{KeyLabel, MAX_KEY_LABEL};
 pub use roles::{Follower, FollowerSession, Leader, LeaderSession};
 
 use unseen_channel::Stats;
 
 /// Protocol identifier of ECDH-PSI in frame headers.
 pub const PROTOCOL_ID: u16 = 0x0001;
-/// Version of the message formats below.
-pub const VERSION: u8 = 1;
+/// Version of the message formats below (2: the hello carries the key type and the peer limit).
+pub const VERSION: u8 = 2;
 /// Largest chunk (points or tags per message) a peer may announce.
 pub const MAX_CHUNK: u32 = 1 << 16;
 /// Default number of items per message.
 pub const DEFAULT_CHUNK: u32 = 8192;
-/// Default cap on the peer's announced item count (positions travel as `u32`).
-pub const DEFAULT_MAX_PEER_ITEMS: u64 = u32::MAX as u64;
+/// Default cap on the peer's announced item count: 2^27 (134 217 728). The leader keeps about
+/// 100 bytes per peer item (a tag and its position in a hash map), so the default bounds what a
+/// peer can make it hold to about 13 GiB; `unseen psi --max-peer-items` and node jobs (the
+/// partner's announced dataset size) set it per run.
+pub const DEFAULT_MAX_PEER_ITEMS: u64 = 1 << 27;
+/// The largest item count the protocol supports (positions travel as `u32`).
+pub const MAX_ITEMS: u64 = u32::MAX as u64;
 
 /// Who learns what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +81,15 @@ pub enum Reveal {
 }
 
 impl Reveal {
+    /// The name used in the hash-to-group domain and in messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Both => "both",
+            Self::LeaderOnly => "leader-only",
+            Self::Cardinality => "cardinality",
+        }
+    }
+
     /// Wire code.
     pub const fn code(self) -> u8 {
         match self {
@@ -96,17 +117,21 @@ pub struct Params {
     pub reveal: Reveal,
     /// Items per message this party sends (1..=[`MAX_CHUNK`]).
     pub chunk: u32,
-    /// Refuse a peer that announces more items than this.
+    /// Refuse a peer that announces more items than this (checked when its hello is decoded,
+    /// before anything is allocated for its items; sent in our hello so that the peer fails too).
     pub max_peer_items: u64,
+    /// How the items were normalised (the key type); both parties must use the same.
+    pub keys: KeyLabel,
 }
 
 impl Params {
     /// Parameters with defaults for chunking and limits.
-    pub const fn new(reveal: Reveal) -> Self {
+    pub const fn new(reveal: Reveal, keys: KeyLabel) -> Self {
         Self {
             reveal,
             chunk: DEFAULT_CHUNK,
             max_peer_items: DEFAULT_MAX_PEER_ITEMS,
+            keys,
         }
     }
 }
@@ -135,10 +160,22 @@ pub fn tag_len(n_l: u64, n_f: u64) -> usize {
     bytes as usize
 }
 
-/// Domain-separation tag for hashing items to the group.
-pub fn hash_dst(curve: unseen_crypto::CurveId) -> &'static [u8] {
-    match curve {
-        unseen_crypto::CurveId::Sm2 => b"UNSEEN-V01-ECDH-PSI-SM2_XMD:SM3_SSWU_RO_",
-        _ => b"UNSEEN-V01-ECDH-PSI-ristretto255_XMD:SHA-512_R255MAP_RO_",
-    }
+/// Domain-separation tag for hashing items to the group:
+/// `UNSEEN-V02-ECDH-PSI-<suite>-<reveal>-<key type>`, e.g.
+/// `UNSEEN-V02-ECDH-PSI-ristretto255_XMD:SHA-512_R255MAP_RO_-both-id-card`. Every parameter that
+/// changes what a match means is in it, so items hashed under different key types never match
+/// (even if a hello check were bypassed). At most 111 bytes (RFC 9380 allows 255); for the usual
+/// key types and 18-byte keys it adds no hash block to `expand_message_xmd`.
+pub fn hash_dst(curve: unseen_crypto::CurveId, reveal: Reveal, keys: &KeyLabel) -> Vec<u8> {
+    let suite: &[u8] = match curve {
+        unseen_crypto::CurveId::Sm2 => b"SM2_XMD:SM3_SSWU_RO_",
+        _ => b"ristretto255_XMD:SHA-512_R255MAP_RO_",
+    };
+    let mut dst = b"UNSEEN-V02-ECDH-PSI-".to_vec();
+    dst.extend_from_slice(suite);
+    dst.push(b'-');
+    dst.extend_from_slice(reveal.name().as_bytes());
+    dst.push(b'-');
+    dst.extend_from_slice(keys.as_str().as_bytes());
+    dst
 }

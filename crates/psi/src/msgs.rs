@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use unseen_channel::Header;
 use unseen_crypto::{CurveId, PsiGroup};
 
-use crate::{MAX_CHUNK, PROTOCOL_ID, PsiError, Reveal, VERSION};
+use crate::{KeyLabel, MAX_CHUNK, MAX_KEY_LABEL, PROTOCOL_ID, PsiError, Reveal, VERSION};
 
 /// Step numbers.
 pub mod step {
@@ -43,51 +43,80 @@ pub struct Hello {
     pub chunk: u32,
     /// The sender's item count.
     pub items: u64,
+    /// The most items the sender accepts from its peer.
+    pub max_peer_items: u64,
+    /// How the sender normalised its items.
+    pub keys: KeyLabel,
 }
 
 impl Hello {
-    /// Encoded length.
-    pub const LEN: usize = 15;
+    /// Length without the key label's bytes.
+    pub const FIXED_LEN: usize = 24;
+    /// Longest encoding (the channel's maximum for the hello frame).
+    pub const MAX_LEN: usize = Self::FIXED_LEN + MAX_KEY_LABEL;
 
-    /// Encodes: curve (1), reveal (1), leader (1), chunk (u32 LE), items (u64 LE).
+    /// Encodes: curve (1), reveal (1), leader (1), chunk (u32 LE), items (u64 LE),
+    /// max peer items (u64 LE), key label length n (1), key label (n bytes).
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::LEN);
+        let label = self.keys.as_bytes();
+        let mut v = Vec::with_capacity(Self::FIXED_LEN + label.len());
         v.push(self.curve.code());
         v.push(self.reveal.code());
         v.push(u8::from(self.leader));
         v.extend_from_slice(&self.chunk.to_le_bytes());
         v.extend_from_slice(&self.items.to_le_bytes());
+        v.extend_from_slice(&self.max_peer_items.to_le_bytes());
+        // A label has at most MAX_KEY_LABEL = 32 bytes (KeyLabel's invariant).
+        v.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
+        v.extend_from_slice(label);
         v
     }
 
     /// Decodes and checks ranges (not the agreement with our own hello: see the roles).
     pub fn decode(b: &[u8]) -> Result<Self, PsiError> {
-        if b.len() != Self::LEN {
+        let Some((fixed, label)) = b.split_at_checked(Self::FIXED_LEN) else {
             return Err(PsiError::BadLength {
                 what: "hello",
                 len: b.len(),
-                expected: Self::LEN,
+                expected: Self::FIXED_LEN,
+            });
+        };
+        let n = usize::from(fixed[23]);
+        if label.len() != n {
+            return Err(PsiError::BadLength {
+                what: "hello",
+                len: b.len(),
+                expected: Self::FIXED_LEN + n,
             });
         }
-        let curve = CurveId::from_code(b[0]).ok_or(PsiError::BadHello("unknown curve"))?;
-        let reveal = Reveal::from_code(b[1]).ok_or(PsiError::BadHello("unknown reveal mode"))?;
-        let leader = match b[2] {
+        let curve = CurveId::from_code(fixed[0]).ok_or(PsiError::BadHello("unknown curve"))?;
+        let reveal =
+            Reveal::from_code(fixed[1]).ok_or(PsiError::BadHello("unknown reveal mode"))?;
+        let leader = match fixed[2] {
             0 => false,
             1 => true,
             _ => return Err(PsiError::BadHello("role byte is neither 0 nor 1")),
         };
-        let chunk = u32::from_le_bytes([b[3], b[4], b[5], b[6]]);
+        let chunk = u32::from_le_bytes([fixed[3], fixed[4], fixed[5], fixed[6]]);
         if chunk == 0 || chunk > MAX_CHUNK {
             return Err(PsiError::BadHello("chunk size outside 1..=65536"));
         }
-        let mut items = [0u8; 8];
-        items.copy_from_slice(&b[7..15]);
+        let u64_at = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&fixed[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        let keys = KeyLabel::from_bytes(label).ok_or(PsiError::BadHello(
+            "key type is not 1..=32 bytes of a-z 0-9 - _ . :",
+        ))?;
         Ok(Self {
             curve,
             reveal,
             leader,
             chunk,
-            items: u64::from_le_bytes(items),
+            items: u64_at(7),
+            max_peer_items: u64_at(15),
+            keys,
         })
     }
 }

@@ -17,11 +17,18 @@ const BATCH: usize = 256;
 
 /// Common checks of our own inputs.
 fn check_local<T>(items: &[T], params: &Params) -> Result<(), PsiError> {
-    if items.len() as u64 > u64::from(u32::MAX) {
+    if items.len() as u64 > crate::MAX_ITEMS {
         return Err(PsiError::Local(format!(
             "{} items, at most {} supported",
             items.len(),
-            u32::MAX
+            crate::MAX_ITEMS
+        )));
+    }
+    if params.max_peer_items > crate::MAX_ITEMS {
+        return Err(PsiError::Local(format!(
+            "a limit of {} peer items, at most {} supported",
+            params.max_peer_items,
+            crate::MAX_ITEMS
         )));
     }
     if params.chunk == 0 || params.chunk > crate::MAX_CHUNK {
@@ -58,10 +65,24 @@ fn check_peer<G: PsiGroup>(ours: &Hello, peer: &Hello, params: &Params) -> Resul
             theirs: role.into(),
         });
     }
+    if peer.keys != ours.keys {
+        return Err(PsiError::KeyTypeMismatch {
+            ours: ours.keys,
+            theirs: peer.keys,
+        });
+    }
+    // Both limits are checked on both sides (each hello carries its sender's limit), so a party
+    // over the other's limit fails at once too, instead of on a closed connection.
     if peer.items > params.max_peer_items {
         return Err(PsiError::TooManyItems {
             announced: peer.items,
             max: params.max_peer_items,
+        });
+    }
+    if ours.items > peer.max_peer_items {
+        return Err(PsiError::TooManyForPeer {
+            items: ours.items,
+            max: peer.max_peer_items,
         });
     }
     Ok(())
@@ -69,11 +90,11 @@ fn check_peer<G: PsiGroup>(ours: &Hello, peer: &Hello, params: &Params) -> Resul
 
 /// `k·H(item)` for the items at `order`, encoded back to back.
 fn hash_mul_encode<G: PsiGroup, T: AsRef<[u8]> + Sync>(
+    dst: &[u8],
     items: &[T],
     order: &[u32],
     k: &SecretScalar<G>,
 ) -> Result<Vec<u8>, PsiError> {
-    let dst = hash_dst(G::ID);
     let mut out = vec![0u8; order.len() * G::ENCODED_LEN];
     out.par_chunks_mut(BATCH * G::ENCODED_LEN)
         .zip(order.par_chunks(BATCH))
@@ -132,10 +153,12 @@ fn sorted_by_item<T: AsRef<[u8]>>(items: &[T], mut idx: Vec<usize>) -> Vec<usize
     idx
 }
 
-/// What both roles hold: their items, parameters, secret scalar and random sending order.
+/// What both roles hold: their items, parameters, hash domain, secret scalar and random
+/// sending order.
 struct Party<'a, G: PsiGroup, T> {
     items: &'a [T],
     params: Params,
+    dst: Vec<u8>,
     key: SecretScalar<G>,
     order: Vec<u32>,
 }
@@ -152,6 +175,7 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Party<'a, G, T> {
         let order = shuffle::permutation(rng, items.len());
         Ok(Self {
             items,
+            dst: hash_dst(G::ID, params.reveal, &params.keys),
             params,
             key,
             order,
@@ -165,6 +189,8 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Party<'a, G, T> {
             leader,
             chunk: self.params.chunk,
             items: self.items.len() as u64,
+            max_peer_items: self.params.max_peer_items,
+            keys: self.params.keys,
         }
     }
 
@@ -180,7 +206,7 @@ impl<'a, G: PsiGroup, T: AsRef<[u8]> + Sync> Party<'a, G, T> {
     fn points_chunk(&self, r: usize) -> Result<Vec<u8>, PsiError> {
         let start = r * self.params.chunk as usize;
         let idx = &self.order[start..start + self.own_chunk_len(r)];
-        hash_mul_encode::<G, T>(self.items, idx, &self.key)
+        hash_mul_encode::<G, T>(&self.dst, self.items, idx, &self.key)
     }
 
     fn debug(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -494,6 +494,76 @@ fn refused_by_policy_on_either_side() {
 }
 
 #[test]
+fn an_empty_dataset_is_refused_on_either_side_before_the_protocol() {
+    // Issue 13 item 22: a header-only dataset used to run a full PSI job and succeed.
+    let mut p = Pair::new(33, 20, 5, 5);
+    p.start();
+    // The file became header-only after registration, on B: B rejects at its decision.
+    let header_b = std::fs::read_to_string(&p.db.path).unwrap();
+    let header_b = header_b.lines().next().unwrap().to_owned();
+    std::fs::write(&p.db.path, format!("{header_b}\n")).unwrap();
+    let (o, id) = p.submit(&["--wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let j = p.a.job(&id);
+    assert_eq!(j["state"], "rejected", "{j:#}");
+    let reason = j["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("dataset their_customers has no rows"),
+        "{reason}"
+    );
+    assert!(p.a.outputs().is_empty() && p.b.outputs().is_empty());
+    // On A: refused at submission (a usage error), no job recorded, B hears nothing.
+    let header_a = std::fs::read_to_string(&p.da.path).unwrap();
+    let header_a = header_a.lines().next().unwrap().to_owned();
+    std::fs::write(&p.da.path, format!("{header_a}\n")).unwrap();
+    let before = p.b.json(&["job", "list"]).as_array().unwrap().len();
+    let (o, _) = p.submit(&["--wait"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("dataset customers has no rows"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(p.b.json(&["job", "list"]).as_array().unwrap().len(), before);
+}
+
+#[test]
+fn different_key_types_fail_the_job_on_both_nodes() {
+    // Issue 13 item 14: B registers the same file read as plain strings; A reads ID numbers.
+    let mut p = Pair::new(34, 20, 5, 5);
+    let path = p.db.path.to_str().unwrap().to_owned();
+    p.b.ok(&[
+        "dataset",
+        "add",
+        "--name",
+        "as_strings",
+        "--path",
+        &path,
+        "--key",
+        &p.db.key,
+        "--key-type",
+        "string",
+    ]);
+    p.b.allow("as_strings", "bank-a", None);
+    p.start();
+    let (o, id) = p.a.submit("data-b", "customers", "as_strings", &["--wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let ja = p.a.job(&id);
+    let jb = p.b.wait_final(&id, 20 * SEC);
+    for (j, ours, theirs) in [(&ja, "id-card", "string"), (&jb, "string", "id-card")] {
+        assert_eq!(j["state"], "failed", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!(
+                "the partner reads keys as {theirs}, this side as {ours}"
+            )),
+            "{reason}"
+        );
+    }
+    assert!(p.a.outputs().is_empty() && p.b.outputs().is_empty());
+}
+
+#[test]
 fn api_wrong_token_is_401_and_audited() {
     let mut n = Node::init("bank-a");
     n.start();
@@ -855,9 +925,10 @@ fn ctl(step: u8) -> Header {
     Header::new(0x0100, 1, step)
 }
 
-/// An ECDH-PSI message header (docs/protocols/ecdh-psi.md).
+/// An ECDH-PSI message header (docs/protocols/ecdh-psi.md; version 2 since the hello carries
+/// the key type).
 fn psi(step: u8) -> Header {
-    Header::new(0x0001, 1, step)
+    Header::new(0x0001, 2, step)
 }
 
 /// Writes `bytes` to a fresh TCP connection to `addr`, then waits (bounded) for the node to close
@@ -1158,7 +1229,8 @@ fn hostile_network_leaves_node_up() {
         (
             "oversize chunk prefix",
             Box::new(move |h: &[u8]| {
-                let mut raw = unseen_testkit::raw_frame(psi(1), 15, &leader_hello(h, 8));
+                let hello = leader_hello(h, 8);
+                let mut raw = unseen_testkit::raw_frame(psi(1), hello.len() as u32, &hello);
                 raw.extend(unseen_testkit::raw_frame(psi(2), 1 << 31, &[]));
                 (vec![(psi(1), vec![])], Some(Tamper::Raw(raw)))
             }),
@@ -1178,7 +1250,7 @@ fn hostile_network_leaves_node_up() {
         ch.send(ctl(1), serde_json::to_vec(&prop).unwrap()).unwrap();
         let d: Value = serde_json::from_slice(&ch.recv(ctl(2), 1 << 16).unwrap()).unwrap();
         assert_eq!(d["accepted"], true, "{what}: {d}");
-        let a_hello = ch.recv(psi(1), 15).unwrap();
+        let a_hello = ch.recv(psi(1), 56).unwrap();
         let (frames, tamper) = attack(&a_hello);
         let mut ch = match tamper {
             Some(t) => {
@@ -1209,6 +1281,39 @@ fn hostile_network_leaves_node_up() {
         );
         assert!(p.a.outputs().is_empty(), "{what}: {:?}", p.a.outputs());
         p.a.assert_healthy(what);
+    }
+
+    // Issue 13 item 12: mallory's proposal says its dataset holds 5 rows, its hello announces 8:
+    // A refuses at the hello, naming both numbers (and A's decision tells its own count).
+    {
+        let job_id = format!("{:032x}", 0xbad0 + 100);
+        let opts = unseen_transport::Options {
+            read_timeout: 30 * SEC,
+            ..unseen_transport::Options::default()
+        };
+        let mut ch = unseen_transport::connect(a_addr, &mallory, &a_fp, &opts).unwrap();
+        let prop = serde_json::json!({
+            "job_id": job_id, "dataset": "customers", "initiator_dataset": "loot",
+            "spec": {"kind": "psi", "mode": "both", "curve": "ristretto255"}, "rows": 5
+        });
+        ch.send(ctl(1), serde_json::to_vec(&prop).unwrap()).unwrap();
+        let d: Value = serde_json::from_slice(&ch.recv(ctl(2), 1 << 16).unwrap()).unwrap();
+        assert_eq!(
+            (&d["accepted"], &d["rows"]),
+            (&serde_json::json!(true), &serde_json::json!(100)),
+            "{d}"
+        );
+        let a_hello = ch.recv(psi(1), 56).unwrap();
+        ch.send(psi(1), leader_hello(&a_hello, 8)).unwrap();
+        let _ = ch.flush();
+        let j = p.a.wait_final(&job_id, 20 * SEC);
+        drop(ch);
+        assert_eq!(j["state"], "failed", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("peer announced 8 items, at most 5 allowed"),
+            "{reason}"
+        );
     }
 
     // A real partner still gets a correct job from A, and into A while strangers hold idle

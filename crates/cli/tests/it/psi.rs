@@ -484,6 +484,150 @@ fn peer_mismatch_fails_without_output() {
 }
 
 #[test]
+fn hello_disagreements_fail_both_sides() {
+    // Issue 13 item 14: id-card against string on keys with a lowercase `x` check digit used to
+    // match a subset and exit 0 on both sides.
+    let Case {
+        _d, fa, fb, oa, ob, ..
+    } = Case::new(100, false);
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "--key-type",
+            "id-card",
+            "-o",
+            s(&ob),
+        ],
+        &[
+            "-i",
+            s(&fa),
+            "-k",
+            "id",
+            "--key-type",
+            "string",
+            "-o",
+            s(&oa),
+        ],
+    );
+    let (le, re) = (
+        String::from_utf8_lossy(&l.stderr),
+        String::from_utf8_lossy(&r.stderr),
+    );
+    assert_eq!(l.status.code(), Some(1), "{le}");
+    assert_eq!(r.status.code(), Some(1), "{re}");
+    assert!(
+        le.contains("the partner reads keys as string, this side as id-card"),
+        "{le}"
+    );
+    assert!(
+        re.contains("the partner reads keys as id-card, this side as string"),
+        "{re}"
+    );
+    assert!(!oa.exists() && !ob.exists());
+    // Issue 13 item 12: a peer over --max-peer-items fails both sides at the hello.
+    let (l, r) = pair(
+        &[
+            "-i",
+            s(&fb),
+            "-k",
+            "id",
+            "-o",
+            s(&ob),
+            "--max-peer-items",
+            "99",
+        ],
+        &["-i", s(&fa), "-k", "id", "-o", s(&oa)],
+    );
+    let (le, re) = (
+        String::from_utf8_lossy(&l.stderr),
+        String::from_utf8_lossy(&r.stderr),
+    );
+    assert_eq!(l.status.code(), Some(1), "{le}");
+    assert_eq!(r.status.code(), Some(1), "{re}");
+    assert!(
+        le.contains("peer announced 100 items, at most 99 allowed"),
+        "{le}"
+    );
+    assert!(
+        re.contains("this side has 100 items, the partner accepts at most 99"),
+        "{re}"
+    );
+    assert!(!oa.exists() && !ob.exists());
+}
+
+#[test]
+fn outputs_and_empty_inputs_are_checked_before_the_peer() {
+    // Issue 13 items 19 and 22: nobody listens on `port`, so reaching the peer would fail with
+    // "cannot connect" (exit 1); a check made first is a usage error (exit 2).
+    let d = tmp();
+    let (f, out) = (p(&d, "a.csv"), p(&d, "out.csv"));
+    let ids: Vec<u32> = (0..10).collect();
+    write_csv(&f, &ids, false);
+    let port = format!("127.0.0.1:{}", free_port());
+    let run = |input: &std::path::Path, output: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "psi",
+            "--connect",
+            &port,
+            "-i",
+            s(input),
+            "-k",
+            "id",
+            "-o",
+            s(output),
+            "--connect-timeout",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        bin().args(&args).output().unwrap()
+    };
+    // An existing directory as --output.
+    let sub = p(&d, "outdir");
+    std::fs::create_dir(&sub).unwrap();
+    let o = run(&f, &sub, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a directory"), "{err}");
+    assert!(std::fs::read_dir(&sub).unwrap().next().is_none());
+    // A directory that takes no new file (unless we are root, who may write anyway).
+    let ro = p(&d, "ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    if std::fs::File::create(ro.join("probe")).is_err() {
+        let o = run(&f, &ro.join("out.csv"), &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot create a file in directory"), "{err}");
+    }
+    // A header-only input and a 0-byte input.
+    let header_only = p(&d, "header.csv");
+    std::fs::write(&header_only, "id,name,amount\n").unwrap();
+    let empty = p(&d, "empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    for input in [&header_only, &empty] {
+        let o = run(input, &out, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", input.display());
+        assert!(!err.contains("cannot connect"), "{err}");
+        assert!(!out.exists());
+    }
+    let o = run(&header_only, &out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("has no data rows") && err.contains("--allow-empty"),
+        "{err}"
+    );
+    // With --allow-empty the run goes on to the peer.
+    let o = run(&header_only, &out, &["--allow-empty"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+}
+
+#[test]
 fn demo_and_help() {
     // Two node processes over mutual TLS, then the protocol alone in one process.
     for extra in [&[][..], &["--in-process"]] {

@@ -7,4 +7,5 @@ mod audit;
 mod partners;
 mod pir;
 mod policy;
+mod psi_jobs;
 mod util;

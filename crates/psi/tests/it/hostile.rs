@@ -12,7 +12,7 @@ type Hook = unseen_channel::TamperHook;
 /// Honest leader vs tampered follower; returns the leader's result.
 fn leader_vs(hook: Hook, reveal: Reveal) -> Result<PsiOutput, PsiError> {
     let (a, b, _) = overlapping(7, 40, 30, 20);
-    let mut p = Params::new(reveal);
+    let mut p = Params::new(reveal, crate::keys());
     p.chunk = 16;
     run_pair(
         |ch| run_leader::<Ristretto255, _, _, _>(ch, &a, p, &mut rng(1), &|_| {}),
@@ -27,7 +27,7 @@ fn leader_vs(hook: Hook, reveal: Reveal) -> Result<PsiOutput, PsiError> {
 /// Honest follower vs tampered leader; returns the follower's result.
 fn follower_vs(hook: Hook, reveal: Reveal) -> Result<PsiOutput, PsiError> {
     let (a, b, _) = overlapping(8, 40, 30, 20);
-    let mut p = Params::new(reveal);
+    let mut p = Params::new(reveal, crate::keys());
     p.chunk = 16;
     run_pair(
         |ch| run_follower::<Ristretto255, _, _, _>(ch, &b, p, &mut rng(3), &|_| {}),
@@ -138,7 +138,7 @@ fn trailing_bytes() {
         ),
         "{e:?}"
     );
-    // A hello with a trailing byte exceeds the hello's maximum.
+    // A hello with a trailing byte: longer than its key label says.
     let hook = on_step(step::HELLO, |h, p| {
         let mut p = p.to_vec();
         p.push(0);
@@ -148,9 +148,27 @@ fn trailing_bytes() {
     assert!(
         matches!(
             e,
+            PsiError::BadLength {
+                what: "hello",
+                len: 31,
+                expected: 30
+            }
+        ),
+        "{e:?}"
+    );
+    // Longer than any hello: refused from the frame header.
+    let hook = on_step(step::HELLO, |h, p| {
+        let mut p = p.to_vec();
+        p.resize(Hello::MAX_LEN + 1, b'a');
+        Tamper::Replace(h, p)
+    });
+    let e = leader_vs(hook, Reveal::Both).unwrap_err();
+    assert!(
+        matches!(
+            e,
             PsiError::Channel(ChannelError::FrameTooLarge {
-                len: 16,
-                max: 15,
+                len: 57,
+                max: 56,
                 ..
             })
         ),
@@ -171,7 +189,7 @@ fn peer_announcing_2_pow_40_items() {
             e,
             PsiError::TooManyItems {
                 announced: 1_099_511_627_776,
-                max: 4_294_967_295
+                max: 134_217_728
             }
         ),
         "{e:?}"

@@ -8,3 +8,9 @@
 
 mod hostile;
 mod oracle;
+mod params;
+
+/// The key type of the tests' items (generated strings).
+pub fn keys() -> unseen_psi::KeyLabel {
+    unseen_psi::KeyLabel::new("string").unwrap()
+}

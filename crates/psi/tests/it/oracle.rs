@@ -9,7 +9,7 @@ fn run<G: PsiGroup>(
     chunk: u32,
     seed: u64,
 ) -> (PsiOutput, PsiOutput) {
-    let mut pa = Params::new(reveal);
+    let mut pa = Params::new(reveal, crate::keys());
     pa.chunk = chunk;
     let mut pb = pa;
     // Different chunk sizes on both sides exercise the announced-chunk logic.
@@ -106,7 +106,7 @@ fn leader_points(a: &[String], b: &[String], seed: u64) -> (Vec<u8>, PsiOutput) 
         *rec.lock().unwrap() = p.to_vec();
         unseen_channel::Tamper::Pass
     });
-    let p = Params::new(Reveal::Both);
+    let p = Params::new(Reveal::Both, crate::keys());
     // The leader runs on the recorded side of the pair.
     let (_, out) = run_pair(
         |ch| run_follower::<Ristretto255, _, _, _>(ch, b, p, &mut rng(seed + 1), &|_| {}).unwrap(),

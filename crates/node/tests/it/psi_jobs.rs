@@ -1,0 +1,97 @@
+//! PSI-aligned jobs in the node without sockets: an empty dataset is refused at submission,
+//! and the proposal carries the row count the partner caps the PSI with.
+
+use unseen_node::NodeError;
+use unseen_node::jobs::{self, SubmitRequest};
+use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
+
+use crate::util::{Fixture, id_csv, node};
+
+/// Node `bank-a` with partner `data-b` (unreachable address), dataset `customers` on `csv`
+/// registered as id-card keys, and a rule allowing psi and train jobs on it.
+fn bank_with(csv_text: Option<&str>) -> (Fixture, Fixture) {
+    let f = node("bank-a");
+    let other = node("data-b");
+    let csv = f.dir.root().join("customers.csv");
+    id_csv(&csv, 20);
+    let mut store = f.node.store();
+    let own = f.node.fingerprint();
+    ops::add_partner(
+        &mut store,
+        "test",
+        &own,
+        &PartnerInput {
+            name: "data-b".into(),
+            address: "127.0.0.1:9".into(),
+            cert_pem: std::fs::read_to_string(other.dir.cert()).unwrap(),
+        },
+    )
+    .unwrap();
+    ops::add_dataset(
+        &mut store,
+        "test",
+        &DatasetInput {
+            name: "customers".into(),
+            path: csv.clone(),
+            key: "id".into(),
+            key_type: "id-card".into(),
+            encoding: "auto".into(),
+            skip_invalid: false,
+        },
+    )
+    .unwrap();
+    for job in ["psi", "train"] {
+        ops::allow(
+            &mut store,
+            "test",
+            &PolicyInput {
+                dataset: "customers".into(),
+                partner: "data-b".into(),
+                job: job.into(),
+                receivers: "any".into(),
+            },
+        )
+        .unwrap();
+    }
+    drop(store);
+    // The file as the job finds it (registration saw 20 rows).
+    if let Some(text) = csv_text {
+        std::fs::write(&csv, text).unwrap();
+    }
+    (f, other)
+}
+
+fn req(kind: &str) -> SubmitRequest {
+    SubmitRequest {
+        kind: kind.into(),
+        partner: "data-b".into(),
+        dataset: "customers".into(),
+        peer_dataset: "theirs".into(),
+        label: Some("amount".into()),
+        ..SubmitRequest::default()
+    }
+}
+
+#[test]
+fn a_dataset_without_rows_is_refused_at_submission() {
+    // Issue 13 item 22: a header-only (or empty) dataset used to run a full protocol.
+    for text in ["id,amount\n", ""] {
+        let (f, _other) = bank_with(Some(text));
+        for kind in ["psi", "train"] {
+            let err = jobs::submit(&f.node, "test", &req(kind), None).unwrap_err();
+            assert!(
+                matches!(err, NodeError::Invalid(_)),
+                "{kind} {text:?}: {err:?}"
+            );
+            assert_eq!(err.status(), 400);
+            let msg = err.to_string();
+            // The 0-byte file may be refused by the reader (no key column) before the count.
+            assert!(
+                msg.contains("customers") && (msg.contains("no rows") || text.is_empty()),
+                "{msg}"
+            );
+        }
+        // Nothing was recorded, so nothing was proposed to the partner.
+        assert!(f.node.store().jobs(None).unwrap().is_empty());
+    }
+}
