@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::frame::{encode_prefix, read_frame};
-use crate::{Channel, ChannelError, Header, Stats};
+use crate::{AbortCategory, Channel, ChannelError, Header, Stats};
 
 /// What a test's tampering hook does with an outgoing message (see [`StreamChannel::with_tamper`]).
 #[derive(Debug)]
@@ -53,6 +53,7 @@ pub struct StreamChannel {
     last: Option<Dir>,
     timeout_secs: Option<u64>,
     tamper: Option<TamperHook>,
+    aborted: Option<AbortCategory>,
 }
 
 impl core::fmt::Debug for StreamChannel {
@@ -109,6 +110,7 @@ impl StreamChannel {
             last: None,
             timeout_secs,
             tamper: None,
+            aborted: None,
         }
     }
 
@@ -197,7 +199,12 @@ impl Channel for StreamChannel {
     }
 
     fn recv(&mut self, expect: Header, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        let payload = read_frame(&mut self.reader, expect, max_len, self.timeout_secs)?;
+        let payload = read_frame(&mut self.reader, expect, max_len, self.timeout_secs)
+            .inspect_err(|e| {
+                if let ChannelError::PeerAborted { category } = e {
+                    self.aborted = Some(*category);
+                }
+            })?;
         self.note(Dir::Received);
         self.stats.bytes_received += (crate::FRAME_HEADER_LEN + payload.len()) as u64;
         self.stats.messages_received += 1;
@@ -234,6 +241,10 @@ impl Channel for StreamChannel {
 
     fn stats(&self) -> Stats {
         self.stats
+    }
+
+    fn peer_aborted(&self) -> Option<AbortCategory> {
+        self.aborted
     }
 }
 
