@@ -29,6 +29,8 @@ pub struct Node {
     pub pir_tables: crate::pir_job::TableCache,
     /// Dataset rows indexed by key for score sessions (as the host).
     pub score_rows: crate::score::RowCache,
+    /// The secret of the keyed digests this node stores of customer keys (never printed).
+    pub digest_key: crate::digest_key::DigestKey,
 }
 
 impl std::fmt::Debug for Node {
@@ -76,6 +78,7 @@ impl Node {
         let identity = load_identity(dir)?;
         let token = load_token(dir)?;
         let store = crate::audit_key::open_store(dir)?;
+        let digest_key = crate::digest_key::load_or_create(dir)?;
         Ok(Arc::new(Self {
             dir: dir.clone(),
             config,
@@ -86,6 +89,7 @@ impl Node {
             counters: Counters::default(),
             pir_tables: crate::pir_job::TableCache::default(),
             score_rows: crate::score::RowCache::default(),
+            digest_key,
         }))
     }
 
