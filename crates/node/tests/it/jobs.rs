@@ -284,3 +284,138 @@ fn training_on_too_few_common_rows_is_refused_and_the_minimums_are_configurable(
         Err(unseen_node::NodeError::Invalid(_))
     ));
 }
+
+/// A PSI pair on string keys: A's `customers` and B's `accounts`, rules on both sides.
+fn psi_pair() -> (Pair, std::path::PathBuf) {
+    let p = pair();
+    let (ga, hb) = (p.a.dir.root().join("a.csv"), p.b.dir.root().join("b.csv"));
+    std::fs::write(&ga, "id,x\nc1,1\nc2,2\nc3,3\n").unwrap();
+    std::fs::write(&hb, "id,y\nc2,5\nc3,6\nc4,7\n").unwrap();
+    register(&p.a, "customers", &ga, "string");
+    register(&p.b, "accounts", &hb, "string");
+    allow(&p.a, "customers", "data-b", "psi");
+    allow(&p.b, "accounts", "bank-a", "psi");
+    (p, ga)
+}
+
+fn psi_request() -> SubmitRequest {
+    SubmitRequest {
+        kind: "psi".into(),
+        partner: "data-b".into(),
+        dataset: "customers".into(),
+        peer_dataset: "accounts".into(),
+        ..SubmitRequest::default()
+    }
+}
+
+/// Item 15: a dataset file replaced after registration by another valid file fails the job on
+/// both nodes until the operator refreshes the registration; the job and its audit record then
+/// carry the file's SM3 digest.
+#[test]
+fn a_dataset_file_replaced_after_registration_fails_the_job_until_refreshed() {
+    let (p, ga) = psi_pair();
+    std::fs::write(&ga, "id,x\nc1,1\nc2,2\nc9,3\nc8,4\n").unwrap();
+    let job = jobs::submit(&p.a.node, "test", &psi_request(), None).unwrap();
+    let a = wait(&p.a, &job.id);
+    assert_eq!(a.state, JobState::Failed);
+    let reason = a.reason.unwrap_or_default();
+    assert!(
+        reason.contains("changed since it was registered"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("unseen dataset refresh customers"),
+        "{reason}"
+    );
+    let b = wait(&p.b, &job.id);
+    assert!(
+        b.reason
+            .unwrap_or_default()
+            .contains("the partner's node failed the job: input")
+    );
+    // The operator re-registers the new file: the next job runs and records its digest.
+    let (d, _) = {
+        let mut store = p.a.node.store();
+        ops::refresh_dataset(&mut store, "test", "customers").unwrap()
+    };
+    let sm3 = d.stamp.unwrap().sm3;
+    let job = jobs::submit(&p.a.node, "test", &psi_request(), None).unwrap();
+    let a = wait(&p.a, &job.id);
+    assert_eq!(a.state, JobState::Succeeded, "{:?}", a.reason);
+    assert_eq!(a.result["dataset_sm3"], serde_json::json!(sm3));
+    let records = p.a.node.store().audit_records(Some(&job.id)).unwrap();
+    let done = records
+        .iter()
+        .find(|r| r.action == "job.succeeded")
+        .unwrap();
+    assert_eq!(done.params["dataset_sm3"], serde_json::json!(sm3));
+    // Touching the file without changing it is no change.
+    let f = std::fs::File::options().append(true).open(&ga).unwrap();
+    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    let job = jobs::submit(&p.a.node, "test", &psi_request(), None).unwrap();
+    assert_eq!(wait(&p.a, &job.id).state, JobState::Succeeded);
+}
+
+/// Item 6: a score session's audit record holds a keyed digest (HMAC-SM3 under the node's
+/// secret, `identity/digest.key`, mode 0600), not the plain SM3 of the key that a reader could
+/// reverse by trying every ID number.
+#[test]
+fn score_audit_records_hold_a_keyed_digest_of_the_key() {
+    use std::os::unix::fs::PermissionsExt;
+    use unseen_node::control::{self, JobSpec, Propose};
+    let p = pair();
+    let key_path = unseen_node::digest_key::path(&p.b.dir);
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let id = "11010519491231002X";
+    // A score proposal straight to B's port; B refuses it (no policy), and audits it.
+    let partner = p.a.node.store().partner("data-b").unwrap().unwrap();
+    let addr = ops::resolve(&partner.address).unwrap();
+    let pin = partner.fingerprint.parse().unwrap();
+    let opts = p.a.node.config.transport_options();
+    let mut ch = unseen_transport::connect(addr, p.a.node.identity(), &pin, &opts).unwrap();
+    let model = "00112233445566778899aabbccddeeff".parse().unwrap();
+    control::send_propose(
+        &mut ch,
+        &Propose {
+            job_id: "0123456789abcdef0123456789abcdef".into(),
+            dataset: "accounts".into(),
+            initiator_dataset: "customers".into(),
+            spec: JobSpec::Score { model },
+            key: Some(id.into()),
+        },
+    )
+    .unwrap();
+    assert!(!control::recv_decision(&mut ch).unwrap().accepted);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let records = p.b.node.store().audit_records(None).unwrap();
+        if let Some(r) = records
+            .into_iter()
+            .find(|r| r.action == "model.score_served")
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no score record");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let plain = unseen_node::fl_job::sm3_hex(id.as_bytes());
+    let keyed =
+        p.b.node
+            .digest_key
+            .digest(unseen_node::score::SCORE_KEY_DOMAIN, id.as_bytes());
+    assert_eq!(record.params["key_hmac"], serde_json::json!(keyed));
+    let audit = audit_text(&p.b);
+    assert!(
+        !audit.contains(&plain),
+        "the plain SM3 of the key is in the audit"
+    );
+    assert!(!audit.contains(id));
+    // The secret survives a reopen (and is not recreated).
+    let again = unseen_node::digest_key::load_or_create(&p.b.dir).unwrap();
+    assert_eq!(
+        again.digest("x", b"y"),
+        p.b.node.digest_key.digest("x", b"y")
+    );
+}
