@@ -143,6 +143,32 @@ pub(crate) fn read_frame<R: FrameRead + ?Sized>(
         version: prefix[6],
         step: prefix[7],
     };
+    if received == crate::ABORT && expect != crate::ABORT {
+        // The peer gave up: read its one-byte category (bounded) and say so, whatever this
+        // side expected.
+        if len as usize > crate::abort::MAX_ABORT_LEN {
+            return Err(ChannelError::FrameTooLarge {
+                header: received,
+                len: u64::from(len),
+                max: crate::abort::MAX_ABORT_LEN as u64,
+            });
+        }
+        let mut payload = [0u8; crate::abort::MAX_ABORT_LEN];
+        let len = len as usize;
+        let got = read_full(
+            r,
+            &mut payload[..len],
+            clock.as_ref(),
+            header_len,
+            header_len + len as u64,
+        )?;
+        let category = if len > 0 && got == len {
+            crate::AbortCategory::from_code(payload[0])
+        } else {
+            crate::AbortCategory::Unspecified
+        };
+        return Err(ChannelError::PeerAborted { category });
+    }
     if received != expect {
         return Err(ChannelError::UnexpectedFrame {
             expected: expect,

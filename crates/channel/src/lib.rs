@@ -22,11 +22,13 @@
 //! bounded queue ([`tcp::SEND_QUEUE_FRAMES`]), so protocols can pipeline chunks in both directions
 //! without deadlocking on full socket buffers, while memory stays bounded.
 
+mod abort;
 mod frame;
 mod memory;
 mod stream;
 pub mod tcp;
 
+pub use abort::{ABORT, AbortCategory};
 pub use frame::{FRAME_HEADER_LEN, FrameRead, Header, MAX_FRAME_LEN, MIN_FRAME_RATE};
 pub use memory::duplex;
 pub use stream::{StreamChannel, Tamper, TamperHook};
@@ -46,6 +48,18 @@ pub trait Channel {
 
     /// Bytes and rounds so far.
     fn stats(&self) -> Stats;
+
+    /// Tells the peer that this side gave up, and in which category (an [`ABORT`] frame; the
+    /// peer's next receive, in whatever protocol, fails with [`ChannelError::PeerAborted`]).
+    fn abort(&mut self, category: AbortCategory) -> Result<(), ChannelError> {
+        self.send(ABORT, vec![category.code()])?;
+        self.flush()
+    }
+
+    /// The category of the peer's abort, if a receive on this channel met one.
+    fn peer_aborted(&self) -> Option<AbortCategory> {
+        None
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -60,6 +74,12 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn stats(&self) -> Stats {
         (**self).stats()
+    }
+    fn abort(&mut self, category: AbortCategory) -> Result<(), ChannelError> {
+        (**self).abort(category)
+    }
+    fn peer_aborted(&self) -> Option<AbortCategory> {
+        (**self).peer_aborted()
     }
 }
 
@@ -91,6 +111,13 @@ pub enum ChannelError {
         expected: Header,
         /// What arrived.
         received: Header,
+    },
+    /// The peer gave up on the job and said so with an abort frame (its category carries no
+    /// data), while this side expected another message.
+    #[error("the partner's node failed the job: {category}")]
+    PeerAborted {
+        /// Why, as the peer put it.
+        category: AbortCategory,
     },
     /// The peer announced a payload longer than this step allows (nothing was allocated).
     #[error("peer announced a {len}-byte message for {header}, at most {max} allowed")]
@@ -283,6 +310,40 @@ mod tests {
         assert_eq!(got, (0..16).collect::<Vec<u8>>());
         assert_eq!(server.bytes_received, c.stats().bytes_sent);
         assert_eq!(server.bytes_sent, c.stats().bytes_received);
+    }
+
+    #[test]
+    fn an_abort_ends_any_receive_with_its_category() {
+        let (mut a, mut b) = duplex();
+        a.abort(AbortCategory::Input).unwrap();
+        // b expected a message of some protocol: it learns that a gave up, and why.
+        let e = b.recv(H1, 100).unwrap_err();
+        assert!(matches!(
+            e,
+            ChannelError::PeerAborted {
+                category: AbortCategory::Input
+            }
+        ));
+        assert_eq!(b.peer_aborted(), Some(AbortCategory::Input));
+        assert_eq!(a.peer_aborted(), None);
+        // Unknown codes and an oversized abort frame are bounded and typed.
+        let (mut a, mut b) = duplex();
+        a.send(ABORT, vec![200]).unwrap();
+        assert!(matches!(
+            b.recv(H1, 100).unwrap_err(),
+            ChannelError::PeerAborted {
+                category: AbortCategory::Unspecified
+            }
+        ));
+        let (mut a, mut b) = duplex();
+        a.send(ABORT, vec![1; 1000]).unwrap();
+        assert!(matches!(
+            b.recv(H1, usize::MAX).unwrap_err(),
+            ChannelError::FrameTooLarge { max: 16, .. }
+        ));
+        for code in 0..=5u8 {
+            assert_eq!(AbortCategory::from_code(code).code(), code);
+        }
     }
 
     #[test]

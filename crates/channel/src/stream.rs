@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::frame::{encode_prefix, read_frame};
-use crate::{Channel, ChannelError, FrameRead, Header, Stats};
+use crate::{AbortCategory, Channel, ChannelError, FrameRead, Header, Stats};
 
 /// What a test's tampering hook does with an outgoing message (see [`StreamChannel::with_tamper`]).
 #[derive(Debug)]
@@ -54,6 +54,7 @@ pub struct StreamChannel {
     last: Option<Dir>,
     frame_timeout: Option<Duration>,
     tamper: Option<TamperHook>,
+    aborted: Option<AbortCategory>,
 }
 
 impl core::fmt::Debug for StreamChannel {
@@ -114,6 +115,7 @@ impl StreamChannel {
             last: None,
             frame_timeout,
             tamper: None,
+            aborted: None,
         }
     }
 
@@ -202,7 +204,12 @@ impl Channel for StreamChannel {
     }
 
     fn recv(&mut self, expect: Header, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        let payload = read_frame(&mut *self.reader, expect, max_len, self.frame_timeout)?;
+        let payload = read_frame(&mut *self.reader, expect, max_len, self.frame_timeout)
+            .inspect_err(|e| {
+                if let ChannelError::PeerAborted { category } = e {
+                    self.aborted = Some(*category);
+                }
+            })?;
         self.note(Dir::Received);
         self.stats.bytes_received += (crate::FRAME_HEADER_LEN + payload.len()) as u64;
         self.stats.messages_received += 1;
@@ -239,6 +246,10 @@ impl Channel for StreamChannel {
 
     fn stats(&self) -> Stats {
         self.stats
+    }
+
+    fn peer_aborted(&self) -> Option<AbortCategory> {
+        self.aborted
     }
 }
 

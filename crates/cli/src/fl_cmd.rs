@@ -106,6 +106,14 @@ pub(crate) struct TrainArgs {
     /// the PSI; the nodes check it by comparing a digest of their key columns.
     #[arg(long)]
     aligned: bool,
+    /// Fewest common rows to train on (both nodes check, before and after the alignment; at
+    /// least 2).
+    #[arg(long, default_value_t = 10)]
+    min_rows: u32,
+    /// Fewest rows of each label class among them (the guest checks before the partner does
+    /// any work; at least 1).
+    #[arg(long, default_value_t = 2)]
+    min_class_rows: u32,
     /// Wait for the job to end; exit 0 only if it succeeded.
     #[arg(long)]
     wait: bool,
@@ -219,8 +227,13 @@ pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<E
         row_sample: a.row_sample,
         col_sample: a.col_sample,
     };
+    let minimums = unseen_node::control::Minimums {
+        rows: a.min_rows,
+        per_class: a.min_class_rows,
+    };
     unseen_node::control::check_train(a.trees, a.depth, a.bins, a.learning_rate)
         .and_then(|()| tuning.check())
+        .and_then(|()| minimums.check())
         .map_err(UsageError)?;
     let dir = node_dir(dir)?;
     let client = unseen_node::client::Client::new(&dir)?;
@@ -239,6 +252,8 @@ pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<E
             "learning_rate": a.learning_rate,
             "aligned": a.aligned,
             "tuning": tuning,
+            "min_rows": a.min_rows,
+            "min_class_rows": a.min_class_rows,
         }),
     )?;
     crate::node_cmd::follow(&client, &job, a.wait)

@@ -126,6 +126,13 @@ pub(crate) enum DatasetCommand {
         /// The dataset's name.
         name: String,
     },
+    /// Re-registers a dataset whose file was changed on purpose: reads it again as `add` does
+    /// and records its size, modification time and SM3 digest (jobs refuse a file that changed
+    /// since it was registered or refreshed). Policies and key settings are kept.
+    Refresh {
+        /// The dataset's name.
+        name: String,
+    },
 }
 
 /// Who may receive rows from jobs on a dataset.
@@ -478,6 +485,16 @@ pub(crate) fn dataset(dir: Option<&PathBuf>, c: &DatasetCommand) -> anyhow::Resu
                     );
                 }
             }
+        }
+        DatasetCommand::Refresh { name } => {
+            let (d, summary) = ops::refresh_dataset(&mut s, "cli", name)?;
+            println!(
+                "dataset {} refreshed: {} ({} rows, SM3 {})",
+                d.name,
+                d.path,
+                summary.rows_read,
+                d.stamp.map(|st| st.sm3).unwrap_or_default()
+            );
         }
         DatasetCommand::Remove { name } => {
             ops::remove_dataset(&dir, &mut s, "cli", name)?;

@@ -133,6 +133,9 @@ pub enum JobSpec {
         /// SecureBoost's regularisation and sampling (defaults when absent).
         #[serde(default)]
         tuning: Tuning,
+        /// The smallest training set either node accepts (defaults when absent).
+        #[serde(default)]
+        minimums: Minimums,
     },
     /// Federated prediction with a trained model: the rows are aligned by PSI, then each node
     /// evaluates its own part of the model; only the initiator (the model's guest) gets the
@@ -206,6 +209,50 @@ impl Tuning {
             if !(v.is_finite() && v > 0.0 && v <= 1.0) {
                 return Err(format!("{name} {v}: must be in (0, 1]"));
             }
+        }
+        Ok(())
+    }
+}
+
+/// The smallest training set a node accepts: a model trained on one row, or on a label of one
+/// class, predicts nothing and must not be served. Both nodes check the rows (before and after
+/// the alignment); the guest also the rows of each class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Minimums {
+    /// Fewest rows (common rows, after the alignment), at least [`MIN_TRAIN_ROWS`].
+    pub rows: u32,
+    /// Fewest rows of each label class on the guest, at least 1.
+    pub per_class: u32,
+}
+
+/// The lowest `rows` minimum a request may set.
+pub const MIN_TRAIN_ROWS: u32 = 2;
+
+impl Default for Minimums {
+    fn default() -> Self {
+        Self {
+            rows: 10,
+            per_class: 2,
+        }
+    }
+}
+
+impl Minimums {
+    /// Checks the floors (a request cannot switch the check off).
+    ///
+    /// # Errors
+    ///
+    /// A message naming the value out of range.
+    pub fn check(&self) -> Result<(), String> {
+        if self.rows < MIN_TRAIN_ROWS {
+            return Err(format!(
+                "minimum rows {}: must be at least {MIN_TRAIN_ROWS}",
+                self.rows
+            ));
+        }
+        if self.per_class < 1 {
+            return Err("minimum rows per class 0: must be at least 1".into());
         }
         Ok(())
     }
@@ -532,8 +579,11 @@ impl Message for Propose {
                 bins,
                 learning_rate,
                 tuning,
+                minimums,
                 ..
-            } => check_train(trees, depth, bins, learning_rate).and_then(|()| tuning.check()),
+            } => check_train(trees, depth, bins, learning_rate)
+                .and_then(|()| tuning.check())
+                .and_then(|()| minimums.check()),
             _ => Ok(()),
         }
     }

@@ -18,8 +18,29 @@ use unseen_store::Dataset;
 use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey};
 use unseen_fl::{lr, secureboost as sb};
 
-use crate::control::{self, Algorithm, Curve, JobSpec, ModelId};
+use crate::control::{self, Algorithm, Curve, JobSpec, Minimums, ModelId};
 use crate::{NodeDir, NodeError, ops, psi_job};
+
+/// Why one side's alignment or training failed, sorted by whose fault. Messages name files,
+/// lines, columns and counts; a value from a file appears only masked
+/// ([`unseen_data::mask_key`]), since these messages become job reasons, log lines and audit
+/// records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlError {
+    /// This node's own data does not fit: unreadable, a bad value, too few rows or classes, not
+    /// aligned with the partner's.
+    Input(String),
+    /// The protocol with the partner failed (its messages, or the connection).
+    Protocol(String),
+}
+
+impl std::fmt::Display for FlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Input(m) | Self::Protocol(m) => f.write_str(m),
+        }
+    }
+}
 
 /// One party's columns for the common rows, in the aligned order.
 pub struct Aligned {
@@ -72,27 +93,38 @@ pub enum Columns {
 /// both nodes, e.g. the outputs of an earlier PSI job): no PSI; each node sends its row count
 /// and the SM3 digest of its keys in file order ([`key_digest`]) and both refuse to go on
 /// unless they are equal.
+///
+/// With `minimums` (training), the dataset is refused before the alignment if it cannot reach
+/// them (fewer rows than `rows`; on the guest, fewer than `per_class` labels of either class),
+/// and again on the common rows after it, before any training work.
+#[allow(clippy::too_many_arguments)] // each caller passes its own part of the job
 pub fn align<C: Channel>(
     ch: &mut C,
     dataset: &Dataset,
     columns: &Columns,
     (initiator, max_peer_items): (bool, u64),
     aligned: bool,
+    minimums: Option<Minimums>,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Aligned, String> {
-    let mut opts = ops::read_options(dataset).map_err(|e| e.to_string())?;
+) -> Result<Aligned, FlError> {
+    let input = FlError::Input;
+    let mut opts = ops::read_options(dataset).map_err(|e| input(e.to_string()))?;
     opts.duplicates = DuplicatePolicy::Error;
     let path = Path::new(&dataset.path);
     let table = unseen_data::read_table(path, &opts)
-        .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
-    // Check the columns before the partner spends anything on the alignment.
-    let (feature_idx, names, label_idx) = pick_columns(&table, path, columns)?;
+        .map_err(|e| input(format!("dataset {}: {e}", dataset.name)))?;
+    // Check the columns and the sizes before the partner spends anything on the alignment.
+    let (feature_idx, names, label_idx) = pick_columns(&table, path, columns).map_err(input)?;
+    if let Some(m) = minimums {
+        let all: Vec<usize> = (0..table.keys.len()).collect();
+        check_minimums(&table, &dataset.name, label_idx.as_ref(), &all, m, "").map_err(input)?;
+    }
     let common: Vec<usize> = if aligned {
         check_aligned(ch, &table.keys, initiator)?;
         (0..table.keys.len()).collect()
     } else {
         let params = psi_job::params(Reveal::Both, opts.key_type, max_peer_items)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| input(e.to_string()))?;
         let out = psi_job::run_role(
             ch,
             Curve::Ristretto255,
@@ -101,15 +133,27 @@ pub fn align<C: Channel>(
             params,
             progress,
         )
-        .map_err(|e| format!("aligning the rows by PSI: {e}"))?;
-        out.intersection
-            .ok_or_else(|| "the alignment gave no rows (internal error)".to_owned())?
+        .map_err(|e| FlError::Protocol(format!("aligning the rows by PSI: {e}")))?;
+        out.intersection.ok_or_else(|| {
+            FlError::Protocol("the alignment gave no rows (internal error)".to_owned())
+        })?
     };
     if common.is_empty() {
-        return Err(format!(
+        return Err(input(format!(
             "dataset {} has no customer in common with the partner's dataset",
             dataset.name
-        ));
+        )));
+    }
+    if let Some(m) = minimums {
+        check_minimums(
+            &table,
+            &dataset.name,
+            label_idx.as_ref(),
+            &common,
+            m,
+            " in common with the partner's",
+        )
+        .map_err(input)?;
     }
     let columns = feature_idx
         .iter()
@@ -120,13 +164,15 @@ pub fn align<C: Channel>(
                 .map(|&i| parse_number(&table, path, i, j, name))
                 .collect::<Result<Vec<f64>, String>>()
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(input)?;
     let labels = match label_idx {
         Some((j, name)) => Some(
             common
                 .iter()
                 .map(|&i| parse_label(&table, path, i, j, &name))
-                .collect::<Result<Vec<u8>, String>>()?,
+                .collect::<Result<Vec<u8>, String>>()
+                .map_err(input)?,
         ),
         None => None,
     };
@@ -174,12 +220,14 @@ pub fn key_digest(keys: &[String]) -> String {
 /// answers with its own; each compares. What a node learns: the partner's row count and the
 /// digest of its key list, nothing it could not learn from the PSI it replaces (a digest of a
 /// whole list of identity numbers cannot be inverted short of guessing the whole list).
-fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Result<(), String> {
+fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Result<(), FlError> {
     let ours = control::AlignCheck {
         rows: keys.len() as u64,
         keys_sm3: key_digest(keys),
     };
-    let err = |e: control::ControlError| format!("checking that the datasets are aligned: {e}");
+    let err = |e: control::ControlError| {
+        FlError::Protocol(format!("checking that the datasets are aligned: {e}"))
+    };
     let theirs = if initiator {
         control::send_align_check(ch, &ours).map_err(err)?;
         control::recv_align_check(ch).map_err(err)?
@@ -189,17 +237,56 @@ fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Re
         t
     };
     if theirs.rows != ours.rows {
-        return Err(format!(
+        return Err(FlError::Input(format!(
             "the datasets are not aligned: this dataset has {} rows, the partner's {}; \
              leave out --aligned to align them by PSI",
             ours.rows, theirs.rows
-        ));
+        )));
     }
     if theirs.keys_sm3 != ours.keys_sm3 {
-        return Err(format!(
+        return Err(FlError::Input(format!(
             "the datasets are not aligned: both have {} rows but not the same keys in the same \
              order; leave out --aligned to align them by PSI",
             ours.rows
+        )));
+    }
+    Ok(())
+}
+
+/// The training minimums on `rows` of a table: at least `m.rows` rows and, when the table holds
+/// the label (`label`), at least `m.per_class` rows of each class. Counts only in the message.
+fn check_minimums(
+    table: &Table,
+    dataset: &str,
+    label: Option<&(usize, String)>,
+    rows: &[usize],
+    m: Minimums,
+    which: &str,
+) -> Result<(), String> {
+    if rows.len() < m.rows as usize {
+        return Err(format!(
+            "dataset {dataset} has {} rows{which}; training needs at least {} (--min-rows)",
+            rows.len(),
+            m.rows
+        ));
+    }
+    let Some((j, name)) = label else {
+        return Ok(());
+    };
+    let (mut zeros, mut ones) = (0usize, 0usize);
+    for &i in rows {
+        match table.rows[i].get(*j).map(str::trim) {
+            Some("0" | "0.0") => zeros += 1,
+            Some("1" | "1.0") => ones += 1,
+            // Bad labels are reported (masked) when the common rows' labels are read.
+            _ => {}
+        }
+    }
+    if zeros < m.per_class as usize || ones < m.per_class as usize {
+        return Err(format!(
+            "dataset {dataset}: label column {name:?} has {ones} rows of class 1 and {zeros} of \
+             class 0{which}; training needs at least {} of each (--min-class-rows)",
+            m.per_class
         ));
     }
     Ok(())
@@ -281,7 +368,7 @@ fn parse_number(table: &Table, path: &Path, i: usize, j: usize, name: &str) -> R
             if raw.is_empty() {
                 "an empty field".to_owned()
             } else {
-                format!("{:?}", truncate(raw))
+                masked(raw)
             }
         )),
     }
@@ -293,17 +380,21 @@ fn parse_label(table: &Table, path: &Path, i: usize, j: usize, name: &str) -> Re
         "0" | "0.0" => Ok(0),
         "1" | "1.0" => Ok(1),
         _ => Err(format!(
-            "{}: line {}: label column {name:?}: {:?} is not 0 or 1",
+            "{}: line {}: label column {name:?}: {} is not 0 or 1",
             path.display(),
             table.rows[i].line(),
-            truncate(raw)
+            masked(raw)
         )),
     }
 }
 
-/// At most 40 characters of a field, for error messages.
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
+/// A field's value as error messages show it: masked ([`unseen_data::mask_key`]: a wrong
+/// column can hold ID-card or phone numbers) and cut to 40 characters, with its length. The
+/// messages become job reasons, `node.log` lines and audit records.
+fn masked(raw: &str) -> String {
+    let n = raw.chars().count();
+    let m: String = unseen_data::mask_key(raw).chars().take(40).collect();
+    format!("the value {m:?} ({n} characters, masked)")
 }
 
 /// Which side of a model a node holds.

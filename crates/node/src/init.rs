@@ -71,6 +71,7 @@ pub fn init(
     write_file(&dir.token(), token.as_bytes(), 0o600)?;
 
     crate::audit_key::create(dir)?;
+    crate::digest_key::load_or_create(dir)?;
     let mut store = crate::audit_key::open_store(dir)?;
     let config = Config {
         name: name.to_owned(),

@@ -11,14 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use unseen_channel::Channel;
+use unseen_channel::{AbortCategory, Channel};
 use unseen_psi::Progress;
 use unseen_store::{
     AuditEvent, Dataset, Finish, Job, JobState, NewJob, Partner, PirGrant, Role, StoreError,
 };
 use unseen_transport::{Acceptor, Fingerprint, Handshaken, TlsChannel, TransportError};
 
-use crate::control::{self, Algorithm, Curve, Decision, Done, JobSpec, Propose, PsiMode, Tuning};
+use crate::control::{
+    self, Algorithm, Curve, Decision, Done, JobSpec, Minimums, Propose, PsiMode, Tuning,
+};
 use crate::fl_job::{self, Columns, ModelMeta, Side, StoredModel};
 use crate::node::Node;
 use crate::{NodeError, ops, pir_job, policy, psi_job};
@@ -67,6 +69,12 @@ pub struct SubmitRequest {
     /// 1, gamma 0, row and column sample 1).
     #[serde(default)]
     pub tuning: Option<Tuning>,
+    /// Train: the fewest common rows to train on (default 10, at least 2).
+    #[serde(default)]
+    pub min_rows: Option<u32>,
+    /// Train: the fewest rows of each label class among them (default 2, at least 1).
+    #[serde(default)]
+    pub min_class_rows: Option<u32>,
 }
 
 impl SubmitRequest {
@@ -85,6 +93,10 @@ impl SubmitRequest {
                     learning_rate: self.learning_rate.unwrap_or(0.1),
                     aligned: self.aligned,
                     tuning: self.tuning.unwrap_or_default(),
+                    minimums: Minimums {
+                        rows: self.min_rows.unwrap_or(Minimums::default().rows),
+                        per_class: self.min_class_rows.unwrap_or(Minimums::default().per_class),
+                    },
                 };
                 if let JobSpec::Train {
                     trees,
@@ -92,11 +104,13 @@ impl SubmitRequest {
                     bins,
                     learning_rate,
                     tuning,
+                    minimums,
                     ..
                 } = spec
                 {
                     control::check_train(trees, depth, bins, learning_rate)
                         .and_then(|()| tuning.check())
+                        .and_then(|()| minimums.check())
                         .map_err(NodeError::Invalid)?;
                 }
                 if self.label.as_deref().is_none_or(|l| l.trim().is_empty()) {
@@ -447,6 +461,19 @@ enum Work {
     },
 }
 
+impl Work {
+    /// The registered dataset this node computes on, if any (checked against its registration
+    /// before the job reads it).
+    fn dataset(&self) -> Option<&Dataset> {
+        match self {
+            Self::Psi(d, _) | Self::TrainHost(d) => Some(d),
+            Self::TrainGuest { dataset, .. } | Self::PredictHost { dataset, .. } => Some(dataset),
+            Self::PredictGuest(p) => Some(&p.dataset),
+            Self::PirServe { .. } | Self::PirQuery(_) => None,
+        }
+    }
+}
+
 /// What the guest of a prediction brings: its model part, its dataset, the output.
 pub struct PredictInput {
     /// The guest part of the model.
@@ -503,13 +530,41 @@ impl Drop for PendingFile {
     }
 }
 
-/// How a job ended, short of success.
+/// How a job ended, short of success, sorted by whose fault.
 enum End {
     Rejected(String),
+    /// An internal error, or the connection failed.
     Failed(String),
     /// Failed because this node's user gave input that does not fit (recorded as failed; the
     /// command that ran the job reports it as a usage error).
     Usage(String),
+    /// This node's own data did not fit (a dataset, a value in it, too few rows).
+    Input(String),
+    /// The protocol with the partner failed: its messages were wrong.
+    Protocol(String),
+    /// The partner gave up and said so with an abort frame: its category, never its data.
+    PartnerFailed(AbortCategory),
+}
+
+impl End {
+    /// What this node tells the partner when it gives up (an abort frame's category).
+    fn category(&self) -> AbortCategory {
+        match self {
+            Self::Rejected(_) => AbortCategory::Policy,
+            Self::Usage(_) | Self::Input(_) => AbortCategory::Input,
+            Self::Protocol(_) => AbortCategory::Protocol,
+            Self::Failed(_) | Self::PartnerFailed(_) => AbortCategory::Internal,
+        }
+    }
+}
+
+impl From<fl_job::FlError> for End {
+    fn from(e: fl_job::FlError) -> Self {
+        match e {
+            fl_job::FlError::Input(m) => Self::Input(m),
+            fl_job::FlError::Protocol(m) => Self::Protocol(m),
+        }
+    }
 }
 
 /// What a successful run produced.
@@ -657,7 +712,17 @@ fn execute(
         _ => (node.dir.pending_output(&job.id), node.dir.output(&job.id)),
     };
     let _pending = PendingFile(pending.clone());
-    // Local work that can fail tells the partner (Done{ok: false}) so it fails fast too.
+    // The dataset must still be the file that was registered: a replaced file fails the job
+    // (on both nodes: the partner is told) until the operator re-registers it.
+    let dataset_sm3 = match work.dataset().map(ops::check_dataset_file).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            let end = End::Input(e.to_string());
+            let _ = ch.abort(end.category());
+            return Err((end, Some(ch.stats())));
+        }
+    };
+    // Local work that can fail tells the partner (an abort frame) so it fails fast too.
     let local: Result<Produced, End> = match (spec, work) {
         (JobSpec::Psi { mode, curve }, Work::Psi(dataset, keys)) => run_psi(
             node,
@@ -669,8 +734,7 @@ fn execute(
             initiator,
             (partner, peer_limit),
             &pending,
-        )
-        .map_err(End::Failed),
+        ),
         (
             JobSpec::Pir { reveal_bucket, .. },
             Work::PirServe {
@@ -689,7 +753,7 @@ fn execute(
             (*granted, *day),
             reveal_bucket,
         )
-        .map_err(End::Failed),
+        .map_err(End::Protocol),
         (
             JobSpec::Pir {
                 curve,
@@ -729,36 +793,41 @@ fn execute(
                 .to_owned(),
         )),
     };
+    // Whatever this node was doing when the partner gave up, the partner's abort is the cause
+    // (its category, never its data), not the message this node then failed to read.
+    let partner_gave_up = |ch: &TlsChannel, end: End| match ch.peer_aborted() {
+        Some(category) => End::PartnerFailed(category),
+        None => end,
+    };
+    let stats_now = |ch: &TlsChannel| Some(ch.stats());
+    let produced = match local.map_err(|end| partner_gave_up(ch, end)) {
+        Ok(v) => v,
+        Err(end) => {
+            // Tell the partner, whatever protocol step it waits in, that this node gave up and
+            // in which category (one byte: no reason text, so no data of ours can leave).
+            if !matches!(end, End::PartnerFailed(_)) {
+                let _ = ch.abort(end.category());
+            }
+            return Err((end, stats_now(ch)));
+        }
+    };
     let own_head = node
         .store()
         .audit_head()
         .ok()
         .map(|(seq, hash)| control::AuditAnchor { seq, hash });
     let report = Done {
-        ok: local.is_ok(),
-        reason: local
-            .as_ref()
-            .err()
-            .map(|_| "the partner's node failed".to_owned()),
+        ok: true,
+        reason: None,
         audit_head: own_head,
-    };
-    let stats_now = |ch: &TlsChannel| Some(ch.stats());
-    let produced = match local {
-        Ok(v) => v,
-        Err(end) => {
-            let _ = control::send_done(ch, &report);
-            return Err((end, stats_now(ch)));
-        }
     };
     let partner_head = control::send_done(ch, &report)
         .and_then(|()| control::recv_done(ch))
         .map_err(|e| {
-            (
-                End::Failed(format!(
-                    "partner {partner}: {e} (while confirming the result; nothing was kept)"
-                )),
-                stats_now(ch),
-            )
+            let end = End::Failed(format!(
+                "partner {partner}: {e} (while confirming the result; nothing was kept)"
+            ));
+            (partner_gave_up(ch, end), stats_now(ch))
         })
         .and_then(|peer| {
             if peer.ok {
@@ -804,6 +873,10 @@ fn execute(
     let mut result = produced.result;
     if let Some(r) = result.as_object_mut() {
         r.insert("rounds".into(), st.rounds.into());
+        if let Some(d) = dataset_sm3 {
+            // The digest of the dataset file the job read (the registered one, checked above).
+            r.insert("dataset_sm3".into(), d.into());
+        }
         r.insert(
             "partner_audit_head".into(),
             serde_json::to_value(partner_head).unwrap_or_default(),
@@ -831,26 +904,27 @@ fn run_psi(
     initiator: bool,
     (partner, peer_limit): (&str, u64),
     pending: &std::path::Path,
-) -> Result<Produced, String> {
+) -> Result<Produced, End> {
     let (leader, reveal) = psi_job::role(mode, initiator);
     let opts = psi_job::key_pass(
-        ops::read_options(dataset).map_err(|e| e.to_string())?,
+        ops::read_options(dataset).map_err(|e| End::Input(e.to_string()))?,
         false,
     );
     let path = std::path::Path::new(&dataset.path);
     let progress = progress_sink(node, &job.id);
-    let params = psi_job::params(reveal, opts.key_type, peer_limit).map_err(|e| e.to_string())?;
+    let params =
+        psi_job::params(reveal, opts.key_type, peer_limit).map_err(|e| End::Input(e.to_string()))?;
     let out = psi_job::run_role(ch, curve, leader, &table.keys, params, &progress)
-        .map_err(|e| format!("partner {partner}: {e}"))?;
+        .map_err(|e| End::Protocol(format!("partner {partner}: {e}")))?;
     let (rows, wrote) = match (&out.intersection, out.cardinality) {
         (Some(idx), _) if psi_job::learns_rows(leader, reveal) => {
             let n = psi_job::write_rows(pending, path, &opts, table, idx)
-                .map_err(|e| format!("writing the output: {e}"))?;
+                .map_err(|e| End::Failed(format!("writing the output: {e}")))?;
             (Some(n), true)
         }
         (None, Some(c)) => {
             psi_job::write_cardinality(pending, c)
-                .map_err(|e| format!("writing the output: {e}"))?;
+                .map_err(|e| End::Failed(format!("writing the output: {e}")))?;
             (None, true)
         }
         _ => (None, false),
@@ -989,7 +1063,12 @@ fn train(
     label: Option<&String>,
     (partner, peer_limit): (&str, u64),
 ) -> Result<Produced, End> {
-    let JobSpec::Train { algorithm, .. } = spec else {
+    let JobSpec::Train {
+        algorithm,
+        minimums,
+        ..
+    } = spec
+    else {
         return Err(End::Failed("internal error: not a train job".into()));
     };
     let guest = label.is_some();
@@ -1003,11 +1082,11 @@ fn train(
         &columns,
         (guest, peer_limit),
         spec.aligned(),
+        Some(minimums),
         &progress,
-    )
-    .map_err(End::Failed)?;
+    )?;
     let trained = fl_job::train(ch, spec, &data)
-        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
+        .map_err(|e| End::Protocol(format!("partner {partner}: {e}")))?;
     let meta = ModelMeta {
         model_id: trained.model_id,
         algorithm,
@@ -1066,11 +1145,11 @@ fn predict_guest(
         &columns,
         (true, peer_limit),
         p.aligned,
+        None,
         &progress,
-    )
-    .map_err(End::Failed)?;
+    )?;
     let scores = fl_job::predict(ch, &p.model, &data)
-        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?
+        .map_err(|e| End::Protocol(format!("partner {partner}: {e}")))?
         .unwrap_or_default();
     let mut result = serde_json::json!({
         "model_id": p.model.meta.model_id.to_string(),
@@ -1124,11 +1203,11 @@ fn predict_host(
         &columns,
         (false, peer_limit),
         aligned,
+        None,
         &progress,
-    )
-    .map_err(End::Failed)?;
+    )?;
     fl_job::predict(ch, model, &data)
-        .map_err(|e| End::Failed(format!("partner {partner}: {e}")))?;
+        .map_err(|e| End::Protocol(format!("partner {partner}: {e}")))?;
     Ok(Produced {
         wrote: false,
         result: serde_json::json!({
@@ -1206,7 +1285,17 @@ fn finish(
                     "job.cancelled",
                     format!("cancelled ({r})"),
                 ),
-                End::Failed(r) | End::Usage(r) => (JobState::Failed, "job.failed", r),
+                End::PartnerFailed(c) => (
+                    JobState::Failed,
+                    "job.failed",
+                    format!(
+                        "partner {}: the partner's node failed the job: {c}",
+                        job.partner
+                    ),
+                ),
+                End::Failed(r) | End::Usage(r) | End::Input(r) | End::Protocol(r) => {
+                    (JobState::Failed, "job.failed", r)
+                }
             };
             let st = stats.unwrap_or_default();
             (
@@ -1245,8 +1334,9 @@ fn finish(
                     {
                         p.insert("keys".into(), keys.clone());
                     }
-                    // Joint modeling: which model, on how many common rows (never which rows).
-                    for k in ["model_id", "common_rows"] {
+                    // Joint modeling: which model, on how many common rows (never which rows);
+                    // and the digest of the dataset file the job read.
+                    for k in ["model_id", "common_rows", "dataset_sm3"] {
                         if let (Some(v), Some(p)) = (f.result.get(k), e.params.as_object_mut()) {
                             p.insert(k.into(), v.clone());
                         }

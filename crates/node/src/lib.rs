@@ -13,6 +13,7 @@ pub mod audit_key;
 pub mod client;
 pub mod control;
 pub mod daemon;
+pub mod digest_key;
 pub mod dir;
 mod error;
 pub mod fl_job;

@@ -34,6 +34,8 @@ pub struct Node {
     /// Refusals (unpinned certificates, API requests without a valid token) being aggregated
     /// for the audit log.
     refusals: crate::refusals::Refusals,
+    /// The secret of the keyed digests this node stores of customer keys (never printed).
+    pub digest_key: crate::digest_key::DigestKey,
 }
 
 impl std::fmt::Debug for Node {
@@ -85,6 +87,7 @@ impl Node {
         let identity = load_identity(dir)?;
         let token = load_token(dir)?;
         let store = crate::audit_key::open_store(dir)?;
+        let digest_key = crate::digest_key::load_or_create(dir)?;
         Ok(Arc::new(Self {
             dir: dir.clone(),
             config,
@@ -97,6 +100,7 @@ impl Node {
             score_rows: crate::score::RowCache::default(),
             outgoing: crate::admission::Outgoing::default(),
             refusals: crate::refusals::Refusals::default(),
+            digest_key,
         }))
     }
 

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use unseen_data::{Encoding, KeyType, ReadOptions, ReadSummary};
 use unseen_store::{
-    AuditEvent, Dataset, NewDataset, NewPartner, NewPolicy, Partner, Policy, Receivers, Store,
+    AuditEvent, Dataset, FileStamp, NewDataset, NewPartner, NewPolicy, Partner, Policy, Receivers,
+    Store,
 };
 use unseen_transport::{Certificate, Fingerprint};
 
@@ -141,8 +142,10 @@ pub fn add_dataset(
         encoding: d.encoding.clone(),
         skip_invalid: d.skip_invalid,
         added_ms: 0,
+        stamp: None,
     };
     let opts = crate::psi_job::key_pass(read_options(&draft)?, false);
+    let stamp = file_stamp(&path)?;
     let table = unseen_data::read_table(&path, &opts)?;
     let dataset = store.add_dataset(&NewDataset {
         name: d.name.clone(),
@@ -152,6 +155,7 @@ pub fn add_dataset(
         columns: table.headers.clone(),
         encoding: d.encoding.clone(),
         skip_invalid: d.skip_invalid,
+        stamp: Some(stamp.clone()),
     })?;
     let mut e = AuditEvent::new(actor, "dataset.added", "ok");
     e.datasets = vec![d.name.clone()];
@@ -161,9 +165,143 @@ pub fn add_dataset(
         "key_type": d.key_type,
         "columns": table.headers,
         "rows": table.keys.len(),
+        "size": stamp.size,
+        "sm3": stamp.sm3,
     });
     store.audit_append(&e)?;
     Ok((dataset, table.summary))
+}
+
+/// Re-registers a dataset whose file changed on purpose (`unseen dataset refresh NAME`): reads
+/// the file again as registration does (key column, every key valid), then records its size,
+/// modification time and SM3 digest and its columns, keeping the name, policies and key
+/// settings. Audited as `dataset.refreshed` with the old and new digests.
+pub fn refresh_dataset(
+    store: &mut Store,
+    actor: &str,
+    name: &str,
+) -> Result<(Dataset, ReadSummary), NodeError> {
+    let old = store.dataset(name)?.ok_or_else(|| {
+        NodeError::Store(unseen_store::StoreError::NotFound {
+            what: "dataset",
+            name: name.to_owned(),
+        })
+    })?;
+    let path = PathBuf::from(&old.path);
+    let opts = crate::psi_job::key_pass(read_options(&old)?, false);
+    let stamp = file_stamp(&path)?;
+    let table = unseen_data::read_table(&path, &opts)?;
+    let dataset = store.restamp_dataset(name, &table.headers, &stamp)?;
+    let mut e = AuditEvent::new(actor, "dataset.refreshed", "ok");
+    e.datasets = vec![name.to_owned()];
+    e.params = serde_json::json!({
+        "path": dataset.path,
+        "columns": table.headers,
+        "rows": table.keys.len(),
+        "size": stamp.size,
+        "sm3": stamp.sm3,
+        "previous_sm3": old.stamp.map(|s| s.sm3),
+    });
+    store.audit_append(&e)?;
+    Ok((dataset, table.summary))
+}
+
+/// The size, modification time and SM3 digest (streamed) of a dataset's file.
+pub fn file_stamp(path: &Path) -> Result<FileStamp, NodeError> {
+    use std::io::Read;
+
+    use sm3::Digest;
+    let io = |e| NodeError::io(path, e);
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    let mut h = sm3::Sm3::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(FileStamp {
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+        sm3: hex::encode(h.finalize()),
+    })
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    let Ok(t) = meta.modified() else { return 0 };
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// The registered dataset's file is not the one that was registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetChanged {
+    /// The dataset.
+    pub dataset: String,
+    /// What differs (`size`, `mtime`, `digest`), as the operator reads it.
+    pub what: String,
+}
+
+impl std::fmt::Display for DatasetChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dataset {:?} changed since it was registered ({}); if the change is intended, \
+             re-register it with `unseen dataset refresh {}`",
+            self.dataset, self.what, self.dataset
+        )
+    }
+}
+
+/// Checks a dataset's file against its registration stamp, before a job reads it: the size
+/// and modification time first (a `stat`), then always the SM3 digest of the file, which the
+/// job records. A file with the same bytes but a new modification time (touched, copied back)
+/// passes. A dataset registered before stamps were recorded is not checked (its digest is
+/// still returned). `Ok` holds the file's digest now.
+pub fn check_dataset_file(d: &Dataset) -> Result<String, CheckError> {
+    let path = Path::new(&d.path);
+    let now = file_stamp(path).map_err(|e| CheckError::Unreadable(e.to_string()))?;
+    let Some(reg) = &d.stamp else {
+        return Ok(now.sm3);
+    };
+    if now.sm3 == reg.sm3 {
+        return Ok(now.sm3);
+    }
+    let mut what = Vec::new();
+    if now.size != reg.size {
+        what.push(format!("size {} → {} bytes", reg.size, now.size));
+    }
+    if now.mtime_ns != reg.mtime_ns {
+        what.push("modification time".to_owned());
+    }
+    what.push(format!("SM3 {}… → {}…", &reg.sm3[..12], &now.sm3[..12]));
+    Err(CheckError::Changed(DatasetChanged {
+        dataset: d.name.clone(),
+        what: what.join(", "),
+    }))
+}
+
+/// Why [`check_dataset_file`] refused a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckError {
+    /// It cannot be opened or read.
+    Unreadable(String),
+    /// It is not the file that was registered.
+    Changed(DatasetChanged),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreadable(m) => f.write_str(m),
+            Self::Changed(c) => c.fmt(f),
+        }
+    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, NodeError> {

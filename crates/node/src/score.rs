@@ -28,6 +28,9 @@ use crate::fl_job::{self, Aligned, Side, StoredModel};
 use crate::node::Node;
 use crate::{NodeError, ops, policy};
 
+/// The domain of the keyed digest of a score session's key in the audit (`params.key_hmac`).
+pub const SCORE_KEY_DOMAIN: &str = "unseen score key v1";
+
 /// The reason a host gives when it has no row for the key (the guest's API answers 404).
 pub const NO_ROW: &str = "the partner has no row for this key";
 
@@ -148,6 +151,7 @@ fn new_session_id() -> Result<String, NodeError> {
 
 /// One audit record of a score session.
 fn score_event(
+    node: &Node,
     actor: &str,
     action: &str,
     outcome: &str,
@@ -162,8 +166,11 @@ fn score_event(
     let mut params = serde_json::json!({
         "model_id": model.to_string(),
         "session": session,
-        // Not the key: its SM3 digest, to match the two nodes' records of one session.
-        "key_sm3": fl_job::sm3_hex(key.as_bytes()),
+        // Not the key, nor its plain SM3 (an ID number is found from that by trying every
+        // candidate): a keyed digest under this node's secret, so that this node's records of
+        // one applicant can be matched with each other. The two nodes' records of one session
+        // are matched by `session`.
+        "key_hmac": node.digest_key.digest(SCORE_KEY_DOMAIN, key.as_bytes()),
     });
     if let (Some(r), Some(p)) = (reason, params.as_object_mut()) {
         p.insert("reason".into(), r.into());
@@ -218,6 +225,7 @@ pub fn score(
         Err(e) => ("failed", Some(e.to_string())),
     };
     let event = score_event(
+        node,
         actor,
         "model.scored",
         outcome,
@@ -447,6 +455,7 @@ pub(crate) fn serve(
         tracing::warn!(partner = %partner.name, model = %model, reason = %r, "score session ended short");
     }
     node.audit(&score_event(
+        node,
         &partner.name,
         "model.score_served",
         outcome,
@@ -526,6 +535,8 @@ impl RowCache {
         let idx = match cached {
             Some(i) => i,
             None => {
+                // (Re)loading: the file must still be the one registered.
+                ops::check_dataset_file(dataset).map_err(|e| e.to_string())?;
                 let table = unseen_data::read_table(&path, &opts)
                     .map_err(|e| format!("dataset {}: {e}", dataset.name))?;
                 let by_key = table

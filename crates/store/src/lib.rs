@@ -33,8 +33,8 @@ pub use crate::audit::{AUDIT_DOMAIN, AuditEvent, AuditRecord, AuditReport, Audit
 pub use crate::check::{MAX_NAME_LEN, validate_name};
 pub use crate::error::StoreError;
 pub use crate::model::{
-    Dataset, Finish, Job, JobMetrics, JobState, NewDataset, NewJob, NewPartner, NewPolicy,
-    ParseNameError, Partner, Policy, Receivers, Role,
+    Dataset, FileStamp, Finish, Job, JobMetrics, JobState, NewDataset, NewJob, NewPartner,
+    NewPolicy, ParseNameError, Partner, Policy, Receivers, Role,
 };
 pub use crate::pir::{PirGrant, utc_day};
 pub use crate::store::Store;

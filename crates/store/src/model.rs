@@ -54,6 +54,20 @@ pub struct NewDataset {
     pub encoding: String,
     /// Whether rows with an invalid key are skipped rather than failing the job.
     pub skip_invalid: bool,
+    /// What the file was when it was read for registration.
+    pub stamp: Option<FileStamp>,
+}
+
+/// What a dataset's file was when it was registered: jobs compare the file with it and refuse
+/// a file that changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// Its length in bytes.
+    pub size: u64,
+    /// Its modification time, ns since the Unix epoch.
+    pub mtime_ns: i64,
+    /// The SM3 digest of its bytes, 64 lowercase hex digits.
+    pub sm3: String,
 }
 
 /// A registered dataset.
@@ -75,6 +89,9 @@ pub struct Dataset {
     pub skip_invalid: bool,
     /// When it was registered, ms since the Unix epoch.
     pub added_ms: i64,
+    /// What the file was when it was registered (or last refreshed); `None` for a dataset
+    /// registered before the store recorded it.
+    pub stamp: Option<FileStamp>,
 }
 
 /// Who may receive rows from jobs on a dataset, seen from the dataset owner (this node).

@@ -5,7 +5,7 @@
 //! ran it.
 
 /// Migration steps; step `i` takes a database from version `i` to version `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: registries, policies, jobs and the audit chain.
 ///
@@ -171,4 +171,15 @@ CREATE TABLE score_usage (
     scores  INTEGER NOT NULL CHECK (scores >= 0),   -- scores granted that day
     PRIMARY KEY (partner, dataset, day)
 ) STRICT;
+"#;
+
+/// Version 5: what a dataset's file was when it was registered (its size, modification time
+/// and SM3 digest), so that a job refuses a file replaced since (docs/protocols/node-jobs.md).
+/// Datasets registered before this version have none until they are refreshed. The values are
+/// checked by the store before they are written (and read back strictly), not by `CHECK`s, so
+/// that the columns can be dropped again by a test that rebuilds an older schema.
+const V5: &str = r#"
+ALTER TABLE datasets ADD COLUMN file_size INTEGER;
+ALTER TABLE datasets ADD COLUMN file_mtime_ns INTEGER;
+ALTER TABLE datasets ADD COLUMN file_sm3 TEXT;
 "#;

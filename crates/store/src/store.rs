@@ -10,7 +10,8 @@ use crate::check::{self, MAX_COLUMNS, MAX_LINE, MAX_PATH, MAX_PEM};
 use crate::error::{StoreError, bounded, corrupt};
 use crate::schema::MIGRATIONS;
 use crate::{
-    Dataset, NewDataset, NewPartner, NewPolicy, Partner, Policy, Receivers, now_ms, validate_name,
+    Dataset, FileStamp, NewDataset, NewPartner, NewPolicy, Partner, Policy, Receivers, now_ms,
+    validate_name,
 };
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -209,11 +210,17 @@ impl Store {
             encoding: d.encoding.clone(),
             skip_invalid: d.skip_invalid,
             added_ms: now_ms(),
+            stamp: d.stamp.clone(),
         };
+        if let Some(st) = &d.stamp {
+            check_stamp(st)?;
+        }
+        let (size, mtime, sm3) = stamp_columns(d.stamp.as_ref());
         tx.execute(
             "INSERT INTO datasets
-                 (name, path, key_column, key_type, columns, encoding, skip_invalid, added_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (name, path, key_column, key_type, columns, encoding, skip_invalid, added_ms,
+                  file_size, file_mtime_ns, file_sm3)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 dataset.name,
                 dataset.path,
@@ -222,11 +229,50 @@ impl Store {
                 columns,
                 dataset.encoding,
                 dataset.skip_invalid,
-                dataset.added_ms
+                dataset.added_ms,
+                size,
+                mtime,
+                sm3
             ],
         )?;
         tx.commit()?;
         Ok(dataset)
+    }
+
+    /// Records what a dataset's file is now (after the operator re-read it: `dataset refresh`),
+    /// with the columns it has now. Fails with [`StoreError::NotFound`] if it is not registered.
+    pub fn restamp_dataset(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        stamp: &FileStamp,
+    ) -> Result<Dataset, StoreError> {
+        check_stamp(stamp)?;
+        if columns.len() > MAX_COLUMNS {
+            return Err(StoreError::Invalid {
+                field: "dataset columns",
+                reason: format!(
+                    "at most {MAX_COLUMNS} columns allowed, found {}",
+                    columns.len()
+                ),
+            });
+        }
+        for c in columns {
+            check::line("dataset column", c, MAX_LINE)?;
+        }
+        let columns = serde_json::to_string(columns)
+            .map_err(|e| corrupt(format!("cannot encode dataset columns: {e}")))?;
+        let (size, mtime, sm3) = stamp_columns(Some(stamp));
+        let n = self.conn.execute(
+            "UPDATE datasets SET columns = ?2, file_size = ?3, file_mtime_ns = ?4, file_sm3 = ?5
+             WHERE name = ?1",
+            params![name, columns, size, mtime, sm3],
+        )?;
+        if n == 0 {
+            return Err(not_found("dataset", name));
+        }
+        self.dataset(name)?
+            .ok_or_else(|| not_found("dataset", name))
     }
 
     /// Every dataset, by name.
@@ -468,7 +514,34 @@ fn partner_from_row(row: &Row<'_>) -> Result<Partner, StoreError> {
 }
 
 const DATASET: &str = "SELECT name, path, key_column, key_type, columns, encoding, skip_invalid, \
-                       added_ms FROM datasets";
+                       added_ms, file_size, file_mtime_ns, file_sm3 FROM datasets";
+
+fn check_stamp(st: &FileStamp) -> Result<(), StoreError> {
+    let hex = st.sm3.len() == 64
+        && st
+            .sm3
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex || i64::try_from(st.size).is_err() {
+        return Err(StoreError::Invalid {
+            field: "dataset file stamp",
+            reason: "a size below 2^63 and an SM3 digest of 64 lowercase hex digits".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The stamp as the three nullable columns (a size below 2^63 was checked).
+fn stamp_columns(st: Option<&FileStamp>) -> (Option<i64>, Option<i64>, Option<String>) {
+    match st {
+        Some(s) => (
+            Some(i64::try_from(s.size).unwrap_or(i64::MAX)),
+            Some(s.mtime_ns),
+            Some(s.sm3.clone()),
+        ),
+        None => (None, None, None),
+    }
+}
 
 fn dataset_from_row(row: &Row<'_>) -> Result<Dataset, StoreError> {
     const T: &str = "datasets";
@@ -487,6 +560,21 @@ fn dataset_from_row(row: &Row<'_>) -> Result<Dataset, StoreError> {
         encoding: col(row, 5, T)?,
         skip_invalid,
         added_ms: col(row, 7, T)?,
+        stamp: {
+            let size: Option<i64> = col(row, 8, T)?;
+            let mtime_ns: Option<i64> = col(row, 9, T)?;
+            let sm3: Option<String> = col(row, 10, T)?;
+            match (size, mtime_ns, sm3) {
+                (Some(size), Some(mtime_ns), Some(sm3)) => Some(FileStamp {
+                    size: u64::try_from(size)
+                        .map_err(|_| corrupt(format!("{T}.file_size: {size} is negative")))?,
+                    mtime_ns,
+                    sm3,
+                }),
+                (None, None, None) => None,
+                _ => return Err(corrupt(format!("{T}: a partial file stamp"))),
+            }
+        },
     })
 }
 

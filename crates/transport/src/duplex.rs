@@ -427,4 +427,8 @@ impl Channel for TlsChannel {
     fn stats(&self) -> Stats {
         self.inner.stats()
     }
+
+    fn peer_aborted(&self) -> Option<unseen_channel::AbortCategory> {
+        self.inner.peer_aborted()
+    }
 }

@@ -629,8 +629,12 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     for (x, y) in scored.iter().zip(&served) {
         assert_eq!(x["params"]["model_id"], model);
         assert_eq!(x["params"]["session"], y["params"]["session"]);
-        assert_eq!(x["params"]["key_sm3"], y["params"]["key_sm3"]);
-        assert_eq!(x["params"]["key_sm3"].as_str().unwrap().len(), 64);
+        // Each node's keyed digest (HMAC-SM3 under its own secret): 64 hex digits, never the
+        // plain SM3 of the key, and not the same on the two nodes (records match by session).
+        assert_eq!(x["params"]["key_hmac"].as_str().unwrap().len(), 64);
+        assert_eq!(y["params"]["key_hmac"].as_str().unwrap().len(), 64);
+        assert_ne!(x["params"]["key_hmac"], y["params"]["key_hmac"]);
+        assert!(x["params"].get("key_sm3").is_none());
         assert_eq!(x["partner"], "data-b");
         assert_eq!(y["partner"], "bank-a");
     }

@@ -4,6 +4,7 @@
 
 mod api;
 mod audit;
+mod jobs;
 mod partners;
 mod pir;
 mod policy;

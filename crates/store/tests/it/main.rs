@@ -64,6 +64,7 @@ pub fn new_dataset(name: &str) -> NewDataset {
         columns: vec!["phone".into(), "name".into(), "城市".into()],
         encoding: "utf-8".into(),
         skip_invalid: true,
+        stamp: None,
     }
 }
 

@@ -234,3 +234,44 @@ fn removing_a_dataset_removes_its_policies_only() {
     assert_eq!(left, vec!["loans"]);
     assert_eq!(s.datasets().unwrap().len(), 1);
 }
+
+/// Item 15: a dataset keeps what its file was at registration (size, mtime, SM3), through a
+/// reopen, and `restamp_dataset` records what it is now; a malformed stamp is refused.
+#[test]
+fn a_dataset_keeps_its_file_stamp_and_can_be_restamped() {
+    use unseen_store::FileStamp;
+    let db = Db::temp();
+    let mut s = db.open();
+    let stamp = FileStamp {
+        size: 1234,
+        mtime_ns: 1_700_000_000_123_456_789,
+        sm3: "ab".repeat(32),
+    };
+    let mut nd = new_dataset("customers");
+    nd.stamp = Some(stamp.clone());
+    assert_eq!(s.add_dataset(&nd).unwrap().stamp, Some(stamp.clone()));
+    assert_eq!(s.dataset("customers").unwrap().unwrap().stamp, Some(stamp));
+    s.add_dataset(&new_dataset("old")).unwrap();
+    assert_eq!(s.dataset("old").unwrap().unwrap().stamp, None);
+    let newer = FileStamp {
+        size: 99,
+        mtime_ns: -5,
+        sm3: "cd".repeat(32),
+    };
+    let cols = vec!["phone".to_owned(), "city".to_owned()];
+    let d = s.restamp_dataset("old", &cols, &newer).unwrap();
+    assert_eq!(d.stamp, Some(newer.clone()));
+    assert_eq!(d.columns, cols);
+    assert!(matches!(
+        s.restamp_dataset("nope", &cols, &newer),
+        Err(StoreError::NotFound { .. })
+    ));
+    let bad = FileStamp {
+        sm3: "XY".repeat(32),
+        ..newer
+    };
+    assert!(matches!(
+        s.restamp_dataset("old", &cols, &bad),
+        Err(StoreError::Invalid { .. })
+    ));
+}
