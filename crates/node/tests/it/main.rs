@@ -3,6 +3,7 @@
 
 mod api;
 mod audit;
+mod config;
 mod pir;
 mod policy;
 mod util;
