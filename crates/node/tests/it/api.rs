@@ -669,3 +669,64 @@ fn with_roots_again(
     std::fs::write(f.dir.config(), text.join("\n")).unwrap();
     unseen_node::Node::open(&f.dir).unwrap()
 }
+
+#[test]
+fn a_tls_api_serves_the_router_and_the_cli_client_pins_the_nodes_certificate() {
+    let f = node("bank-a");
+    let other = node("data-b");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    for fixture in [&f, &other] {
+        let text = std::fs::read_to_string(fixture.dir.config()).unwrap();
+        let text = text
+            .replace("api = \"127.0.0.1:2\"", &format!("api = \"{addr}\""))
+            .replace("api_tls = false", "api_tls = true");
+        std::fs::write(fixture.dir.config(), text).unwrap();
+    }
+    let node = unseen_node::Node::open(&f.dir).unwrap();
+    assert!(node.config.api_tls);
+    listener.set_nonblocking(true).unwrap();
+    let tls = unseen_transport::api_server_config(node.identity()).unwrap();
+    let app = router(std::sync::Arc::clone(&node));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            unseen_node::daemon::serve_api_tls(listener, app, tls, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    // The node's own client talks TLS, pinning identity/cert.pem.
+    let client = unseen_node::client::Client::new(&f.dir).unwrap();
+    let info = client.get("/v1/node").unwrap();
+    assert_eq!(info["name"], "bank-a");
+    // A client pinning another certificate is refused in the handshake.
+    let wrong = unseen_node::client::Client::new(&other.dir).unwrap();
+    let err = wrong.get("/v1/node").unwrap_err();
+    assert!(err.to_string().contains("TLS handshake"), "{err}");
+    // Plain HTTP gets no HTTP answer: tokens never cross the network in clear text.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        s.write_all(b"GET /v1/node HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        assert!(
+            !buf.starts_with(b"HTTP/1.1 2"),
+            "{}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    stop.send(()).unwrap();
+    server.join().unwrap();
+}
