@@ -297,13 +297,22 @@ async fn call_raw(
     (status, ct, bytes)
 }
 
+/// Method, path, content type, body, expected status.
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static [u8],
+    StatusCode,
+);
+
 #[test]
 fn every_error_is_json_and_never_echoes_the_body() {
     let f = node("bank-a");
     let t = token(&f.dir);
     rt().block_on(async {
         let secret = "SECRET-9f1c-in-the-body";
-        let cases: Vec<(&str, &str, Option<&str>, &'static [u8], StatusCode)> = vec![
+        let cases: Vec<Case> = vec![
             // Not JSON at all.
             ("POST", "/v1/partners", Some("application/json"),
              b"{\"name\": SECRET-9f1c-in-the-body", StatusCode::BAD_REQUEST),

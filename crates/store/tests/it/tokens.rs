@@ -55,3 +55,21 @@ fn api_tokens_are_stored_by_digest_listed_and_revoked() {
     assert!(TokenRole::Admin.allows(TokenRole::Operator));
     assert!(!TokenRole::Scorer.allows(TokenRole::Operator));
 }
+
+/// A version-4 database (before tokens) gains the table and keeps its data.
+#[test]
+fn a_version_4_database_gains_the_token_table() {
+    let db = Db::temp();
+    let mut s = db.open();
+    s.add_partner(&crate::new_partner("bank-b", "fp")).unwrap();
+    drop(s);
+    let raw = db.raw();
+    raw.execute_batch("DROP TABLE api_tokens").unwrap();
+    raw.pragma_update(None, "user_version", 4).unwrap();
+    drop(raw);
+    let mut s = db.open();
+    assert_eq!(s.partners().unwrap().len(), 1);
+    s.add_api_token("app1", TokenRole::Scorer, &[3u8; 32])
+        .unwrap();
+    assert_eq!(s.api_tokens().unwrap().len(), 1);
+}
