@@ -53,6 +53,9 @@ pub(crate) enum Command {
     /// The tamper-evident audit log (SM3 hash chain).
     #[command(subcommand)]
     Audit(crate::node_cmd::AuditCommand),
+    /// Tokens of the local HTTP API with roles (admin, operator, scorer).
+    #[command(subcommand)]
+    Token(crate::node_cmd::TokenCommand),
     /// Hidden-query tables this node offers to partners (keyword PIR).
     #[command(subcommand)]
     Pir(crate::pir_cmd::PirCommand),

@@ -119,7 +119,7 @@ pub(crate) fn prepare(
     ] {
         let mut store = unseen_node::audit_key::open_store(dir)?;
         for (name, file, job) in sets {
-            add_demo_dataset(&mut store, name, root.join(file))?;
+            add_demo_dataset(dir, &mut store, name, root.join(file))?;
             allow_demo(&mut store, name, other, job, "both")?;
         }
     }

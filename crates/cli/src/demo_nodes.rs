@@ -33,11 +33,13 @@ impl Drop for Daemons {
 
 /// Registers the demo's CSV `path` as dataset `name`, keyed by ID-card numbers in column `id`.
 pub(crate) fn add_demo_dataset(
+    dir: &unseen_node::NodeDir,
     store: &mut unseen_store::Store,
     name: &str,
     path: PathBuf,
 ) -> Result<(unseen_store::Dataset, unseen_data::ReadSummary), NodeError> {
     ops::add_dataset(
+        dir,
         store,
         "demo",
         &DatasetInput {
@@ -48,6 +50,7 @@ pub(crate) fn add_demo_dataset(
             encoding: "auto".into(),
             skip_invalid: false,
         },
+        ops::DataAccess::Operator,
     )
 }
 
@@ -225,7 +228,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
             cert_pem: other.cert.to_pem(),
         };
         ops::add_partner(&mut store, "demo", &me.cert.fingerprint(), &input)?;
-        let (d, summary) = add_demo_dataset(&mut store, dataset, csv.clone())?;
+        let (d, summary) = add_demo_dataset(&me.dir, &mut store, dataset, csv.clone())?;
         allow_demo(&mut store, dataset, other.name, "psi", "any")?;
         // The partner also lets the bank look customers up in this dataset (hidden query).
         let pir = me.name == "data-b";
@@ -246,7 +249,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     // A second partner dataset that no policy covers.
     let mut store = unseen_node::audit_key::open_store(&partner.dir)?;
-    add_demo_dataset(&mut store, "blacklist", partner_csv.clone())?;
+    add_demo_dataset(&partner.dir, &mut store, "blacklist", partner_csv.clone())?;
     drop(store);
 
     // Joint modeling: training and holdout data of both parties, with their policies.

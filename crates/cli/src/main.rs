@@ -94,6 +94,7 @@ fn main() -> ExitCode {
         args::Command::Policy(c) => node_cmd::policy(dir, c),
         args::Command::Job(c) => node_cmd::job(dir, c),
         args::Command::Audit(c) => node_cmd::audit(dir, c),
+        args::Command::Token(c) => node_cmd::token(dir, c),
         args::Command::Pir(c) => pir_cmd::pir(dir, c),
         args::Command::Query(a) => pir_cmd::query(dir, a),
         args::Command::Train(c) => fl_cmd::train(dir, c),

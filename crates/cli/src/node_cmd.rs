@@ -288,6 +288,55 @@ pub(crate) enum AuditCommand {
     },
 }
 
+/// The role of an API token.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Everything: partners, datasets, policies, jobs, audit.
+    Admin,
+    /// Jobs (submit, list, show, cancel, rerun; training and prediction), reading the
+    /// registries, metrics and the audit log.
+    Operator,
+    /// Single scores only (`POST /v1/models/MODEL_ID/score`) and the node's identity.
+    Scorer,
+}
+
+impl From<RoleArg> for unseen_store::TokenRole {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Self::Admin,
+            RoleArg::Operator => Self::Operator,
+            RoleArg::Scorer => Self::Scorer,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Creates a token with a role and prints its secret once (only its SM3 digest is kept).
+    #[command(
+        after_help = "Example:\n  unseen --dir A token create --role scorer --name loan-app\n  curl -H \"Authorization: Bearer SECRET\" …\n\nThe secret is printed on stdout, alone on its line; store it where the application\nreads it. DIR/api.token stays an admin token."
+    )]
+    Create {
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Its name (who holds it); shown in `token list` and the log, used by `token revoke`.
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists tokens (names, roles, creation times; never secrets).
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes a token: the running node refuses it from the next request on.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
 pub(crate) fn node_dir(dir: Option<&PathBuf>) -> anyhow::Result<NodeDir> {
     match dir {
         Some(d) => Ok(NodeDir::new(d.clone())),
@@ -455,7 +504,8 @@ pub(crate) fn dataset(dir: Option<&PathBuf>, c: &DatasetCommand) -> anyhow::Resu
                 encoding: encoding_name(*encoding).into(),
                 skip_invalid: *skip_invalid,
             };
-            let (d, summary) = ops::add_dataset(&mut s, "cli", &input)?;
+            let (d, summary) =
+                ops::add_dataset(&dir, &mut s, "cli", &input, ops::DataAccess::Operator)?;
             println!(
                 "dataset {} registered: {} ({} rows, key {} as {}, columns {})",
                 d.name,
@@ -842,4 +892,43 @@ fn verify_report(dir: &NodeDir, s: &Store) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+pub(crate) fn token(dir: Option<&PathBuf>, c: &TokenCommand) -> anyhow::Result<ExitCode> {
+    let dir = node_dir(dir)?;
+    let mut s = store(&dir)?;
+    match c {
+        TokenCommand::Create { role, name } => {
+            let (t, secret) = ops::create_token(&mut s, "cli", name, (*role).into())?;
+            eprintln!(
+                "token {} created with role {}; its secret follows, shown only this once:",
+                t.name, t.role
+            );
+            println!("{}", secret.as_str());
+        }
+        TokenCommand::List { json } => {
+            let ts = s.api_tokens().map_err(NodeError::from)?;
+            if *json {
+                print_json(&ts)?;
+            } else {
+                println!(
+                    "{:<20} {:<9} (the node directory's file)",
+                    "api.token", "admin"
+                );
+                for t in ts {
+                    println!(
+                        "{:<20} {:<9} {}",
+                        t.name,
+                        t.role.as_str(),
+                        unseen_store::format_time(t.created_ms)
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            ops::revoke_token(&mut s, "cli", name)?;
+            println!("token {name} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -9,71 +9,240 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use unseen_store::TokenRole;
+use zeroize::Zeroizing;
 
 use crate::jobs::{self, SubmitRequest};
-use crate::node::Node;
+use crate::node::{Caller, Node};
 use crate::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 use crate::{NodeError, metrics};
 
 /// The OpenAPI 3.1 document of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// Every route: (method, path as in the OpenAPI document). A test checks both agree.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/openapi.json"),
-    ("get", "/metrics"),
-    ("get", "/v1/node"),
-    ("get", "/v1/partners"),
-    ("post", "/v1/partners"),
-    ("delete", "/v1/partners/{name}"),
-    ("get", "/v1/datasets"),
-    ("post", "/v1/datasets"),
-    ("delete", "/v1/datasets/{name}"),
-    ("get", "/v1/policies"),
-    ("post", "/v1/policies"),
-    ("delete", "/v1/policies/{dataset}/{partner}/{job}"),
-    ("get", "/v1/jobs"),
-    ("post", "/v1/jobs"),
-    ("get", "/v1/jobs/{id}"),
-    ("post", "/v1/jobs/{id}/cancel"),
-    ("post", "/v1/jobs/{id}/rerun"),
-    ("post", "/v1/models/{model_id}/score"),
-    ("get", "/v1/audit"),
-    ("get", "/v1/audit/verify"),
+/// Who may call a route: anyone, or a token with at least this role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed (health and the API description).
+    Public,
+    /// A token whose role is at least this one ([`TokenRole::allows`]).
+    Role(TokenRole),
+}
+
+use Access::Public;
+const SCORER: Access = Access::Role(TokenRole::Scorer);
+const OPERATOR: Access = Access::Role(TokenRole::Operator);
+const ADMIN: Access = Access::Role(TokenRole::Admin);
+
+/// Every route: (method, path as in the OpenAPI document, who may call it). The one place where
+/// a route's role is declared: [`auth`] looks the matched route up here (a route missing from
+/// this table needs admin), and a test checks that the router and the OpenAPI document (its
+/// `x-unseen-role`) agree with it.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("get", "/healthz", Public),
+    ("get", "/openapi.json", Public),
+    ("get", "/metrics", OPERATOR),
+    ("get", "/v1/node", SCORER),
+    ("get", "/v1/partners", OPERATOR),
+    ("post", "/v1/partners", ADMIN),
+    ("delete", "/v1/partners/{name}", ADMIN),
+    ("get", "/v1/datasets", OPERATOR),
+    ("post", "/v1/datasets", ADMIN),
+    ("delete", "/v1/datasets/{name}", ADMIN),
+    ("get", "/v1/policies", OPERATOR),
+    ("post", "/v1/policies", ADMIN),
+    ("delete", "/v1/policies/{dataset}/{partner}/{job}", ADMIN),
+    ("get", "/v1/jobs", OPERATOR),
+    ("post", "/v1/jobs", OPERATOR),
+    ("get", "/v1/jobs/{id}", OPERATOR),
+    ("post", "/v1/jobs/{id}/cancel", OPERATOR),
+    ("post", "/v1/jobs/{id}/rerun", OPERATOR),
+    ("post", "/v1/models/{model_id}/score", SCORER),
+    ("get", "/v1/audit", OPERATOR),
+    ("get", "/v1/audit/verify", OPERATOR),
 ];
 
-/// An error answered to an API client: a status and a message; 5xx detail stays in the log.
+/// The role a route needs (admin for a route missing from [`ROUTES`]: deny by default).
+pub fn needed_role(method: &str, path: &str) -> TokenRole {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && *p == path)
+        .map_or(TokenRole::Admin, |(_, _, a)| match a {
+            Access::Role(r) => *r,
+            Access::Public => TokenRole::Scorer,
+        })
+}
+
+/// An error answered to an API client: a status and a message as `{"error": …}`; 5xx detail
+/// stays in the log.
 #[derive(Debug)]
-pub struct ApiError(NodeError);
+pub enum ApiError {
+    /// An operation failed: its status and message come from the error.
+    Node(NodeError),
+    /// The request itself was refused before any operation ran (malformed body, wrong content
+    /// type, missing role). The message never quotes the request's body.
+    Request {
+        /// HTTP status.
+        status: StatusCode,
+        /// What is wrong, for the client.
+        message: String,
+    },
+}
+
+impl ApiError {
+    fn request(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::Request {
+            status,
+            message: message.into(),
+        }
+    }
+}
 
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
-        Self(e)
+        Self::Node(e)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        // A partner failure (502) names the partner and what failed; other 5xx detail stays in
-        // the log.
-        let message = if status.is_server_error() && status != StatusCode::BAD_GATEWAY {
-            tracing::error!(error = %self.0, "API request failed");
-            "internal error; see the node's log".to_owned()
-        } else {
-            self.0.to_string()
+        let (status, message) = match self {
+            Self::Request { status, message } => (status, message),
+            Self::Node(e) => {
+                let status =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                // A partner failure (502) names the partner and what failed; other 5xx detail
+                // stays in the log.
+                let message = if status.is_server_error() && status != StatusCode::BAD_GATEWAY {
+                    tracing::error!(error = %e, "API request failed");
+                    "internal error; see the node's log".to_owned()
+                } else {
+                    e.to_string()
+                };
+                (status, message)
+            }
         };
         (status, Json(json!({ "error": message }))).into_response()
     }
+}
+
+/// A JSON request body. Unlike axum's `Json`, every rejection is an [`ApiError`] (JSON, like
+/// every other error of this API), and its message gives the position and the kind of the
+/// problem but never quotes the body (which may hold keys or file paths).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json_type {
+            return Err(ApiError::request(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the request body must be JSON with `Content-Type: application/json`",
+            ));
+        }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                let status = r.status();
+                let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "the request body is too large"
+                } else {
+                    "the request body could not be read"
+                };
+                ApiError::request(status, message)
+            })?;
+        serde_json::from_slice(&body)
+            .map(Self)
+            .map_err(|e| ApiError::request(StatusCode::BAD_REQUEST, json_problem(&e)))
+    }
+}
+
+/// What is wrong with a JSON body, without quoting it: serde's message is kept only for a
+/// missing field (the name is the API's) and for an unknown one (the names expected).
+fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Syntax => format!("the request body is not valid JSON ({at})"),
+        Category::Eof => format!("the request body ends early ({at})"),
+        Category::Io => "the request body could not be read".to_owned(),
+        Category::Data => {
+            let text = e.to_string();
+            if let Some(rest) = text.strip_prefix("missing field ") {
+                let field = rest.split(" at line").next().unwrap_or(rest);
+                format!("the request body lacks the field {field}; see /openapi.json")
+            } else if text.starts_with("unknown field") {
+                let expected = text
+                    .split_once(", expected")
+                    .map(|(_, x)| x.split(" at line").next().unwrap_or(x).trim())
+                    .unwrap_or("the documented fields");
+                format!("the request body has an unknown field ({at}); expected {expected}")
+            } else {
+                format!(
+                    "the request body does not match this endpoint's schema (a value of the \
+                     wrong type or an unknown name at {at}); see /openapi.json"
+                )
+            }
+        }
+    }
+}
+
+/// Turns every error answer that is not JSON yet (405 from the router, a rejection of an
+/// extractor other than [`ApiJson`]) into `{"error": …}` with a generic message by status, so
+/// that the OpenAPI document's promise holds for every error.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return resp;
+    }
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "method not allowed on this endpoint; see /openapi.json".to_owned()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "the request body must be JSON with `Content-Type: application/json`".to_owned()
+        }
+        s if s.is_server_error() => "internal error; see the node's log".to_owned(),
+        s => format!(
+            "bad request: {}",
+            s.canonical_reason().unwrap_or("refused").to_lowercase()
+        ),
+    };
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut out = (status, Json(json!({ "error": message }))).into_response();
+    // Keep the router's headers that matter to the client (e.g. `Allow` on a 405).
+    if let Some(allow) = parts.headers.remove(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -86,8 +255,8 @@ where
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError(NodeError::Internal(format!("worker failed: {e}"))))?
-        .map_err(ApiError)
+        .map_err(|e| ApiError::Node(NodeError::Internal(format!("worker failed: {e}"))))?
+        .map_err(ApiError::Node)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, NodeError> {
@@ -124,6 +293,7 @@ pub fn router(node: Arc<Node>) -> Router {
             )
         })
         .with_state(node)
+        .layer(middleware::map_response(json_errors))
 }
 
 async fn auth(
@@ -135,9 +305,20 @@ async fn auth(
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented.is_some_and(|t| node.token_matches(t)) {
-        return next.run(req).await;
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Zeroizing::new(t.to_owned()));
+    if let Some(token) = presented {
+        let lookup = Arc::clone(&node);
+        let caller = tokio::task::spawn_blocking(move || lookup.authenticate(&token)).await;
+        match caller {
+            Ok(Ok(Some(caller))) => return authorize(&caller, req, next).await,
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => return ApiError::Node(e).into_response(),
+            Err(e) => {
+                let e = NodeError::Internal(format!("token check failed: {e}"));
+                return ApiError::Node(e).into_response();
+            }
+        }
     }
     node.counters
         .api_unauthorized
@@ -170,6 +351,34 @@ async fn auth(
         .into_response()
 }
 
+/// Lets a request with a valid token through if its role suffices for the route ([`ROUTES`]);
+/// otherwise 403 naming the role needed.
+async fn authorize(caller: &Caller, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+    let needed = needed_role(req.method().as_str(), &route);
+    if caller.role.allows(needed) {
+        return next.run(req).await;
+    }
+    tracing::warn!(
+        token = %caller.name, role = %caller.role, method = %req.method(), %route,
+        "API request refused: the token's role is not enough"
+    );
+    ApiError::request(
+        StatusCode::FORBIDDEN,
+        format!(
+            "forbidden: {} {route} needs the {needed} role (or higher); the token {:?} has the \
+             {} role",
+            req.method(),
+            caller.name,
+            caller.role
+        ),
+    )
+    .into_response()
+}
+
 async fn healthz(State(node): State<Arc<Node>>) -> Json<Value> {
     Json(json!({ "status": "ok", "name": node.config.name }))
 }
@@ -198,7 +407,10 @@ async fn list_partners(State(node): State<Arc<Node>>) -> ApiResult {
         .map(Json)
 }
 
-async fn add_partner(State(node): State<Arc<Node>>, Json(p): Json<PartnerInput>) -> ApiResult {
+async fn add_partner(
+    State(node): State<Arc<Node>>,
+    ApiJson(p): ApiJson<PartnerInput>,
+) -> ApiResult {
     blocking(move || {
         let own = node.fingerprint();
         to_json(&ops::add_partner(&mut node.store(), "api", &own, &p)?)
@@ -222,11 +434,17 @@ async fn list_datasets(State(node): State<Arc<Node>>) -> ApiResult {
         .map(Json)
 }
 
-async fn add_dataset(State(node): State<Arc<Node>>, Json(d): Json<DatasetInput>) -> ApiResult {
+async fn add_dataset(
+    State(node): State<Arc<Node>>,
+    ApiJson(d): ApiJson<DatasetInput>,
+) -> ApiResult {
     blocking(move || {
         // The file is read without holding the store: a large dataset must not stall jobs.
         let mut store = crate::audit_key::open_store(&node.dir)?;
-        let (dataset, summary) = ops::add_dataset(&mut store, "api", &d)?;
+        let access = ops::DataAccess::Api {
+            roots: &node.config.data.roots,
+        };
+        let (dataset, summary) = ops::add_dataset(&node.dir, &mut store, "api", &d, access)?;
         Ok(
             json!({ "dataset": to_json(&dataset)?, "rows": summary.rows_read,
                    "skipped_invalid": summary.skipped_invalid,
@@ -252,7 +470,7 @@ async fn list_policies(State(node): State<Arc<Node>>) -> ApiResult {
         .map(Json)
 }
 
-async fn allow(State(node): State<Arc<Node>>, Json(p): Json<PolicyInput>) -> ApiResult {
+async fn allow(State(node): State<Arc<Node>>, ApiJson(p): ApiJson<PolicyInput>) -> ApiResult {
     blocking(move || to_json(&ops::allow(&mut node.store(), "api", &p)?))
         .await
         .map(Json)
@@ -276,7 +494,7 @@ async fn list_jobs(State(node): State<Arc<Node>>) -> ApiResult {
         .map(Json)
 }
 
-async fn submit(State(node): State<Arc<Node>>, Json(req): Json<SubmitRequest>) -> ApiResult {
+async fn submit(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<SubmitRequest>) -> ApiResult {
     blocking(move || to_json(&jobs::submit(&node, "api", &req, None)?))
         .await
         .map(Json)

@@ -1,11 +1,13 @@
 //! A client of the local API, for CLI commands that need the running daemon.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::body::Bytes;
 use serde_json::Value;
+use tokio_rustls::rustls::pki_types::ServerName;
 use zeroize::Zeroizing;
 
 use crate::NodeError;
@@ -16,6 +18,8 @@ use crate::init::load_token;
 #[derive(Debug)]
 pub struct Client {
     addr: std::net::SocketAddr,
+    /// With `api_tls`: the TLS configuration pinning the node's own certificate.
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     dir: String,
     token: Zeroizing<String>,
     rt: tokio::runtime::Runtime,
@@ -29,8 +33,17 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| NodeError::Internal(format!("cannot start the runtime: {e}")))?;
+        let tls = if config.api_tls {
+            let path = dir.cert();
+            let pem = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
+            let cert = unseen_transport::Certificate::from_pem(&pem)?;
+            Some(unseen_transport::api_client_config(cert.fingerprint())?)
+        } else {
+            None
+        };
         Ok(Self {
             addr: config.api,
+            tls,
             dir: dir.root().display().to_string(),
             token: load_token(dir)?,
             rt,
@@ -60,13 +73,6 @@ impl Client {
             .await
             .map_err(|_| not_running())?
             .map_err(|_| not_running())?;
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-                .await
-                .map_err(|e| NodeError::Internal(format!("API connection: {e}")))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
             let bytes = match body {
                 Some(v) => serde_json::to_vec(v).map_err(|e| NodeError::Internal(e.to_string()))?,
                 None => Vec::new(),
@@ -79,10 +85,28 @@ impl Client {
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from(bytes)))
                 .map_err(|e| NodeError::Internal(format!("API request: {e}")))?;
-            let resp = sender
-                .send_request(req)
-                .await
-                .map_err(|e| NodeError::Internal(format!("API request: {e}")))?;
+            let resp = match &self.tls {
+                None => send(stream, req).await?,
+                Some(config) => {
+                    let name = ServerName::try_from(unseen_transport::NODE_SERVER_NAME)
+                        .map_err(|e| NodeError::Internal(format!("API server name: {e}")))?;
+                    let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
+                    let tls = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        connector.connect(name, stream),
+                    )
+                    .await
+                    .map_err(|_| NodeError::Internal("API TLS handshake timed out".into()))?
+                    .map_err(|e| {
+                        NodeError::Internal(format!(
+                            "API TLS handshake with {} failed (is it this node, with the \
+                             certificate in identity/cert.pem?): {e}",
+                            self.addr
+                        ))
+                    })?;
+                    send(tls, req).await?
+                }
+            };
             let status = resp.status().as_u16();
             let body = resp
                 .into_body()
@@ -103,4 +127,25 @@ impl Client {
             }
         })
     }
+}
+
+/// Sends one request over a fresh HTTP/1.1 connection on `io`.
+async fn send<IO>(
+    io: IO,
+    req: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, NodeError>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(io);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| NodeError::Internal(format!("API connection: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender
+        .send_request(req)
+        .await
+        .map_err(|e| NodeError::Internal(format!("API request: {e}")))
 }

@@ -86,15 +86,28 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
         .build()
         .map_err(|e| NodeError::Internal(format!("cannot start the runtime: {e}")))?;
     let app = crate::api::router(Arc::clone(&node));
+    let tls = if node.config.api_tls {
+        Some(unseen_transport::api_server_config(node.identity())?)
+    } else {
+        None
+    };
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(api)
             .map_err(|e| NodeError::Internal(format!("API socket: {e}")))?;
-        // The peer address names the source of refused requests (crate::refusals).
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| NodeError::Internal(format!("API server: {e}")))
+        match tls {
+            Some(tls) => {
+                serve_api_tls(listener, app, tls, shutdown_signal()).await;
+                Ok(())
+            }
+            None => {
+                // The peer address names the source of refused requests (crate::refusals).
+                let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+                    .map_err(|e| NodeError::Internal(format!("API server: {e}")))
+            }
+        }
     })?;
     tracing::info!("stopping: closing running jobs' connections");
     drop(lock);
@@ -105,6 +118,61 @@ pub fn run(dir: &NodeDir) -> Result<(), NodeError> {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Ok(())
+}
+
+/// How long an API client has to complete the TLS handshake, and then to send a request's
+/// headers.
+const API_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the API router over TLS (`api_tls = true`) until `shutdown` completes: each connection
+/// is a TLS 1.3 handshake with the node's certificate (bounded by [`API_HANDSHAKE`]), then
+/// HTTP/1.1 with the router as the service. Connections in flight are dropped at shutdown.
+pub async fn serve_api_tls(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting an API connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        // The peer address names the source of refused requests (crate::refusals), as
+        // `into_make_service_with_connect_info` does for plain HTTP.
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(API_HANDSHAKE, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "API TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(API_HANDSHAKE)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "API connection ended with an error");
+            }
+        });
+    }
 }
 
 async fn shutdown_signal() {

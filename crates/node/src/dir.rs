@@ -128,8 +128,13 @@ pub struct Config {
     pub name: String,
     /// Where partners connect (mutual TLS).
     pub listen: SocketAddr,
-    /// The local HTTP API (bearer token; keep it on loopback).
+    /// The local HTTP API (bearer tokens). On loopback by default; any other address needs
+    /// [`Config::api_tls`].
     pub api: SocketAddr,
+    /// Serve the API over TLS with the node's own certificate and key (required for an `api`
+    /// address that is not loopback; clients pin `identity/cert.pem`).
+    #[serde(default)]
+    pub api_tls: bool,
     /// Network timeouts.
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -139,7 +144,77 @@ pub struct Config {
     /// Single-scoring limits.
     #[serde(default)]
     pub score: ScoreConfig,
+    /// Where datasets registered through the API may live.
+    #[serde(default)]
+    pub data: DataConfig,
 }
+
+/// `[data]`: where the files of datasets registered through the HTTP API may be.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Absolute directories; a dataset registered through the API must be a regular file under
+    /// one of them (after resolving symbolic links and `..`). Empty (the default): the API
+    /// cannot register datasets; the CLI (`unseen dataset add`) can, anywhere outside the node
+    /// directory.
+    #[serde(default)]
+    pub roots: Vec<std::path::PathBuf>,
+}
+
+/// A numeric key of `node.toml` and the values it may take; [`RANGES`] lists every one.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRange {
+    /// Its dotted path, e.g. `timeouts.read_s`.
+    pub key: &'static str,
+    /// The least value allowed.
+    pub min: u64,
+    /// The greatest value allowed.
+    pub max: u64,
+    /// What it counts, for messages and docs/config.md.
+    pub unit: &'static str,
+}
+
+/// The longest timeout `node.toml` accepts: one day.
+pub const MAX_TIMEOUT_S: u64 = 86_400;
+
+/// The largest daily quota `node.toml` accepts.
+pub const MAX_QUOTA: u64 = 1_000_000_000;
+
+/// Every numeric key of `node.toml` with its range, checked by [`Config::load`] at every start
+/// (docs/config.md lists the same, a test checks both agree). A new numeric key is one line
+/// here.
+pub const RANGES: &[KeyRange] = &[
+    KeyRange {
+        key: "timeouts.connect_s",
+        min: 1,
+        max: MAX_TIMEOUT_S,
+        unit: "seconds",
+    },
+    KeyRange {
+        key: "timeouts.handshake_s",
+        min: 1,
+        max: MAX_TIMEOUT_S,
+        unit: "seconds",
+    },
+    KeyRange {
+        key: "timeouts.read_s",
+        min: 1,
+        max: MAX_TIMEOUT_S,
+        unit: "seconds",
+    },
+    KeyRange {
+        key: "pir.max_keys_per_day",
+        min: 0,
+        max: MAX_QUOTA,
+        unit: "keys per partner, dataset and day",
+    },
+    KeyRange {
+        key: "score.max_per_day",
+        min: 0,
+        max: MAX_QUOTA,
+        unit: "scores per partner, dataset and day",
+    },
+];
 
 /// `[score]`: limits on single scores (real-time prediction of one applicant) this node serves
 /// as a model's host.
@@ -219,24 +294,77 @@ impl Default for Timeouts {
 }
 
 impl Config {
-    /// Reads and checks `node.toml`.
+    /// Reads and checks `node.toml`: its syntax, every value's range ([`RANGES`]), the API's
+    /// address against `api_tls`, and the data roots. Errors name the file and line.
     pub fn load(dir: &NodeDir) -> Result<Self, NodeError> {
         dir.check()?;
         let path = dir.config();
         let text = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
-        let c: Config = toml::from_str(&text).map_err(|e| NodeError::Config {
-            path: path.clone(),
-            reason: e.to_string(),
+        Self::parse(&path, &text)
+    }
+
+    /// Parses and checks the text of `node.toml` read from `path` (named in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, NodeError> {
+        let at = |key: Option<&str>, reason: String| NodeError::ConfigAt {
+            path: path.to_path_buf(),
+            line: key.and_then(|k| line_of(text, k)),
+            reason,
+        };
+        let c: Config = toml::from_str(text).map_err(|e| NodeError::ConfigAt {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| line_at(text, s.start)),
+            reason: e.message().trim().to_owned(),
         })?;
-        unseen_store::validate_name("node", &c.name).map_err(|e| NodeError::Config {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        if c.timeouts.read_s == 0 || c.timeouts.connect_s == 0 || c.timeouts.handshake_s == 0 {
-            return Err(NodeError::Config {
-                path,
-                reason: "timeouts must be at least 1 second".into(),
-            });
+        unseen_store::validate_name("node", &c.name)
+            .map_err(|e| at(Some("name"), e.to_string()))?;
+        // Through JSON, which holds every u64 (TOML integers stop at 2^63 - 1).
+        let values = serde_json::to_value(&c)
+            .map_err(|e| NodeError::Internal(format!("cannot encode node.toml: {e}")))?;
+        for r in RANGES {
+            let Some(v) = lookup(&values, r.key) else {
+                continue;
+            };
+            let ok = v.as_u64().is_some_and(|n| (r.min..=r.max).contains(&n));
+            if !ok {
+                return Err(at(
+                    Some(r.key),
+                    format!(
+                        "{} = {v} is out of range: {} to {} {} (see docs/config.md)",
+                        r.key, r.min, r.max, r.unit
+                    ),
+                ));
+            }
+        }
+        if !c.api.ip().is_loopback() && !c.api_tls {
+            return Err(at(
+                Some("api"),
+                format!(
+                    "api = \"{}\" is not a loopback address, and the API would send bearer \
+                     tokens in clear text: bind it to 127.0.0.1 (or ::1), or set `api_tls = true` \
+                     to serve it over TLS with the node's certificate (see docs/config.md)",
+                    c.api
+                ),
+            ));
+        }
+        if c.listen == c.api {
+            return Err(at(
+                Some("api"),
+                format!("listen and api are both {}; they must differ", c.api),
+            ));
+        }
+        for root in &c.data.roots {
+            let bad = |why: &str| {
+                at(
+                    Some("data.roots"),
+                    format!("data root {}: {why}", root.display()),
+                )
+            };
+            if !root.is_absolute() {
+                return Err(bad("must be an absolute path"));
+            }
+            if !root.is_dir() {
+                return Err(bad("is not an existing directory"));
+            }
         }
         Ok(c)
     }
@@ -251,4 +379,37 @@ impl Config {
             ..unseen_transport::Options::default()
         }
     }
+}
+
+/// The value at a dotted path (`timeouts.read_s`) of the configuration as JSON.
+fn lookup<'a>(v: &'a serde_json::Value, dotted: &str) -> Option<&'a serde_json::Value> {
+    dotted.split('.').try_fold(v, |v, part| v.get(part))
+}
+
+/// The line (from 1) where the value of a dotted key is written, if it is.
+fn line_of(text: &str, dotted: &str) -> Option<usize> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = table.get(part)?;
+        if parts.peek().is_none() {
+            return Some(line_at(text, value.span().start));
+        }
+        match value.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The line (from 1) of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

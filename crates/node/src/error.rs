@@ -26,6 +26,16 @@ pub enum NodeError {
         /// What is wrong.
         reason: String,
     },
+    /// `node.toml` holds a bad value, at a line when it is written there.
+    #[error("{}{}: {reason}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    ConfigAt {
+        /// The file.
+        path: PathBuf,
+        /// The line of the offending value (from 1), if it is in the file.
+        line: Option<usize>,
+        /// What is wrong and the range allowed.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -111,7 +121,10 @@ impl NodeError {
         matches!(self.status(), 400 | 403 | 404 | 409)
             || matches!(
                 self,
-                Self::NotANode(_) | Self::AlreadyANode(_) | Self::Config { .. }
+                Self::NotANode(_)
+                    | Self::AlreadyANode(_)
+                    | Self::Config { .. }
+                    | Self::ConfigAt { .. }
             )
     }
 }

@@ -80,6 +80,8 @@ pub fn init(
         timeouts: Timeouts::default(),
         pir: PirConfig::default(),
         score: ScoreConfig::default(),
+        api_tls: false,
+        data: crate::dir::DataConfig::default(),
     };
     let mut event = AuditEvent::new("operator", "node.init", "ok");
     event.params = serde_json::json!({

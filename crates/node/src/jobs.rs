@@ -207,6 +207,7 @@ pub fn submit(
         let dataset = store
             .dataset(&req.dataset)?
             .ok_or_else(|| not_found("dataset", &req.dataset))?;
+        let dataset = crate::ops::checked_dataset(&node.dir, dataset)?;
         unseen_store::validate_name("dataset", &req.peer_dataset)?;
         if let Err(reason) = policy::check(&store, &req.dataset, &req.partner, &spec, true)? {
             let mut e = AuditEvent::new(actor, "job.refused", "refused");
@@ -1486,6 +1487,14 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
                 Some(job),
                 format!("no dataset named {:?}", p.dataset),
             ));
+        };
+        let dataset = match crate::ops::checked_dataset(&node.dir, dataset) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "a dataset file failed its check");
+                let reason = crate::ops::unusable_dataset_reason(&p.dataset);
+                return Ok(Verdict::Reject(Some(job), reason));
+            }
         };
         (job, dataset)
     };

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use subtle::ConstantTimeEq;
-use unseen_store::{AuditEvent, Store};
+use unseen_store::{AuditEvent, Store, TokenRole};
 use unseen_transport::{Fingerprint, Identity, ShutdownHandle};
 use zeroize::Zeroizing;
 
@@ -44,6 +44,15 @@ impl std::fmt::Debug for Node {
             .field("name", &self.config.name)
             .finish_non_exhaustive()
     }
+}
+
+/// The holder of a valid API token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's name (`api.token` for the file's).
+    pub name: String,
+    /// What it may do.
+    pub role: TokenRole,
 }
 
 /// Counters of events that are not jobs.
@@ -119,11 +128,36 @@ impl Node {
         self.identity.fingerprint()
     }
 
-    /// Whether `presented` is the API token (constant time).
+    /// Whether `presented` is the API token of the file `api.token` (constant time).
     pub fn token_matches(&self, presented: &str) -> bool {
         let a = presented.as_bytes();
         let b = self.token.as_bytes();
         a.len() == b.len() && bool::from(a.ct_eq(b))
+    }
+
+    /// Who presents `presented`: the `api.token` file's token (admin) or a token created by
+    /// `unseen token create` (its name and role, looked up by the SM3 digest of the secret,
+    /// compared in constant time with every registered digest). `None` for an unknown token.
+    /// Reads the database, so a revoked token is refused from the next request on.
+    pub fn authenticate(&self, presented: &str) -> Result<Option<Caller>, NodeError> {
+        if self.token_matches(presented) {
+            return Ok(Some(Caller {
+                name: "api.token".into(),
+                role: TokenRole::Admin,
+            }));
+        }
+        let digest = crate::ops::token_digest(presented);
+        let mut found = None;
+        // Every digest is compared (no early exit), so timing does not tell which matched.
+        for (token, stored) in self.store().api_token_digests()? {
+            if bool::from(stored.ct_eq(&digest)) {
+                found = Some(Caller {
+                    name: token.name,
+                    role: token.role,
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// Appends an audit record; a failure to audit is logged loudly (the job's own state is in

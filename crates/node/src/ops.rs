@@ -117,12 +117,111 @@ pub fn read_options(d: &Dataset) -> Result<ReadOptions, NodeError> {
     Ok(o)
 }
 
+/// Who registers a dataset, which decides where its file may be ([`check_dataset_path`]).
+#[derive(Clone, Copy, Debug)]
+pub enum DataAccess<'a> {
+    /// The operator on the node's machine (the CLI), who can read the files anyway: any regular
+    /// file outside the node directory.
+    Operator,
+    /// A client of the HTTP API: a regular file under one of these roots (`[data] roots` of
+    /// `node.toml`; none configured: nothing), outside the node directory.
+    Api {
+        /// The configured data roots.
+        roots: &'a [PathBuf],
+    },
+}
+
+/// Checks where a dataset file is and returns its canonical path (symbolic links and `..`
+/// resolved): it must be a regular file (not a FIFO, device or directory), never inside the node
+/// directory `node_root` (its keys, token, database), and for [`DataAccess::Api`] under a data
+/// root. Checked at registration and again each time a job opens the file
+/// ([`dataset_file`]), so a link swapped after registration cannot point into the node's secrets.
+pub fn check_dataset_path(
+    node_root: &Path,
+    path: &Path,
+    access: DataAccess<'_>,
+) -> Result<PathBuf, NodeError> {
+    let shown = path.display();
+    if let DataAccess::Api { roots } = access
+        && roots.is_empty()
+    {
+        return Err(NodeError::Refused(
+            "no data roots are configured, so the API cannot register datasets: list the \
+             directories that hold datasets in node.toml (`[data]` with `roots = [\"/srv/data\"]`) \
+             and restart the node, or register with `unseen dataset add`"
+                .into(),
+        ));
+    }
+    let canonical = path
+        .canonicalize()
+        .map_err(|e| NodeError::Invalid(format!("dataset file {shown}: {e}")))?;
+    let meta = std::fs::metadata(&canonical)
+        .map_err(|e| NodeError::Invalid(format!("dataset file {shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(NodeError::Invalid(format!(
+            "dataset file {shown}: not a regular file (FIFOs, devices and directories are refused)"
+        )));
+    }
+    let node = node_root
+        .canonicalize()
+        .map_err(|e| NodeError::io(node_root, e))?;
+    if canonical.starts_with(&node) {
+        return Err(NodeError::Refused(format!(
+            "dataset file {shown} is inside the node directory {} (its keys, token and \
+             database); keep data files elsewhere",
+            node.display()
+        )));
+    }
+    if let DataAccess::Api { roots } = access {
+        let under = roots.iter().any(|r| {
+            r.canonicalize()
+                .is_ok_and(|root| canonical.starts_with(&root))
+        });
+        if !under {
+            let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            return Err(NodeError::Refused(format!(
+                "dataset file {shown} is not under a data root of node.toml ({}); the API \
+                 registers files under these directories only",
+                list.join(", ")
+            )));
+        }
+    }
+    Ok(canonical)
+}
+
+/// The file of a registered dataset as a job opens it: checked again by [`check_dataset_path`]
+/// (the operator's rule: a regular file outside the node directory), since the path or a link
+/// on it may have changed since registration.
+pub fn dataset_file(dir: &NodeDir, d: &Dataset) -> Result<PathBuf, NodeError> {
+    check_dataset_path(dir.root(), Path::new(&d.path), DataAccess::Operator)
+        .map_err(|e| NodeError::Invalid(format!("dataset {}: {e}", d.name)))
+}
+
+/// A registered dataset about to be read by a job, with its path replaced by the checked
+/// canonical one ([`dataset_file`]).
+pub fn checked_dataset(dir: &NodeDir, mut d: Dataset) -> Result<Dataset, NodeError> {
+    d.path = dataset_file(dir, &d)?.display().to_string();
+    Ok(d)
+}
+
+/// What a partner is told when one of this node's datasets fails [`checked_dataset`]: no local
+/// path (the detail goes to this node's log).
+pub fn unusable_dataset_reason(name: &str) -> String {
+    format!(
+        "dataset {name:?} cannot be used: its file is not a regular file outside the node \
+         directory; the partner's operator must check and re-register it"
+    )
+}
+
 /// Registers a dataset after reading it once: the key column must exist and every key must be
 /// valid (or `skip_invalid` set), so a bad file is found now rather than in a partner's job.
+/// Where the file may be depends on `access` ([`check_dataset_path`]).
 pub fn add_dataset(
+    dir: &NodeDir,
     store: &mut Store,
     actor: &str,
     d: &DatasetInput,
+    access: DataAccess<'_>,
 ) -> Result<(Dataset, ReadSummary), NodeError> {
     unseen_store::validate_name("dataset", &d.name)?;
     if store.dataset(&d.name)?.is_some() {
@@ -132,7 +231,7 @@ pub fn add_dataset(
         )));
     }
     // CSV or Parquet (told apart by the file's first bytes): read_table checks either.
-    let path = absolute(&d.path)?;
+    let path = check_dataset_path(dir.root(), &d.path, access)?;
     let draft = Dataset {
         name: d.name.clone(),
         path: path.display().to_string(),
@@ -212,7 +311,8 @@ pub fn file_stamp(path: &Path) -> Result<FileStamp, NodeError> {
 
     use sm3::Digest;
     let io = |e| NodeError::io(path, e);
-    let mut f = std::fs::File::open(path).map_err(io)?;
+    // Regular files only, opened without blocking (a FIFO in its place is refused).
+    let mut f = unseen_data::open_input(path)?;
     let meta = f.metadata().map_err(io)?;
     let mut h = sm3::Sm3::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -302,11 +402,6 @@ impl std::fmt::Display for CheckError {
             Self::Changed(c) => c.fmt(f),
         }
     }
-}
-
-fn absolute(p: &Path) -> Result<PathBuf, NodeError> {
-    p.canonicalize()
-        .map_err(|e| NodeError::Invalid(format!("dataset file {}: {e}", p.display())))
 }
 
 /// Removes a dataset, its policies and its published hidden-query table (the data file itself
@@ -420,4 +515,41 @@ pub fn deny(
     e.job_kind = Some(job.to_owned());
     store.audit_append(&e)?;
     Ok(removed)
+}
+
+/// Tokens of the local API: the digest stored for a secret (SM3; the secret is 256 random bits,
+/// so no salt or stretching is needed).
+pub fn token_digest(secret: &str) -> unseen_store::TokenDigest {
+    use sm3::Digest;
+    sm3::Sm3::digest(secret.as_bytes()).into()
+}
+
+/// Creates an API token with a role: stores its digest, audits `token.created` (name and role,
+/// never the secret) and returns the secret (64 hex digits), which is shown once.
+pub fn create_token(
+    store: &mut Store,
+    actor: &str,
+    name: &str,
+    role: unseen_store::TokenRole,
+) -> Result<(unseen_store::ApiToken, zeroize::Zeroizing<String>), NodeError> {
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(raw.as_mut_slice()).map_err(|e| {
+        NodeError::Internal(format!("operating system randomness unavailable: {e}"))
+    })?;
+    let secret = zeroize::Zeroizing::new(hex::encode(raw.as_slice()));
+    let token = store.add_api_token(name, role, &token_digest(&secret))?;
+    let mut e = AuditEvent::new(actor, "token.created", "ok");
+    e.params = serde_json::json!({ "name": name, "role": role.as_str() });
+    store.audit_append(&e)?;
+    Ok((token, secret))
+}
+
+/// Revokes an API token (the daemon refuses it from the next request on); audits
+/// `token.revoked`.
+pub fn revoke_token(store: &mut Store, actor: &str, name: &str) -> Result<(), NodeError> {
+    store.revoke_api_token(name)?;
+    let mut e = AuditEvent::new(actor, "token.revoked", "ok");
+    e.params = serde_json::json!({ "name": name });
+    store.audit_append(&e)?;
+    Ok(())
 }

@@ -186,6 +186,7 @@ pub fn publish(
             name: req.dataset.clone(),
         })
     })?;
+    let d = crate::ops::checked_dataset(dir, d)?;
     if let Some(n) = req.duplicates
         && (n == 0 || usize::from(n) > MAX_DUPLICATES)
     {

@@ -351,7 +351,13 @@ fn host_decide(
         let Some(d) = store.dataset(&p.dataset)? else {
             return Ok(reject(format!("no dataset named {:?}", p.dataset)));
         };
-        d
+        match crate::ops::checked_dataset(&node.dir, d) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "a dataset file failed its check");
+                return Ok(reject(crate::ops::unusable_dataset_reason(&p.dataset)));
+            }
+        }
     };
     let stored = match fl_job::load_model(&node.dir, model) {
         Ok(m) => m,

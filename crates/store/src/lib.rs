@@ -28,6 +28,7 @@ mod pir;
 mod schema;
 mod store;
 mod time;
+mod tokens;
 
 pub use crate::audit::{AUDIT_DOMAIN, AuditEvent, AuditRecord, AuditReport, AuditSigner};
 pub use crate::check::{MAX_NAME_LEN, validate_name};
@@ -39,5 +40,6 @@ pub use crate::model::{
 pub use crate::pir::{PirGrant, utc_day};
 pub use crate::store::Store;
 pub use crate::time::{format_time, now_ms};
+pub use crate::tokens::{ApiToken, TokenDigest, TokenRole};
 
 pub(crate) use crate::audit::canonical_json;

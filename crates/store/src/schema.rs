@@ -5,7 +5,7 @@
 //! ran it.
 
 /// Migration steps; step `i` takes a database from version `i` to version `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: registries, policies, jobs and the audit chain.
 ///
@@ -182,4 +182,16 @@ const V5: &str = r#"
 ALTER TABLE datasets ADD COLUMN file_size INTEGER;
 ALTER TABLE datasets ADD COLUMN file_mtime_ns INTEGER;
 ALTER TABLE datasets ADD COLUMN file_sm3 TEXT;
+"#;
+
+/// Version 6: tokens of the local HTTP API with roles (admin, operator, scorer), stored as the
+/// SM3 digest of the secret, never the secret (docs/threat-model.md). The node's `api.token`
+/// file stays an admin token outside this table.
+const V6: &str = r#"
+CREATE TABLE api_tokens (
+    name       TEXT NOT NULL PRIMARY KEY,
+    role       TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'scorer')),
+    digest     TEXT NOT NULL UNIQUE CHECK (length(digest) = 64),  -- hex SM3 of the secret
+    created_ms INTEGER NOT NULL
+) STRICT;
 "#;

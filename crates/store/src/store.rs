@@ -468,6 +468,19 @@ where
     })
 }
 
+/// Reads a column holding a name that parses with a [`StoreError`] (a value that does not parse
+/// means the file was edited: [`StoreError::Corrupt`]).
+pub(crate) fn col_parse_str<T>(row: &Row<'_>, idx: usize, table: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr<Err = StoreError>,
+{
+    let text: String = col(row, idx, table)?;
+    text.parse().map_err(|e: StoreError| {
+        let name = row.as_ref().column_name(idx).unwrap_or("?");
+        corrupt(format!("{table}.{name}: {e}"))
+    })
+}
+
 pub(crate) fn exists(conn: &Connection, sql: &str, key: &str) -> Result<bool, StoreError> {
     Ok(conn.query_row(sql, [key], |_| Ok(())).optional()?.is_some())
 }

@@ -67,6 +67,7 @@
 //! in is a [`ChannelError::SlowFrame`](unseen_channel::ChannelError::SlowFrame), and a
 //! [`ShutdownHandle`] cancels a channel from any thread by shutting the socket down.
 
+mod api_tls;
 mod bench;
 mod duplex;
 mod handshake;
@@ -75,6 +76,7 @@ mod verify;
 
 use std::time::Duration;
 
+pub use api_tls::{api_client_config, api_server_config};
 pub use bench::{BenchReport, bench_loopback};
 pub use duplex::{ShutdownHandle, TlsChannel};
 pub(crate) use handshake::provider;

@@ -1522,3 +1522,44 @@ fn audit_verify_exit_codes_separate_usage_storage_and_tampering() {
     assert_eq!(o.status.code(), Some(3), "{}", show(&o));
     assert!(!out_str(&o).contains("BROKEN"), "{}", show(&o));
 }
+
+#[test]
+fn token_create_list_revoke_scopes_the_running_api() {
+    let mut n = Node::init("bank-a");
+    let o = n.ok(&["token", "create", "--role", "scorer", "--name", "app1"]);
+    let secret = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert_eq!(secret.len(), 64, "{secret}");
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    let listed = n.json(&["token", "list"]);
+    assert_eq!(listed[0]["name"], "app1", "{listed:#}");
+    assert_eq!(listed[0]["role"], "scorer", "{listed:#}");
+    assert!(!listed.to_string().contains(&secret));
+    // Stored hashed: the secret is nowhere in the node directory.
+    let db = std::fs::read(n.dir.join("node.db")).unwrap();
+    assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    // A bad role or a taken name is a usage error.
+    let o = n.cmd(&["token", "create", "--role", "root", "--name", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = n.cmd(&["token", "create", "--role", "admin", "--name", "app1"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    n.start();
+    let auth = format!("Bearer {secret}");
+    let r = http(&n.api, "GET", "/v1/node", Some(&auth)).unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = http(&n.api, "GET", "/v1/jobs", Some(&auth)).unwrap();
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.body.contains("operator"), "{r:?}");
+    // Revoked while the daemon runs: refused from the next request on.
+    n.ok(&["token", "revoke", "app1"]);
+    let r = http(&n.api, "GET", "/v1/node", Some(&auth)).unwrap();
+    assert_eq!(r.status, 401, "{r:?}");
+    let o = n.cmd(&["token", "revoke", "app1"]);
+    assert_eq!(o.status.code(), Some(2));
+    n.assert_audit_ok();
+}

@@ -142,7 +142,7 @@ fn openapi_document_and_router_agree() {
     documented.sort();
     let mut routed: Vec<(String, String)> = ROUTES
         .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     routed.sort();
     assert_eq!(documented, routed);
@@ -151,7 +151,7 @@ fn openapi_document_and_router_agree() {
     let f = node("bank-a");
     let t = token(&f.dir);
     rt().block_on(async {
-        for (m, p) in ROUTES {
+        for (m, p, _) in ROUTES {
             let path = p
                 .replace("{name}", "nobody")
                 .replace("{dataset}", "d")
@@ -175,12 +175,13 @@ fn openapi_document_and_router_agree() {
 
 #[test]
 fn registries_over_http_validate_their_input() {
-    let f = node("bank-a");
+    let mut f = node("bank-a");
+    f.node = with_roots(&f, &[f._tmp.path()]);
     let other = node("data-b");
     let t = token(&f.dir);
     let own_pem = std::fs::read_to_string(f.dir.cert()).unwrap();
     let their_pem = std::fs::read_to_string(other.dir.cert()).unwrap();
-    let csv = f.dir.root().join("customers.csv");
+    let csv = f.data("customers.csv");
     id_csv(&csv, 50);
     rt().block_on(async {
         let add = |name: &str, pem: &str| {
@@ -212,14 +213,14 @@ fn registries_over_http_validate_their_input() {
         let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(ds("id", "/nonexistent/x.csv"))).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&b));
         // A corrupt Parquet file (the magic and nothing else): refused, naming the file.
-        let parquet = f.dir.root().join("t.parquet");
+        let parquet = f.data("t.parquet");
         std::fs::write(&parquet, b"PAR1").unwrap();
         let (s, b) = call(&f.node, "POST", "/v1/datasets", Some(&t), Some(ds("id", &parquet.display().to_string()))).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         let err = json_of(&b)["error"].as_str().unwrap().to_owned();
         assert!(err.contains("t.parquet") && err.contains("cannot read as Parquet"), "{err}");
         // A valid one: checked like a CSV file (key column, keys), its schema's columns listed.
-        let pq = f.dir.root().join("customers.parquet");
+        let pq = f.data("customers.parquet");
         let ids: Vec<Option<String>> = (0..20u32)
             .map(|i| {
                 let body = format!("11010519800101{i:03}");
@@ -298,4 +299,482 @@ fn registries_over_http_validate_their_input() {
             "job.refused"
         ]
     );
+}
+
+/// Sends a request with a raw body and content type (or none).
+async fn call_raw(
+    node: &std::sync::Arc<unseen_node::Node>,
+    method: &str,
+    path: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: &'static [u8],
+) -> (StatusCode, Option<String>, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = router(std::sync::Arc::clone(node))
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, ct, bytes)
+}
+
+/// Method, path, content type, body, expected status.
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static [u8],
+    StatusCode,
+);
+
+#[test]
+fn every_error_is_json_and_never_echoes_the_body() {
+    let f = node("bank-a");
+    let t = token(&f.dir);
+    rt().block_on(async {
+        let secret = "SECRET-9f1c-in-the-body";
+        let cases: Vec<Case> = vec![
+            // Not JSON at all.
+            ("POST", "/v1/partners", Some("application/json"),
+             b"{\"name\": SECRET-9f1c-in-the-body", StatusCode::BAD_REQUEST),
+            // Valid JSON of the wrong shape: a value of the wrong type.
+            ("POST", "/v1/datasets", Some("application/json"),
+             b"{\"name\": \"x\", \"path\": [\"SECRET-9f1c-in-the-body\"], \"key\": \"id\", \"key_type\": \"string\"}",
+             StatusCode::BAD_REQUEST),
+            // An unknown field whose name is the secret.
+            ("POST", "/v1/policies", Some("application/json"),
+             b"{\"SECRET-9f1c-in-the-body\": 1}", StatusCode::BAD_REQUEST),
+            // No content type.
+            ("POST", "/v1/jobs", None, b"{}", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ("POST", "/v1/jobs", Some("text/plain"), b"SECRET-9f1c-in-the-body",
+             StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            // A method the route does not have, and an unknown route.
+            ("PUT", "/v1/partners", Some("application/json"), b"{}", StatusCode::METHOD_NOT_ALLOWED),
+            ("GET", "/nothing/here", None, b"", StatusCode::NOT_FOUND),
+        ];
+        for (method, path, ct, body, want) in cases {
+            let (status, content_type, bytes) = call_raw(&f.node, method, path, &t, ct, body).await;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            assert_eq!(status, want, "{method} {path}: {text}");
+            assert_eq!(content_type.as_deref(), Some("application/json"), "{method} {path}: {text}");
+            let msg = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+            assert!(!msg.is_empty());
+            assert!(!text.contains(secret), "{method} {path} echoes the body: {text}");
+        }
+        // A missing field is named (the name is the API's, not the caller's).
+        let (status, _, bytes) = call_raw(&f.node, "POST", "/v1/partners", &t,
+            Some("application/json"), b"{\"name\": \"x\"}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let msg = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+        assert!(msg.contains("address"), "{msg}");
+    });
+}
+
+/// Creates a token with `role` through the same operation the CLI runs.
+fn make_token(f: &crate::util::Fixture, name: &str, role: unseen_store::TokenRole) -> String {
+    let mut store = unseen_node::audit_key::open_store(&f.dir).unwrap();
+    let (_, secret) = unseen_node::ops::create_token(&mut store, "cli", name, role).unwrap();
+    secret.to_string()
+}
+
+#[test]
+fn token_roles_scope_what_a_token_may_do() {
+    use unseen_store::TokenRole;
+    let f = node("bank-a");
+    let scorer = make_token(&f, "app1", TokenRole::Scorer);
+    let operator = make_token(&f, "ops", TokenRole::Operator);
+    let admin = make_token(&f, "root2", TokenRole::Admin);
+    // Only the digest is stored.
+    let db = std::fs::read(f.dir.db()).unwrap();
+    assert!(!db.windows(scorer.len()).any(|w| w == scorer.as_bytes()));
+    rt().block_on(async {
+        let partner = json!({ "name": "p", "address": "127.0.0.1:7102", "cert_pem": "x" });
+        // The scorer: scores and the node's identity, nothing else.
+        let (s, b) = call(
+            &f.node,
+            "POST",
+            "/v1/partners",
+            Some(&scorer),
+            Some(partner.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let msg = json_of(&b)["error"].as_str().unwrap().to_owned();
+        assert!(msg.contains("admin") && msg.contains("scorer"), "{msg}");
+        for (m, p) in [
+            ("GET", "/v1/jobs"),
+            ("GET", "/v1/audit"),
+            ("GET", "/v1/partners"),
+        ] {
+            let (s, b) = call(&f.node, m, p, Some(&scorer), None).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{m} {p}");
+            assert!(json_of(&b)["error"].as_str().unwrap().contains("operator"));
+        }
+        let (s, _) = call(&f.node, "GET", "/v1/node", Some(&scorer), None).await;
+        assert_eq!(s, StatusCode::OK);
+        // A score gets past the role check (and fails later: no such model).
+        let (s, b) = call(
+            &f.node,
+            "POST",
+            "/v1/models/0123456789abcdef0123456789abcdef/score",
+            Some(&scorer),
+            Some(json!({ "key": "x" })),
+        )
+        .await;
+        assert_ne!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&b));
+        assert_ne!(s, StatusCode::UNAUTHORIZED);
+        // The operator: jobs and audit, not the registries.
+        let (s, _) = call(&f.node, "GET", "/v1/jobs", Some(&operator), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = call(&f.node, "GET", "/v1/audit", Some(&operator), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = call(
+            &f.node,
+            "POST",
+            "/v1/partners",
+            Some(&operator),
+            Some(partner.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = call(&f.node, "DELETE", "/v1/datasets/x", Some(&operator), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = call(
+            &f.node,
+            "POST",
+            "/v1/policies",
+            Some(&operator),
+            Some(json!({ "dataset": "d", "partner": "p", "job": "psi" })),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Admin tokens (created, and the api.token file) pass the role check.
+        let (s, _) = call(
+            &f.node,
+            "POST",
+            "/v1/partners",
+            Some(&admin),
+            Some(partner.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = call(
+            &f.node,
+            "POST",
+            "/v1/partners",
+            Some(&token(&f.dir)),
+            Some(partner),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    });
+    // Revoked: refused from the next request on.
+    let mut store = unseen_node::audit_key::open_store(&f.dir).unwrap();
+    unseen_node::ops::revoke_token(&mut store, "cli", "ops").unwrap();
+    rt().block_on(async {
+        let (s, _) = call(&f.node, "GET", "/v1/jobs", Some(&operator), None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    });
+    let records = f.node.store().audit_records(None).unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "token.created").count(), 3);
+    assert!(actions.contains(&"token.revoked"));
+    for r in &records {
+        for secret in [&scorer, &operator, &admin] {
+            assert!(!r.params.to_string().contains(secret.as_str()));
+        }
+    }
+}
+
+#[test]
+fn openapi_declares_the_role_of_every_route() {
+    use unseen_node::api::Access;
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    for (m, p, access) in ROUTES {
+        let op = &doc["paths"][*p][*m];
+        let want = match access {
+            Access::Public => "public",
+            Access::Role(r) => r.as_str(),
+        };
+        assert_eq!(op["x-unseen-role"], want, "{m} {p}");
+        if *access != Access::Public {
+            assert!(
+                op["responses"]["403"].is_object(),
+                "{m} {p} documents no 403"
+            );
+        }
+    }
+}
+
+/// The node reopened with `[data] roots` set to `roots`.
+fn with_roots(
+    f: &crate::util::Fixture,
+    roots: &[&std::path::Path],
+) -> std::sync::Arc<unseen_node::Node> {
+    let text = std::fs::read_to_string(f.dir.config()).unwrap();
+    assert!(text.contains("roots = []"), "{text}");
+    let list: Vec<String> = roots
+        .iter()
+        .map(|r| format!("{:?}", r.display().to_string()))
+        .collect();
+    let text = text.replace("roots = []", &format!("roots = [{}]", list.join(", ")));
+    std::fs::write(f.dir.config(), text).unwrap();
+    unseen_node::Node::open(&f.dir).unwrap()
+}
+
+#[test]
+fn api_datasets_must_be_regular_files_under_a_data_root_and_never_the_nodes_secrets() {
+    use unseen_node::ops::{self, DataAccess};
+    let f = node("bank-a");
+    let t = token(&f.dir);
+    let data = f.data("data");
+    std::fs::create_dir(&data).unwrap();
+    let good = data.join("customers.csv");
+    id_csv(&good, 20);
+    let outside = f.data("outside.csv");
+    id_csv(&outside, 20);
+    let key = f.dir.audit_key().display().to_string();
+    let key_text = std::fs::read_to_string(f.dir.audit_key()).unwrap();
+    let ds = |name: &str, path: &str| json!({ "name": name, "path": path, "key": "id", "key_type": "string" });
+    // No roots configured: the API registers nothing, and says how to configure.
+    rt().block_on(async {
+        let (s, b) = call(
+            &f.node,
+            "POST",
+            "/v1/datasets",
+            Some(&t),
+            Some(ds("c", &good.display().to_string())),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&b));
+        let msg = json_of(&b)["error"].as_str().unwrap().to_owned();
+        assert!(msg.contains("[data]") && msg.contains("roots"), "{msg}");
+    });
+    // A root that holds the node directory too ("/"-like): the node directory stays refused.
+    let node_a = with_roots(&f, &[&data, f._tmp.path()]);
+    let link_to_key = data.join("innocent.csv");
+    std::os::unix::fs::symlink(f.dir.key(), &link_to_key).unwrap();
+    let link_out = data.join("elsewhere.csv");
+    std::os::unix::fs::symlink(&outside, &link_out).unwrap();
+    let dotdot = data.join("..").join("outside.csv");
+    rt().block_on(async {
+        for (path, want) in [
+            (key.clone(), StatusCode::FORBIDDEN),
+            (f.dir.key().display().to_string(), StatusCode::FORBIDDEN),
+            (f.dir.token().display().to_string(), StatusCode::FORBIDDEN),
+            (link_to_key.display().to_string(), StatusCode::FORBIDDEN),
+            ("/dev/zero".to_owned(), StatusCode::BAD_REQUEST),
+            (data.display().to_string(), StatusCode::BAD_REQUEST),
+        ] {
+            let (s, b) = call(
+                &node_a,
+                "POST",
+                "/v1/datasets",
+                Some(&t),
+                Some(ds("x", &path)),
+            )
+            .await;
+            let text = String::from_utf8_lossy(&b).into_owned();
+            assert_eq!(s, want, "{path}: {text}");
+            assert!(!text.contains(key_text.trim()), "{text}");
+            assert!(!text.contains("PRIVATE KEY"), "{text}");
+        }
+    });
+    // Only the data directory as root: outside files, `..` and links out are refused.
+    let node_b = with_roots_again(&f, &[&data]);
+    rt().block_on(async {
+        for path in [&outside, &dotdot, &link_out] {
+            let (s, b) = call(
+                &node_b,
+                "POST",
+                "/v1/datasets",
+                Some(&t),
+                Some(ds("x", &path.display().to_string())),
+            )
+            .await;
+            assert_eq!(
+                s,
+                StatusCode::FORBIDDEN,
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&b)
+            );
+            assert!(
+                json_of(&b)["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not under a data root")
+            );
+        }
+        let (s, b) = call(
+            &node_b,
+            "POST",
+            "/v1/datasets",
+            Some(&t),
+            Some(ds("c", &good.display().to_string())),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    });
+    // The operator (CLI) may register any regular file, but not inside the node directory.
+    let mut store = unseen_node::audit_key::open_store(&f.dir).unwrap();
+    let input = |name: &str, path: &std::path::Path| ops::DatasetInput {
+        name: name.into(),
+        path: path.to_path_buf(),
+        key: "id".into(),
+        key_type: "string".into(),
+        encoding: "auto".into(),
+        skip_invalid: false,
+    };
+    ops::add_dataset(
+        &f.dir,
+        &mut store,
+        "cli",
+        &input("o", &outside),
+        DataAccess::Operator,
+    )
+    .unwrap();
+    let err = ops::add_dataset(
+        &f.dir,
+        &mut store,
+        "cli",
+        &input("k", &f.dir.key()),
+        DataAccess::Operator,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("inside the node directory"),
+        "{err}"
+    );
+    // At job time: a registered file swapped for a link into the node directory is refused.
+    let swap = data.join("swap.csv");
+    id_csv(&swap, 20);
+    ops::add_dataset(
+        &f.dir,
+        &mut store,
+        "cli",
+        &input("swap", &swap),
+        DataAccess::Operator,
+    )
+    .unwrap();
+    let mut d = store.dataset("swap").unwrap().unwrap();
+    d.path = swap.display().to_string();
+    ops::dataset_file(&f.dir, &d).unwrap();
+    std::fs::remove_file(&swap).unwrap();
+    std::os::unix::fs::symlink(f.dir.audit_key(), &swap).unwrap();
+    let err = ops::dataset_file(&f.dir, &d).unwrap_err();
+    assert!(
+        err.to_string().contains("inside the node directory"),
+        "{err}"
+    );
+    // A job on it is refused before anyone is contacted.
+    rt().block_on(async {
+        let job = json!({ "kind": "psi", "partner": "nobody", "dataset": "swap",
+                          "peer_dataset": "theirs", "mode": "both" });
+        let (s, _) = call(&node_b, "POST", "/v1/jobs", Some(&t), Some(job)).await;
+        assert_ne!(s, StatusCode::OK);
+    });
+}
+
+/// Like [`with_roots`] on a node.toml that already has roots.
+fn with_roots_again(
+    f: &crate::util::Fixture,
+    roots: &[&std::path::Path],
+) -> std::sync::Arc<unseen_node::Node> {
+    let text = std::fs::read_to_string(f.dir.config()).unwrap();
+    let list: Vec<String> = roots
+        .iter()
+        .map(|r| format!("{:?}", r.display().to_string()))
+        .collect();
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("roots =") {
+                format!("roots = [{}]", list.join(", "))
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(f.dir.config(), text.join("\n")).unwrap();
+    unseen_node::Node::open(&f.dir).unwrap()
+}
+
+#[test]
+fn a_tls_api_serves_the_router_and_the_cli_client_pins_the_nodes_certificate() {
+    let f = node("bank-a");
+    let other = node("data-b");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    for fixture in [&f, &other] {
+        let text = std::fs::read_to_string(fixture.dir.config()).unwrap();
+        let text = text
+            .replace("api = \"127.0.0.1:2\"", &format!("api = \"{addr}\""))
+            .replace("api_tls = false", "api_tls = true");
+        std::fs::write(fixture.dir.config(), text).unwrap();
+    }
+    let node = unseen_node::Node::open(&f.dir).unwrap();
+    assert!(node.config.api_tls);
+    listener.set_nonblocking(true).unwrap();
+    let tls = unseen_transport::api_server_config(node.identity()).unwrap();
+    let app = router(std::sync::Arc::clone(&node));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            unseen_node::daemon::serve_api_tls(listener, app, tls, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    // The node's own client talks TLS, pinning identity/cert.pem.
+    let client = unseen_node::client::Client::new(&f.dir).unwrap();
+    let info = client.get("/v1/node").unwrap();
+    assert_eq!(info["name"], "bank-a");
+    // A client pinning another certificate is refused in the handshake.
+    let wrong = unseen_node::client::Client::new(&other.dir).unwrap();
+    let err = wrong.get("/v1/node").unwrap_err();
+    assert!(err.to_string().contains("TLS handshake"), "{err}");
+    // Plain HTTP gets no HTTP answer: tokens never cross the network in clear text.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        s.write_all(b"GET /v1/node HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        assert!(
+            !buf.starts_with(b"HTTP/1.1 2"),
+            "{}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    stop.send(()).unwrap();
+    server.join().unwrap();
 }

@@ -66,6 +66,7 @@ pub(crate) fn pair() -> Pair {
 pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
     let mut store = f.node.store();
     ops::add_dataset(
+        &f.dir,
         &mut store,
         "test",
         &DatasetInput {
@@ -76,6 +77,7 @@ pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
             encoding: "auto".into(),
             skip_invalid: false,
         },
+        ops::DataAccess::Operator,
     )
     .unwrap();
 }
@@ -153,7 +155,7 @@ pub(crate) fn fl_files(
 
 fn train_pair(n: usize, label: impl Fn(usize) -> String) -> Pair {
     let p = pair();
-    let (gp, hp) = fl_files(p.a.dir.root(), n, label);
+    let (gp, hp) = fl_files(&p.a.data(""), n, label);
     register(&p.a, "guest", &gp, "string");
     register(&p.b, "host", &hp, "string");
     allow(&p.a, "guest", "data-b", "train");
@@ -288,7 +290,7 @@ fn training_on_too_few_common_rows_is_refused_and_the_minimums_are_configurable(
 /// A PSI pair on string keys: A's `customers` and B's `accounts`, rules on both sides.
 fn psi_pair() -> (Pair, std::path::PathBuf) {
     let p = pair();
-    let (ga, hb) = (p.a.dir.root().join("a.csv"), p.b.dir.root().join("b.csv"));
+    let (ga, hb) = (p.a.data("a.csv"), p.b.data("b.csv"));
     std::fs::write(&ga, "id,x\nc1,1\nc2,2\nc3,3\n").unwrap();
     std::fs::write(&hb, "id,y\nc2,5\nc3,6\nc4,7\n").unwrap();
     register(&p.a, "customers", &ga, "string");

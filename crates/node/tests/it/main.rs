@@ -4,6 +4,7 @@
 
 mod api;
 mod audit;
+mod config;
 mod jobs;
 mod partners;
 mod pir;

@@ -30,7 +30,7 @@ pub(crate) fn pair(limits: Limits) -> Pair {
         (&a, &b, "data-b", addr.to_string()),
         (&b, &a, "bank-a", "127.0.0.1:9".to_owned()),
     ] {
-        let csv = me.dir.root().join("c.csv");
+        let csv = me.data("c.csv");
         id_csv(&csv, 20);
         let mut store = me.node.store();
         let own = me.node.fingerprint();
@@ -47,6 +47,7 @@ pub(crate) fn pair(limits: Limits) -> Pair {
         )
         .unwrap();
         ops::add_dataset(
+            &me.dir,
             &mut store,
             "test",
             &DatasetInput {
@@ -57,6 +58,7 @@ pub(crate) fn pair(limits: Limits) -> Pair {
                 encoding: "auto".into(),
                 skip_invalid: false,
             },
+            ops::DataAccess::Operator,
         )
         .unwrap();
         ops::allow(

@@ -37,6 +37,7 @@ fn write(path: &Path, rows: &[(usize, &str)]) {
 fn register(f: &Fixture, name: &str, path: &Path) {
     let mut store = f.node.store();
     ops::add_dataset(
+        &f.dir,
         &mut store,
         "test",
         &DatasetInput {
@@ -47,6 +48,7 @@ fn register(f: &Fixture, name: &str, path: &Path) {
             encoding: "auto".into(),
             skip_invalid: false,
         },
+        ops::DataAccess::Operator,
     )
     .unwrap();
 }
@@ -76,7 +78,7 @@ fn records_are_json_string_lists() {
 #[test]
 fn publish_refuses_repeats_and_long_rows_naming_the_line() {
     let f = node("data-b");
-    let csv = f.dir.root().join("list.csv");
+    let csv = f.data("list.csv");
     write(&csv, &[(1, "a"), (2, "b"), (1, "c"), (1, "d")]);
     register(&f, "blacklist", &csv);
     let err = publish(&f, &req("blacklist")).unwrap_err();
@@ -212,7 +214,7 @@ fn expected(keys_file: &Path, table_file: &Path) -> Vec<String> {
 fn publish_update_and_query_against_a_plaintext_lookup() {
     let server = node("data-b");
     let client = node("bank-a");
-    let csv = server.dir.root().join("list.csv");
+    let csv = server.data("list.csv");
     // 40 keys, keys 3 and 7 with two and three rows.
     let mut rows: Vec<(usize, String)> = (0..40).map(|i| (i, format!("n{i}"))).collect();
     rows.push((3, "n3-second".into()));
@@ -241,14 +243,14 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
     assert_eq!(mode & 0o777, 0o600);
 
     // Keys: present, absent, present with several rows, repeated in the keys file.
-    let keys = client.dir.root().join("keys.csv");
+    let keys = client.data("keys.csv");
     let ask = [1usize, 3, 7, 100, 101, 39, 1, 0];
     let mut text = String::from("id,ref\n");
     for (k, i) in ask.iter().enumerate() {
         text.push_str(&format!("{},r{k}\n", id(*i)));
     }
     std::fs::write(&keys, text).unwrap();
-    let out = client.dir.root().join("hits.csv");
+    let out = client.data("hits.csv");
     let pending = client.dir.root().join(".hits.pending");
     let q = query_input(&keys, &out);
     let private = Lookup {
@@ -420,7 +422,7 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
 fn pir_rules_must_give_records_to_the_partner() {
     let f = node("data-b");
     let other = node("bank-a");
-    let csv = f.dir.root().join("list.csv");
+    let csv = f.data("list.csv");
     write(&csv, &[(1, "a")]);
     register(&f, "blacklist", &csv);
     let mut store = f.node.store();

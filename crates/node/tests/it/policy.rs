@@ -9,7 +9,7 @@ use crate::util::{id_csv, node};
 fn receivers_against_modes_on_both_sides() {
     let f = node("bank-a");
     let other = node("data-b");
-    let csv = f.dir.root().join("c.csv");
+    let csv = f.data("c.csv");
     id_csv(&csv, 10);
     let mut store = f.node.store();
     let own = f.node.fingerprint();
@@ -26,6 +26,7 @@ fn receivers_against_modes_on_both_sides() {
     )
     .unwrap();
     ops::add_dataset(
+        &f.dir,
         &mut store,
         "test",
         &DatasetInput {
@@ -36,6 +37,7 @@ fn receivers_against_modes_on_both_sides() {
             encoding: "auto".into(),
             skip_invalid: false,
         },
+        ops::DataAccess::Operator,
     )
     .unwrap();
     let spec = |mode| JobSpec::Psi {

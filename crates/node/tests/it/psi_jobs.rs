@@ -12,7 +12,7 @@ use crate::util::{Fixture, id_csv, node};
 fn bank_with(csv_text: Option<&str>) -> (Fixture, Fixture) {
     let f = node("bank-a");
     let other = node("data-b");
-    let csv = f.dir.root().join("customers.csv");
+    let csv = f.data("customers.csv");
     id_csv(&csv, 20);
     let mut store = f.node.store();
     let own = f.node.fingerprint();
@@ -28,6 +28,7 @@ fn bank_with(csv_text: Option<&str>) -> (Fixture, Fixture) {
     )
     .unwrap();
     ops::add_dataset(
+        &f.dir,
         &mut store,
         "test",
         &DatasetInput {
@@ -38,6 +39,7 @@ fn bank_with(csv_text: Option<&str>) -> (Fixture, Fixture) {
             encoding: "auto".into(),
             skip_invalid: false,
         },
+        ops::DataAccess::Operator,
     )
     .unwrap();
     for job in ["psi", "train"] {

@@ -24,6 +24,13 @@ pub(crate) fn node(name: &str) -> Fixture {
     }
 }
 
+impl Fixture {
+    /// A data file beside the node directory (never inside it: datasets there are refused).
+    pub(crate) fn data(&self, file: &str) -> std::path::PathBuf {
+        self._tmp.path().join(file)
+    }
+}
+
 pub(crate) fn token(dir: &NodeDir) -> String {
     std::fs::read_to_string(dir.token())
         .unwrap()

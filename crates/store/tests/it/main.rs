@@ -9,6 +9,7 @@ mod pir;
 mod policy;
 mod registry;
 mod time;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 

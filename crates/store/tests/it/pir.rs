@@ -70,12 +70,15 @@ fn a_version_2_database_gains_the_usage_table_and_keeps_its_data() {
     s.add_partner(&crate::new_partner("bank-a", "fp")).unwrap();
     drop(s);
     let raw = db.raw();
-    raw.execute_batch("DROP TABLE pir_usage; DROP TABLE score_usage; ALTER TABLE datasets DROP COLUMN file_size; ALTER TABLE datasets DROP COLUMN file_mtime_ns; ALTER TABLE datasets DROP COLUMN file_sm3;")
+    raw.execute_batch("DROP TABLE pir_usage; DROP TABLE score_usage; DROP TABLE api_tokens; ALTER TABLE datasets DROP COLUMN file_size; ALTER TABLE datasets DROP COLUMN file_mtime_ns; ALTER TABLE datasets DROP COLUMN file_sm3;")
         .unwrap();
     raw.pragma_update(None, "user_version", 2).unwrap();
     drop(raw);
     let mut s = db.open();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        Store::supported_schema_version()
+    );
     assert_eq!(s.partners().unwrap().len(), 1);
     assert_eq!(
         s.pir_grant("bank-a", "blacklist", 1, 5, 10).unwrap(),
@@ -94,12 +97,15 @@ fn a_version_3_database_gains_the_score_table_and_keeps_its_usage() {
     s.pir_grant("bank-a", "blacklist", 1, 5, 10).unwrap();
     drop(s);
     let raw = db.raw();
-    raw.execute_batch("DROP TABLE score_usage; ALTER TABLE datasets DROP COLUMN file_size; ALTER TABLE datasets DROP COLUMN file_mtime_ns; ALTER TABLE datasets DROP COLUMN file_sm3;")
+    raw.execute_batch("DROP TABLE score_usage; DROP TABLE api_tokens; ALTER TABLE datasets DROP COLUMN file_size; ALTER TABLE datasets DROP COLUMN file_mtime_ns; ALTER TABLE datasets DROP COLUMN file_sm3;")
         .unwrap();
     raw.pragma_update(None, "user_version", 3).unwrap();
     drop(raw);
     let mut s = db.open();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        Store::supported_schema_version()
+    );
     assert_eq!(s.pir_used("bank-a", "blacklist", 1).unwrap(), 5);
     assert_eq!(
         s.score_grant("bank-a", "features", 1, 10).unwrap(),
