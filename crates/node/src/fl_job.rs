@@ -301,10 +301,14 @@ fn pick_columns(table: &Table, path: &Path, columns: &Columns) -> Result<Picked,
             .iter()
             .position(|h| h.trim() == name.trim())
             .ok_or_else(|| {
+                // The header is not listed: the reason reaches the job record, the log and the
+                // audit, and names from a file are content (`unseen dataset list` shows them).
+                let shown: String = name.chars().take(64).collect();
                 format!(
-                    "{}: no column {name:?} (columns: {})",
+                    "{}: no column {shown:?} among its {} columns (`unseen dataset list` shows \
+                     them)",
                     path.display(),
-                    table.headers.join(", ")
+                    table.headers.len()
                 )
             })
     };

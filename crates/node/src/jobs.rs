@@ -913,8 +913,8 @@ fn run_psi(
     );
     let path = std::path::Path::new(&dataset.path);
     let progress = progress_sink(node, &job.id);
-    let params =
-        psi_job::params(reveal, opts.key_type, peer_limit).map_err(|e| End::Input(e.to_string()))?;
+    let params = psi_job::params(reveal, opts.key_type, peer_limit)
+        .map_err(|e| End::Input(e.to_string()))?;
     let out = psi_job::run_role(ch, curve, leader, &table.keys, params, &progress)
         .map_err(|e| End::Protocol(format!("partner {partner}: {e}")))?;
     let (rows, wrote) = match (&out.intersection, out.cardinality) {
@@ -1281,11 +1281,17 @@ fn finish(
         Err((end, stats)) => {
             let (state, action, reason) = match end {
                 End::Rejected(r) => (JobState::Rejected, "job.rejected", r),
-                End::Failed(r) if cancel.load(Ordering::SeqCst) => (
-                    JobState::Cancelled,
-                    "job.cancelled",
-                    format!("cancelled ({r})"),
-                ),
+                // A cancel closes the connection, so whatever step was running fails: an
+                // operator's cancel, not the step's error, is why the job ended.
+                End::Failed(r) | End::Usage(r) | End::Input(r) | End::Protocol(r)
+                    if cancel.load(Ordering::SeqCst) =>
+                {
+                    (
+                        JobState::Cancelled,
+                        "job.cancelled",
+                        format!("cancelled ({r})"),
+                    )
+                }
                 End::PartnerFailed(c) => (
                     JobState::Failed,
                     "job.failed",

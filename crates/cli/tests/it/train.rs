@@ -496,6 +496,11 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     );
     let mut args = score_args(model, &id(1042), &row(1042).0);
     args.extend(["--peer-dataset".into(), "holdout_features".into()]);
+    // Not before its operator re-registers it (a file replaced since registration is refused).
+    let o = a.cmd(&strs(&args));
+    assert_ne!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(err_str(&o).contains("cannot be read"), "{}", show(&o));
+    b.ok(&["dataset", "refresh", "holdout_features"]);
     let o = a.cmd(&strs(&args));
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(err_str(&o).contains("no row for this key"), "{}", show(&o));
@@ -604,12 +609,13 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
 
-    // One record per session on each node (4 + 4 scored, the removed row, the default-dataset
-    // refusal, the absent key twice, the last refusal), with the key's SM3 and never the key.
+    // One record per session on each node (4 + 4 scored, the replaced file refused until its
+    // refresh, the removed row, the default-dataset refusal, the absent key twice, the last
+    // refusal), with each node's keyed digest of the key and never the key.
     let scored = a.audit_actions("model.scored");
     let served = b.audit_actions("model.score_served");
-    assert_eq!(scored.len(), 13, "{scored:#?}");
-    assert_eq!(served.len(), 13, "{served:#?}");
+    assert_eq!(scored.len(), 14, "{scored:#?}");
+    assert_eq!(served.len(), 14, "{served:#?}");
     let outcomes = |v: &[Value]| {
         v.iter()
             .map(|r| r["outcome"].as_str().unwrap().to_owned())
@@ -617,6 +623,7 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     };
     let want: Vec<&str> = [
         vec!["ok"; 4],
+        vec!["refused"],
         vec!["no_row"],
         vec!["refused"],
         vec!["ok"; 4],
