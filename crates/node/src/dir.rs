@@ -120,6 +120,9 @@ impl NodeDir {
     }
 }
 
+/// The largest `node.toml` read (a real one is about 1 KiB).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -299,7 +302,8 @@ impl Config {
     pub fn load(dir: &NodeDir) -> Result<Self, NodeError> {
         dir.check()?;
         let path = dir.config();
-        let text = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
+        // A regular file of at most 1 MiB (a FIFO or device in its place is refused, not read).
+        let text = unseen_data::read_small_text(&path, MAX_CONFIG_BYTES)?;
         Self::parse(&path, &text)
     }
 

@@ -1455,7 +1455,7 @@ pub(crate) fn serve_session(node: &Arc<Node>, mut ch: TlsChannel) {
 /// The responder's decision on a proposal.
 enum Verdict {
     /// Run it with this part; for a job aligned by PSI, the number of keys this node brings.
-    Accept(Job, Work, Option<u64>),
+    Accept(Job, Box<Work>, Option<u64>),
     /// Refuse it (the job record, if one was made, and the reason sent to the partner).
     Reject(Option<Job>, String),
 }
@@ -1633,7 +1633,7 @@ fn decide(node: &Arc<Node>, partner: &Partner, p: &Propose) -> Result<Verdict, N
     let mut store = node.store();
     let job = store.transition(&job.id, JobState::Accepted, None)?;
     store.audit_append(&job_event("node", "job.accepted", "accepted", &job))?;
-    Ok(Verdict::Accept(job, work, rows))
+    Ok(Verdict::Accept(job, Box::new(work), rows))
 }
 
 fn respond(node: &Arc<Node>, partner: &Partner, ch: &mut TlsChannel, p: &Propose) {
