@@ -99,9 +99,10 @@ pub fn connect(
                 ))
             }
             Failure::Busy => TransportError::Busy,
-            Failure::Closed if !conn.is_handshaking() => TransportError::Handshake(
-                "the partner closed the connection after the handshake without accepting it".into(),
-            ),
+            // Closed after the handshake with no answer (neither accepted nor busy): a server
+            // shedding connections under load does this, and nothing was proposed yet, so it
+            // is as safe to retry as a close during the handshake.
+            Failure::Closed if !conn.is_handshaking() => TransportError::Closed,
             other => other.into_error(opts),
         });
     }

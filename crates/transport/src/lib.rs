@@ -134,9 +134,9 @@ pub enum TransportError {
     /// "busy" over TLS before anything was proposed): retrying later is safe.
     #[error("the partner is busy (it serves as many sessions as it allows); retry later")]
     Busy,
-    /// The peer closed the connection during the TLS handshake (an overloaded server sheds
-    /// pending handshakes this way; retrying later is safe).
-    #[error("the peer closed the connection during the tls handshake")]
+    /// The peer closed the connection during the TLS handshake, or after it without accepting
+    /// (an overloaded server sheds pending connections this way; retrying later is safe).
+    #[error("the peer closed the connection during the tls handshake, before accepting it")]
     Closed,
     /// A connection step did not finish in time.
     #[error("{what} did not complete within {seconds} s")]

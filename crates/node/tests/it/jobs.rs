@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use unseen_node::Node;
 use unseen_node::jobs::{self, SubmitRequest};
-use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
-use unseen_node::{Node, NodeDir};
+use unseen_node::ops;
 use unseen_store::{Job, JobState};
 use unseen_transport::Acceptor;
 
-use crate::util::{Fixture, node};
+use crate::util::{Fixture, add_partner, allow, node, register};
 
 /// Node A (`bank-a`) and node B (`data-b`), partners of each other; B serves on a port.
 pub(crate) struct Pair {
@@ -37,22 +37,6 @@ fn serve(node: Arc<Node>) -> std::net::SocketAddr {
     addr
 }
 
-fn add_partner(f: &Fixture, name: &str, other: &NodeDir, address: &str) {
-    let mut store = f.node.store();
-    let own = f.node.fingerprint();
-    ops::add_partner(
-        &mut store,
-        "test",
-        &own,
-        &PartnerInput {
-            name: name.into(),
-            address: address.into(),
-            cert_pem: std::fs::read_to_string(other.cert()).unwrap(),
-        },
-    )
-    .unwrap();
-}
-
 pub(crate) fn pair() -> Pair {
     let a = node("bank-a");
     let b = node("data-b");
@@ -61,40 +45,6 @@ pub(crate) fn pair() -> Pair {
     // B never connects to A in these tests.
     add_partner(&b, "bank-a", &a.dir, "127.0.0.1:9");
     Pair { a, b }
-}
-
-pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
-    let mut store = f.node.store();
-    ops::add_dataset(
-        &f.dir,
-        &mut store,
-        "test",
-        &DatasetInput {
-            name: name.into(),
-            path: path.to_path_buf(),
-            key: "id".into(),
-            key_type: key_type.into(),
-            encoding: "auto".into(),
-            skip_invalid: false,
-        },
-        ops::DataAccess::Operator,
-    )
-    .unwrap();
-}
-
-pub(crate) fn allow(f: &Fixture, dataset: &str, partner: &str, job: &str) {
-    let mut store = f.node.store();
-    ops::allow(
-        &mut store,
-        "test",
-        &PolicyInput {
-            dataset: dataset.into(),
-            partner: partner.into(),
-            job: job.into(),
-            receivers: "any".into(),
-        },
-    )
-    .unwrap();
 }
 
 /// Waits until the job has ended on this node.

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use unseen_node::admission::Limits;
 use unseen_node::jobs::{self, SubmitRequest};
-use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 use unseen_store::JobState;
 use unseen_transport::Acceptor;
 
-use crate::util::{Fixture, id_csv, node};
+use crate::util::{Fixture, add_partner, allow, id_csv, node, register};
 
 /// Bank A (initiator) and data provider B (responder, serving on a real port with `limits`),
 /// pinned to each other, each with a 20-row dataset and a rule allowing PSI.
@@ -32,46 +31,9 @@ pub(crate) fn pair(limits: Limits) -> Pair {
     ] {
         let csv = me.data("c.csv");
         id_csv(&csv, 20);
-        let mut store = me.node.store();
-        let own = me.node.fingerprint();
-        let pem = std::fs::read_to_string(other.dir.cert()).unwrap();
-        ops::add_partner(
-            &mut store,
-            "test",
-            &own,
-            &PartnerInput {
-                name: name.into(),
-                address,
-                cert_pem: pem,
-            },
-        )
-        .unwrap();
-        ops::add_dataset(
-            &me.dir,
-            &mut store,
-            "test",
-            &DatasetInput {
-                name: "customers".into(),
-                path: csv,
-                key: "id".into(),
-                key_type: "id-card".into(),
-                encoding: "auto".into(),
-                skip_invalid: false,
-            },
-            ops::DataAccess::Operator,
-        )
-        .unwrap();
-        ops::allow(
-            &mut store,
-            "test",
-            &PolicyInput {
-                dataset: "customers".into(),
-                partner: name.into(),
-                job: "psi".into(),
-                receivers: "any".into(),
-            },
-        )
-        .unwrap();
+        add_partner(me, name, &other.dir, &address);
+        register(me, "customers", &csv, "id-card");
+        allow(me, "customers", name, "psi");
     }
     let node_b = Arc::clone(&b.node);
     let acceptor =

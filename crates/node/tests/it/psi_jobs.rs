@@ -3,9 +3,8 @@
 
 use unseen_node::NodeError;
 use unseen_node::jobs::{self, SubmitRequest};
-use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 
-use crate::util::{Fixture, id_csv, node};
+use crate::util::{Fixture, add_partner, allow, id_csv, node, register};
 
 /// Node `bank-a` with partner `data-b` (unreachable address), dataset `customers` on `csv`
 /// registered as id-card keys, and a rule allowing psi and train jobs on it.
@@ -14,48 +13,11 @@ fn bank_with(csv_text: Option<&str>) -> (Fixture, Fixture) {
     let other = node("data-b");
     let csv = f.data("customers.csv");
     id_csv(&csv, 20);
-    let mut store = f.node.store();
-    let own = f.node.fingerprint();
-    ops::add_partner(
-        &mut store,
-        "test",
-        &own,
-        &PartnerInput {
-            name: "data-b".into(),
-            address: "127.0.0.1:9".into(),
-            cert_pem: std::fs::read_to_string(other.dir.cert()).unwrap(),
-        },
-    )
-    .unwrap();
-    ops::add_dataset(
-        &f.dir,
-        &mut store,
-        "test",
-        &DatasetInput {
-            name: "customers".into(),
-            path: csv.clone(),
-            key: "id".into(),
-            key_type: "id-card".into(),
-            encoding: "auto".into(),
-            skip_invalid: false,
-        },
-        ops::DataAccess::Operator,
-    )
-    .unwrap();
+    add_partner(&f, "data-b", &other.dir, "127.0.0.1:9");
+    register(&f, "customers", &csv, "id-card");
     for job in ["psi", "train"] {
-        ops::allow(
-            &mut store,
-            "test",
-            &PolicyInput {
-                dataset: "customers".into(),
-                partner: "data-b".into(),
-                job: job.into(),
-                receivers: "any".into(),
-            },
-        )
-        .unwrap();
+        allow(&f, "customers", "data-b", job);
     }
-    drop(store);
     // The file as the job finds it (registration saw 20 rows).
     if let Some(text) = csv_text {
         std::fs::write(&csv, text).unwrap();

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 use unseen_node::{Node, NodeDir};
 
 pub(crate) struct Fixture {
@@ -47,4 +48,57 @@ pub(crate) fn id_csv(path: &Path, n: usize) {
         s.push_str(&format!("{body}{check},{i}\n"));
     }
     std::fs::write(path, s).unwrap();
+}
+
+/// Pins `other`'s certificate on `f` as partner `name` at `address`.
+pub(crate) fn add_partner(f: &Fixture, name: &str, other: &NodeDir, address: &str) {
+    let mut store = f.node.store();
+    let own = f.node.fingerprint();
+    ops::add_partner(
+        &mut store,
+        "test",
+        &own,
+        &PartnerInput {
+            name: name.into(),
+            address: address.into(),
+            cert_pem: std::fs::read_to_string(other.cert()).unwrap(),
+        },
+    )
+    .unwrap();
+}
+
+/// Registers `path` as dataset `name` with key column `id` (by the CLI operator's rules).
+pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
+    let mut store = f.node.store();
+    ops::add_dataset(
+        &f.dir,
+        &mut store,
+        "test",
+        &DatasetInput {
+            name: name.into(),
+            path: path.to_path_buf(),
+            key: "id".into(),
+            key_type: key_type.into(),
+            encoding: "auto".into(),
+            skip_invalid: false,
+        },
+        ops::DataAccess::Operator,
+    )
+    .unwrap();
+}
+
+/// A rule allowing `job` on `dataset` for `partner`, any receivers.
+pub(crate) fn allow(f: &Fixture, dataset: &str, partner: &str, job: &str) {
+    let mut store = f.node.store();
+    ops::allow(
+        &mut store,
+        "test",
+        &PolicyInput {
+            dataset: dataset.into(),
+            partner: partner.into(),
+            job: job.into(),
+            receivers: "any".into(),
+        },
+    )
+    .unwrap();
 }
