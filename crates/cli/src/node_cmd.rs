@@ -268,9 +268,9 @@ pub(crate) enum SubmitCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
     /// Checks the hash chain and the SM2 signatures: exit 0 if they hold, 1 naming the first
-    /// bad record.
+    /// bad record (only then), 2 for a bad flag or anchor, 3 if the database cannot be read.
     #[command(
-        after_help = "Example:\n  unseen --dir A audit verify\n  unseen --dir A audit verify --anchor 42:9f1c…   # a head the partner recorded\n\nA partner's node records this node's audit head at the end of every job\n(`partner_audit_head` in its job.succeeded record); --anchor checks that this log\nstill has that record with that hash, which catches a rewrite of the whole chain."
+        after_help = "Example:\n  unseen --dir A audit verify\n  unseen --dir A audit verify --anchor 42:9f1c…   # a head the partner recorded\n\nA partner's node records this node's audit head at the end of every job\n(`partner_audit_head` in its job.succeeded record); --anchor checks that this log\nstill has that record with that hash, which catches a rewrite of the whole chain.\n\nExit codes: 0 intact; 1 BROKEN (tampering); 2 usage (e.g. an anchor that is not\nSEQ:HASH with 64 hex digits); 3 the database cannot be opened or read (full disk,\ndamaged file)."
     )]
     Verify {
         /// SEQ:HASH of a record as recorded elsewhere (e.g. by a partner); repeatable.
