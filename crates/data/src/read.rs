@@ -962,13 +962,7 @@ impl<'a> LineCounter<'a> {
         if offset <= self.at {
             return self.line;
         }
-        let newlines = self.bytes[self.at..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.line += u64::try_from(newlines).unwrap_or(u64::MAX);
-        self.at = offset;
-        self.line
+        self.advance_to(offset)
     }
 
     /// The 1-based line containing byte `offset`.
@@ -985,6 +979,12 @@ impl<'a> LineCounter<'a> {
             // Only for errors reported at an earlier offset: count again from the start.
             (self.at, self.line) = (0, 1);
         }
+        self.advance_to(offset)
+    }
+
+    /// Counts the line ends from the last position to `offset` (not before it, within the
+    /// bytes) and moves there; returns the line at `offset`.
+    fn advance_to(&mut self, offset: usize) -> u64 {
         let newlines = self.bytes[self.at..offset]
             .iter()
             .filter(|&&b| b == b'\n')

@@ -113,14 +113,11 @@ fn train_pair(n: usize, label: impl Fn(usize) -> String) -> Pair {
     p
 }
 
-/// Item 5: a label column holding ID numbers (`--label id`-like mistakes) fails the job, but
-/// the value never reaches the job's reason or the audit chain, on either node.
-#[test]
-fn a_bad_label_value_is_masked_in_the_reason_and_the_audit() {
-    let id = "11010519491231002X";
+/// A training job on 30 rows whose label is 0/1 except `bad` on row 17, submitted by A.
+fn train_with_bad_label(bad: &str) -> (Pair, Job) {
     let p = train_pair(30, |i| {
         if i == 17 {
-            id.to_owned()
+            bad.to_owned()
         } else {
             (i % 2).to_string()
         }
@@ -132,6 +129,15 @@ fn a_bad_label_value_is_masked_in_the_reason_and_the_audit() {
         None,
     )
     .unwrap();
+    (p, job)
+}
+
+/// Item 5: a label column holding ID numbers (`--label id`-like mistakes) fails the job, but
+/// the value never reaches the job's reason or the audit chain, on either node.
+#[test]
+fn a_bad_label_value_is_masked_in_the_reason_and_the_audit() {
+    let id = "11010519491231002X";
+    let (p, job) = train_with_bad_label(id);
     let a = wait(&p.a, &job.id);
     assert_eq!(a.state, JobState::Failed);
     let reason = a.reason.clone().unwrap_or_default();
@@ -153,20 +159,7 @@ fn a_bad_label_value_is_masked_in_the_reason_and_the_audit() {
 /// node failed the job and in which category, not "unexpected message".
 #[test]
 fn the_other_side_records_the_partners_failure_category() {
-    let p = train_pair(30, |i| {
-        if i == 17 {
-            "maybe".to_owned()
-        } else {
-            (i % 2).to_string()
-        }
-    });
-    let job = jobs::submit(
-        &p.a.node,
-        "test",
-        &train_request("guest", "host", "label"),
-        None,
-    )
-    .unwrap();
+    let (p, job) = train_with_bad_label("maybe");
     assert_eq!(wait(&p.a, &job.id).state, JobState::Failed);
     let b = wait(&p.b, &job.id);
     assert_eq!(b.state, JobState::Failed);

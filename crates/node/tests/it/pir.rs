@@ -7,12 +7,12 @@ use std::path::Path;
 
 use unseen_data::{DuplicatePolicy, KeyType, ReadOptions};
 use unseen_node::control::{Curve, JobSpec};
-use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
+use unseen_node::ops::{self, PartnerInput, PolicyInput};
 use unseen_node::pir_job::{self, Lookup, PublishRequest, QueryInput};
 use unseen_node::{NodeDir, NodeError};
 use unseen_store::{NewPolicy, Receivers, Store};
 
-use crate::util::{Fixture, node};
+use crate::util::{Fixture, node, register};
 
 fn id(i: usize) -> String {
     let body = format!(
@@ -32,25 +32,6 @@ fn write(path: &Path, rows: &[(usize, &str)]) {
         s.push_str(&format!("{},{name},{}\n", id(*i).to_lowercase(), i * 7));
     }
     std::fs::write(path, s).unwrap();
-}
-
-fn register(f: &Fixture, name: &str, path: &Path) {
-    let mut store = f.node.store();
-    ops::add_dataset(
-        &f.dir,
-        &mut store,
-        "test",
-        &DatasetInput {
-            name: name.into(),
-            path: path.to_path_buf(),
-            key: "id".into(),
-            key_type: "id-card".into(),
-            encoding: "auto".into(),
-            skip_invalid: false,
-        },
-        ops::DataAccess::Operator,
-    )
-    .unwrap();
 }
 
 fn publish(f: &Fixture, req: &PublishRequest) -> Result<pir_job::PublishReport, NodeError> {
@@ -80,7 +61,7 @@ fn publish_refuses_repeats_and_long_rows_naming_the_line() {
     let f = node("data-b");
     let csv = f.data("list.csv");
     write(&csv, &[(1, "a"), (2, "b"), (1, "c"), (1, "d")]);
-    register(&f, "blacklist", &csv);
+    register(&f, "blacklist", &csv, "id-card");
     let err = publish(&f, &req("blacklist")).unwrap_err();
     assert!(matches!(err, NodeError::Invalid(_)), "{err:?}");
     assert_eq!(
@@ -226,7 +207,7 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
         write(&csv, &v);
     };
     write_rows(&as_ref(&rows));
-    register(&server, "blacklist", &csv);
+    register(&server, "blacklist", &csv, "id-card");
     let first = publish(
         &server,
         &PublishRequest {
@@ -424,7 +405,7 @@ fn pir_rules_must_give_records_to_the_partner() {
     let other = node("bank-a");
     let csv = f.data("list.csv");
     write(&csv, &[(1, "a")]);
-    register(&f, "blacklist", &csv);
+    register(&f, "blacklist", &csv, "id-card");
     let mut store = f.node.store();
     let own = f.node.fingerprint();
     ops::add_partner(
