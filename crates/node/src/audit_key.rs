@@ -33,22 +33,15 @@ pub(crate) fn create(dir: &NodeDir) -> Result<(), NodeError> {
 
 /// The audit public key (SEC1 uncompressed, hex), if the node has one.
 pub fn public_key_hex(dir: &NodeDir) -> Result<Option<String>, NodeError> {
-    let path = dir.audit_public_key();
-    match std::fs::read_to_string(&path) {
-        Ok(s) => Ok(Some(s.trim().to_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(NodeError::io(&path, e)),
-    }
+    Ok(crate::init::read_optional(&dir.audit_public_key())?.map(|s| s.trim().to_owned()))
 }
 
 /// Opens the node's store with the audit signer installed (when the node has a key).
 pub fn open_store(dir: &NodeDir) -> Result<Store, NodeError> {
     let mut store = Store::open(&dir.db())?;
     let path = dir.audit_key();
-    let hex_secret = match std::fs::read_to_string(&path) {
-        Ok(s) => Zeroizing::new(s),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(store),
-        Err(e) => return Err(NodeError::io(&path, e)),
+    let Some(hex_secret) = crate::init::read_optional(&path)? else {
+        return Ok(store);
     };
     let secret = Zeroizing::new(
         hex::decode(hex_secret.trim()).map_err(|_| NodeError::Config {

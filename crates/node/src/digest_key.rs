@@ -72,10 +72,8 @@ impl DigestKey {
 /// CLI process starting at once end up with the same one.
 pub fn load_or_create(dir: &NodeDir) -> Result<DigestKey, NodeError> {
     let path = path(dir);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => return parse(&path, &Zeroizing::new(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(NodeError::io(&path, e)),
+    if let Some(text) = crate::init::read_optional(&path)? {
+        return parse(&path, &text);
     }
     let mut raw = Zeroizing::new([0u8; KEY_LEN]);
     getrandom::fill(raw.as_mut_slice()).map_err(|e| {
@@ -100,8 +98,8 @@ pub fn load_or_create(dir: &NodeDir) -> Result<DigestKey, NodeError> {
     match written {
         Ok(()) => Ok(DigestKey(raw)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
-            parse(&path, &Zeroizing::new(text))
+            let text = crate::init::read_optional(&path)?.unwrap_or_default();
+            parse(&path, &text)
         }
         Err(e) => Err(NodeError::io(&path, e)),
     }

@@ -134,3 +134,19 @@ pub fn load_token(dir: &NodeDir) -> Result<Zeroizing<String>, NodeError> {
     let t = Zeroizing::new(unseen_data::read_small_text(&dir.token(), 4096)?);
     Ok(Zeroizing::new(t.trim().to_owned()))
 }
+
+/// The text of a small file of the node's own (a key, a public key), or `None` if it does not
+/// exist: a regular file of at most 4 KiB, never echoed in an error.
+pub(crate) fn read_optional(
+    path: &std::path::Path,
+) -> Result<Option<Zeroizing<String>>, NodeError> {
+    match unseen_data::read_small_text(path, 4096) {
+        Ok(text) => Ok(Some(Zeroizing::new(text))),
+        Err(unseen_data::DataError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
