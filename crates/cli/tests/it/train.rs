@@ -498,8 +498,12 @@ fn single_scores(a: &Node, b: &Node, model: &str, batch: &BTreeMap<String, f64>,
     args.extend(["--peer-dataset".into(), "holdout_features".into()]);
     // Not before its operator re-registers it (a file replaced since registration is refused).
     let o = a.cmd(&strs(&args));
-    assert_ne!(o.status.code(), Some(0), "{}", show(&o));
-    assert!(err_str(&o).contains("cannot be read"), "{}", show(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        err_str(&o).contains("dataset \"holdout_features\" cannot be read for scoring"),
+        "{}",
+        show(&o)
+    );
     b.ok(&["dataset", "refresh", "holdout_features"]);
     let o = a.cmd(&strs(&args));
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
