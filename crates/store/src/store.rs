@@ -49,14 +49,17 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         let mut store = Store { conn, signer: None };
         // Check before switching the journal mode, so that a too-new file is not modified.
-        store.check_version()?;
+        retry_busy(|| store.check_version())?;
         // The answer is the mode in force: "wal", or "memory" for an in-memory database, which
         // cannot use a log file. Either is fine.
-        let _mode: String =
-            store
+        let _mode: String = retry_busy(|| {
+            Ok(store
                 .conn
-                .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
-        store.migrate()?;
+                .pragma_update_and_check(None, "journal_mode", "wal", |row| {
+                    row.get::<_, String>(0)
+                })?)
+        })?;
+        retry_busy(|| store.migrate())?;
         Ok(store)
     }
 
@@ -602,4 +605,23 @@ fn policy_from_row(row: &Row<'_>) -> Result<Policy, StoreError> {
         receivers: col_parse::<Receivers>(row, 3, T)?,
         added_ms: col(row, 4, T)?,
     })
+}
+
+/// Runs `f` again while SQLite answers "database is locked" without waiting, for at most
+/// [`BUSY_TIMEOUT`]. Opening a new file races another process creating it (the reader sees
+/// the file mid-creation; switching to WAL needs a lock that the busy handler does not wait
+/// for), so two processes starting at once, a daemon and a CLI command, must both succeed.
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
