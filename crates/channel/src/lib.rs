@@ -23,12 +23,14 @@
 //! without deadlocking on full socket buffers, while memory stays bounded.
 
 mod abort;
+mod fault;
 mod frame;
 mod memory;
 mod stream;
 pub mod tcp;
 
 pub use abort::{ABORT, AbortCategory};
+pub use fault::Fault;
 pub use frame::{FRAME_HEADER_LEN, FrameRead, Header, MAX_FRAME_LEN, MIN_FRAME_RATE};
 pub use memory::duplex;
 pub use stream::{StreamChannel, Tamper, TamperHook};
@@ -186,12 +188,60 @@ pub enum ChannelError {
     LocalClosed(String),
 }
 
+impl ChannelError {
+    /// Whose fault this is: the partner's for what its frames say (a wrong step, an oversized
+    /// frame, an abort), the network's for a connection that ended, stalled or failed, ours for
+    /// a payload we tried to send beyond the frame limit.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::UnexpectedFrame { .. }
+            | Self::PeerAborted { .. }
+            | Self::FrameTooLarge { .. } => Fault::Partner,
+            Self::Truncated { .. }
+            | Self::Closed { .. }
+            | Self::Timeout { .. }
+            | Self::SlowFrame { .. }
+            | Self::NoPeer { .. }
+            | Self::Io(_)
+            | Self::LocalClosed(_) => Fault::Network,
+            Self::SendTooLarge { .. } => Fault::Internal,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const H1: Header = Header::new(0x0001, 1, 1);
     const H2: Header = Header::new(0x0001, 1, 2);
+
+    #[test]
+    fn faults_sort_peer_network_and_local_causes() {
+        let h = H1;
+        assert_eq!(
+            ChannelError::UnexpectedFrame {
+                expected: h,
+                received: H2
+            }
+            .fault(),
+            Fault::Partner
+        );
+        assert_eq!(ChannelError::Closed { expected: h }.fault(), Fault::Network);
+        assert_eq!(ChannelError::Timeout { seconds: 1 }.fault(), Fault::Network);
+        assert_eq!(
+            ChannelError::LocalClosed("x".into()).fault(),
+            Fault::Network
+        );
+        assert_eq!(
+            ChannelError::SendTooLarge { len: 1, max: 0 }.fault(),
+            Fault::Internal
+        );
+        for f in Fault::ALL {
+            assert_eq!(Fault::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(Fault::parse("peer"), None);
+    }
 
     #[test]
     fn duplex_roundtrip_and_counters() {
