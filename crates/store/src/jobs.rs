@@ -47,6 +47,7 @@ impl Store {
             created_ms: now,
             started_ms: (j.state == JobState::Running).then_some(now),
             finished_ms: j.state.is_terminal().then_some(now),
+            fault: None,
         };
         let tx = self
             .conn
@@ -153,6 +154,9 @@ impl Store {
         if let Some(digest) = &f.output_digest {
             check::line("job output digest", digest, MAX_LINE)?;
         }
+        if let Some(fault) = &f.fault {
+            validate_name("job fault", fault)?;
+        }
         let sent = check::count("bytes sent", f.bytes_sent)?;
         let received = check::count("bytes received", f.bytes_received)?;
         let result = check::json("job result", &f.result)?;
@@ -162,9 +166,17 @@ impl Store {
         move_job(&tx, id, f.state, f.reason.as_deref())?;
         tx.execute(
             "UPDATE jobs SET output = ?2, output_digest = ?3, bytes_sent = ?4,
-                             bytes_received = ?5, result = ?6
+                             bytes_received = ?5, result = ?6, fault = ?7
              WHERE id = ?1",
-            params![id, f.output, f.output_digest, sent, received, result],
+            params![
+                id,
+                f.output,
+                f.output_digest,
+                sent,
+                received,
+                result,
+                f.fault
+            ],
         )?;
         let job = job(&tx, id)?.ok_or_else(|| not_found("job", id))?;
         tx.commit()?;
@@ -188,7 +200,10 @@ impl Store {
         };
         let mut failed = Vec::with_capacity(live.len());
         for id in &live {
-            failed.push(move_job(&tx, id, JobState::Failed, Some(reason))?);
+            move_job(&tx, id, JobState::Failed, Some(reason))?;
+            // The node stopped: its own failure, whatever the job was waiting for.
+            tx.execute("UPDATE jobs SET fault = 'internal' WHERE id = ?1", [id])?;
+            failed.push(job(&tx, id)?.ok_or_else(|| not_found("job", id))?);
         }
         tx.commit()?;
         Ok(failed)
@@ -274,7 +289,7 @@ fn job(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
 
 const JOB: &str = "SELECT id, kind, role, partner, dataset, peer_dataset, params, state, reason, \
                    progress_done, progress_total, output, output_digest, bytes_sent, \
-                   bytes_received, result, rerun_of, created_ms, started_ms, finished_ms \
+                   bytes_received, result, rerun_of, created_ms, started_ms, finished_ms, fault \
                    FROM jobs";
 
 fn job_from_row(row: &Row<'_>) -> Result<Job, StoreError> {
@@ -300,5 +315,6 @@ fn job_from_row(row: &Row<'_>) -> Result<Job, StoreError> {
         created_ms: col(row, 17, T)?,
         started_ms: col(row, 18, T)?,
         finished_ms: col(row, 19, T)?,
+        fault: col(row, 20, T)?,
     })
 }

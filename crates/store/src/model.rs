@@ -243,6 +243,10 @@ pub struct Job {
     pub started_ms: Option<i64>,
     /// When it entered a terminal state.
     pub finished_ms: Option<i64>,
+    /// Whose fault it was that the job failed or was rejected (`input`, `config`, `partner`,
+    /// `network`, `internal`); `None` for a job that succeeded, is still live, or ended before
+    /// the node recorded faults.
+    pub fault: Option<String>,
 }
 
 /// How a job ended, for [`Store::finish_job`](crate::Store::finish_job).
@@ -262,6 +266,8 @@ pub struct Finish {
     pub bytes_received: u64,
     /// Kind-specific result.
     pub result: Value,
+    /// Whose fault it was, for a job that did not succeed (a short lowercase name).
+    pub fault: Option<String>,
 }
 
 /// Figures over all recorded jobs, for monitoring.

@@ -5,7 +5,7 @@
 //! ran it.
 
 /// Migration steps; step `i` takes a database from version `i` to version `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Version 1: registries, policies, jobs and the audit chain.
 ///
@@ -194,4 +194,11 @@ CREATE TABLE api_tokens (
     digest     TEXT NOT NULL UNIQUE CHECK (length(digest) = 64),  -- hex SM3 of the secret
     created_ms INTEGER NOT NULL
 ) STRICT;
+"#;
+
+/// Version 7: whose fault a job's failure or rejection was (`input`, `config`, `partner`,
+/// `network`, `internal`; docs/node-jobs.md), so that `job show` and the API answer it without
+/// parsing the reason. Jobs ended before this version have none.
+const V7: &str = r#"
+ALTER TABLE jobs ADD COLUMN fault TEXT;
 "#;

@@ -28,6 +28,7 @@ fn finish(state: JobState) -> Finish {
         bytes_sent: 1_000,
         bytes_received: 2_500,
         result: json!({"intersection": 42}),
+        fault: (state == JobState::Failed).then(|| "partner".into()),
     }
 }
 
@@ -304,6 +305,11 @@ fn finish_refuses_a_forbidden_or_non_terminal_state_and_records_nothing() {
     // Accepted -> Failed is allowed, and records what was given.
     let j = s.finish_job("j", &finish(Failed)).unwrap();
     assert_eq!((j.state, j.bytes_sent), (Failed, 1_000));
+    assert_eq!(j.fault.as_deref(), Some("partner"));
+    assert_eq!(
+        s.job("j").unwrap().unwrap().fault.as_deref(),
+        Some("partner")
+    );
 }
 
 #[test]
@@ -319,6 +325,7 @@ fn fail_interrupted_fails_exactly_the_unfinished_jobs() {
     for j in &failed {
         assert_eq!(j.state, Failed);
         assert_eq!(j.reason.as_deref(), Some("node restarted"));
+        assert_eq!(j.fault.as_deref(), Some("internal"));
         assert!(j.finished_ms.is_some());
     }
     for st in [Rejected, Succeeded, Failed, Cancelled] {
@@ -415,4 +422,21 @@ fn unparseable_stored_values_are_corrupt_not_a_panic() {
     for err in [s.job("k").unwrap_err(), s.job("j").unwrap_err()] {
         assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     }
+}
+
+#[test]
+fn a_version_6_database_gains_the_fault_column_and_keeps_its_jobs() {
+    let db = Db::temp();
+    let mut s = db.open();
+    s.insert_job(&new_job("old", Proposed)).unwrap();
+    drop(s);
+    let raw = db.raw();
+    raw.execute_batch("ALTER TABLE jobs DROP COLUMN fault")
+        .unwrap();
+    raw.pragma_update(None, "user_version", 6).unwrap();
+    drop(raw);
+    let mut s = db.open();
+    assert_eq!(s.job("old").unwrap().unwrap().fault, None);
+    let j = s.finish_job("old", &finish(Failed)).unwrap();
+    assert_eq!(j.fault.as_deref(), Some("partner"));
 }

@@ -72,6 +72,8 @@ fn a_version_2_database_gains_the_usage_table_and_keeps_its_data() {
     let raw = db.raw();
     raw.execute_batch("DROP TABLE pir_usage; DROP TABLE score_usage; DROP TABLE api_tokens; ALTER TABLE datasets DROP COLUMN file_size; ALTER TABLE datasets DROP COLUMN file_mtime_ns; ALTER TABLE datasets DROP COLUMN file_sm3;")
         .unwrap();
+    raw.execute_batch("ALTER TABLE jobs DROP COLUMN fault")
+        .unwrap();
     raw.pragma_update(None, "user_version", 2).unwrap();
     drop(raw);
     let mut s = db.open();
@@ -98,6 +100,8 @@ fn a_version_3_database_gains_the_score_table_and_keeps_its_usage() {
     drop(s);
     let raw = db.raw();
     raw.execute_batch("DROP TABLE score_usage; DROP TABLE api_tokens; ALTER TABLE datasets DROP COLUMN file_size; ALTER TABLE datasets DROP COLUMN file_mtime_ns; ALTER TABLE datasets DROP COLUMN file_sm3;")
+        .unwrap();
+    raw.execute_batch("ALTER TABLE jobs DROP COLUMN fault")
         .unwrap();
     raw.pragma_update(None, "user_version", 3).unwrap();
     drop(raw);

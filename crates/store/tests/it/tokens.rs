@@ -65,6 +65,8 @@ fn a_version_5_database_gains_the_token_table() {
     drop(s);
     let raw = db.raw();
     raw.execute_batch("DROP TABLE api_tokens").unwrap();
+    raw.execute_batch("ALTER TABLE jobs DROP COLUMN fault")
+        .unwrap();
     raw.pragma_update(None, "user_version", 5).unwrap();
     drop(raw);
     let mut s = db.open();
