@@ -120,7 +120,7 @@ pub(crate) enum Curve {
     Sm2,
 }
 
-impl From<Curve> for unseen_node::control::Curve {
+impl From<Curve> for unseen_crypto::CurveId {
     fn from(c: Curve) -> Self {
         match c {
             Curve::Ristretto255 => Self::Ristretto255,

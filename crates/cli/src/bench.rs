@@ -53,8 +53,8 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
     // Generated ID-card numbers; both parties are this process, so no limit on either.
     let key_type = unseen_data::KeyType::IdCard;
     let max = unseen_psi::MAX_ITEMS;
-    let lparams = unseen_node::psi_job::params(lrev, key_type, max)?;
-    let dparams = unseen_node::psi_job::params(drev, key_type, max)?;
+    let lparams = unseen_node::kinds::psi::params(lrev, key_type, max)?;
+    let dparams = unseen_node::kinds::psi::params(drev, key_type, max)?;
     let start = Instant::now();
     let (rl, rd) = std::thread::scope(|s| {
         let y = &y;
@@ -95,7 +95,7 @@ pub(crate) fn psi(a: &BenchPsiArgs) -> anyhow::Result<ExitCode> {
         "bench": "psi",
         "protocol": "ecdh-psi",
         "items": n,
-        "curve": unseen_node::control::Curve::from(curve).as_str(),
+        "curve": unseen_crypto::CurveId::from(curve).name(),
         "mode": format!("{:?}", a.mode).to_lowercase(),
         "wall_s": wall,
         "bytes_sent": rd.stats.bytes_sent,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use unseen_channel::duplex;
 use unseen_data::{KeyType, mask_key};
-use unseen_node::psi_job;
+use unseen_node::kinds::psi as psi_job;
 use unseen_psi::{PsiOutput, Reveal};
 
 use crate::args::{Curve, DemoArgs};

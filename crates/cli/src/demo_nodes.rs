@@ -172,7 +172,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     crate::demo::check_sizes(a)?;
     let exe = std::env::current_exe().context("locating the unseen binary")?;
     let root = workspace()?;
-    let curve = unseen_node::control::Curve::from(a.curve).as_str();
+    let curve = unseen_crypto::CurveId::from(a.curve).name();
     println!("unseen demo: two nodes on this machine, a bank and a data partner");
     println!(
         "  workspace {} (kept, to explore afterwards)",

@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use unseen_node::control::ModelId;
+use unseen_fl::ModelId;
 use unseen_node::fl_job;
-use unseen_node::jobs::PredictInput;
+use unseen_node::jobs::{PredictInput, SubmitRequest};
+use unseen_node::kinds::train::{Algorithm, Tuning};
 use unseen_node::{Node, NodeError};
 
 use crate::UsageError;
@@ -55,12 +56,63 @@ pub(crate) enum TrainCommand {
     /// Vertical SecureBoost (gradient-boosted trees; Cheng et al. 2021): lossless, the same
     /// trees as training on the joined data.
     #[command(after_help = TRAIN_EXAMPLES)]
-    Secureboost(TrainArgs),
+    Secureboost(SecureBoostArgs),
     /// Vertical logistic regression (homomorphic gradient descent).
-    #[command(after_help = TRAIN_EXAMPLES)]
-    Lr(TrainArgs),
+    #[command(after_help = LR_EXAMPLES)]
+    Lr(LrArgs),
 }
 
+const LR_EXAMPLES: &str = "\
+Example (the bank holds the labels; data-b holds other features of the same customers):
+  unseen --dir A train lr --partner data-b --dataset applicants --peer-dataset features \\
+      --label default_flag --epochs 50 --learning-rate 0.1 --wait
+
+Logistic regression takes --epochs and --learning-rate; the tree parameters (--trees,
+--depth, --bins, --lambda, …) are SecureBoost's and refused here. Alignment, policies and the
+model parts are as for `train secureboost` (see its --help).";
+
+/// SecureBoost's flags.
+#[derive(Debug, Args)]
+pub(crate) struct SecureBoostArgs {
+    #[command(flatten)]
+    common: TrainArgs,
+    /// Trees.
+    #[arg(long, default_value_t = 100)]
+    trees: u32,
+    /// Maximum tree depth.
+    #[arg(long, default_value_t = 5)]
+    depth: u32,
+    /// Bins per feature (quantiles).
+    #[arg(long, default_value_t = 32)]
+    bins: u32,
+    /// L2 regularisation of leaf weights (XGBoost's lambda).
+    #[arg(long, default_value_t = 1.0)]
+    lambda: f64,
+    /// Smallest hessian sum of a child.
+    #[arg(long, default_value_t = 1.0)]
+    min_child_weight: f64,
+    /// Smallest gain of a split (XGBoost's gamma).
+    #[arg(long, default_value_t = 0.0)]
+    gamma: f64,
+    /// Fraction of rows sampled per tree, in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    row_sample: f64,
+    /// Fraction of each party's features sampled per tree, in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    col_sample: f64,
+}
+
+/// Logistic regression's flags.
+#[derive(Debug, Args)]
+pub(crate) struct LrArgs {
+    #[command(flatten)]
+    common: TrainArgs,
+    /// Epochs (passes over the common rows).
+    #[arg(long, default_value_t = 100)]
+    epochs: u32,
+}
+
+/// Flags of both algorithms.
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
     /// The partner holding the other features.
@@ -75,33 +127,9 @@ pub(crate) struct TrainArgs {
     /// The label column of --dataset (values 0 and 1; 1 = the event, e.g. default).
     #[arg(long)]
     label: String,
-    /// Trees (SecureBoost) or epochs (logistic regression).
-    #[arg(long, default_value_t = 100)]
-    trees: u32,
-    /// Maximum tree depth (SecureBoost).
-    #[arg(long, default_value_t = 5)]
-    depth: u32,
-    /// Bins per feature (quantiles; SecureBoost).
-    #[arg(long, default_value_t = 32)]
-    bins: u32,
     /// Learning rate (shrinkage for SecureBoost, step size for logistic regression).
     #[arg(long, default_value_t = 0.1)]
     learning_rate: f64,
-    /// L2 regularisation of leaf weights (SecureBoost's lambda).
-    #[arg(long, default_value_t = 1.0)]
-    lambda: f64,
-    /// Smallest hessian sum of a child (SecureBoost).
-    #[arg(long, default_value_t = 1.0)]
-    min_child_weight: f64,
-    /// Smallest gain of a split (SecureBoost's gamma).
-    #[arg(long, default_value_t = 0.0)]
-    gamma: f64,
-    /// Fraction of rows sampled per tree, in (0, 1] (SecureBoost).
-    #[arg(long, default_value_t = 1.0)]
-    row_sample: f64,
-    /// Fraction of each party's features sampled per tree, in (0, 1] (SecureBoost).
-    #[arg(long, default_value_t = 1.0)]
-    col_sample: f64,
     /// The datasets are already aligned (the same keys in the same order on both nodes): skip
     /// the PSI; the nodes check it by comparing a digest of their key columns.
     #[arg(long)]
@@ -216,52 +244,52 @@ pub(crate) enum ModelCommand {
 }
 
 pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<ExitCode> {
-    let (algorithm, a) = match c {
-        TrainCommand::Secureboost(a) => ("secureboost", a),
-        TrainCommand::Lr(a) => ("lr", a),
+    let (a, mut req) = match c {
+        TrainCommand::Secureboost(sb) => (
+            &sb.common,
+            SubmitRequest {
+                algorithm: Some(Algorithm::Secureboost),
+                trees: Some(sb.trees),
+                depth: Some(sb.depth),
+                bins: Some(sb.bins),
+                tuning: Some(Tuning {
+                    lambda: sb.lambda,
+                    min_child_weight: sb.min_child_weight,
+                    gamma: sb.gamma,
+                    row_sample: sb.row_sample,
+                    col_sample: sb.col_sample,
+                }),
+                ..SubmitRequest::default()
+            },
+        ),
+        TrainCommand::Lr(lr) => (
+            &lr.common,
+            SubmitRequest {
+                algorithm: Some(Algorithm::Lr),
+                epochs: Some(lr.epochs),
+                ..SubmitRequest::default()
+            },
+        ),
     };
-    let tuning = unseen_node::control::Tuning {
-        lambda: a.lambda,
-        min_child_weight: a.min_child_weight,
-        gamma: a.gamma,
-        row_sample: a.row_sample,
-        col_sample: a.col_sample,
-    };
-    let minimums = unseen_node::control::Minimums {
-        rows: a.min_rows,
-        per_class: a.min_class_rows,
-    };
-    unseen_node::control::check_train(a.trees, a.depth, a.bins, a.learning_rate)
-        .and_then(|()| tuning.check())
-        .and_then(|()| minimums.check())
-        .map_err(UsageError)?;
+    req.kind = "train".into();
+    req.partner.clone_from(&a.partner);
+    req.dataset.clone_from(&a.dataset);
+    req.peer_dataset.clone_from(&a.peer_dataset);
+    req.label = Some(a.label.clone());
+    req.learning_rate = Some(a.learning_rate);
+    req.aligned = a.aligned;
+    req.min_rows = Some(a.min_rows);
+    req.min_class_rows = Some(a.min_class_rows);
+    // The same checks as the daemon's, before anything is sent.
+    unseen_node::kinds::train::spec_for(&req).map_err(UsageError)?;
     let dir = node_dir(dir)?;
     let client = unseen_node::client::Client::new(&dir)?;
-    let job = client.post(
-        "/v1/jobs",
-        &json!({
-            "kind": "train",
-            "algorithm": algorithm,
-            "partner": a.partner,
-            "dataset": a.dataset,
-            "peer_dataset": a.peer_dataset,
-            "label": a.label,
-            "trees": a.trees,
-            "depth": a.depth,
-            "bins": a.bins,
-            "learning_rate": a.learning_rate,
-            "aligned": a.aligned,
-            "tuning": tuning,
-            "min_rows": a.min_rows,
-            "min_class_rows": a.min_class_rows,
-        }),
-    )?;
+    let job = client.post("/v1/jobs", &serde_json::to_value(&req)?)?;
     crate::node_cmd::follow(&client, &job, a.wait)
 }
 
 fn parse_model(s: &str) -> anyhow::Result<ModelId> {
-    Ok(s.parse::<ModelId>()
-        .map_err(|e| UsageError(format!("--model: {e}")))?)
+    Ok(unseen_node::kinds::parse_model_id(s).map_err(|e| UsageError(format!("--model: {e}")))?)
 }
 
 /// Runs a prediction job (scores or report) and reports it.

@@ -628,17 +628,14 @@ pub(crate) fn policy(dir: Option<&PathBuf>, c: &PolicyCommand) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn mode_name(m: JobMode) -> &'static str {
+fn psi_mode(m: JobMode) -> unseen_node::kinds::psi::PsiMode {
+    use unseen_node::kinds::psi::PsiMode;
     match m {
-        JobMode::Both => "both",
-        JobMode::InitiatorOnly => "initiator-only",
-        JobMode::ResponderOnly => "responder-only",
-        JobMode::Cardinality => "cardinality",
+        JobMode::Both => PsiMode::Both,
+        JobMode::InitiatorOnly => PsiMode::InitiatorOnly,
+        JobMode::ResponderOnly => PsiMode::ResponderOnly,
+        JobMode::Cardinality => PsiMode::Cardinality,
     }
-}
-
-fn curve_name(c: Curve) -> &'static str {
-    unseen_node::control::Curve::from(c).as_str()
 }
 
 pub(crate) fn job(dir: Option<&PathBuf>, c: &JobCommand) -> anyhow::Result<ExitCode> {
@@ -653,17 +650,16 @@ pub(crate) fn job(dir: Option<&PathBuf>, c: &JobCommand) -> anyhow::Result<ExitC
             wait,
         }) => {
             let client = Client::new(&dir)?;
-            let job = client.post(
-                "/v1/jobs",
-                &json!({
-                    "kind": "psi",
-                    "partner": partner,
-                    "dataset": dataset,
-                    "peer_dataset": peer_dataset,
-                    "mode": mode_name(*mode),
-                    "curve": curve_name(*curve),
-                }),
-            )?;
+            let req = unseen_node::jobs::SubmitRequest {
+                kind: "psi".into(),
+                partner: partner.clone(),
+                dataset: dataset.clone(),
+                peer_dataset: peer_dataset.clone(),
+                mode: Some(psi_mode(*mode)),
+                curve: Some((*curve).into()),
+                ..Default::default()
+            };
+            let job = client.post("/v1/jobs", &serde_json::to_value(&req)?)?;
             follow(&client, &job, *wait)
         }
         JobCommand::Rerun { id, wait } => {
@@ -724,6 +720,9 @@ fn print_job(j: &Value) {
     if !j["reason"].is_null() {
         println!("reason:    {}", s("reason"));
     }
+    if !j["fault"].is_null() {
+        println!("fault:     {}", s("fault"));
+    }
     println!(
         "partner:   {} (dataset {} ↔ {})",
         s("partner"),
@@ -743,21 +742,32 @@ fn print_job(j: &Value) {
     );
 }
 
-/// For a job run from this process that did not succeed: prints why and returns the exit code
-/// (2 if the partner rejected it, 1 otherwise); `None` if it succeeded.
-pub(crate) fn unsuccessful(job: &unseen_store::Job) -> Option<ExitCode> {
-    let reason = job.reason.as_deref().unwrap_or_default();
-    match job.state {
-        unseen_store::JobState::Succeeded => None,
-        unseen_store::JobState::Rejected => {
-            eprintln!("error: job {}: {reason}", job.id);
-            Some(ExitCode::from(2))
-        }
-        other => {
-            eprintln!("error: job {} {}: {reason}", job.id, other.as_str());
-            Some(ExitCode::from(1))
-        }
+/// The exit code of a job that ended, by whose fault it was (the README's table): 0 it
+/// succeeded; 2 this node's input or configuration; 1 the partner, the network, this node's
+/// internals, or a cancel.
+pub(crate) fn job_exit(state: &str, fault: Option<&str>) -> ExitCode {
+    match (state, fault) {
+        ("succeeded", _) => ExitCode::SUCCESS,
+        (_, Some("input" | "config")) => ExitCode::from(2),
+        _ => ExitCode::from(1),
     }
+}
+
+/// For a job run from this process that did not succeed: prints why (and whose fault) and
+/// returns its exit code ([`job_exit`]); `None` if it succeeded.
+pub(crate) fn unsuccessful(job: &unseen_store::Job) -> Option<ExitCode> {
+    if job.state == unseen_store::JobState::Succeeded {
+        return None;
+    }
+    let reason = job.reason.as_deref().unwrap_or_default();
+    let fault = job.fault.as_deref();
+    let whose = fault.map(|f| format!(" ({f} fault)")).unwrap_or_default();
+    eprintln!(
+        "error: job {} {}{whose}: {reason}",
+        job.id,
+        job.state.as_str()
+    );
+    Some(job_exit(job.state.as_str(), fault))
 }
 
 /// Prints the job and, with `wait`, polls until it ends. The job id is always the last line.
@@ -797,11 +807,10 @@ pub(crate) fn follow(client: &Client, job: &Value, wait: bool) -> anyhow::Result
     pb.finish_and_clear();
     print_job(&end);
     println!("{id}");
-    Ok(if end["state"] == "succeeded" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(job_exit(
+        end["state"].as_str().unwrap_or_default(),
+        end["fault"].as_str(),
+    ))
 }
 
 pub(crate) fn audit(dir: Option<&PathBuf>, c: &AuditCommand) -> anyhow::Result<ExitCode> {

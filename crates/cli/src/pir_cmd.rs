@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use unseen_crypto::CurveId as NodeCurve;
 use unseen_data::{DuplicatePolicy, ReadOptions};
 use unseen_node::Node;
-use unseen_node::control::Curve as NodeCurve;
 use unseen_node::pir_job::{self, PublishRequest, QueryInput};
 
 use crate::UsageError;
@@ -164,7 +164,7 @@ pub(crate) fn pir(dir: Option<&PathBuf>, c: &PirCommand) -> anyhow::Result<ExitC
         r.path.display(),
         r.table_id,
         r.epoch,
-        r.curve.as_str(),
+        r.curve.name(),
         r.max_record_len,
         r.duplicates
     );
@@ -224,7 +224,7 @@ pub(crate) fn query(dir: Option<&PathBuf>, a: &QueryArgs) -> anyhow::Result<Exit
         Some(k) => format!("reveal-bucket (k = {k})"),
         None => "private".to_owned(),
     };
-    let curve = node_curve(a.curve).as_str();
+    let curve = node_curve(a.curve).name();
     let hint = r["hint"].as_str().unwrap_or("?");
     if a.json {
         let v = serde_json::json!({

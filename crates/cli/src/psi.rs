@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use unseen_channel::tcp::{self, TcpOptions};
 use unseen_channel::{Channel, StreamChannel};
+use unseen_crypto::CurveId as NodeCurve;
 use unseen_data::{Encoding, KeyType, ReadOptions, Table};
-use unseen_node::control::{Curve as NodeCurve, PsiMode};
-use unseen_node::psi_job;
+use unseen_node::kinds::psi as psi_job;
+use unseen_node::kinds::psi::PsiMode;
 use unseen_psi::{Params, PsiOutput, Reveal};
 
 use crate::UsageError;
@@ -336,7 +337,7 @@ fn mib(b: u64) -> f64 {
 
 impl Summary<'_> {
     fn curve_name(&self) -> &'static str {
-        NodeCurve::from(self.curve).as_str()
+        NodeCurve::from(self.curve).name()
     }
 
     fn print(&self) {

@@ -5,8 +5,12 @@ use rand_core::CryptoRng;
 use crate::{Error, SecretScalar};
 
 /// Identifies a group (and the hash-to-group suite bound to it) on the wire and in the CLI.
+///
+/// The one curve type of the workspace (the node's jobs, the CLI and the protocols share it).
+/// Deliberately not `#[non_exhaustive]`: every crate that dispatches on it is in this
+/// workspace, so a new group must fail to compile at each `match` until it is handled there,
+/// rather than fall into a wildcard arm that runs another group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum CurveId {
     /// ristretto255 (RFC 9496) over curve25519-dalek.
     Ristretto255,
@@ -38,6 +42,14 @@ impl CurveId {
             Self::Ristretto255 => "ristretto255",
             Self::Sm2 => "sm2",
         }
+    }
+
+    /// Every group, in code order.
+    pub const ALL: [Self; 2] = [Self::Ristretto255, Self::Sm2];
+
+    /// Inverse of [`CurveId::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 

@@ -8,3 +8,4 @@ pub mod lr;
 pub mod secureboost;
 
 pub use error::FlError;
+pub use lr::ModelId;

@@ -534,8 +534,8 @@ async fn score_one(
     body: axum::body::Bytes,
 ) -> ApiResult {
     blocking(move || {
-        let req = crate::score::ScoreRequest::parse(&body)?;
-        crate::score::score(&node, "api", &model_id, &req)
+        let req = crate::kinds::score::ScoreRequest::parse(&body)?;
+        crate::kinds::score::score(&node, "api", &model_id, &req)
     })
     .await
     .map(Json)

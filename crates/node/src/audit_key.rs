@@ -20,7 +20,7 @@ impl AuditSigner for Signer {
 
 /// Creates the audit key pair (`identity/audit-sm2.key`, mode 0600, and `.pub`).
 pub(crate) fn create(dir: &NodeDir) -> Result<(), NodeError> {
-    let mut rng = crate::psi_job::os_rng().map_err(NodeError::Internal)?;
+    let mut rng = crate::kinds::psi::os_rng().map_err(NodeError::Internal)?;
     let key = Sm2Signer::generate(&mut rng);
     let secret = Zeroizing::new(hex::encode(key.to_bytes().as_slice()));
     crate::init::write_file(&dir.audit_key(), secret.as_bytes(), 0o600)?;

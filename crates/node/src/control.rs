@@ -15,7 +15,9 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use unseen_channel::{Channel, ChannelError, Header};
+use unseen_channel::{Channel, ChannelError, Fault, Header};
+
+pub use crate::kinds::JobSpec;
 
 /// Frame protocol id of node control messages.
 pub const PROTOCOL_ID: u16 = 0x0100;
@@ -47,6 +49,17 @@ pub enum ControlError {
     },
 }
 
+impl ControlError {
+    /// Whose fault: the channel's own classification, or the partner's for a malformed
+    /// message.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Channel(e) => e.fault(),
+            Self::Malformed { .. } => Fault::Partner,
+        }
+    }
+}
+
 /// Which job, as sent by the initiator.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +72,7 @@ pub struct Propose {
     pub initiator_dataset: String,
     /// Kind and parameters.
     pub spec: JobSpec,
-    /// A score session ([`JobSpec::Score`]) only: the applicant's key as the guest's caller
+    /// A score session (a kind that carries a key) only: the applicant's key as the guest's caller
     /// gave it (at most [`MAX_SCORE_KEY_LEN`] bytes of UTF-8, no control characters); the
     /// responder looks its row up by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,266 +98,6 @@ impl std::fmt::Debug for Propose {
     }
 }
 
-/// A job's kind and parameters. New kinds are new variants.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum JobSpec {
-    /// ECDH private set intersection.
-    Psi {
-        /// Who learns what.
-        mode: PsiMode,
-        /// The group.
-        curve: Curve,
-    },
-    /// Hidden query (keyword PIR): the initiator looks up keys in the responder's published
-    /// table; the initiator receives the records of the keys it asked for, the responder learns
-    /// only how many keys there were.
-    Pir {
-        /// The OPRF group (with it the AEAD: ristretto255 with AES-256-GCM, SM2 with SM4-GCM);
-        /// must be the table's.
-        curve: Curve,
-        /// Distinct keys the query looks up (counted against the responder's daily quota before
-        /// it starts; the responder's driver refuses more).
-        keys: u32,
-        /// `Some(k)`: the opt-in cheaper lookup that reveals each key's hash bucket to the
-        /// responder, allowed only if every bucket holds at least `k` keys; `None`: private.
-        #[serde(default)]
-        reveal_bucket: Option<u32>,
-    },
-    /// Joint modeling (联合建模): the rows are aligned by PSI (both nodes learn which of their
-    /// rows are common), then the initiator (guest: labels and its features) and the responder
-    /// (host: its features) train one model; each keeps its own part (docs/protocols/).
-    Train {
-        /// The algorithm.
-        algorithm: Algorithm,
-        /// SecureBoost: trees; logistic regression: epochs.
-        trees: u32,
-        /// SecureBoost: maximum depth (ignored by logistic regression).
-        depth: u32,
-        /// SecureBoost: bins per feature (ignored by logistic regression).
-        bins: u32,
-        /// Learning rate.
-        learning_rate: f64,
-        /// The two datasets are already aligned (same keys in the same order, e.g. the outputs
-        /// of an earlier PSI job): no PSI; the nodes only compare the row count and an SM3
-        /// digest of their key columns, and refuse to go on if they differ.
-        #[serde(default)]
-        aligned: bool,
-        /// SecureBoost's regularisation and sampling (defaults when absent).
-        #[serde(default)]
-        tuning: Tuning,
-        /// The smallest training set either node accepts (defaults when absent).
-        #[serde(default)]
-        minimums: Minimums,
-    },
-    /// Federated prediction with a trained model: the rows are aligned by PSI, then each node
-    /// evaluates its own part of the model; only the initiator (the model's guest) gets the
-    /// scores.
-    Predict {
-        /// The model, which both nodes hold a part of.
-        model: ModelId,
-        /// As for `Train`: the datasets are already aligned, checked by digest instead of PSI.
-        #[serde(default)]
-        aligned: bool,
-    },
-    /// Real-time scoring of one applicant (a session, not a recorded job): the initiator (the
-    /// model's guest) sends the applicant's key in [`Propose::key`]; the responder (the host)
-    /// looks its row up in its dataset and evaluates its part of the model on that row only.
-    /// Allowed by the responder's `predict` policy ([`JobSpec::policy_kind`]).
-    Score {
-        /// The model, which both nodes hold a part of.
-        model: ModelId,
-    },
-}
-
-/// SecureBoost's regularisation and sampling, as XGBoost names them (logistic regression
-/// ignores them). Both nodes check them; the host samples its own features with `col_sample`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Tuning {
-    /// L2 regularisation of leaf weights (`lambda`, ≥ 0).
-    pub lambda: f64,
-    /// Smallest hessian sum of a child (≥ 0).
-    pub min_child_weight: f64,
-    /// Smallest gain of a split (`gamma`, ≥ 0).
-    pub gamma: f64,
-    /// Fraction of rows per tree, in (0, 1].
-    pub row_sample: f64,
-    /// Fraction of each party's features per tree, in (0, 1].
-    pub col_sample: f64,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            lambda: 1.0,
-            min_child_weight: 1.0,
-            gamma: 0.0,
-            row_sample: 1.0,
-            col_sample: 1.0,
-        }
-    }
-}
-
-impl Tuning {
-    /// Checks the ranges.
-    ///
-    /// # Errors
-    ///
-    /// A message naming the first value out of range.
-    pub fn check(&self) -> Result<(), String> {
-        for (name, v) in [
-            ("lambda", self.lambda),
-            ("min child weight", self.min_child_weight),
-            ("gamma", self.gamma),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{name} {v}: must be a finite number ≥ 0"));
-            }
-        }
-        for (name, v) in [
-            ("row sample", self.row_sample),
-            ("column sample", self.col_sample),
-        ] {
-            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
-                return Err(format!("{name} {v}: must be in (0, 1]"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The smallest training set a node accepts: a model trained on one row, or on a label of one
-/// class, predicts nothing and must not be served. Both nodes check the rows (before and after
-/// the alignment); the guest also the rows of each class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Minimums {
-    /// Fewest rows (common rows, after the alignment), at least [`MIN_TRAIN_ROWS`].
-    pub rows: u32,
-    /// Fewest rows of each label class on the guest, at least 1.
-    pub per_class: u32,
-}
-
-/// The lowest `rows` minimum a request may set.
-pub const MIN_TRAIN_ROWS: u32 = 2;
-
-impl Default for Minimums {
-    fn default() -> Self {
-        Self {
-            rows: 10,
-            per_class: 2,
-        }
-    }
-}
-
-impl Minimums {
-    /// Checks the floors (a request cannot switch the check off).
-    ///
-    /// # Errors
-    ///
-    /// A message naming the value out of range.
-    pub fn check(&self) -> Result<(), String> {
-        if self.rows < MIN_TRAIN_ROWS {
-            return Err(format!(
-                "minimum rows {}: must be at least {MIN_TRAIN_ROWS}",
-                self.rows
-            ));
-        }
-        if self.per_class < 1 {
-            return Err("minimum rows per class 0: must be at least 1".into());
-        }
-        Ok(())
-    }
-}
-
-/// A model's id: 16 random bytes, 32 lowercase hex digits in JSON and file names.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ModelId(pub [u8; 16]);
-
-impl std::fmt::Display for ModelId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl std::fmt::Debug for ModelId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ModelId({self})")
-    }
-}
-
-impl std::str::FromStr for ModelId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut b = [0u8; 16];
-        if s.len() != 32
-            || !s
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
-            return Err(format!("{s:?} is not a model id (32 lowercase hex digits)"));
-        }
-        hex::decode_to_slice(s, &mut b).map_err(|e| e.to_string())?;
-        Ok(ModelId(b))
-    }
-}
-
-impl Serialize for ModelId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for ModelId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// A joint-modeling algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    /// Vertical SecureBoost (gradient-boosted trees).
-    Secureboost,
-    /// Vertical logistic regression.
-    Lr,
-}
-
-impl Algorithm {
-    /// The name used in flags and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Secureboost => "secureboost",
-            Self::Lr => "lr",
-        }
-    }
-}
-
-impl JobSpec {
-    /// The job kind's name, as policies name it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Psi { .. } => "psi",
-            Self::Pir { .. } => "pir",
-            Self::Train { .. } => "train",
-            Self::Predict { .. } => "predict",
-            Self::Score { .. } => "score",
-        }
-    }
-
-    /// The job kind a policy rule must name for this spec: a score session runs under the
-    /// `predict` rule (it is a prediction of one row).
-    pub fn policy_kind(&self) -> &'static str {
-        match self {
-            Self::Score { .. } => "predict",
-            other => other.kind(),
-        }
-    }
-}
-
 /// Longest applicant key a score session carries (bytes of UTF-8).
 pub const MAX_SCORE_KEY_LEN: usize = 128;
 
@@ -364,63 +117,6 @@ pub fn check_score_key(key: &str) -> Result<(), String> {
         return Err("the key holds control characters".into());
     }
     Ok(())
-}
-
-/// Job kinds a policy can name.
-pub const JOB_KINDS: &[&str] = &["psi", "pir", "train", "predict"];
-
-/// Bounds a partner's training proposal must respect (a node never trains a 10^9-tree model
-/// because a partner asked).
-pub const MAX_TREES: u32 = 1000;
-/// Deepest tree a proposal may ask for.
-pub const MAX_DEPTH: u32 = 12;
-/// Most bins per feature a proposal may ask for (bin indexes are one byte).
-pub const MAX_BINS: u32 = 256;
-
-/// Who learns the intersection of a PSI job, from the initiator's point of view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PsiMode {
-    /// Both nodes learn the common rows.
-    Both,
-    /// Only the initiator learns them.
-    InitiatorOnly,
-    /// Only the responder learns them.
-    ResponderOnly,
-    /// Both learn only how many there are.
-    Cardinality,
-}
-
-impl PsiMode {
-    /// The name used in flags and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Both => "both",
-            Self::InitiatorOnly => "initiator-only",
-            Self::ResponderOnly => "responder-only",
-            Self::Cardinality => "cardinality",
-        }
-    }
-}
-
-/// The group of an ECDH protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Curve {
-    /// ristretto255 (RFC 9496).
-    Ristretto255,
-    /// SM2 with SM3 (国密).
-    Sm2,
-}
-
-impl Curve {
-    /// The name used in flags and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ristretto255 => "ristretto255",
-            Self::Sm2 => "sm2",
-        }
-    }
 }
 
 /// The responder's answer.
@@ -506,16 +202,6 @@ pub fn recv_align_check<C: Channel>(ch: &mut C) -> Result<AlignCheck, ControlErr
     recv(ch)
 }
 
-impl JobSpec {
-    /// Whether the job runs on already-aligned datasets (no PSI).
-    pub fn aligned(&self) -> bool {
-        matches!(
-            self,
-            Self::Train { aligned: true, .. } | Self::Predict { aligned: true, .. }
-        )
-    }
-}
-
 trait Message: Serialize + DeserializeOwned {
     const NAME: &'static str;
     const STEP: u8;
@@ -561,49 +247,8 @@ impl Message for Propose {
         for n in [&self.dataset, &self.initiator_dataset] {
             unseen_store::validate_name("dataset", n).map_err(|e| e.to_string())?;
         }
-        match (&self.spec, &self.key) {
-            (JobSpec::Score { .. }, Some(k)) => return check_score_key(k),
-            (JobSpec::Score { .. }, None) => return Err("a score session without a key".into()),
-            (_, Some(_)) => return Err("a key in a proposal that is not a score session".into()),
-            (_, None) => {}
-        }
-        match self.spec {
-            JobSpec::Pir { keys: 0, .. } => Err("a hidden query of 0 keys".into()),
-            JobSpec::Pir {
-                reveal_bucket: Some(0),
-                ..
-            } => Err("bucket k-anonymity of 0".into()),
-            JobSpec::Train {
-                trees,
-                depth,
-                bins,
-                learning_rate,
-                tuning,
-                minimums,
-                ..
-            } => check_train(trees, depth, bins, learning_rate)
-                .and_then(|()| tuning.check())
-                .and_then(|()| minimums.check()),
-            _ => Ok(()),
-        }
+        self.spec.check(self.key.as_deref())
     }
-}
-
-/// Checks training parameters (the initiator's own request and a partner's proposal alike).
-pub fn check_train(trees: u32, depth: u32, bins: u32, learning_rate: f64) -> Result<(), String> {
-    if !(1..=MAX_TREES).contains(&trees) {
-        return Err(format!("{trees} trees/epochs: must be 1..={MAX_TREES}"));
-    }
-    if !(1..=MAX_DEPTH).contains(&depth) {
-        return Err(format!("depth {depth}: must be 1..={MAX_DEPTH}"));
-    }
-    if !(2..=MAX_BINS).contains(&bins) {
-        return Err(format!("{bins} bins: must be 2..={MAX_BINS}"));
-    }
-    if !(learning_rate.is_finite() && learning_rate > 0.0 && learning_rate <= 1.0) {
-        return Err(format!("learning rate {learning_rate}: must be in (0, 1]"));
-    }
-    Ok(())
 }
 
 impl Message for Decision {
@@ -704,15 +349,16 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn spec(json: serde_json::Value) -> JobSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
     fn propose() -> Propose {
         Propose {
             job_id: "0123456789abcdef0123456789abcdef".into(),
             dataset: "their_customers".into(),
             initiator_dataset: "customers".into(),
-            spec: JobSpec::Psi {
-                mode: PsiMode::Both,
-                curve: Curve::Ristretto255,
-            },
+            spec: spec(serde_json::json!({"kind": "psi", "mode": "both", "curve": "ristretto255"})),
             key: None,
             rows: Some(1000),
         }
@@ -776,28 +422,20 @@ mod tests {
     #[test]
     fn pir_spec_round_trips_and_is_checked() {
         let mut p = propose();
-        p.spec = JobSpec::Pir {
-            curve: Curve::Sm2,
-            keys: 300,
-            reveal_bucket: None,
-        };
+        p.spec = spec(serde_json::json!({"kind": "pir", "curve": "sm2", "keys": 300}));
         let bytes = serde_json::to_vec(&p).unwrap();
         assert_eq!(decode::<Propose>(&bytes).unwrap(), p);
         assert_eq!(p.spec.kind(), "pir");
         assert_eq!(
-            serde_json::to_value(p.spec).unwrap(),
+            serde_json::to_value(&p.spec).unwrap(),
             serde_json::json!({"kind": "pir", "curve": "sm2", "keys": 300, "reveal_bucket": null})
         );
         // `reveal_bucket` may be left out.
         let short = br#"{"job_id":"0123456789abcdef0123456789abcdef","dataset":"a","initiator_dataset":"b","spec":{"kind":"pir","curve":"ristretto255","keys":1}}"#;
-        assert!(matches!(
-            decode::<Propose>(short).unwrap().spec,
-            JobSpec::Pir {
-                keys: 1,
-                reveal_bucket: None,
-                ..
-            }
-        ));
+        assert_eq!(
+            serde_json::to_value(decode::<Propose>(short).unwrap().spec).unwrap(),
+            serde_json::json!({"kind": "pir", "curve": "ristretto255", "keys": 1, "reveal_bucket": null})
+        );
         for bad in [
             r#"{"kind":"pir","curve":"sm2","keys":0}"#,
             r#"{"kind":"pir","curve":"sm2","keys":5,"reveal_bucket":0}"#,
@@ -820,15 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn train_tuning_is_checked_and_defaults() {
-        let spec: JobSpec = serde_json::from_str(
-            r#"{"kind":"train","algorithm":"secureboost","trees":3,"depth":3,"bins":8,"learning_rate":0.3}"#,
-        )
-        .unwrap();
-        let JobSpec::Train { tuning, .. } = spec else {
-            panic!("a train spec")
-        };
-        assert_eq!(tuning, Tuning::default());
+    fn train_tuning_is_checked_in_proposals() {
         let mut p = propose();
         for (bad, why) in [
             (r#"{"row_sample":0}"#, "row sample 0"),
@@ -854,9 +484,9 @@ mod tests {
 
     #[test]
     fn score_key_travels_only_in_score_sessions_and_is_bounded() {
-        let model: ModelId = "00112233445566778899aabbccddeeff".parse().unwrap();
         let mut p = propose();
-        p.spec = JobSpec::Score { model };
+        p.spec =
+            spec(serde_json::json!({"kind": "score", "model": "00112233445566778899aabbccddeeff"}));
         p.key = Some("110101199001011234".into());
         let bytes = serde_json::to_vec(&p).unwrap();
         assert_eq!(decode::<Propose>(&bytes).unwrap(), p);
@@ -919,11 +549,13 @@ mod tests {
         }
         assert!(decode::<AlignCheck>(br#"{"rows":-1,"keys_sm3":""}"#).is_err());
         // `aligned` defaults to false, so a proposal without it still decodes.
-        let spec: JobSpec = serde_json::from_str(
-            r#"{"kind":"predict","model":"0123456789abcdef0123456789abcdef"}"#,
-        )
-        .unwrap();
-        assert!(!spec.aligned());
+        let predict = spec(
+            serde_json::json!({"kind": "predict", "model": "0123456789abcdef0123456789abcdef"}),
+        );
+        assert_eq!(
+            serde_json::to_value(predict).unwrap()["aligned"],
+            serde_json::json!(false)
+        );
     }
 
     #[test]

@@ -11,36 +11,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use unseen_channel::Channel;
+use unseen_crypto::CurveId;
 use unseen_data::{DuplicatePolicy, Table};
-use unseen_psi::{Progress, Reveal};
+use unseen_fl::{ModelId, lr, secureboost as sb};
+use unseen_psi::Reveal;
 use unseen_store::Dataset;
 
-use unseen_crypto::he::{HeSecretKey, OuPublicKey, OuSecretKey};
-use unseen_fl::{lr, secureboost as sb};
+use crate::control;
+use crate::fault_compat::Classify as _;
+use crate::job_error::JobError;
+use crate::kinds::Ctx;
+use crate::kinds::psi as psi_kind;
+use crate::kinds::train::{Algorithm, Minimums, TrainSpec};
+use crate::{NodeDir, NodeError, ops};
 
-use crate::control::{self, Algorithm, Curve, JobSpec, Minimums, ModelId};
-use crate::{NodeDir, NodeError, ops, psi_job};
-
-/// Why one side's alignment or training failed, sorted by whose fault. Messages name files,
-/// lines, columns and counts; a value from a file appears only masked
-/// ([`unseen_data::mask_key`]), since these messages become job reasons, log lines and audit
-/// records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlError {
-    /// This node's own data does not fit: unreadable, a bad value, too few rows or classes, not
-    /// aligned with the partner's.
-    Input(String),
-    /// The protocol with the partner failed (its messages, or the connection).
-    Protocol(String),
-}
-
-impl std::fmt::Display for FlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Input(m) | Self::Protocol(m) => f.write_str(m),
-        }
-    }
-}
+// Errors of this module name files, lines, columns and counts; a value from a file appears
+// only masked ([`unseen_data::mask_key`]), since the messages become job reasons, log lines and
+// audit records.
 
 /// One party's columns for the common rows, in the aligned order.
 pub struct Aligned {
@@ -97,17 +84,15 @@ pub enum Columns {
 /// With `minimums` (training), the dataset is refused before the alignment if it cannot reach
 /// them (fewer rows than `rows`; on the guest, fewer than `per_class` labels of either class),
 /// and again on the common rows after it, before any training work.
-#[allow(clippy::too_many_arguments)] // each caller passes its own part of the job
 pub fn align<C: Channel>(
-    ch: &mut C,
+    ctx: &mut Ctx<'_, C>,
     dataset: &Dataset,
     columns: &Columns,
-    (initiator, max_peer_items): (bool, u64),
     aligned: bool,
     minimums: Option<Minimums>,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Aligned, FlError> {
-    let input = FlError::Input;
+) -> Result<Aligned, JobError> {
+    let (initiator, max_peer_items) = (ctx.initiator, ctx.peer_limit);
+    let input = JobError::input;
     let mut opts = ops::read_options(dataset).map_err(|e| input(e.to_string()))?;
     opts.duplicates = DuplicatePolicy::Error;
     let path = Path::new(&dataset.path);
@@ -120,23 +105,23 @@ pub fn align<C: Channel>(
         check_minimums(&table, &dataset.name, label_idx.as_ref(), &all, m, "").map_err(input)?;
     }
     let common: Vec<usize> = if aligned {
-        check_aligned(ch, &table.keys, initiator)?;
+        check_aligned(ctx.ch, &table.keys, initiator)?;
         (0..table.keys.len()).collect()
     } else {
-        let params = psi_job::params(Reveal::Both, opts.key_type, max_peer_items)
-            .map_err(|e| input(e.to_string()))?;
-        let out = psi_job::run_role(
-            ch,
-            Curve::Ristretto255,
+        let params = psi_kind::params(Reveal::Both, opts.key_type, max_peer_items)
+            .map_err(|e| JobError::caused(e.fault(), "", e))?;
+        let progress = crate::kinds::progress(ctx.node, &ctx.job.id);
+        let out = psi_kind::run_role(
+            ctx.ch,
+            CurveId::Ristretto255,
             initiator,
             &table.keys,
             params,
-            progress,
+            &progress,
         )
-        .map_err(|e| FlError::Protocol(format!("aligning the rows by PSI: {e}")))?;
-        out.intersection.ok_or_else(|| {
-            FlError::Protocol("the alignment gave no rows (internal error)".to_owned())
-        })?
+        .map_err(|e| e.job_error(ctx.partner).context("aligning the rows by PSI"))?;
+        out.intersection
+            .ok_or_else(|| JobError::internal("the alignment gave no rows (internal error)"))?
     };
     if common.is_empty() {
         return Err(input(format!(
@@ -220,13 +205,13 @@ pub fn key_digest(keys: &[String]) -> String {
 /// answers with its own; each compares. What a node learns: the partner's row count and the
 /// digest of its key list, nothing it could not learn from the PSI it replaces (a digest of a
 /// whole list of identity numbers cannot be inverted short of guessing the whole list).
-fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Result<(), FlError> {
+fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Result<(), JobError> {
     let ours = control::AlignCheck {
         rows: keys.len() as u64,
         keys_sm3: key_digest(keys),
     };
     let err = |e: control::ControlError| {
-        FlError::Protocol(format!("checking that the datasets are aligned: {e}"))
+        JobError::caused(e.fault(), "checking that the datasets are aligned", e)
     };
     let theirs = if initiator {
         control::send_align_check(ch, &ours).map_err(err)?;
@@ -237,14 +222,14 @@ fn check_aligned<C: Channel>(ch: &mut C, keys: &[String], initiator: bool) -> Re
         t
     };
     if theirs.rows != ours.rows {
-        return Err(FlError::Input(format!(
+        return Err(JobError::input(format!(
             "the datasets are not aligned: this dataset has {} rows, the partner's {}; \
              leave out --aligned to align them by PSI",
             ours.rows, theirs.rows
         )));
     }
     if theirs.keys_sm3 != ours.keys_sm3 {
-        return Err(FlError::Input(format!(
+        return Err(JobError::input(format!(
             "the datasets are not aligned: both have {} rows but not the same keys in the same \
              order; leave out --aligned to align them by PSI",
             ours.rows
@@ -416,6 +401,7 @@ pub enum Side {
 #[serde(deny_unknown_fields)]
 pub struct ModelMeta {
     /// The model (both parts share it).
+    #[serde(with = "crate::kinds::model_id_hex")]
     pub model_id: ModelId,
     /// The algorithm.
     pub algorithm: Algorithm,
@@ -438,7 +424,8 @@ pub struct ModelMeta {
     /// Rows trained on (the common rows).
     pub rows: usize,
     /// The training parameters.
-    pub spec: JobSpec,
+    #[serde(with = "crate::kinds::train::recorded")]
+    pub spec: TrainSpec,
     /// SM3 of the part file, checked when it is loaded.
     pub part_sm3: String,
 }
@@ -565,137 +552,12 @@ pub fn sm3_hex(bytes: &[u8]) -> String {
     hex::encode(sm3::Sm3::digest(bytes))
 }
 
-/// What training produced on one side.
-pub struct Trained {
-    /// The model's id (chosen by the guest, learnt by the host in the protocol).
-    pub model_id: ModelId,
-    /// This side's part, as `unseen-fl` serialises it.
-    pub part: Vec<u8>,
-    /// Scores of the training rows (guest only).
-    pub train_scores: Option<Vec<f64>>,
-    /// Trees built (SecureBoost) or epochs run (logistic regression).
-    pub rounds: u32,
-}
-
-/// The key size of the homomorphic schemes the jobs use.
-pub const HE_MODULUS_BITS: u32 = 2048;
-
-fn he_err(e: unseen_crypto::Error) -> String {
-    format!("generating the homomorphic key pair: {e}")
-}
-
 /// Row-major copy of column-major features (logistic regression takes rows).
-fn rows_of(columns: &[Vec<f64>]) -> Vec<Vec<f64>> {
+pub(crate) fn rows_of(columns: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = columns.first().map_or(0, Vec::len);
     (0..n)
         .map(|i| columns.iter().map(|c| c[i]).collect())
         .collect()
-}
-
-/// Runs one side of the training protocol on aligned data (the guest holds the labels).
-pub fn train<C: Channel>(ch: &mut C, spec: JobSpec, data: &Aligned) -> Result<Trained, String> {
-    let JobSpec::Train {
-        algorithm,
-        trees,
-        depth,
-        bins,
-        learning_rate,
-        tuning,
-        ..
-    } = spec
-    else {
-        return Err("internal error: not a train spec".into());
-    };
-    let bins = usize::try_from(bins).map_err(|e| e.to_string())?;
-    match (algorithm, data.labels.as_ref()) {
-        (Algorithm::Secureboost, Some(labels)) => {
-            let params = sb::TreeParams {
-                trees,
-                max_depth: u8::try_from(depth).map_err(|e| e.to_string())?,
-                learning_rate,
-                lambda: tuning.lambda,
-                min_child_weight: tuning.min_child_weight,
-                gamma: tuning.gamma,
-                row_sample: tuning.row_sample,
-                col_sample: tuning.col_sample,
-                ..sb::TreeParams::default()
-            };
-            let cfg = sb::GuestConfig::new(
-                &data.columns,
-                labels.clone(),
-                None,
-                bins,
-                data.names.clone(),
-                params,
-            )
-            .map_err(|e| e.to_string())?;
-            let sk = OuSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
-            let out = sb::run_guest(ch, &sk, &cfg).map_err(|e| e.to_string())?;
-            let rounds = u32::try_from(out.model.trees.len()).unwrap_or(u32::MAX);
-            Ok(Trained {
-                model_id: ModelId(out.model.model_id),
-                part: out.model.to_bytes(),
-                train_scores: out.train_scores,
-                rounds,
-            })
-        }
-        (Algorithm::Secureboost, None) => {
-            let cfg = sb::HostConfig::new(
-                &data.columns,
-                &[],
-                bins,
-                data.names.clone(),
-                sb::ColSample {
-                    rate: tuning.col_sample,
-                    ..sb::ColSample::default()
-                },
-            )
-            .map_err(|e| e.to_string())?;
-            let out = sb::run_host::<OuPublicKey, C>(ch, &cfg).map_err(|e| e.to_string())?;
-            Ok(Trained {
-                model_id: ModelId(out.model.model_id),
-                part: out.model.to_bytes(),
-                train_scores: None,
-                rounds: 0,
-            })
-        }
-        (Algorithm::Lr, labels) => {
-            let config = lr::LrConfig {
-                learning_rate,
-                epochs: trees,
-                ..lr::LrConfig::default()
-            };
-            // OU: about 6× faster than Paillier here, the same weights (docs/protocols/logistic-regression.md).
-            let sk = OuSecretKey::generate(HE_MODULUS_BITS).map_err(he_err)?;
-            let mut rng = psi_job::os_rng()?;
-            let rows = rows_of(&data.columns);
-            match labels {
-                Some(l) => {
-                    let y: Vec<bool> = l.iter().map(|&v| v == 1).collect();
-                    let out = lr::run_guest(ch, config, &rows, &y, &sk, &mut rng)
-                        .map_err(|e| e.to_string())?;
-                    // The training scores need the host's partial scores: not kept (the
-                    // report then shows no population stability).
-                    Ok(Trained {
-                        model_id: ModelId(out.model.model_id.0),
-                        part: out.model.to_bytes(),
-                        train_scores: None,
-                        rounds: out.report.epochs,
-                    })
-                }
-                None => {
-                    let out = lr::run_host(ch, config, &rows, &sk, &mut rng)
-                        .map_err(|e| e.to_string())?;
-                    Ok(Trained {
-                        model_id: ModelId(out.model.model_id.0),
-                        part: out.model.to_bytes(),
-                        train_scores: None,
-                        rounds: out.report.epochs,
-                    })
-                }
-            }
-        }
-    }
 }
 
 /// Runs one side of the federated prediction; the guest gets the scores.
@@ -703,28 +565,30 @@ pub fn predict<C: Channel>(
     ch: &mut C,
     model: &StoredModel,
     data: &Aligned,
-) -> Result<Option<Vec<f64>>, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("model {}: {e}", model.meta.model_id);
+) -> Result<Option<Vec<f64>>, JobError> {
+    let bad =
+        |e: &dyn std::fmt::Display| JobError::config(format!("model {}: {e}", model.meta.model_id));
+    let fl = |e: unseen_fl::FlError| JobError::caused(e.fault(), "", e);
+    let lr = |e: lr::LrError| JobError::caused(e.fault(), "", e);
     match (model.meta.algorithm, model.meta.side) {
         (Algorithm::Secureboost, Side::Guest) => {
             let m = sb::GuestModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
-            let p = sb::run_guest_predict(ch, &m, &data.columns).map_err(|e| e.to_string())?;
+            let p = sb::run_guest_predict(ch, &m, &data.columns).map_err(fl)?;
             Ok(Some(p.scores))
         }
         (Algorithm::Secureboost, Side::Host) => {
             let m = sb::HostModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
-            sb::run_host_predict(ch, &m, &data.columns).map_err(|e| e.to_string())?;
+            sb::run_host_predict(ch, &m, &data.columns).map_err(fl)?;
             Ok(None)
         }
         (Algorithm::Lr, Side::Guest) => {
             let m = lr::LrGuestModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
-            let s = lr::run_predict_guest(ch, &m, &rows_of(&data.columns))
-                .map_err(|e| e.to_string())?;
+            let s = lr::run_predict_guest(ch, &m, &rows_of(&data.columns)).map_err(lr)?;
             Ok(Some(s))
         }
         (Algorithm::Lr, Side::Host) => {
             let m = lr::LrHostModel::from_bytes(&model.part).map_err(|e| bad(&e))?;
-            lr::run_predict_host(ch, &m, &rows_of(&data.columns)).map_err(|e| e.to_string())?;
+            lr::run_predict_host(ch, &m, &rows_of(&data.columns)).map_err(lr)?;
             Ok(None)
         }
     }
@@ -858,24 +722,7 @@ pub fn write_report(
         ),
         ("holdout dataset".to_owned(), dataset.name.clone()),
     ];
-    if let JobSpec::Train {
-        trees,
-        depth,
-        bins,
-        learning_rate,
-        ..
-    } = m.spec
-    {
-        match m.algorithm {
-            Algorithm::Secureboost => {
-                hp.push(("trees".to_owned(), trees.to_string()));
-                hp.push(("max depth".to_owned(), depth.to_string()));
-                hp.push(("bins".to_owned(), bins.to_string()));
-            }
-            Algorithm::Lr => hp.push(("epochs".to_owned(), trees.to_string())),
-        }
-        hp.push(("learning rate".to_owned(), learning_rate.to_string()));
-    }
+    hp.extend(m.spec.describe());
     hp.push(("threshold".to_owned(), threshold.to_string()));
     meta.hyper_parameters = hp;
     let report = unseen_report::ModelReport::build(

@@ -28,7 +28,7 @@ pub struct Node {
     /// Hidden-query tables loaded for serving, by dataset.
     pub pir_tables: crate::pir_job::TableCache,
     /// Dataset rows indexed by key for score sessions (as the host).
-    pub score_rows: crate::score::RowCache,
+    pub score_rows: crate::kinds::score::RowCache,
     /// This node's sessions with each partner as the initiator, and the queue before them.
     pub(crate) outgoing: crate::admission::Outgoing,
     /// Refusals (unpinned certificates, API requests without a valid token) being aggregated
@@ -106,7 +106,7 @@ impl Node {
             running: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             pir_tables: crate::pir_job::TableCache::default(),
-            score_rows: crate::score::RowCache::default(),
+            score_rows: crate::kinds::score::RowCache::default(),
             outgoing: crate::admission::Outgoing::default(),
             refusals: crate::refusals::Refusals::default(),
             digest_key,

@@ -12,7 +12,6 @@ use unseen_store::{
 };
 use unseen_transport::{Certificate, Fingerprint};
 
-use crate::control::JOB_KINDS;
 use crate::{NodeDir, NodeError};
 
 /// A partner to register.
@@ -243,7 +242,7 @@ pub fn add_dataset(
         added_ms: 0,
         stamp: None,
     };
-    let opts = crate::psi_job::key_pass(read_options(&draft)?, false);
+    let opts = crate::kinds::psi::key_pass(read_options(&draft)?, false);
     let stamp = file_stamp(&path)?;
     let table = unseen_data::read_table(&path, &opts)?;
     let dataset = store.add_dataset(&NewDataset {
@@ -287,7 +286,7 @@ pub fn refresh_dataset(
         })
     })?;
     let path = PathBuf::from(&old.path);
-    let opts = crate::psi_job::key_pass(read_options(&old)?, false);
+    let opts = crate::kinds::psi::key_pass(read_options(&old)?, false);
     let stamp = file_stamp(&path)?;
     let table = unseen_data::read_table(&path, &opts)?;
     let dataset = store.restamp_dataset(name, &table.headers, &stamp)?;
@@ -441,12 +440,13 @@ fn default_receivers() -> String {
 }
 
 fn check_kind(kind: &str) -> Result<(), NodeError> {
-    if JOB_KINDS.contains(&kind) {
+    let kinds = crate::kinds::policy_kinds();
+    if kinds.contains(&kind) {
         Ok(())
     } else {
         Err(NodeError::Invalid(format!(
             "unknown job kind {kind:?} (known: {})",
-            JOB_KINDS.join(", ")
+            kinds.join(", ")
         )))
     }
 }

@@ -22,8 +22,10 @@ use unseen_channel::Channel;
 use unseen_data::{DuplicatePolicy, Format, Table};
 use unseen_store::{AuditEvent, Dataset, Store};
 
-use crate::control::Curve;
+use crate::fault_compat::Classify as _;
+use crate::job_error::JobError;
 use crate::{NodeDir, NodeError, ops};
+use unseen_crypto::CurveId as Curve;
 
 pub use engine::{MAX_DUPLICATES, MAX_RECORD_LEN};
 
@@ -92,6 +94,7 @@ pub struct PublishReport {
     /// Distinct keys.
     pub keys: usize,
     /// The OPRF group.
+    #[serde(with = "crate::kinds::curve_name")]
     pub curve: Curve,
     /// The table's id (hex), new for every fresh build.
     pub table_id: String,
@@ -298,8 +301,8 @@ pub fn publish(
         if t.curve() != curve {
             changes.push(format!(
                 "the curve changes from {} to {}",
-                t.curve().as_str(),
-                curve.as_str()
+                t.curve().name(),
+                curve.name()
             ));
         }
         if i.duplicates != duplicates {
@@ -369,7 +372,7 @@ pub fn publish(
     e.params = serde_json::json!({
         "rows": report.rows,
         "keys": report.keys,
-        "curve": curve.as_str(),
+        "curve": curve.name(),
         "table_id": report.table_id,
         "epoch": report.epoch,
         "max_record_len": report.max_record_len,
@@ -465,9 +468,9 @@ pub fn check_proposal(
         return Err(format!(
             "the hidden-query table of dataset {dataset:?} uses {}, the query asked for {}; \
              query with --curve {}",
-            table.curve().as_str(),
-            curve.as_str(),
-            table.curve().as_str()
+            table.curve().name(),
+            curve.name(),
+            table.curve().name()
         ));
     }
     if let Some(k) = reveal_bucket {
@@ -500,8 +503,8 @@ pub fn serve<C: Channel>(
     ch: &mut C,
     table: &engine::Table,
     max_keys: u64,
-) -> Result<Served, String> {
-    engine::serve(ch, table, max_keys).map_err(|e| e.to_string())
+) -> Result<Served, unseen_pir::PirError> {
+    engine::serve(ch, table, max_keys)
 }
 
 // --- Querying ---------------------------------------------------------------------------------
@@ -581,24 +584,6 @@ pub struct Lookup {
     pub reveal_bucket: Option<u32>,
 }
 
-/// Why a query failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum QueryError {
-    /// The querier's input or flags do not fit the table (the user's to fix; nothing was
-    /// looked up).
-    Usage(String),
-    /// Anything else: the partner, the network, the output file.
-    Failed(String),
-}
-
-impl std::fmt::Display for QueryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Usage(m) | Self::Failed(m) => f.write_str(m),
-        }
-    }
-}
-
 /// Checks a table's metadata before any key is looked up: the record format, and that the
 /// keys were normalised as the table's.
 fn check_meta(
@@ -606,18 +591,18 @@ fn check_meta(
     partner: &str,
     peer_dataset: &str,
     key_type: &str,
-) -> Result<TableMeta, QueryError> {
+) -> Result<TableMeta, JobError> {
     let meta: TableMeta = serde_json::from_slice(bytes)
         .ok()
         .filter(|m: &TableMeta| m.format == RECORD_FORMAT && m.columns.len() <= MAX_COLUMNS)
         .ok_or_else(|| {
-            QueryError::Failed(format!(
+            JobError::partner(format!(
                 "partner {partner}: the table of dataset {peer_dataset:?} does not describe its \
                  records as {RECORD_FORMAT} (published by another version of unseen?)"
             ))
         })?;
     if meta.key_type != key_type {
-        return Err(QueryError::Usage(format!(
+        return Err(JobError::input(format!(
             "the partner's table is keyed by {} but the keys were read as {key_type}; query \
              again with --key-type {} (nothing was looked up)",
             meta.key_type, meta.key_type
@@ -635,12 +620,12 @@ pub fn query<C: Channel>(
     q: &QueryInput,
     lookup: Lookup,
     pending: &Path,
-) -> Result<QueryResult, QueryError> {
+) -> Result<QueryResult, JobError> {
     let Lookup {
         curve,
         reveal_bucket,
     } = lookup;
-    let failed = QueryError::Failed;
+    let failed = JobError::internal;
     let (keys, of_row) = q.distinct_keys();
     let cache = dir.pir_hint_cache(partner, peer_dataset);
     if let Some(parent) = cache.parent() {
@@ -654,7 +639,7 @@ pub fn query<C: Channel>(
     let check = |m: &[u8]| check_meta(m, partner, peer_dataset, &q.key_type);
     let (out, meta) = engine::query(ch, curve, reveal_bucket, &cache, &key_bytes, &check).map_err(
         |e| match e {
-            engine::Stop::Pir(e) => failed(format!("partner {partner}: {e}")),
+            engine::Stop::Pir(e) => JobError::caused(e.fault(), format!("partner {partner}"), e),
             engine::Stop::Check(e) => e,
         },
     )?;
@@ -670,7 +655,7 @@ pub fn query<C: Channel>(
         let mut v = Vec::with_capacity(recs.len());
         for r in recs {
             v.push(decode_record(r, meta.columns.len()).ok_or_else(|| {
-                failed(format!(
+                JobError::partner(format!(
                     "partner {partner} sent a record that is not a JSON list of {} strings",
                     meta.columns.len()
                 ))
@@ -718,7 +703,7 @@ pub mod engine {
     use unseen_channel::Channel;
     use unseen_crypto::aead::AeadAlg;
     use unseen_crypto::oprf::{OprfSuite, ServerKey};
-    use unseen_crypto::{CurveId, Ristretto255, Sm2};
+    use unseen_crypto::{CurveId, CurveId as Curve, Ristretto255, Sm2};
     use unseen_pir::PirError;
     use unseen_pir::keyword::{
         ClientConfig, HintCache, HintSent, KeywordServer, LookupMode, ServerLimits, SyncReport,
@@ -727,7 +712,6 @@ pub mod engine {
 
     use super::Served;
     use crate::NodeError;
-    use crate::control::Curve;
 
     /// Most records per key (`unseen_pir::keyword::MAX_DUPLICATES`).
     pub const MAX_DUPLICATES: usize = unseen_pir::keyword::MAX_DUPLICATES;
@@ -757,18 +741,10 @@ pub mod engine {
         }
     }
 
-    fn curve_of(id: CurveId) -> Option<Curve> {
-        match id {
-            CurveId::Ristretto255 => Some(Curve::Ristretto255),
-            CurveId::Sm2 => Some(Curve::Sm2),
-            _ => None,
-        }
-    }
-
-    fn aead_of(curve: Curve) -> AeadAlg {
+    fn aead_of(curve: CurveId) -> AeadAlg {
         match curve {
-            Curve::Ristretto255 => AeadAlg::Aes256Gcm,
-            Curve::Sm2 => AeadAlg::Sm4Gcm,
+            CurveId::Ristretto255 => AeadAlg::Aes256Gcm,
+            CurveId::Sm2 => AeadAlg::Sm4Gcm,
         }
     }
 
@@ -781,20 +757,14 @@ pub mod engine {
     }
 
     fn rng() -> Result<rand_chacha::ChaCha20Rng, NodeError> {
-        crate::psi_job::os_rng().map_err(NodeError::Internal)
+        crate::kinds::psi::os_rng().map_err(NodeError::Internal)
     }
 
     /// Reads the version of the table in `path` from its header.
     pub fn stored_version(path: &Path) -> Result<Version, PirError> {
         let v = unseen_pir::keyword::stored_version(path)?;
-        let curve = curve_of(v.suite).ok_or_else(|| {
-            PirError::Storage(format!(
-                "{}: a table of an OPRF suite this node does not serve",
-                path.display()
-            ))
-        })?;
         Ok(Version {
-            curve,
+            curve: v.suite,
             table_id: v.table_id,
             epoch: v.epoch,
         })
@@ -966,7 +936,7 @@ pub mod engine {
             keys: &[&[u8]],
             check: &dyn Fn(&[u8]) -> Result<T, E>,
         ) -> Result<(Queried, T), Stop<E>> {
-            let mut rng = crate::psi_job::os_rng().map_err(PirError::Storage)?;
+            let mut rng = crate::kinds::psi::os_rng().map_err(PirError::Storage)?;
             let held = match mode {
                 LookupMode::Private => match HintCache::load(cache) {
                     Ok(c) => c,

@@ -21,41 +21,18 @@
 use unseen_store::{Receivers, Store};
 
 use crate::NodeError;
-use crate::control::{JobSpec, PsiMode};
+use crate::kinds::Kind;
 
-/// Who receives rows in a job: (this node, the partner).
-fn receivers(spec: &JobSpec, we_initiate: bool) -> (bool, bool) {
-    let (initiator, responder) = match spec {
-        JobSpec::Psi { mode, .. } => match mode {
-            PsiMode::Both => (true, true),
-            PsiMode::InitiatorOnly => (true, false),
-            PsiMode::ResponderOnly => (false, true),
-            PsiMode::Cardinality => (false, false),
-        },
-        // The querier gets the records of its keys; the table's owner learns only their count.
-        JobSpec::Pir { .. } => (true, false),
-        // Alignment by PSI in mode `both`.
-        // Alignment by PSI in mode `both`; a score session runs under the `predict` rule (the
-        // partner learns the applicant's key, the guest learns nothing of the partner's rows).
-        JobSpec::Train { .. } | JobSpec::Predict { .. } | JobSpec::Score { .. } => (true, true),
-    };
-    if we_initiate {
-        (initiator, responder)
-    } else {
-        (responder, initiator)
-    }
-}
-
-/// Checks the policy; `Err(reason)` says why the job may not run (sent to the partner on
-/// rejection, so it names only what the partner already knows).
-pub fn check(
+/// Checks the policy for a job of kind `K`; `Err(reason)` says why the job may not run (sent
+/// to the partner on rejection, so it names only what the partner already knows).
+pub fn check<K: Kind>(
     store: &Store,
     dataset: &str,
     partner: &str,
-    spec: &JobSpec,
+    spec: &K::Spec,
     we_initiate: bool,
 ) -> Result<Result<(), String>, NodeError> {
-    let kind = spec.policy_kind();
+    let kind = K::POLICY;
     if store.dataset(dataset)?.is_none() {
         return Ok(Err(format!("no dataset named {dataset:?} on this node")));
     }
@@ -64,7 +41,12 @@ pub fn check(
             "no policy allows partner {partner:?} to run {kind} jobs on dataset {dataset:?}"
         )));
     };
-    let (us, them) = receivers(spec, we_initiate);
+    let r = K::receivers(spec);
+    let (us, them) = if we_initiate {
+        (r.initiator, r.responder)
+    } else {
+        (r.responder, r.initiator)
+    };
     let ok = match rule.receivers {
         Receivers::Any => true,
         Receivers::Both => us && them,
@@ -75,13 +57,9 @@ pub fn check(
     if ok {
         Ok(Ok(()))
     } else {
-        let mode = match spec {
-            JobSpec::Psi { mode, .. } => format!(" (mode {})", mode.as_str()),
-            JobSpec::Pir { .. }
-            | JobSpec::Train { .. }
-            | JobSpec::Predict { .. }
-            | JobSpec::Score { .. } => String::new(),
-        };
+        let mode = K::mode(spec)
+            .map(|m| format!(" (mode {m})"))
+            .unwrap_or_default();
         Ok(Err(format!(
             "the policy on dataset {dataset:?} for partner {partner:?} lets rows go to {:?} \
              only, but this {kind} job{mode} gives rows to {}",

@@ -169,7 +169,7 @@ pub fn tag_len(n_l: u64, n_f: u64) -> usize {
 pub fn hash_dst(curve: unseen_crypto::CurveId, reveal: Reveal, keys: &KeyLabel) -> Vec<u8> {
     let suite: &[u8] = match curve {
         unseen_crypto::CurveId::Sm2 => b"SM2_XMD:SM3_SSWU_RO_",
-        _ => b"ristretto255_XMD:SHA-512_R255MAP_RO_",
+        unseen_crypto::CurveId::Ristretto255 => b"ristretto255_XMD:SHA-512_R255MAP_RO_",
     };
     let mut dst = b"UNSEEN-V02-ECDH-PSI-".to_vec();
     dst.extend_from_slice(suite);

@@ -2,7 +2,7 @@
 //!
 //! The guest (the model's holder of the labels) gets the applicant's key and its own features
 //! from its caller, opens a mutual-TLS connection to the model's partner and proposes a score
-//! session ([`JobSpec::Score`], the key in [`Propose::key`]). The host checks its `predict`
+//! session (kind `score`, the key in [`Propose::key`]). The host checks its `predict`
 //! policy and its model part, looks the key up in its dataset, and the two run the model's
 //! prediction protocol on that single row (the same `run_guest_predict` / `run_host_predict`
 //! as batch prediction, so the host-table digest and the row count are checked the same way).
@@ -18,15 +18,86 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use unseen_channel::Channel;
+use unseen_fl::ModelId;
 use unseen_store::{AuditEvent, Dataset, Partner, PirGrant, StoreError};
-use unseen_transport::{Fingerprint, TlsChannel};
+use unseen_transport::{Fingerprint, ShutdownHandle, TlsChannel};
 
-use crate::control::{self, Decision, JobSpec, ModelId, Propose};
+use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
+use crate::control::{self, Decision, Propose};
 use crate::fl_job::{self, Aligned, Side, StoredModel};
+use crate::job_error::JobError;
 use crate::node::Node;
 use crate::{NodeError, ops, policy};
+
+/// A score session's parameters (the key travels in [`Propose::key`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSpec {
+    /// The model, which both nodes hold a part of.
+    #[serde(with = "super::model_id_hex")]
+    pub model: ModelId,
+}
+
+/// The `score` kind: a session answered at once, not a recorded job; allowed by the
+/// responder's `predict` policy (it is a prediction of one row).
+pub struct Score;
+
+impl Kind for Score {
+    type Spec = ScoreSpec;
+    type Part = ();
+    type Output = ();
+    const NAME: &'static str = "score";
+    const POLICY: &'static str = "predict";
+    const KEYED: bool = true;
+
+    fn check(_: &ScoreSpec) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn receivers(_: &ScoreSpec) -> Receivers {
+        // Under the `predict` rule: the partner learns the applicant's key, the guest learns
+        // nothing of the partner's rows but the score.
+        Receivers {
+            initiator: true,
+            responder: true,
+        }
+    }
+
+    fn admit(_: Admission<'_>, _: &ScoreSpec) -> Result<(), Refusal> {
+        Err(Refusal::from(NodeError::Internal(
+            "a score session proposed as a job".into(),
+        )))
+    }
+
+    fn dataset(_: &()) -> Option<&Dataset> {
+        None
+    }
+
+    fn run<C: Channel>(
+        _: &mut Ctx<'_, C>,
+        _: &ScoreSpec,
+        _: &(),
+    ) -> Result<Produced<()>, JobError> {
+        Err(JobError::internal(
+            "a score session run as a job; please report",
+        ))
+    }
+
+    fn serve<C: Channel>(
+        node: &Arc<Node>,
+        partner: &Partner,
+        ch: &mut C,
+        _: Option<ShutdownHandle>,
+        p: &Propose,
+        spec: &ScoreSpec,
+    ) {
+        // One applicant, answered at once: a session with one audit record, not a job.
+        serve(node, partner, ch, p, spec.model);
+    }
+}
 
 /// The domain of the keyed digest of a score session's key in the audit (`params.key_hmac`).
 pub const SCORE_KEY_DOMAIN: &str = "unseen score key v1";
@@ -187,7 +258,7 @@ pub fn score(
     model: &str,
     req: &ScoreRequest,
 ) -> Result<Value, NodeError> {
-    let id: ModelId = model.parse().map_err(NodeError::Invalid)?;
+    let id = super::parse_model_id(model).map_err(NodeError::Invalid)?;
     let key = req.key.trim();
     control::check_score_key(key).map_err(|e| NodeError::Invalid(format!("key: {e}")))?;
     if !node.dir.model(&id.to_string()).join("meta.json").exists() {
@@ -286,9 +357,10 @@ fn run_guest(
         job_id: session.to_owned(),
         dataset: peer_dataset.to_owned(),
         initiator_dataset: stored.meta.dataset.clone(),
-        spec: JobSpec::Score {
+        spec: ScoreSpec {
             model: stored.meta.model_id,
-        },
+        }
+        .into(),
         key: Some(key.to_owned()),
         rows: None,
     };
@@ -309,7 +381,7 @@ fn run_guest(
     }
     let data = one_row(key, &stored.meta.features, row);
     let scores = fl_job::predict(&mut ch, stored, &data)
-        .map_err(fail)?
+        .map_err(|e| fail(e.to_string()))?
         .unwrap_or_default();
     match scores.as_slice() {
         [s] => Ok(*s),
@@ -345,7 +417,10 @@ fn host_decide(
 ) -> Result<HostVerdict, NodeError> {
     let dataset = {
         let store = node.store();
-        if let Err(reason) = policy::check(&store, &p.dataset, &partner.name, &p.spec, false)? {
+        let spec = ScoreSpec { model };
+        if let Err(reason) =
+            policy::check::<Score>(&store, &p.dataset, &partner.name, &spec, false)?
+        {
             return Ok(reject(reason));
         }
         let Some(d) = store.dataset(&p.dataset)? else {
@@ -359,21 +434,10 @@ fn host_decide(
             }
         }
     };
-    let stored = match fl_job::load_model(&node.dir, model) {
+    let stored = match super::predict::host_part(node, &partner.name, model) {
         Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(model = %model, error = %e, "cannot load a model part");
-            return Ok(reject(format!(
-                "model {model} cannot be used on the partner's node"
-            )));
-        }
+        Err(r) => return Ok(reject(r.reason)),
     };
-    if stored.meta.side != Side::Host || stored.meta.partner != partner.name {
-        return Ok(reject(format!(
-            "model {model} was not trained with partner {:?}",
-            partner.name
-        )));
-    }
     // The daily quota, counted before the lookup (a score that finds no row still told the
     // partner that this node lacks the key).
     let limit = node.config.score.max_per_day;
@@ -405,13 +469,7 @@ fn host_decide(
 }
 
 /// The host's side of a score session (called on the connection that proposed it).
-pub(crate) fn serve(
-    node: &Arc<Node>,
-    partner: &Partner,
-    ch: &mut TlsChannel,
-    p: &Propose,
-    model: ModelId,
-) {
+fn serve<C: Channel>(node: &Arc<Node>, partner: &Partner, ch: &mut C, p: &Propose, model: ModelId) {
     let key = p.key.as_deref().unwrap_or_default();
     let datasets = vec![
         p.dataset.clone(),
@@ -445,6 +503,7 @@ pub(crate) fn serve(
                 .map_err(|e| e.to_string())
                 .and_then(|()| {
                     fl_job::predict(ch, &stored, &one_row(key, &stored.meta.features, &row))
+                        .map_err(|e| e.to_string())
                 });
             match run {
                 Ok(_) => {
