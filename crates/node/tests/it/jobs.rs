@@ -308,7 +308,8 @@ fn a_dataset_file_replaced_after_registration_fails_the_job_until_refreshed() {
 #[test]
 fn score_audit_records_hold_a_keyed_digest_of_the_key() {
     use std::os::unix::fs::PermissionsExt;
-    use unseen_node::control::{self, JobSpec, Propose};
+    use unseen_node::control::{self, Propose};
+    use unseen_node::kinds::score::ScoreSpec;
     let p = pair();
     let key_path = unseen_node::digest_key::path(&p.b.dir);
     let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
@@ -320,14 +321,14 @@ fn score_audit_records_hold_a_keyed_digest_of_the_key() {
     let pin = partner.fingerprint.parse().unwrap();
     let opts = p.a.node.config.transport_options();
     let mut ch = unseen_transport::connect(addr, p.a.node.identity(), &pin, &opts).unwrap();
-    let model = "00112233445566778899aabbccddeeff".parse().unwrap();
+    let model = unseen_node::kinds::parse_model_id("00112233445566778899aabbccddeeff").unwrap();
     control::send_propose(
         &mut ch,
         &Propose {
             job_id: "0123456789abcdef0123456789abcdef".into(),
             dataset: "accounts".into(),
             initiator_dataset: "customers".into(),
-            spec: JobSpec::Score { model },
+            spec: ScoreSpec { model }.into(),
             key: Some(id.into()),
             rows: None,
         },
@@ -350,7 +351,7 @@ fn score_audit_records_hold_a_keyed_digest_of_the_key() {
     let keyed =
         p.b.node
             .digest_key
-            .digest(unseen_node::score::SCORE_KEY_DOMAIN, id.as_bytes());
+            .digest(unseen_node::kinds::score::SCORE_KEY_DOMAIN, id.as_bytes());
     assert_eq!(record.params["key_hmac"], serde_json::json!(keyed));
     let audit = audit_text(&p.b);
     assert!(

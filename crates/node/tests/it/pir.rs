@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use unseen_crypto::CurveId as Curve;
 use unseen_data::{DuplicatePolicy, KeyType, ReadOptions};
-use unseen_node::control::{Curve, JobSpec};
+use unseen_node::control::JobSpec;
+use unseen_node::kinds::pir::{Pir, PirSpec};
 use unseen_node::ops::{self, PartnerInput, PolicyInput};
 use unseen_node::pir_job::{self, Lookup, PublishRequest, QueryInput};
 use unseen_node::{NodeDir, NodeError};
@@ -143,8 +145,8 @@ fn run_query(
     max_keys: u64,
     pending: &Path,
 ) -> (
-    Result<pir_job::Served, String>,
-    Result<pir_job::QueryResult, pir_job::QueryError>,
+    Result<pir_job::Served, unseen_pir::PirError>,
+    Result<pir_job::QueryResult, unseen_node::job_error::JobError>,
 ) {
     let table = server
         .node
@@ -258,7 +260,7 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
     let (_, got) = run_query(&server, &client.dir, &q, private, 7, &pending);
     assert_eq!(got.unwrap().hint, "cached");
     let (served, got) = run_query(&server, &client.dir, &q, private, 6, &pending);
-    assert!(served.unwrap_err().contains("quota"));
+    assert!(served.unwrap_err().to_string().contains("quota"));
     assert!(got.is_err());
 
     // Change the data: delete key 1, update key 3, add key 100 (no record longer than the
@@ -319,7 +321,8 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
     let (served, got) = run_query(&server, &client.dir, &as_strings, private, 7, &pending);
     assert_eq!(served.unwrap().keys, 0);
     assert!(
-        matches!(&got, Err(pir_job::QueryError::Usage(m)) if m.contains("keyed by id-card")),
+        matches!(&got, Err(e) if e.fault() == unseen_channel::Fault::Input
+            && e.message().contains("keyed by id-card")),
         "{got:?}"
     );
 
@@ -419,13 +422,13 @@ fn pir_rules_must_give_records_to_the_partner() {
         },
     )
     .unwrap();
-    let spec = JobSpec::Pir {
+    let spec = PirSpec {
         curve: Curve::Ristretto255,
         keys: 10,
         reveal_bucket: None,
     };
     let check = |store: &Store| {
-        unseen_node::policy::check(store, "blacklist", "bank-a", &spec, false).unwrap()
+        unseen_node::policy::check::<Pir>(store, "blacklist", "bank-a", &spec, false).unwrap()
     };
     assert_eq!(
         check(&store).unwrap_err(),
@@ -508,11 +511,11 @@ fn pir_jobs_are_neither_submitted_through_the_api_nor_rerun() {
     assert_eq!(err.status(), 400);
     assert!(err.to_string().contains("unseen query"), "{err}");
 
-    let spec = JobSpec::Pir {
+    let spec = JobSpec::from(PirSpec {
         curve: Curve::Ristretto255,
         keys: 3,
         reveal_bucket: None,
-    };
+    });
     let id = "0123456789abcdef0123456789abcdef";
     f.node
         .store()
@@ -523,7 +526,7 @@ fn pir_jobs_are_neither_submitted_through_the_api_nor_rerun() {
             partner: "data-b".into(),
             dataset: pir_job::QUERY_DATASET.into(),
             peer_dataset: "blacklist".into(),
-            params: serde_json::to_value(spec).unwrap(),
+            params: serde_json::to_value(&spec).unwrap(),
             state: unseen_store::JobState::Failed,
             rerun_of: None,
         })

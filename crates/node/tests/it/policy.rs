@@ -1,6 +1,7 @@
 //! The policy table (docs/policy.md), over every receivers value, mode and side.
 
-use unseen_node::control::{Curve, JobSpec, PsiMode};
+use unseen_crypto::CurveId;
+use unseen_node::kinds::psi::{Psi, PsiMode, PsiSpec};
 use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 
 use crate::util::{id_csv, node};
@@ -40,14 +41,14 @@ fn receivers_against_modes_on_both_sides() {
         ops::DataAccess::Operator,
     )
     .unwrap();
-    let spec = |mode| JobSpec::Psi {
+    let spec = |mode| PsiSpec {
         mode,
-        curve: Curve::Ristretto255,
+        curve: CurveId::Ristretto255,
     };
     // No rule: refused whatever the mode.
     for mode in [PsiMode::Both, PsiMode::Cardinality] {
-        let r =
-            unseen_node::policy::check(&store, "customers", "data-b", &spec(mode), true).unwrap();
+        let r = unseen_node::policy::check::<Psi>(&store, "customers", "data-b", &spec(mode), true)
+            .unwrap();
         assert!(r.unwrap_err().contains("no policy"));
     }
     // (receivers, mode, we initiate) → allowed?
@@ -85,8 +86,9 @@ fn receivers_against_modes_on_both_sides() {
             },
         )
         .unwrap();
-        let r = unseen_node::policy::check(&store, "customers", "data-b", &spec(mode), initiate)
-            .unwrap();
+        let r =
+            unseen_node::policy::check::<Psi>(&store, "customers", "data-b", &spec(mode), initiate)
+                .unwrap();
         assert_eq!(
             r.is_ok(),
             allowed,
@@ -94,9 +96,10 @@ fn receivers_against_modes_on_both_sides() {
         );
     }
     // Unknown dataset and unknown partner.
-    let r = unseen_node::policy::check(&store, "nope", "data-b", &spec(Both), true).unwrap();
+    let r = unseen_node::policy::check::<Psi>(&store, "nope", "data-b", &spec(Both), true).unwrap();
     assert!(r.unwrap_err().contains("no dataset"));
-    let r = unseen_node::policy::check(&store, "customers", "eve", &spec(Both), true).unwrap();
+    let r =
+        unseen_node::policy::check::<Psi>(&store, "customers", "eve", &spec(Both), true).unwrap();
     assert_eq!(
         r.unwrap_err(),
         "no policy allows partner \"eve\" to run psi jobs on dataset \"customers\""
