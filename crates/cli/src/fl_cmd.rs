@@ -39,7 +39,8 @@ Example (the model's guest; the partner's node must be running):
 scores.csv has the key and the predicted probability of the label being 1, for the customers
 both datasets hold (aligned by PSI). The partner evaluates its own splits and learns neither
 the scores nor the tree structure. Both nodes need a policy allowing `--job predict`.
-Exit codes: 0 success, 2 bad input, usage or refused by the partner, 1 other failure.";
+Exit codes: 0 success, 2 this node's input or configuration, 1 the partner (a refusal too),
+the network or another failure (README, \"Exit codes and whose fault\").";
 
 pub(crate) const REPORT_EXAMPLES_REF: &str = "\
 Example (the model's guest; the holdout dataset must hold the model's label column):

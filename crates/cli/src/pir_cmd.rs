@@ -36,7 +36,8 @@ hits.csv holds every row of applicants.csv with the partner's columns appended a
 column (true/false); a key with several records gives one row per record. The partner learns
 only how many distinct keys were looked up. The first query of a table downloads its hint
 (about 37 MB at 2^20 rows of 32 bytes), kept in DIR/pir-cache/ for the next ones.
-Exit codes: 0 success, 2 bad input, usage or refused by the partner, 1 other failure.";
+Exit codes: 0 success, 2 this node's input or configuration (e.g. --key-type not the table's),
+1 the partner (a refusal too: policy, curve, quota), the network or another failure.";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PirCommand {
