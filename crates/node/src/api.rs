@@ -64,6 +64,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("get", "/v1/jobs/{id}", OPERATOR),
     ("post", "/v1/jobs/{id}/cancel", OPERATOR),
     ("post", "/v1/jobs/{id}/rerun", OPERATOR),
+    ("post", "/v1/queries", OPERATOR),
+    ("post", "/v1/predictions", OPERATOR),
     ("post", "/v1/models/{model_id}/score", SCORER),
     ("get", "/v1/audit", OPERATOR),
     ("get", "/v1/audit/verify", OPERATOR),
@@ -278,6 +280,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/jobs/{id}", get(show_job))
         .route("/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/v1/jobs/{id}/rerun", post(rerun_job))
+        .route("/v1/queries", post(submit_query))
+        .route("/v1/predictions", post(submit_prediction))
         .route("/v1/models/{model_id}/score", post(score_one))
         .route("/v1/audit", get(audit_show))
         .route("/v1/audit/verify", get(audit_verify))
@@ -496,6 +500,24 @@ async fn list_jobs(State(node): State<Arc<Node>>) -> ApiResult {
 
 async fn submit(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<SubmitRequest>) -> ApiResult {
     blocking(move || to_json(&jobs::submit(&node, "api", &req, None)?))
+        .await
+        .map(Json)
+}
+
+async fn submit_query(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<jobs::QueryRequest>,
+) -> ApiResult {
+    blocking(move || to_json(&jobs::query_request(&node, "api", &req)?))
+        .await
+        .map(Json)
+}
+
+async fn submit_prediction(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<jobs::PredictRequest>,
+) -> ApiResult {
+    blocking(move || to_json(&jobs::predict_request(&node, "api", &req)?))
         .await
         .map(Json)
 }

@@ -257,15 +257,26 @@ pub fn query(
     )
 }
 
-/// Scores a dataset with a trained model (`unseen predict`, `unseen report`,
-/// `POST /v1/predictions`): records the job (initiator, kind `predict`), proposes it to the
+/// Scores a dataset with a trained model from this process (`unseen predict`, `unseen
+/// report`; no daemon needed): records the job (initiator, kind `predict`), proposes it to the
 /// model's partner, aligns the rows by PSI, runs the federated prediction and writes
-/// `input.output` (the scores, or the report) when both nodes confirm.
+/// `input.output` (the scores, or the report) when both nodes confirm; returns the job as it
+/// ended.
 pub fn predict(
     node: &Arc<Node>,
     actor: &str,
     peer_dataset: &str,
     input: PredictInput,
+) -> Result<Job, NodeError> {
+    predict_on(node, actor, peer_dataset, input, Runner::Here)
+}
+
+fn predict_on(
+    node: &Arc<Node>,
+    actor: &str,
+    peer_dataset: &str,
+    input: PredictInput,
+    runner: Runner,
 ) -> Result<Job, NodeError> {
     let meta = &input.model.meta;
     if meta.side != crate::fl_job::Side::Guest {
@@ -304,8 +315,163 @@ pub fn predict(
         spec,
         PredictPart::Guest(Box::new(input)),
         rows,
-        Runner::Here,
+        runner,
     )
+}
+
+/// A hidden query asked through the API (`POST /v1/queries`): the keys file is on this node,
+/// under a data root of `node.toml` (the keys never pass through the API), and the records go
+/// to `DIR/outputs/query-….csv` (the job's `output`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// The partner whose table is queried.
+    pub partner: String,
+    /// The partner's dataset (its published table).
+    pub dataset: String,
+    /// The keys file (CSV) on this node, under a data root.
+    pub keys: PathBuf,
+    /// Its key column (default `id`).
+    #[serde(default = "default_key_column")]
+    pub key: String,
+    /// How its keys are normalised: `id-card`, `phone` or `string` (default); the table's.
+    #[serde(default = "default_key_type")]
+    pub key_type: String,
+    /// Its encoding (default `auto`).
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+    /// Skip rows with an invalid key instead of refusing the file.
+    #[serde(default)]
+    pub skip_invalid: bool,
+    /// The OPRF group, the table's (default `ristretto255`).
+    #[serde(
+        default,
+        with = "crate::kinds::curve_name::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub curve: Option<CurveId>,
+    /// The opt-in lookup that reveals each key's bucket, with this k-anonymity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reveal_bucket: Option<u32>,
+}
+
+fn default_key_column() -> String {
+    "id".into()
+}
+
+fn default_key_type() -> String {
+    "string".into()
+}
+
+fn default_encoding() -> String {
+    "auto".into()
+}
+
+/// A prediction or a model report asked through the API (`POST /v1/predictions`); the scores
+/// (CSV) or the report (HTML) go to `DIR/outputs/` (the job's `output`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// The model (32 lowercase hex digits); this node must hold its guest part.
+    pub model: String,
+    /// This node's dataset to score.
+    pub dataset: String,
+    /// The partner's dataset.
+    pub peer_dataset: String,
+    /// The datasets are already aligned (no PSI; checked by digest).
+    #[serde(default)]
+    pub aligned: bool,
+    /// Write the model report at this classification threshold (in [0, 1]) instead of the
+    /// scores; the dataset must hold the model's label column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_threshold: Option<f64>,
+}
+
+/// A fresh output file in the node's outputs directory: `KIND-RANDOM.EXT`.
+fn api_output(node: &Node, kind: &str, ext: &str) -> Result<PathBuf, NodeError> {
+    let dir = node.dir.outputs();
+    std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(&dir, e))?;
+    let id = new_job_id()?;
+    Ok(dir.join(format!("{kind}-{}.{ext}", &id[..16])))
+}
+
+/// Starts a hidden query for an API caller ([`QueryRequest`]) on a worker; returns the job as
+/// proposed.
+pub fn query_request(node: &Arc<Node>, actor: &str, r: &QueryRequest) -> Result<Job, NodeError> {
+    let roots = &node.config.data.roots;
+    let keys = ops::check_dataset_path(node.dir.root(), &r.keys, ops::DataAccess::Api { roots })?;
+    let key_type: unseen_data::KeyType = r
+        .key_type
+        .parse()
+        .map_err(|e| NodeError::Invalid(format!("key_type: {e}")))?;
+    let mut opts = unseen_data::ReadOptions::new(r.key.clone(), key_type);
+    opts.encoding = r
+        .encoding
+        .parse()
+        .map_err(|e| NodeError::Invalid(format!("encoding: {e}")))?;
+    opts.skip_invalid = r.skip_invalid;
+    // Every row gets output rows; a repeated key is looked up once.
+    opts.duplicates = unseen_data::DuplicatePolicy::KeepAll;
+    let table = unseen_data::read_table(&keys, &opts)?;
+    let input = pir_job::QueryInput {
+        input: keys,
+        table,
+        key_type: key_type.name().to_owned(),
+        output: api_output(node, "query", "csv")?,
+    };
+    let spec = crate::kinds::pir::spec_for(
+        &input,
+        r.curve.unwrap_or(CurveId::Ristretto255),
+        r.reveal_bucket,
+    )
+    .map_err(|e| NodeError::Invalid(e.message().to_owned()))?;
+    let to = Start {
+        actor,
+        partner: &r.partner,
+        dataset: pir_job::QUERY_DATASET,
+        peer_dataset: &r.dataset,
+        rerun_of: None,
+        own_policy: false,
+    };
+    start::<Pir>(
+        node,
+        to,
+        spec,
+        PirPart::Query(Box::new(input)),
+        None,
+        Runner::Worker,
+    )
+}
+
+/// Starts a prediction or a report for an API caller ([`PredictRequest`]) on a worker; returns
+/// the job as proposed.
+pub fn predict_request(
+    node: &Arc<Node>,
+    actor: &str,
+    r: &PredictRequest,
+) -> Result<Job, NodeError> {
+    let id = crate::kinds::parse_model_id(&r.model).map_err(NodeError::Invalid)?;
+    if let Some(t) = r.report_threshold
+        && !(0.0..=1.0).contains(&t)
+    {
+        return Err(NodeError::Invalid(format!(
+            "report_threshold {t}: must be in [0, 1]"
+        )));
+    }
+    let dataset = registered(node, &r.dataset)?;
+    let model = crate::fl_job::load_model(&node.dir, id)?;
+    let output = match r.report_threshold {
+        None => api_output(node, "predict", "csv")?,
+        Some(_) => api_output(node, "report", "html")?,
+    };
+    let input = PredictInput {
+        model,
+        dataset,
+        output,
+        report: r.report_threshold,
+        aligned: r.aligned,
+    };
+    predict_on(node, actor, &r.peer_dataset, input, Runner::Worker)
 }
 
 /// Who proposes a job and on what.

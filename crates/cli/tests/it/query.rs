@@ -299,7 +299,8 @@ fn hidden_query_end_to_end() {
         "pir",
     ]);
     let (o, _) = query(&a, &keys, &refused, &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    // The partner's refusal: its fault, exit 1.
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(
         err_str(&o).contains(
             "rejected the job: no policy allows partner \"bank-a\" to run pir jobs on dataset \
@@ -321,7 +322,7 @@ fn hidden_query_end_to_end() {
         "partner",
     ]);
     let (o, _) = query(&a, &keys, &refused, &["--curve", "sm2"]);
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(err_str(&o).contains("uses ristretto255"), "{}", show(&o));
     // Keys read with another key type than the table's: refused before any is looked up (the
     // quota is untouched, as the next refusal shows).
@@ -351,7 +352,7 @@ fn hidden_query_end_to_end() {
     }
     std::fs::write(&many, text).unwrap();
     let (o, _) = query(&a, &many, &refused, &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(
         err_str(&o).contains(
             "quota: partner \"bank-a\" may look up 200 keys per UTC day in dataset \

@@ -407,8 +407,10 @@ fn train_predict_report_between_two_nodes() {
         a.scratch("y.csv").to_str().unwrap(),
         &[],
     ));
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    // The partner's refusal: its fault, exit 1 (README "Exit codes and whose fault").
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(err_str(&o).contains("no policy allows"), "{}", show(&o));
+    assert!(err_str(&o).contains("partner fault"), "{}", show(&o));
     assert!(!a.scratch("y.csv").exists());
 
     let bad = a.scratch("bad.csv");
@@ -443,8 +445,10 @@ fn train_predict_report_between_two_nodes() {
         "label",
         "--wait",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    // A bad value in this node's own file: its input, exit 2.
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let failed = a.json(&["job", "show", &last_line(&o)]);
+    assert_eq!(failed["fault"], "input", "{failed:#}");
     let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains(&format!("{}: line {line}: column \"g0\"", bad.display())),
@@ -684,25 +688,41 @@ fn logistic_regression_between_two_nodes() {
     allow_train_and_predict(&a, &b);
     a.start();
     b.start();
-    let o = a.ok(&[
-        "train",
-        "lr",
-        "--partner",
-        "data-b",
-        "--dataset",
-        "applicants",
-        "--peer-dataset",
-        "features",
-        "--label",
-        "label",
-        "--trees",
-        "3",
-        "--learning-rate",
-        "0.2",
-        "--wait",
-    ]);
+    let lr = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "lr",
+            "--partner",
+            "data-b",
+            "--dataset",
+            "applicants",
+            "--peer-dataset",
+            "features",
+            "--label",
+            "label",
+            "--learning-rate",
+            "0.2",
+            "--wait",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    // Tree parameters are SecureBoost's: a usage error, nothing submitted.
+    for tree_flag in [
+        ["--trees", "3"],
+        ["--depth", "3"],
+        ["--bins", "8"],
+        ["--gamma", "1"],
+    ] {
+        let o = a.cmd(&strs(&lr(&tree_flag)));
+        assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+        assert!(err_str(&o).contains(tree_flag[0]), "{}", show(&o));
+    }
+    assert!(a.json(&["job", "list"]).as_array().unwrap().is_empty());
+    let o = a.ok(&strs(&lr(&["--epochs", "3"])));
     let job = a.json(&["job", "show", &last_line(&o)]);
     assert_eq!(job["state"], "succeeded", "{job:#}");
+    assert_eq!(job["params"]["epochs"], 3, "{job:#}");
     let model = job["result"]["model_id"].as_str().unwrap().to_owned();
     let scores = a.scratch("scores.csv");
     a.json(&predict_args(
@@ -803,10 +823,12 @@ fn aligned_datasets_skip_the_psi_and_are_checked() {
         show(&o)
     );
 
-    // Same customers in another order: refused on both sides, nothing trained.
+    // Same customers in another order: refused on both sides, nothing trained; this node's
+    // input (exit 2), the partner's record says its partner failed.
     let o = train("shuffled");
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let failed = a.json(&["job", "show", &last_line(&o)]);
+    assert_eq!(failed["fault"], "input", "{failed:#}");
     let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("not the same keys in the same order"),
