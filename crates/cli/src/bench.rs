@@ -220,7 +220,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             "--rows and --record-bytes must be positive"
         );
         let mut rng = ChaCha20Rng::from_seed([42; 32]);
-        let keys = synth::id_cards(11, a.rows);
+        let keys = unseen_data::synth::id_cards(11, a.rows);
         let mut records = vec![0u8; a.rows * a.record_bytes];
         rng.fill_bytes(&mut records);
         let pairs: Vec<(&[u8], &[u8])> = keys
@@ -244,7 +244,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
         let mut look: Vec<String> = (0..a.keys.div_ceil(2))
             .map(|i| keys[(i * 7919) % a.rows].clone())
             .collect();
-        look.extend(synth::id_cards(12, a.keys / 2));
+        look.extend(unseen_data::synth::id_cards(12, a.keys / 2));
         let expected = oracle(&pairs, &look);
         let refs: Vec<&[u8]> = look.iter().map(String::as_bytes).collect();
 
@@ -317,7 +317,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             // new keys; the rest of the table is unchanged.
             let n = a.update_rows.min(a.rows);
             let third = n / 3;
-            let new_keys = synth::id_cards(13, n - 2 * third);
+            let new_keys = unseen_data::synth::id_cards(13, n - 2 * third);
             let mut new_records = vec![0u8; n * a.record_bytes];
             rng.fill_bytes(&mut new_records);
             let mut changed: Vec<(&[u8], &[u8])> = pairs[third..].to_vec();
