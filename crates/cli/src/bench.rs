@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use unseen_channel::tcp::{self, TcpOptions};
+use unseen_transport::tcp::{self, TcpOptions};
 
 use crate::args::{
     BenchHeArgs, BenchPirArgs, BenchPsiArgs, BenchTransportArgs, Curve, HeSchemeArg,

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use unseen_channel::tcp::{self, TcpOptions};
 use unseen_channel::{Channel, StreamChannel};
 use unseen_data::{Encoding, KeyType, ReadOptions, Table};
 use unseen_node::control::{Curve as NodeCurve, PsiMode};
 use unseen_node::psi_job;
 use unseen_psi::{Params, PsiOutput, Reveal};
+use unseen_transport::tcp::{self, TcpOptions};
 
 use crate::UsageError;
 use crate::args::{Curve, EncodingArg, KeyTypeArg, Mode, PsiArgs};
