@@ -177,24 +177,18 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
         refs: &[&[u8]],
         seed: u8,
     ) -> anyhow::Result<(ClientOutput, f64)> {
-        let server_id = unseen_transport::Identity::generate("pir-server")?;
-        let client_id = unseen_transport::Identity::generate("pir-client")?;
-        let (sfp, cfp) = (server_id.fingerprint(), client_id.fingerprint());
-        let opts = unseen_transport::Options::default();
-        let acceptor = unseen_transport::Acceptor::new(&server_id, opts)?;
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
-        let addr = listener.local_addr()?;
+        let lb = unseen_transport::loopback::Loopback::new(unseen_transport::Options::default())
+            .context("setting up loopback mutual TLS")?;
         let (served, client) = std::thread::scope(|s| {
             let srv = s.spawn(|| -> anyhow::Result<()> {
-                let (tcp, _) = listener.accept()?;
-                let mut ch = acceptor.accept(tcp, &|fp| *fp == cfp)?;
+                let mut ch = lb.accept()?;
                 run_server(&mut ch, server, &ServerLimits::default())?;
                 Ok(())
             });
             let cli = (|| -> anyhow::Result<_> {
                 let mut crng = ChaCha20Rng::from_seed([seed; 32]);
                 let t = Instant::now();
-                let mut ch = unseen_transport::connect(addr, &client_id, &sfp, &opts)?;
+                let mut ch = lb.connect()?;
                 let out = run_client::<S, _, _>(
                     &mut ch,
                     ClientConfig::new(aead),

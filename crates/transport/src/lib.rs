@@ -1,6 +1,7 @@
 //! unseen's [`Channel`](unseen_channel::Channel) over the network: mutual TLS 1.3 with pinned
 //! certificates between nodes, and plain TCP ([`tcp`]) for loopback use. The only crate of the
-//! workspace that opens sockets for protocols (STYLE.md §1.4).
+//! workspace that opens sockets for protocols (STYLE.md §1.4). Benchmarks and tests get a
+//! mutual-TLS connection on 127.0.0.1 from [`loopback`].
 //!
 //! # Trust model: pins, not authorities
 //!
@@ -73,6 +74,7 @@ mod bench;
 mod duplex;
 mod handshake;
 mod identity;
+pub mod loopback;
 pub mod tcp;
 mod verify;
 
