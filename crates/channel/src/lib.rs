@@ -14,20 +14,20 @@
 //! read (as tokio-util's `length_delimited` codec does). Every channel counts bytes and rounds
 //! ([`Stats`]).
 //!
-//! Two implementations share one codec ([`StreamChannel`]): an in-memory duplex ([`duplex`]) for
-//! tests and single-process demos, and plain TCP ([`tcp`]) for loopback use by the CLI. Mutual TLS
-//! lives in `unseen-transport` (a later crate), over the same framing.
+//! One codec ([`StreamChannel`]) frames any byte stream: here an in-memory duplex ([`duplex`]) for
+//! tests and single-process demos. This crate opens no sockets (it is the floor every protocol
+//! crate stands on); the channels over the network, plain TCP on loopback and mutual TLS between
+//! nodes, are built on the same codec in `unseen-transport`.
 //!
-//! Sends never wait for the peer to read: the TCP channel hands frames to a writer thread through a
-//! bounded queue ([`tcp::SEND_QUEUE_FRAMES`]), so protocols can pipeline chunks in both directions
-//! without deadlocking on full socket buffers, while memory stays bounded.
+//! Sends need not wait for the peer to read: [`StreamChannel::threaded`] hands frames to a writer
+//! thread through a bounded queue, so protocols can pipeline chunks in both directions without
+//! deadlocking on full socket buffers, while memory stays bounded.
 
 mod abort;
 mod fault;
 mod frame;
 mod memory;
 mod stream;
-pub mod tcp;
 
 pub use abort::{ABORT, AbortCategory};
 pub use fault::Fault;
@@ -330,39 +330,6 @@ mod tests {
     }
 
     #[test]
-    fn tcp_loopback_pipelines_both_directions() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let opts = tcp::TcpOptions::default();
-        let t = std::thread::spawn(move || {
-            let mut s = tcp::accept(&listener, opts, std::time::Duration::from_secs(30)).unwrap();
-            // Both sides queue 16 MiB before reading anything: the writer threads must not deadlock
-            // as long as the queue holds the frames in flight.
-            for i in 0..16u8 {
-                s.send(H1, vec![i; 1 << 20]).unwrap();
-            }
-            for i in 0..16u8 {
-                assert_eq!(s.recv(H2, 1 << 20).unwrap()[0], i);
-            }
-            s.flush().unwrap();
-            s.stats()
-        });
-        let mut c = tcp::connect(addr, opts).unwrap();
-        let mut got = Vec::new();
-        for i in 0..16u8 {
-            c.send(H2, vec![i; 1 << 20]).unwrap();
-        }
-        while got.len() < 16 {
-            got.push(c.recv(H1, 1 << 20).unwrap()[0]);
-        }
-        c.flush().unwrap();
-        let server = t.join().unwrap();
-        assert_eq!(got, (0..16).collect::<Vec<u8>>());
-        assert_eq!(server.bytes_received, c.stats().bytes_sent);
-        assert_eq!(server.bytes_sent, c.stats().bytes_received);
-    }
-
-    #[test]
     fn an_abort_ends_any_receive_with_its_category() {
         let (mut a, mut b) = duplex();
         a.abort(AbortCategory::Input).unwrap();
@@ -394,13 +361,5 @@ mod tests {
         for code in 0..=5u8 {
             assert_eq!(AbortCategory::from_code(code).code(), code);
         }
-    }
-
-    #[test]
-    fn accept_gives_up_when_nobody_connects() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let opts = tcp::TcpOptions::default();
-        let e = tcp::accept(&listener, opts, std::time::Duration::from_millis(100)).unwrap_err();
-        assert!(matches!(e, ChannelError::NoPeer { seconds: 0 }));
     }
 }

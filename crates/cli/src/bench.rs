@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use unseen_channel::tcp::{self, TcpOptions};
+use unseen_transport::tcp::{self, TcpOptions};
 
 use crate::args::{
     BenchHeArgs, BenchPirArgs, BenchPsiArgs, BenchTransportArgs, Curve, HeSchemeArg,
@@ -177,24 +177,18 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
         refs: &[&[u8]],
         seed: u8,
     ) -> anyhow::Result<(ClientOutput, f64)> {
-        let server_id = unseen_transport::Identity::generate("pir-server")?;
-        let client_id = unseen_transport::Identity::generate("pir-client")?;
-        let (sfp, cfp) = (server_id.fingerprint(), client_id.fingerprint());
-        let opts = unseen_transport::Options::default();
-        let acceptor = unseen_transport::Acceptor::new(&server_id, opts)?;
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
-        let addr = listener.local_addr()?;
+        let lb = unseen_transport::loopback::Loopback::new(unseen_transport::Options::default())
+            .context("setting up loopback mutual TLS")?;
         let (served, client) = std::thread::scope(|s| {
             let srv = s.spawn(|| -> anyhow::Result<()> {
-                let (tcp, _) = listener.accept()?;
-                let mut ch = acceptor.accept(tcp, &|fp| *fp == cfp)?;
+                let mut ch = lb.accept()?;
                 run_server(&mut ch, server, &ServerLimits::default())?;
                 Ok(())
             });
             let cli = (|| -> anyhow::Result<_> {
                 let mut crng = ChaCha20Rng::from_seed([seed; 32]);
                 let t = Instant::now();
-                let mut ch = unseen_transport::connect(addr, &client_id, &sfp, &opts)?;
+                let mut ch = lb.connect()?;
                 let out = run_client::<S, _, _>(
                     &mut ch,
                     ClientConfig::new(aead),
@@ -220,7 +214,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             "--rows and --record-bytes must be positive"
         );
         let mut rng = ChaCha20Rng::from_seed([42; 32]);
-        let keys = synth::id_cards(11, a.rows);
+        let keys = unseen_data::synth::id_cards(11, a.rows);
         let mut records = vec![0u8; a.rows * a.record_bytes];
         rng.fill_bytes(&mut records);
         let pairs: Vec<(&[u8], &[u8])> = keys
@@ -244,7 +238,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
         let mut look: Vec<String> = (0..a.keys.div_ceil(2))
             .map(|i| keys[(i * 7919) % a.rows].clone())
             .collect();
-        look.extend(synth::id_cards(12, a.keys / 2));
+        look.extend(unseen_data::synth::id_cards(12, a.keys / 2));
         let expected = oracle(&pairs, &look);
         let refs: Vec<&[u8]> = look.iter().map(String::as_bytes).collect();
 
@@ -317,7 +311,7 @@ pub(crate) fn pir(a: &BenchPirArgs) -> anyhow::Result<ExitCode> {
             // new keys; the rest of the table is unchanged.
             let n = a.update_rows.min(a.rows);
             let third = n / 3;
-            let new_keys = synth::id_cards(13, n - 2 * third);
+            let new_keys = unseen_data::synth::id_cards(13, n - 2 * third);
             let mut new_records = vec![0u8; n * a.record_bytes];
             rng.fill_bytes(&mut new_records);
             let mut changed: Vec<(&[u8], &[u8])> = pairs[third..].to_vec();

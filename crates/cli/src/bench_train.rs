@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use unseen_channel::tcp::{self, TcpOptions};
 use unseen_crypto::he::{HePublicKey, HeSecretKey};
 use unseen_fl::secureboost::{
     Binned, ColSample, GuestConfig, GuestModel, GuestSplit, HostConfig, HostModel, Node, Rule,
     TreeParams, plain, run_guest, run_guest_predict, run_host, run_host_predict,
 };
+use unseen_transport::tcp::{self, TcpOptions};
 
 use crate::args::BenchTrainArgs;
 

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use unseen_channel::tcp::{self, TcpOptions};
 use unseen_channel::{Channel, StreamChannel};
 use unseen_crypto::CurveId as NodeCurve;
 use unseen_data::{Encoding, KeyType, ReadOptions, Table};
 use unseen_node::kinds::psi as psi_job;
 use unseen_node::kinds::psi::PsiMode;
 use unseen_psi::{Params, PsiOutput, Reveal};
+use unseen_transport::tcp::{self, TcpOptions};
 
 use crate::UsageError;
 use crate::args::{Curve, EncodingArg, KeyTypeArg, Mode, PsiArgs};

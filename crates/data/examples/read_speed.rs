@@ -23,23 +23,12 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use unseen_data::{KeyType, ReadOptions, read_table, write_csv_atomic};
 
-/// GB 11643-1999 check character of 17 ASCII digits (weights 2^(18-i) mod 11).
-fn with_check(first17: &str) -> String {
-    const WEIGHTS: [u64; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let s: u64 = first17
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u64::from(d - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[usize::try_from(s % 11).unwrap_or(0)];
-    format!("{first17}{}", char::from(check))
-}
-
 /// A distinct valid id number for each `n < 2^24`: area code and sequence carry `n`.
 fn id(n: u64) -> String {
     let area = 110_000 + n / 1000;
     let birth = format!("{}{:02}{:02}", 1950 + n % 50, 1 + n % 12, 1 + n % 28);
-    with_check(&format!("{area:06}{birth}{:03}", n % 1000))
+    // 17 ASCII digits by construction (`area` < 10^6 for `n < 2^24`).
+    unseen_data::synth::id_card(&format!("{area:06}{birth}{:03}", n % 1000)).unwrap_or_default()
 }
 
 fn generate(path: &Path, rows: u64, gbk: bool) -> std::io::Result<()> {

@@ -18,9 +18,10 @@
 //!    month in the proleptic Gregorian calendar (29 February only in leap years). The year range
 //!    is a plausibility bound, not a comparison with today's date, so normalisation is
 //!    deterministic and both parties agree regardless of their clocks.
-//! 4. **Check character** (GB 11643-1999 §6, ISO 7064 MOD 11-2): with `a_1..a_17` the first 17
+//! 4. **Check character** (GB 11643-1999 §5.5, ISO 7064 MOD 11-2): with `a_1..a_17` the first 17
 //!    digits and weights `W = 7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2`, let
-//!    `S = Σ a_i·W_i mod 11`; the check character is `1,0,X,9,8,7,6,5,4,3,2` for `S = 0..10`.
+//!    `S = Σ a_i·W_i mod 11`; the check character is `1,0,X,9,8,7,6,5,4,3,2` for `S = 0..10`
+//!    (computed by [`crate::synth::id_card_check_char`], the one implementation).
 //! 5. **15-digit legacy numbers** (GB 11643-1989: 6-digit area code, `YYMMDD`, 3-digit sequence
 //!    code, no check character) are converted to 18 characters by inserting `19` before the
 //!    two-digit year and appending the check character computed as in step 4. This is the
@@ -52,6 +53,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::ParseNameError;
+use crate::synth::check_byte;
 
 /// How the join key column is interpreted and normalised; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,34 +238,6 @@ pub fn mask_key(raw: &str) -> String {
     out
 }
 
-/// ISO 7064 MOD 11-2 weights for positions 1..=17 (GB 11643-1999 §6.2).
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-/// Check character for `S = Σ a_i·W_i mod 11`, indexed by `S`.
-const ID_CHECK: [u8; 11] = *b"10X98765432";
-
-/// The check character (ASCII) of an 18-digit number from its first 17 digits (ASCII).
-fn id_check_byte(first17: &[u8]) -> u8 {
-    let s: u32 = first17
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(&d, w)| u32::from(d - b'0') * w)
-        .sum();
-    // `s % 11` is below 11 = ID_CHECK.len().
-    ID_CHECK[(s % 11) as usize]
-}
-
-/// [`id_check_byte`] as a `char`.
-fn id_check_char(first17: &[u8]) -> char {
-    char::from(id_check_byte(first17))
-}
-
-/// The GB 11643 check character of an 18-digit resident ID from its first 17 characters, or
-/// `None` unless they are 17 ASCII digits. For generating test and demo data.
-pub fn id_card_check_char(first17: &str) -> Option<char> {
-    let b = first17.as_bytes();
-    (b.len() == 17 && b.iter().all(u8::is_ascii_digit)).then(|| id_check_char(b))
-}
-
 fn normalize_id_card(raw: &str) -> Result<String, KeyError> {
     let s = raw.trim();
     if s.is_empty() {
@@ -306,7 +280,7 @@ fn normalize_id_card(raw: &str) -> Result<String, KeyError> {
                 _ => return Err(not_digit(17)),
             };
             check_birth_date(&id[6..14])?;
-            let expected = id_check_char(&id[..17]);
+            let expected = char::from(check_byte(&id[..17]));
             let found = char::from(id[17]);
             if found != expected {
                 return Err(KeyError::IdCardCheckDigit { found, expected });
@@ -321,7 +295,7 @@ fn normalize_id_card(raw: &str) -> Result<String, KeyError> {
             id[6..8].copy_from_slice(b"19");
             id[8..17].copy_from_slice(&b[6..]);
             check_birth_date(&id[6..14])?;
-            id[17] = id_check_byte(&id[..17]);
+            id[17] = check_byte(&id[..17]);
         }
         found => return Err(KeyError::IdCardLength { found }),
     }
@@ -387,12 +361,6 @@ fn normalize_phone(raw: &str) -> Result<String, KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn check_char_of_standard_example() {
-        // GB 11643-1999 Appendix A example: 11010519491231002X.
-        assert_eq!(id_check_char(b"11010519491231002"), 'X');
-    }
 
     #[test]
     fn leap_days() {

@@ -47,6 +47,7 @@
 //! snappy, gzip, lz4 (zstd and brotli files are refused with a message saying so).
 
 pub mod key;
+pub mod synth;
 
 mod encoding;
 mod error;
@@ -63,11 +64,10 @@ pub use crate::encoding::Encoding;
 pub use crate::error::{DataError, MAX_SHOWN_CHARS, ParseNameError};
 pub use crate::format::Format;
 pub use crate::input::{FileKind, open_input, read_small_file, read_small_text};
-pub use crate::key::{
-    KeyError, KeyType, MAX_MASKED_CHARS, id_card_check_char, mask_key, normalize_key,
-};
+pub use crate::key::{KeyError, KeyType, MAX_MASKED_CHARS, mask_key, normalize_key};
 pub use crate::read::{
     DuplicatePolicy, MAX_EXAMPLES, ReadLimits, ReadOptions, ReadSummary, Row, Table, read_rows_at,
     read_table,
 };
+pub use crate::synth::id_card_check_char;
 pub use crate::write::{AtomicFile, write_csv_atomic, write_lines_atomic};

@@ -1,5 +1,5 @@
 //! Loopback throughput of the mutual-TLS channel, printed as JSON lines, each beside the plain
-//! TCP channel of `unseen-channel` (same framing and writer thread, no TLS) measured in the same
+//! TCP channel of [`unseen_transport::tcp`] (same framing and writer thread, no TLS) measured in the same
 //! run.
 //!
 //! ```text
@@ -12,7 +12,8 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use unseen_channel::{Channel, ChannelError, Header, tcp};
+use unseen_channel::{Channel, ChannelError, Header};
+use unseen_transport::tcp;
 
 const H: Header = Header::new(0xfff0, 1, 1);
 
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The same transfer over `unseen_channel::tcp`, timed the same way (first send to last receive).
+/// The same transfer over `unseen_transport::tcp`, timed the same way (first send to last receive).
 fn plain_tcp(total: u64, frame_bytes: usize) -> Result<f64, ChannelError> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;

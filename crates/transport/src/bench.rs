@@ -1,11 +1,10 @@
 //! Loopback throughput of a [`TlsChannel`](crate::TlsChannel), for `examples/throughput.rs`.
 
-use std::net::TcpListener;
 use std::time::Instant;
 
 use unseen_channel::{Channel, ChannelError, Header, MAX_FRAME_LEN};
 
-use crate::{Acceptor, Identity, Options, TransportError, connect};
+use crate::{Options, TlsChannel, TransportError, loopback};
 
 const BENCH: Header = Header::new(0xfff0, 1, 1);
 
@@ -25,7 +24,7 @@ pub struct BenchReport {
 }
 
 /// Sends `total_bytes` of payload in frames of `frame_bytes` over a fresh mutual-TLS connection
-/// on 127.0.0.1 (two new identities pinned to each other) and times it from the first send to
+/// on 127.0.0.1 ([`loopback::pair`]: two new identities pinned to each other) and times it from the first send to
 /// the last receive. The receiver checks every frame's length and sequence number.
 pub fn bench_loopback(total_bytes: u64, frame_bytes: usize) -> Result<BenchReport, TransportError> {
     if frame_bytes == 0 || frame_bytes > MAX_FRAME_LEN {
@@ -34,54 +33,24 @@ pub fn bench_loopback(total_bytes: u64, frame_bytes: usize) -> Result<BenchRepor
             max: MAX_FRAME_LEN,
         }));
     }
-    let server_id = Identity::generate("bench-server")?;
-    let client_id = Identity::generate("bench-client")?;
-    let client_fp = client_id.fingerprint();
-    let opts = Options::default();
-    let acceptor = Acceptor::new(&server_id, opts)?;
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
+    let (client, server) = loopback::pair(Options::default())?;
+    let cipher_suite = client.cipher_suite().to_owned();
     let frames = total_bytes.div_ceil(frame_bytes as u64);
 
-    let receiver = std::thread::Builder::new()
-        .name("unseen-bench-receiver".into())
-        .spawn(move || -> Result<(u64, Instant), TransportError> {
-            let (tcp, _) = listener.accept()?;
-            let mut ch = acceptor.accept(tcp, &|fp| *fp == client_fp)?;
-            let mut received = 0u64;
-            let mut last = Instant::now();
-            for i in 0..frames {
-                let payload = ch.recv(BENCH, frame_bytes)?;
-                let expected = frame_len(total_bytes, frame_bytes, i);
-                let n = payload.len().min(8);
-                if payload.len() as u64 != expected || payload[..n] != seq(i)[..n] {
-                    return Err(TransportError::Internal(format!(
-                        "bench frame {i} arrived corrupted ({} bytes, expected {expected})",
-                        payload.len()
-                    )));
-                }
-                received += expected;
-                last = Instant::now();
-            }
-            Ok((received, last))
-        })?;
-
-    let mut ch = connect(addr, &client_id, &server_id.fingerprint(), &opts)?;
-    let cipher_suite = ch.cipher_suite().to_owned();
-    let start = Instant::now();
-    for i in 0..frames {
-        // `frame_len <= frame_bytes`, a usize.
-        let len = usize::try_from(frame_len(total_bytes, frame_bytes, i)).unwrap_or(frame_bytes);
-        let mut payload = vec![0u8; len];
-        let tag = seq(i);
-        let n = tag.len().min(len);
-        payload[..n].copy_from_slice(&tag[..n]);
-        ch.send(BENCH, payload)?;
-    }
-    ch.flush()?;
-    let (bytes, end) = receiver
-        .join()
-        .map_err(|_| TransportError::Internal("bench receiver panicked".into()))??;
+    let (start, received) = std::thread::scope(|s| {
+        let receiver = std::thread::Builder::new()
+            .name("unseen-bench-receiver".into())
+            .spawn_scoped(s, move || {
+                receive_all(server, total_bytes, frame_bytes, frames)
+            })?;
+        // `send_all` consumes the client end, so a failed send closes it and the receiver ends.
+        let sent = send_all(client, total_bytes, frame_bytes, frames);
+        let received = receiver
+            .join()
+            .map_err(|_| TransportError::Internal("bench receiver panicked".into()));
+        Ok::<_, TransportError>((sent?, received??))
+    })?;
+    let (bytes, end) = received;
     let seconds = end.saturating_duration_since(start).as_secs_f64();
     Ok(BenchReport {
         bytes,
@@ -94,6 +63,52 @@ pub fn bench_loopback(total_bytes: u64, frame_bytes: usize) -> Result<BenchRepor
         frame_bytes,
         cipher_suite,
     })
+}
+
+/// Sends the frames; when the first send began.
+fn send_all(
+    mut ch: TlsChannel,
+    total_bytes: u64,
+    frame_bytes: usize,
+    frames: u64,
+) -> Result<Instant, TransportError> {
+    let start = Instant::now();
+    for i in 0..frames {
+        // `frame_len <= frame_bytes`, a usize.
+        let len = usize::try_from(frame_len(total_bytes, frame_bytes, i)).unwrap_or(frame_bytes);
+        let mut payload = vec![0u8; len];
+        let tag = seq(i);
+        let n = tag.len().min(len);
+        payload[..n].copy_from_slice(&tag[..n]);
+        ch.send(BENCH, payload)?;
+    }
+    ch.flush()?;
+    Ok(start)
+}
+
+/// Receives and checks the frames; the payload bytes and when the last one arrived.
+fn receive_all(
+    mut ch: TlsChannel,
+    total_bytes: u64,
+    frame_bytes: usize,
+    frames: u64,
+) -> Result<(u64, Instant), TransportError> {
+    let mut received = 0u64;
+    let mut last = Instant::now();
+    for i in 0..frames {
+        let payload = ch.recv(BENCH, frame_bytes)?;
+        let expected = frame_len(total_bytes, frame_bytes, i);
+        let n = payload.len().min(8);
+        if payload.len() as u64 != expected || payload[..n] != seq(i)[..n] {
+            return Err(TransportError::Internal(format!(
+                "bench frame {i} arrived corrupted ({} bytes, expected {expected})",
+                payload.len()
+            )));
+        }
+        received += expected;
+        last = Instant::now();
+    }
+    Ok((received, last))
 }
 
 /// Payload length of frame `i`: full frames, then the remainder.

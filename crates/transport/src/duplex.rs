@@ -26,7 +26,7 @@ const TLS_BUFFER_LIMIT: usize = 2 * WRITE_BYTES;
 /// writes, frames at least this large bypass the copy.
 const PLAINTEXT_BUFFER_BYTES: usize = 64 << 10;
 /// Frames the channel's writer thread may hold before `send` waits (as the plain TCP channel).
-const SEND_QUEUE_FRAMES: usize = unseen_channel::tcp::SEND_QUEUE_FRAMES;
+const SEND_QUEUE_FRAMES: usize = crate::tcp::SEND_QUEUE_FRAMES;
 
 /// What the read half, the write half and the shutdown handles share.
 struct Link {

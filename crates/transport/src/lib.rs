@@ -1,5 +1,7 @@
-//! unseen's [`Channel`](unseen_channel::Channel) between nodes: TCP and mutual TLS 1.3 with
-//! pinned certificates.
+//! unseen's [`Channel`](unseen_channel::Channel) over the network: mutual TLS 1.3 with pinned
+//! certificates between nodes, and plain TCP ([`tcp`]) for loopback use. The only crate of the
+//! workspace that opens sockets for protocols (STYLE.md §1.4). Benchmarks and tests get a
+//! mutual-TLS connection on 127.0.0.1 from [`loopback`].
 //!
 //! # Trust model: pins, not authorities
 //!
@@ -72,6 +74,8 @@ mod bench;
 mod duplex;
 mod handshake;
 mod identity;
+pub mod loopback;
+pub mod tcp;
 mod verify;
 
 use std::time::Duration;

@@ -13,17 +13,6 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// GB 11643 check character (independent of the crates under test).
-pub(crate) fn check_char(body: &str) -> char {
-    let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let s: u32 = body
-        .bytes()
-        .zip(w)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(s % 11) as usize]
-}
-
 /// Deterministic distinct IDs: index `i` maps to one ID.
 pub(crate) fn id(i: u32) -> String {
     let body = format!(
@@ -35,8 +24,7 @@ pub(crate) fn id(i: u32) -> String {
         i % 1000
     );
     let body = format!("{}{}", &body[..14], &format!("{:03}", i / 1000 % 1000)); // keep unique
-    let id = format!("{body}{}", check_char(&body));
-    id
+    unseen_data::synth::id_card(&body).unwrap()
 }
 
 /// Writes a CSV with header `id,name,amount` for the given id indices (lowercase x for variety).

@@ -867,7 +867,7 @@ fn check_linear_combination<S: HeSecretKey>(sk: &S) {
 
 #[test]
 fn lr_trains_over_tcp_loopback() {
-    use unseen_channel::tcp;
+    use unseen_transport::tcp;
     // Both parties send a batch's terms before reading: over TCP, with a bounded send queue,
     // this must not deadlock (batches of 20 rows, OU keys).
     let d = small();

@@ -1,10 +1,11 @@
 //! Admission of authenticated clients: the hello deadline and the "busy" answer.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use unseen_channel::Channel;
-use unseen_transport::{Acceptor, TransportError};
+use unseen_transport::TransportError;
+use unseen_transport::loopback::LoopbackServer;
 
 use crate::{H, accept_with, ids, opts};
 
@@ -16,8 +17,8 @@ fn silent_connection_is_dropped_at_the_hello_deadline() {
     let mut o = opts();
     o.handshake_timeout = Duration::from_secs(10);
     o.hello_timeout = Duration::from_secs(1);
-    let acceptor = Acceptor::new(&server_id, o).unwrap();
-    let (result, took, ()) = accept_with(&acceptor, &|_| true, |addr| {
+    let server = LoopbackServer::bind(&server_id, o).unwrap();
+    let (result, took, ()) = accept_with(&server, &|_| true, |addr| {
         (Some(TcpStream::connect(addr).unwrap()), ())
     });
     assert!(
@@ -39,10 +40,10 @@ fn silent_connection_is_dropped_at_the_hello_deadline() {
 fn busy_server_answers_busy_over_tls_and_a_retry_is_served() {
     let (client_id, server_id) = ids();
     let client_fp = client_id.fingerprint();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let lb = LoopbackServer::bind(&server_id, opts()).unwrap();
+    let addr = lb.addr();
     let server = std::thread::spawn(move || {
+        let (listener, acceptor) = (lb.listener(), lb.acceptor());
         let (tcp, _) = listener.accept().unwrap();
         let pending = acceptor.handshake(tcp, &|fp| *fp == client_fp).unwrap();
         assert_eq!(pending.peer(), client_fp);

@@ -5,7 +5,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use unseen_channel::{Channel, ChannelError, Header, MAX_FRAME_LEN, Tamper};
-use unseen_transport::{Acceptor, TransportError};
+use unseen_transport::TransportError;
+use unseen_transport::loopback::LoopbackServer;
 
 use crate::{
     ClientAuth, H, H2, Rng, accept_with, certified_key, ids, opts, pair, raw_client, raw_handshake,
@@ -16,8 +17,8 @@ use crate::{
 /// silent) and checks it fails within the 1 s handshake timeout (plus scheduling slack).
 fn accept_garbage(bytes: Vec<u8>, close: bool) -> TransportError {
     let (_, server_id) = ids();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
-    let (result, took, ()) = accept_with(&acceptor, &|_| true, move |addr| {
+    let server = LoopbackServer::bind(&server_id, opts()).unwrap();
+    let (result, took, ()) = accept_with(&server, &|_| true, move |addr| {
         let mut tcp = TcpStream::connect(addr).unwrap();
         let _ = tcp.write_all(&bytes);
         if close {
@@ -209,9 +210,9 @@ fn garbage_records_after_handshake_are_a_tls_error() {
     ] {
         let (client_id, server_id) = ids();
         let client_fp = client_id.fingerprint();
-        let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+        let lb = LoopbackServer::bind(&server_id, opts()).unwrap();
         let ck = certified_key(&client_id, &client_id);
-        let (result, _, ()) = accept_with(&acceptor, &|fp| *fp == client_fp, move |addr| {
+        let (result, _, ()) = accept_with(&lb, &|fp| *fp == client_fp, move |addr| {
             let mut tcp = TcpStream::connect(addr).unwrap();
             let mut conn = raw_client(ClientAuth::As(ck));
             raw_handshake(&mut conn, &mut tcp).unwrap();
@@ -327,9 +328,8 @@ fn dripping_peer_is_cut_off_per_frame_not_per_read() {
     let client_fp = client_id.fingerprint();
     let mut o = opts();
     o.read_timeout = Duration::from_secs(2);
-    let acceptor = Acceptor::new(&server_id, o).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let lb = LoopbackServer::bind(&server_id, o).unwrap();
+    let addr = lb.addr();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let dripper = std::thread::spawn(move || {
         let mut tcp = TcpStream::connect(addr).unwrap();
@@ -356,8 +356,7 @@ fn dripping_peer_is_cut_off_per_frame_not_per_read() {
             std::thread::sleep(Duration::from_millis(300));
         }
     });
-    let (tcp, _) = listener.accept().unwrap();
-    let mut server = acceptor.accept(tcp, &|fp| *fp == client_fp).unwrap();
+    let mut server = lb.accept(&|fp| *fp == client_fp).unwrap();
     let start = Instant::now();
     let e = server.recv(H, 100).unwrap_err();
     let took = start.elapsed();

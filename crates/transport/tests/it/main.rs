@@ -8,7 +8,7 @@ mod identity;
 mod pinning;
 mod roundtrip;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 use unseen_channel::Header;
-use unseen_transport::{Acceptor, Fingerprint, Identity, Options, TlsChannel, TransportError};
+use unseen_transport::loopback::{self, LoopbackServer};
+use unseen_transport::{Fingerprint, Identity, Options, TlsChannel, TransportError};
 
 /// The header of test frames.
 pub const H: Header = Header::new(0x7e57, 1, 1);
@@ -44,33 +45,18 @@ pub fn ids() -> (Identity, Identity) {
 
 /// A connected pair (client, server), pinned to each other.
 pub fn pair(opts: Options) -> (TlsChannel, TlsChannel) {
-    let (client_id, server_id) = ids();
-    let client_fp = client_id.fingerprint();
-    let acceptor = Acceptor::new(&server_id, opts).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        acceptor.accept(tcp, &|fp| *fp == client_fp).unwrap()
-    });
-    let client =
-        unseen_transport::connect(addr, &client_id, &server_id.fingerprint(), &opts).unwrap();
-    let server = server.join().unwrap();
-    assert_eq!(client.peer(), server_id.fingerprint());
-    assert_eq!(server.peer(), client_id.fingerprint());
-    (client, server)
+    loopback::pair(opts).unwrap()
 }
 
-/// Runs `acceptor.accept` on a connection whose client side `client` drives on another thread.
+/// Runs `server.accept` on a connection whose client side `client` drives on another thread.
 /// The client keeps its socket open until `accept` has returned. Returns the outcome, how long
-/// `accept` took, and whatever the client closure returned.
+/// `accept` took (waiting for the connection included), and whatever the client closure returned.
 pub fn accept_with<T: Send + 'static>(
-    acceptor: &Acceptor,
+    server: &LoopbackServer,
     is_pinned: &dyn Fn(&Fingerprint) -> bool,
     client: impl FnOnce(SocketAddr) -> (Option<TcpStream>, T) + Send + 'static,
 ) -> (Result<TlsChannel, TransportError>, Duration, T) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let addr = server.addr();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || {
         let (keep, out) = client(addr);
@@ -78,9 +64,8 @@ pub fn accept_with<T: Send + 'static>(
         drop(keep);
         out
     });
-    let (tcp, _) = listener.accept().unwrap();
     let start = Instant::now();
-    let result = acceptor.accept(tcp, is_pinned);
+    let result = server.accept(is_pinned);
     let took = start.elapsed();
     done_tx.send(()).unwrap();
     (result, took, t.join().unwrap())

@@ -1,9 +1,10 @@
 //! Only pinned certificates get a channel, on both sides.
 
 use std::cell::RefCell;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 
-use unseen_transport::{Acceptor, Fingerprint, Identity, TransportError, connect};
+use unseen_transport::loopback::LoopbackServer;
+use unseen_transport::{Fingerprint, Identity, TransportError, connect};
 
 use crate::{
     ClientAuth, accept_with, certified_key, ids, opts, raw_client, raw_handshake, raw_read,
@@ -13,7 +14,7 @@ use crate::{
 fn unpinned_client_is_refused_and_named() {
     let (client_id, server_id) = ids();
     let other = Identity::generate("someone-else").unwrap().fingerprint();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+    let server = LoopbackServer::bind(&server_id, opts()).unwrap();
     let server_fp = server_id.fingerprint();
     let client_fp = client_id.fingerprint();
     // A predicate that is neither Send nor Sync, as a node's registry lookup may be.
@@ -22,7 +23,7 @@ fn unpinned_client_is_refused_and_named() {
         asked.borrow_mut().push(*fp);
         *fp == other
     };
-    let (result, _, client_result) = accept_with(&acceptor, &is_pinned, move |addr| {
+    let (result, _, client_result) = accept_with(&server, &is_pinned, move |addr| {
         (None, connect(addr, &client_id, &server_fp, &opts()))
     });
     match result {
@@ -54,13 +55,9 @@ fn server_with_another_certificate_is_refused() {
     let expected = Identity::generate("the-real-partner")
         .unwrap()
         .fingerprint();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        acceptor.accept(tcp, &|_| true)
-    });
+    let lb = LoopbackServer::bind(&server_id, opts()).unwrap();
+    let addr = lb.addr();
+    let server = std::thread::spawn(move || lb.accept(&|_| true));
     let e = connect(addr, &client_id, &expected, &opts()).unwrap_err();
     match e {
         TransportError::PeerNotPinned { presented } => {
@@ -78,10 +75,10 @@ fn server_with_another_certificate_is_refused() {
 #[test]
 fn client_without_certificate_is_refused() {
     let (_, server_id) = ids();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+    let server = LoopbackServer::bind(&server_id, opts()).unwrap();
     let called = RefCell::new(false);
     let (result, took, client_saw) = accept_with(
-        &acceptor,
+        &server,
         &|_| {
             *called.borrow_mut() = true;
             true
@@ -118,11 +115,11 @@ fn pinned_certificate_without_its_key_is_refused_before_the_pin_check() {
     // Someone replays a partner's (public) certificate but signs with another key.
     let (client_id, server_id) = ids();
     let thief = Identity::generate("thief").unwrap();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+    let server = LoopbackServer::bind(&server_id, opts()).unwrap();
     let called = RefCell::new(false);
     let forged = certified_key(&client_id, &thief);
     let (result, _, client_saw) = accept_with(
-        &acceptor,
+        &server,
         &|_| {
             *called.borrow_mut() = true;
             true
@@ -151,10 +148,10 @@ fn raw_client_with_pinned_identity_gets_the_acceptance_marker() {
     // The wire contract `connect` relies on: after accepting, the server's first application
     // data is the 8-byte marker.
     let (client_id, server_id) = ids();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
+    let server = LoopbackServer::bind(&server_id, opts()).unwrap();
     let ck = certified_key(&client_id, &client_id);
     let client_fp = client_id.fingerprint();
-    let (result, _, marker) = accept_with(&acceptor, &|fp| *fp == client_fp, move |addr| {
+    let (result, _, marker) = accept_with(&server, &|fp| *fp == client_fp, move |addr| {
         let mut tcp = TcpStream::connect(addr).unwrap();
         let mut conn = raw_client(ClientAuth::As(ck));
         raw_handshake(&mut conn, &mut tcp).unwrap();
@@ -168,17 +165,15 @@ fn raw_client_with_pinned_identity_gets_the_acceptance_marker() {
 #[test]
 fn panicking_pin_predicate_does_not_hang_accept() {
     let (client_id, server_id) = ids();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let lb = LoopbackServer::bind(&server_id, opts()).unwrap();
+    let addr = lb.addr();
     let server_fp = server_id.fingerprint();
     let client = std::thread::spawn(move || connect(addr, &client_id, &server_fp, &opts()));
-    let (tcp, _) = listener.accept().unwrap();
     // On a thread of its own, so that a regression fails the test instead of hanging it.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            acceptor.accept(tcp, &|_| panic!("registry lookup failed"))
+            lb.accept(&|_| panic!("registry lookup failed"))
         }));
         tx.send(outcome.is_err()).unwrap();
     });

@@ -135,17 +135,16 @@ fn peer_key_update_is_answered_before_our_next_data() {
     // processes the request; our write half must send the key-update answer before the next
     // record sealed under the new key, or the peer cannot decrypt our reply.
     use std::io::Write;
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
 
-    use unseen_transport::Acceptor;
+    use unseen_transport::loopback::LoopbackServer;
 
     use crate::{ClientAuth, certified_key, ids, raw_client, raw_handshake, raw_read};
 
     let (client_id, server_id) = ids();
     let client_fp = client_id.fingerprint();
-    let acceptor = Acceptor::new(&server_id, opts()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let lb = LoopbackServer::bind(&server_id, opts()).unwrap();
+    let addr = lb.addr();
     let ck = certified_key(&client_id, &client_id);
     let peer = std::thread::spawn(move || {
         let mut tcp = TcpStream::connect(addr).unwrap();
@@ -165,8 +164,7 @@ fn peer_key_update_is_answered_before_our_next_data() {
         }
         replies
     });
-    let (tcp, _) = listener.accept().unwrap();
-    let mut server = acceptor.accept(tcp, &|fp| *fp == client_fp).unwrap();
+    let mut server = lb.accept(&|fp| *fp == client_fp).unwrap();
     for round in 0..3u8 {
         assert_eq!(server.recv(H, 3).unwrap(), vec![round; 3]);
         server.send(H2, vec![round + 10; 5]).unwrap();

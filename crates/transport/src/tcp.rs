@@ -1,10 +1,18 @@
-//! Plain TCP channels, for loopback use by the CLI until mutual TLS (`unseen-transport`) lands.
+//! Plain TCP channels (no TLS): the frame codec of `unseen-channel`
+//! ([`StreamChannel::threaded`]) over a socket. For loopback use only: the direct `unseen psi`
+//! command (which refuses other addresses), benchmarks and tests. Nodes talk over mutual TLS
+//! ([`connect`](crate::connect), [`Acceptor`](crate::Acceptor)).
+//!
+//! Sends never wait for the peer to read: frames go to a writer thread through a bounded queue
+//! ([`SEND_QUEUE_FRAMES`]), so protocols can pipeline chunks in both directions without
+//! deadlocking on full socket buffers, while memory stays bounded. Reads happen on the caller's
+//! thread, each frame within [`TcpOptions::read_timeout`].
 
 use std::io::{BufReader, BufWriter, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::{ChannelError, FrameRead, StreamChannel};
+use unseen_channel::{ChannelError, FrameRead, StreamChannel};
 
 /// Frames the writer thread may hold before `send` waits.
 pub const SEND_QUEUE_FRAMES: usize = 32;
@@ -17,7 +25,7 @@ pub struct TcpOptions {
     /// How long `connect` keeps retrying while the listener is not up yet.
     pub connect_timeout: Duration,
     /// How long a `recv` waits for a whole frame (plus its length at
-    /// [`crate::MIN_FRAME_RATE`]) before failing with [`ChannelError::Timeout`] or
+    /// [`unseen_channel::MIN_FRAME_RATE`]) before failing with [`ChannelError::Timeout`] or
     /// [`ChannelError::SlowFrame`].
     pub read_timeout: Duration,
 }
@@ -114,5 +122,56 @@ impl FrameRead for SocketReader {
             return Err(std::io::ErrorKind::TimedOut.into());
         }
         self.0.get_ref().set_read_timeout(Some(left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use unseen_channel::{Channel, Header};
+
+    use super::*;
+
+    const H1: Header = Header::new(0x0001, 1, 1);
+    const H2: Header = Header::new(0x0001, 1, 2);
+
+    #[test]
+    fn loopback_pipelines_both_directions() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let opts = TcpOptions::default();
+        let t = std::thread::spawn(move || {
+            let mut s = accept(&listener, opts, Duration::from_secs(30)).unwrap();
+            // Both sides queue 16 MiB before reading anything: the writer threads must not deadlock
+            // as long as the queue holds the frames in flight.
+            for i in 0..16u8 {
+                s.send(H1, vec![i; 1 << 20]).unwrap();
+            }
+            for i in 0..16u8 {
+                assert_eq!(s.recv(H2, 1 << 20).unwrap()[0], i);
+            }
+            s.flush().unwrap();
+            s.stats()
+        });
+        let mut c = connect(addr, opts).unwrap();
+        let mut got = Vec::new();
+        for i in 0..16u8 {
+            c.send(H2, vec![i; 1 << 20]).unwrap();
+        }
+        while got.len() < 16 {
+            got.push(c.recv(H1, 1 << 20).unwrap()[0]);
+        }
+        c.flush().unwrap();
+        let server = t.join().unwrap();
+        assert_eq!(got, (0..16).collect::<Vec<u8>>());
+        assert_eq!(server.bytes_received, c.stats().bytes_sent);
+        assert_eq!(server.bytes_sent, c.stats().bytes_received);
+    }
+
+    #[test]
+    fn accept_gives_up_when_nobody_connects() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let opts = TcpOptions::default();
+        let e = accept(&listener, opts, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(e, ChannelError::NoPeer { seconds: 0 }));
     }
 }
