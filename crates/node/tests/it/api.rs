@@ -778,3 +778,97 @@ fn a_tls_api_serves_the_router_and_the_cli_client_pins_the_nodes_certificate() {
     stop.send(()).unwrap();
     server.join().unwrap();
 }
+
+/// Polls `GET /v1/jobs/{id}` until the job has ended.
+async fn ended(node: &std::sync::Arc<unseen_node::Node>, t: &str, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (s, b) = call(node, "GET", &format!("/v1/jobs/{id}"), Some(t), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let j = json_of(&b);
+        if ["succeeded", "failed", "rejected", "cancelled"].contains(&j["state"].as_str().unwrap())
+        {
+            return j;
+        }
+        assert!(std::time::Instant::now() < deadline, "job {id} did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Item 4 of issue 14: a hidden query is asked through the API; the keys file stays on the
+/// node (under a data root), the records land in its outputs directory, and they are the
+/// partner's rows for those keys. A refusal carries `"fault": "partner"`.
+#[test]
+fn a_hidden_query_through_the_api_writes_the_records_on_the_node() {
+    use crate::util::{allow, register};
+    let p = crate::jobs::pair();
+    // B publishes a table of 20 IDs with an amount each and lets A query it.
+    let table = p.b.data("list.csv");
+    id_csv(&table, 20);
+    register(&p.b, "blacklist", &table, "id-card");
+    let mut store = unseen_node::audit_key::open_store(&p.b.dir).unwrap();
+    let req = unseen_node::pir_job::PublishRequest {
+        dataset: "blacklist".into(),
+        ..Default::default()
+    };
+    unseen_node::pir_job::publish(&p.b.dir, &mut store, "test", &req, &|_| {}).unwrap();
+    // A's keys: the first 5 of B's and 3 others, under a data root.
+    let inbox = p.a.data("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let keys = inbox.join("keys.csv");
+    let mine = p.a.data("mine.csv");
+    id_csv(&mine, 25);
+    let lines: Vec<String> = std::fs::read_to_string(&mine)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    let wanted: Vec<&String> = lines[1..6].iter().chain(&lines[22..25]).collect();
+    let mut text = String::from("id\n");
+    for k in &wanted {
+        text.push_str(&format!("{k}\n"));
+    }
+    std::fs::write(&keys, text).unwrap();
+    let a = with_roots(&p.a, &[&inbox]);
+    let t = token(&p.a.dir);
+    let body = json!({"partner": "data-b", "dataset": "blacklist", "keys": keys,
+                      "key_type": "id-card"});
+    rt().block_on(async {
+        // Refused: B has no rule yet.
+        let (s, b) = call(&a, "POST", "/v1/queries", Some(&t), Some(body.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let job = ended(&a, &t, json_of(&b)["id"].as_str().unwrap()).await;
+        assert_eq!(
+            (job["state"].as_str(), job["fault"].as_str()),
+            (Some("rejected"), Some("partner"))
+        );
+        allow(&p.b, "blacklist", "bank-a", "pir");
+        let (s, b) = call(&a, "POST", "/v1/queries", Some(&t), Some(body.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let job = ended(&a, &t, json_of(&b)["id"].as_str().unwrap()).await;
+        assert_eq!(job["state"], "succeeded", "{job:#}");
+        assert_eq!(job["fault"], Value::Null);
+        assert_eq!(job["result"]["found"], 5, "{job:#}");
+        let out = std::path::PathBuf::from(job["output"].as_str().unwrap());
+        assert!(out.starts_with(a.dir.outputs()), "{}", out.display());
+        // The records against a plaintext lookup in B's file: amount i for row i.
+        let got = std::fs::read_to_string(&out).unwrap();
+        let mut rows: Vec<&str> = got.lines().skip(1).collect();
+        rows.sort_unstable();
+        let mut expected: Vec<String> = (0..5)
+            .map(|i| format!("{},{i},true", lines[1 + i]))
+            .chain((22..25).map(|i| format!("{},,false", lines[i])))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(rows, expected);
+        // A keys file outside the data roots is refused before anything is recorded.
+        let outside = json!({"partner": "data-b", "dataset": "blacklist", "keys": mine});
+        let (s, b) = call(&a, "POST", "/v1/queries", Some(&t), Some(outside)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&b));
+        // A prediction of a model this node does not hold: 400 naming it.
+        let predict = json!({"model": "00112233445566778899aabbccddeeff", "dataset": "nope",
+                             "peer_dataset": "x"});
+        let (s, _) = call(&a, "POST", "/v1/predictions", Some(&t), Some(predict)).await;
+        assert!(s.is_client_error(), "{s}");
+    });
+}

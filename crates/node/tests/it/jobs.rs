@@ -3,7 +3,6 @@
 //! checked. Failures on one side's own input: what each node records, and that no data value
 //! reaches a job's reason or the audit.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use unseen_node::Node;
 use unseen_node::jobs::{self, SubmitRequest};
 use unseen_node::ops;
 use unseen_store::{Job, JobState};
-use unseen_transport::Acceptor;
+use unseen_transport::loopback::LoopbackServer;
 
 use crate::util::{Fixture, add_partner, allow, node, register};
 
@@ -23,10 +22,10 @@ pub(crate) struct Pair {
 }
 
 fn serve(node: Arc<Node>) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor =
-        Arc::new(Acceptor::new(node.identity(), node.config.transport_options()).unwrap());
+    let srv = LoopbackServer::bind(node.identity(), node.config.transport_options()).unwrap();
+    let addr = srv.addr();
+    let (listener, acceptor) = srv.into_parts();
+    let acceptor = Arc::new(acceptor);
     std::thread::spawn(move || {
         for tcp in listener.incoming().flatten() {
             let node = Arc::clone(&node);

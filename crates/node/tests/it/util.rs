@@ -43,9 +43,8 @@ pub(crate) fn token(dir: &NodeDir) -> String {
 pub(crate) fn id_csv(path: &Path, n: usize) {
     let mut s = String::from("id,amount\n");
     for i in 0..n {
-        let body = format!("11010519800101{:03}", i % 1000);
-        let check = unseen_data::id_card_check_char(&body).unwrap();
-        s.push_str(&format!("{body}{check},{i}\n"));
+        let id = unseen_data::synth::id_card(&format!("11010519800101{:03}", i % 1000)).unwrap();
+        s.push_str(&format!("{id},{i}\n"));
     }
     std::fs::write(path, s).unwrap();
 }
