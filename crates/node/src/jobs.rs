@@ -557,7 +557,7 @@ where
     JobSpec: From<K::Spec>,
 {
     K::check(spec).map_err(NodeError::Invalid)?;
-    let wire = JobSpec::from(spec.clone());
+    let wire: JobSpec = spec.clone().into();
     let params = serde_json::to_value(&wire).map_err(|e| NodeError::Internal(e.to_string()))?;
     let (partner, job) = {
         let mut store = node.store();
@@ -669,7 +669,7 @@ where
         job_id: job.id.clone(),
         dataset: job.peer_dataset.clone(),
         initiator_dataset: job.dataset.clone(),
-        spec: JobSpec::from(spec.clone()),
+        spec: spec.clone().into(),
         key: None,
         rows,
     };

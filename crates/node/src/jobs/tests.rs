@@ -231,7 +231,7 @@ fn a_dropped_connection_is_the_networks_fault() {
 fn the_registry_knows_the_test_kind_from_its_one_line() {
     assert!(kinds::KINDS.contains(&("echo", "echo")));
     assert!(kinds::policy_kinds().contains(&"echo"));
-    let spec = JobSpec::from(echo(b"ab", None));
+    let spec: JobSpec = echo(b"ab", None).into();
     assert_eq!(spec.kind(), "echo");
     let wire = serde_json::to_value(&spec).unwrap();
     assert_eq!(wire["kind"], "echo");
