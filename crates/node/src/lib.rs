@@ -8,6 +8,7 @@
 //! registries and audit) and the HTTP API ([`api`]) of the daemon ([`daemon`]).
 
 pub mod admission;
+pub mod align;
 pub mod api;
 pub mod audit_key;
 pub mod client;

@@ -12,7 +12,8 @@ use unseen_fl::ModelId;
 use unseen_store::Dataset;
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
-use crate::fl_job::{self, Columns, Side, StoredModel};
+use crate::align::{self, Columns};
+use crate::fl_job::{self, Side, StoredModel};
 use crate::job_error::JobError;
 use crate::node::Node;
 
@@ -192,7 +193,7 @@ fn guest<C: Channel>(
         features: p.model.meta.features.clone(),
         label,
     };
-    let data = fl_job::align(ctx, &p.dataset, &columns, p.aligned, None)?;
+    let data = align::align(ctx, &p.dataset, &columns, p.aligned, None)?;
     let partner = ctx.partner;
     let scores = fl_job::predict(ctx.ch, &p.model, &data)
         .map_err(|e| e.context(format!("partner {partner}")))?
@@ -242,7 +243,7 @@ fn host<C: Channel>(
         features: model.meta.features.clone(),
         label: None,
     };
-    let data = fl_job::align(ctx, dataset, &columns, aligned, None)?;
+    let data = align::align(ctx, dataset, &columns, aligned, None)?;
     let partner = ctx.partner;
     fl_job::predict(ctx.ch, model, &data).map_err(|e| e.context(format!("partner {partner}")))?;
     Ok(Produced {

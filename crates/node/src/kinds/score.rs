@@ -26,8 +26,9 @@ use unseen_store::{AuditEvent, Dataset, Partner, PirGrant, StoreError};
 use unseen_transport::{Fingerprint, ShutdownHandle, TlsChannel};
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
+use crate::align::Aligned;
 use crate::control::{self, Decision, Propose};
-use crate::fl_job::{self, Aligned, Side, StoredModel};
+use crate::fl_job::{self, Side, StoredModel};
 use crate::job_error::JobError;
 use crate::node::Node;
 use crate::{NodeError, ops, policy};
@@ -629,6 +630,6 @@ impl RowCache {
         let Some(&i) = idx.by_key.get(&norm) else {
             return Ok(None);
         };
-        fl_job::row_features(&idx.table, &path, i, features).map(Some)
+        crate::align::row_features(&idx.table, &path, i, features).map(Some)
     }
 }

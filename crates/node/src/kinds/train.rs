@@ -13,8 +13,9 @@ use unseen_fl::{ModelId, lr, secureboost as sb};
 use unseen_store::Dataset;
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
+use crate::align::{self, Aligned, Columns};
 use crate::fault_compat::Classify as _;
-use crate::fl_job::{self, Aligned, Columns, ModelMeta, Side};
+use crate::fl_job::{self, ModelMeta, Side};
 use crate::job_error::JobError;
 use crate::node::Node;
 
@@ -402,7 +403,7 @@ impl Kind for Train {
         let columns = Columns::AllBut {
             label: part.label.clone(),
         };
-        let data = fl_job::align(
+        let data = align::align(
             ctx,
             &part.dataset,
             &columns,
