@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::demo_nodes::{add_demo_dataset, allow_demo};
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::Value;
 use unseen_fl::secureboost as sb;
 use unseen_node::NodeDir;
 use unseen_node::client::Client;
@@ -196,12 +196,19 @@ pub(crate) fn run(
     run_cli: &dyn Fn(&Path, &[&str]) -> anyhow::Result<Value>,
 ) -> anyhow::Result<bool> {
     let t = Instant::now();
-    let job = client.post(
-        "/v1/jobs",
-        &json!({ "kind": "train", "algorithm": "secureboost", "partner": "data-b",
-                 "dataset": "applicants", "peer_dataset": "features", "label": "default_flag",
-                 "trees": TREES, "depth": DEPTH, "bins": BINS, "learning_rate": LEARNING_RATE }),
-    )?;
+    let job = client.submit(&unseen_node::jobs::SubmitRequest {
+        kind: "train".into(),
+        algorithm: Some(unseen_node::kinds::train::Algorithm::Secureboost),
+        partner: "data-b".into(),
+        dataset: "applicants".into(),
+        peer_dataset: "features".into(),
+        label: Some("default_flag".into()),
+        trees: Some(TREES),
+        depth: Some(DEPTH),
+        bins: Some(BINS),
+        learning_rate: Some(LEARNING_RATE),
+        ..Default::default()
+    })?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
     let done = wait_job(client, &id)?;
     println!(

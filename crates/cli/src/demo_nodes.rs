@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::Value;
 use unseen_node::client::Client;
 use unseen_node::ops::{self, DatasetInput, PartnerInput, PolicyInput};
 use unseen_node::{NodeDir, NodeError};
@@ -293,11 +293,16 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     // 5. The bank submits a PSI job; the partner's node accepts it by policy.
     let t = Instant::now();
-    let job = clients[0].post(
-        "/v1/jobs",
-        &json!({ "kind": "psi", "partner": "data-b", "dataset": "customers",
-                 "peer_dataset": "their_customers", "mode": "both", "curve": curve }),
-    )?;
+    let psi_job = |peer_dataset: &str| unseen_node::jobs::SubmitRequest {
+        kind: "psi".into(),
+        partner: "data-b".into(),
+        dataset: "customers".into(),
+        peer_dataset: peer_dataset.into(),
+        mode: Some(unseen_node::kinds::psi::PsiMode::Both),
+        curve: Some(a.curve.into()),
+        ..Default::default()
+    };
+    let job = clients[0].submit(&psi_job("their_customers"))?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
     let done = wait_job(&clients[0], &id)?;
     let other_side = clients[1].get(&format!("/v1/jobs/{id}"))?;
@@ -401,11 +406,7 @@ pub(crate) fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let model_ok = crate::demo_fl::run(&exe, &credit, &bank.dir, &clients[0], &wait_job, &run_cli)?;
 
     // 6. A job the partner's policy does not allow is rejected, with the reason.
-    let refused = clients[0].post(
-        "/v1/jobs",
-        &json!({ "kind": "psi", "partner": "data-b", "dataset": "customers",
-                 "peer_dataset": "blacklist", "mode": "both", "curve": curve }),
-    )?;
+    let refused = clients[0].submit(&psi_job("blacklist"))?;
     let refused = wait_job(&clients[0], refused["id"].as_str().unwrap_or_default())?;
     println!(
         "6. a job on data-b's dataset blacklist, which no policy opens to bank-a → {}: {}",

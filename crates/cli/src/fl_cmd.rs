@@ -448,11 +448,12 @@ pub(crate) fn score(dir: Option<&PathBuf>, a: &ScoreArgs) -> anyhow::Result<Exit
     }
     let dir = node_dir(dir)?;
     let client = unseen_node::client::Client::new(&dir)?;
-    let mut body = json!({ "key": a.key, "features": features });
-    if let Some(p) = &a.peer_dataset {
-        body["peer_dataset"] = json!(p);
-    }
-    let r = match client.post(&format!("/v1/models/{}/score", a.model), &body) {
+    let req = unseen_node::kinds::score::ScoreRequest {
+        key: a.key.clone(),
+        features,
+        peer_dataset: a.peer_dataset.clone(),
+    };
+    let r = match client.send(&format!("/v1/models/{}/score", a.model), &req) {
         Ok(r) => r,
         // Bad features or key: the caller's input (exit 2); refused, no row or failed: exit 1.
         Err(NodeError::Api {

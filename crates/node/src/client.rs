@@ -60,6 +60,18 @@ impl Client {
         self.call("POST", path, Some(body))
     }
 
+    /// `POST path` with a typed request (the struct the daemon's handler reads).
+    pub fn send<T: serde::Serialize>(&self, path: &str, req: &T) -> Result<Value, NodeError> {
+        let body = serde_json::to_value(req)
+            .map_err(|e| NodeError::Internal(format!("cannot encode the request: {e}")))?;
+        self.call("POST", path, Some(&body))
+    }
+
+    /// Submits a job (`POST /v1/jobs`); returns the job as proposed.
+    pub fn submit(&self, req: &crate::jobs::SubmitRequest) -> Result<Value, NodeError> {
+        self.send("/v1/jobs", req)
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, NodeError> {
         let not_running = || NodeError::NotRunning {
             addr: self.addr.to_string(),

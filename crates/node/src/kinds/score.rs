@@ -107,7 +107,7 @@ pub const SCORE_KEY_DOMAIN: &str = "unseen score key v1";
 pub const NO_ROW: &str = "the partner has no row for this key";
 
 /// The body of `POST /v1/models/{model_id}/score`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRequest {
     /// The applicant's key, as in the datasets' key column.
@@ -116,7 +116,7 @@ pub struct ScoreRequest {
     pub features: serde_json::Map<String, Value>,
     /// The partner's dataset to look the key up in (default: the model's training dataset on
     /// the partner's node).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_dataset: Option<String>,
 }
 
