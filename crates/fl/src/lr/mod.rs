@@ -64,7 +64,7 @@ pub use driver::{
     GuestOutput, HostOutput, PredictReport, TrainReport, run_guest, run_host, run_predict_guest,
     run_predict_host,
 };
-pub use model::{LrGuestModel, LrHostModel, ModelId};
+pub use model::{LrGuestModel, LrHostModel, ModelId, ParseModelIdError};
 pub use train::{LrGuest, LrHost};
 
 use unseen_channel::ChannelError;
