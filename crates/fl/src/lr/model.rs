@@ -77,7 +77,11 @@ pub struct ParseModelIdError(String);
 
 impl core::fmt::Display for ParseModelIdError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:?} is not a model id (32 lowercase hex digits)", self.0)
+        write!(
+            f,
+            "{:?} is not a model id (32 lowercase hex digits)",
+            self.0
+        )
     }
 }
 
@@ -347,8 +351,8 @@ mod tests {
     #[test]
     fn model_id_prints_and_parses_as_32_lowercase_hex_digits() {
         let id = ModelId([
-            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
-            0xff,
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+            0xee, 0xff,
         ]);
         let s = "00112233445566778899aabbccddeeff";
         assert_eq!(id.to_string(), s);
