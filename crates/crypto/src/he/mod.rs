@@ -10,15 +10,21 @@
 //!   ciphertext carries e.g. a gradient, a hessian and a count; sums of packed plaintexts are
 //!   packed sums as long as no slot overflows its width (the caller sizes the slots);
 //! - ciphertexts read from a peer go through [`HePublicKey::read_ciphertext`], which checks the
-//!   exact length and the range before anything is computed with them.
+//!   exact length and the range before anything is computed with them;
+//! - reals enter plaintexts through a fixed-point codec ([`FixedPoint`]), and sums and weighted
+//!   sums of many ciphertexts have a kernel of their own ([`linear_combination`], [`sum`]).
 
 use crate::Error;
 
 mod common;
+pub mod fixed;
+pub mod lincomb;
 pub mod mont_ifma;
 mod ou;
 mod paillier;
 
+pub use fixed::FixedPoint;
+pub use lincomb::{linear_combination, sum};
 pub use ou::{OuCiphertext, OuPublicKey, OuSecretKey};
 pub use paillier::{PaillierCiphertext, PaillierPublicKey, PaillierSecretKey};
 

@@ -9,7 +9,7 @@ use rand_core::{Rng, SeedableRng};
 use unseen_crypto::Error;
 use unseen_crypto::he::{
     HePublicKey, HeScheme, HeSecretKey, OuPublicKey, OuSecretKey, PaillierPublicKey,
-    PaillierSecretKey, Plaintext,
+    PaillierSecretKey, Plaintext, linear_combination, sum,
 };
 
 fn ou() -> &'static OuSecretKey {
@@ -376,4 +376,45 @@ fn ou_known_answers() {
 #[test]
 fn paillier_known_answers() {
     known_answers::<PaillierSecretKey>("pa");
+}
+
+/// The bucket-method linear combination decrypts to `Σ k_i·m_i` for signed messages and
+/// coefficients up to 64 bits (window sizes from 1 to the largest), and the plain sum to
+/// `Σ m_i`; empty sums and all-zero coefficients give the identity.
+#[test]
+fn linear_combination_equals_scalar_multiplications() {
+    check_linear_combination(paillier());
+    check_linear_combination(ou());
+}
+
+fn check_linear_combination<S: HeSecretKey>(sk: &S) {
+    let pk = sk.public();
+    let mut r = rng(77);
+    for (terms, bits) in [(0usize, 27u32), (1, 1), (5, 3), (37, 27), (90, 20), (3, 64)] {
+        let ms: Vec<i128> = (0..terms)
+            .map(|_| i128::from(r.next_u64() >> 30) - (1 << 33))
+            .collect();
+        let ks: Vec<u64> = (0..terms).map(|_| r.next_u64() >> (64 - bits)).collect();
+        let cts: Vec<_> = ms
+            .iter()
+            .map(|&m| pk.encrypt(&Plaintext::from_i128(m)).unwrap())
+            .collect();
+        let got = sk.decrypt(&linear_combination(pk, &cts, &ks));
+        let want: i128 = ms.iter().zip(&ks).map(|(m, &k)| m * i128::from(k)).sum();
+        assert_eq!(got.to_i128(), Some(want), "{terms} terms of {bits} bits");
+        let total = sk.decrypt(&sum(pk, &cts));
+        assert_eq!(
+            total.to_i128(),
+            Some(ms.iter().sum()),
+            "sum of {terms} terms"
+        );
+        if terms > 1 {
+            // Extra items of the longer slice are ignored.
+            let short = sk.decrypt(&linear_combination(pk, &cts, &ks[..1]));
+            assert_eq!(short.to_i128(), Some(ms[0] * i128::from(ks[0])));
+        }
+    }
+    assert_eq!(linear_combination(pk, &[], &[]), pk.zero());
+    let c = pk.encrypt(&Plaintext::from_i128(5)).unwrap();
+    assert_eq!(linear_combination(pk, &[c.clone(), c], &[0, 0]), pk.zero());
 }

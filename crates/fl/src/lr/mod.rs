@@ -53,7 +53,6 @@
 
 pub mod driver;
 pub mod fixed;
-pub mod lincomb;
 pub mod local;
 pub mod model;
 pub mod msgs;

@@ -729,31 +729,6 @@ fn lr_decoders_survive_garbage() {
 }
 
 #[test]
-fn lr_linear_combination_equals_scalar_multiplications() {
-    check_linear_combination(&paillier().0);
-    check_linear_combination(&keys().0);
-}
-
-fn check_linear_combination<S: HeSecretKey>(sk: &S) {
-    use unseen_fl::lr::lincomb::linear_combination;
-    let pk = sk.public();
-    let mut r = rng(77);
-    for (terms, bits) in [(0usize, 27u32), (1, 1), (5, 3), (37, 27), (90, 20)] {
-        let ms: Vec<i128> = (0..terms)
-            .map(|_| i128::from(r.next_u64() >> 30) - (1 << 33))
-            .collect();
-        let ks: Vec<u64> = (0..terms).map(|_| r.next_u64() >> (64 - bits)).collect();
-        let cts: Vec<_> = ms
-            .iter()
-            .map(|&m| pk.encrypt(&Plaintext::from_i128(m)).unwrap())
-            .collect();
-        let got = sk.decrypt(&linear_combination(pk, &cts, &ks));
-        let want: i128 = ms.iter().zip(&ks).map(|(m, &k)| m * i128::from(k)).sum();
-        assert_eq!(got.to_i128(), Some(want), "{terms} terms of {bits} bits");
-    }
-}
-
-#[test]
 fn lr_trains_over_tcp_loopback() {
     use unseen_channel::tcp;
     // Both parties send a batch's terms before reading: over TCP, with a bounded send queue,
