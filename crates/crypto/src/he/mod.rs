@@ -22,6 +22,7 @@ pub mod lincomb;
 pub mod mont_ifma;
 mod ou;
 mod paillier;
+mod sized;
 
 pub use fixed::FixedPoint;
 pub use lincomb::{linear_combination, sum};
@@ -257,8 +258,9 @@ pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     }
     /// Exact byte length of an encoded ciphertext.
     fn ciphertext_len(&self) -> usize;
-    /// Appends the fixed-length encoding of `c` to `out`.
-    fn write_ciphertext(&self, c: &Self::Ciphertext, out: &mut Vec<u8>);
+    /// Appends the fixed-length encoding of `c` to `out`. A ciphertext of another key size (a
+    /// caller's bug) is [`Error::InvalidArgument`] and writes nothing.
+    fn write_ciphertext(&self, c: &Self::Ciphertext, out: &mut Vec<u8>) -> Result<(), Error>;
     /// Decodes a peer's ciphertext: exact length, `0 < c < modulus`, else
     /// [`Error::InvalidCiphertext`].
     fn read_ciphertext(&self, bytes: &[u8]) -> Result<Self::Ciphertext, Error>;

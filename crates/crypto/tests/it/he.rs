@@ -166,7 +166,7 @@ fn encodings<K: HeSecretKey>(sk: &K, scheme: &'static str) {
     let m = Plaintext::from_i128(-123_456_789);
     let c = pk.encrypt(&m).unwrap();
     let mut bytes = Vec::new();
-    pk.write_ciphertext(&c, &mut bytes);
+    pk.write_ciphertext(&c, &mut bytes).unwrap();
     assert_eq!(bytes.len(), pk.ciphertext_len());
     let c2 = pk.read_ciphertext(&bytes).unwrap();
     assert_eq!(c2, c);
@@ -355,7 +355,7 @@ fn known_answers<K: HeSecretKey>(prefix: &str) {
     assert_eq!(sk.decrypt(&c2), m2);
     let bytes = |c: &<K::Public as HePublicKey>::Ciphertext| {
         let mut out = Vec::new();
-        pk.write_ciphertext(c, &mut out);
+        pk.write_ciphertext(c, &mut out).unwrap();
         out
     };
     assert_eq!(bytes(&c1), h("c1"));
@@ -417,4 +417,54 @@ fn check_linear_combination<S: HeSecretKey>(sk: &S) {
     assert_eq!(linear_combination(pk, &[], &[]), pk.zero());
     let c = pk.encrypt(&Plaintext::from_i128(5)).unwrap();
     assert_eq!(linear_combination(pk, &[c.clone(), c], &[0, 0]), pk.zero());
+}
+
+fn ou3072() -> &'static OuSecretKey {
+    static K: OnceLock<OuSecretKey> = OnceLock::new();
+    K.get_or_init(|| OuSecretKey::generate_from_seed(3072, [11; 32]).unwrap())
+}
+
+fn paillier3072() -> &'static PaillierSecretKey {
+    static K: OnceLock<PaillierSecretKey> = OnceLock::new();
+    K.get_or_init(|| PaillierSecretKey::generate_from_seed(3072, [13; 32]).unwrap())
+}
+
+/// A ciphertext of a 3072-bit key written with a 2048-bit key (and the other way round) is a
+/// caller's bug: an error, and nothing written, instead of a ciphertext's length of zeros that
+/// the peer would decode as a valid frame (what the code before this test did). The other
+/// operations that take a ciphertext refuse it the same way, and the 3072-bit keys work.
+fn write_refuses_other_key_size<K: HeSecretKey>(small: &K, large: &K) {
+    let (a, b) = (small.public(), large.public());
+    let m = Plaintext::from_i128(-3);
+    let ca = a.encrypt(&m).unwrap();
+    let cb = b.encrypt(&m).unwrap();
+    let other = Err(Error::InvalidArgument("ciphertext of another key size"));
+    for (pk, c, own) in [(a, &cb, &ca), (b, &ca, &cb)] {
+        let mut out = vec![0xaa];
+        assert_eq!(pk.write_ciphertext(c, &mut out), other);
+        assert_eq!(out, [0xaa], "{} bits: bytes written", pk.modulus_bits());
+        assert_eq!(pk.mul_plain(c, &m).map(|_| ()), other);
+        assert_eq!(pk.rerandomize(&mut c.clone()), other);
+        pk.write_ciphertext(own, &mut out).unwrap();
+        assert_eq!(out.len(), 1 + pk.ciphertext_len());
+        assert_eq!(&pk.read_ciphertext(&out[1..]).unwrap(), own);
+    }
+    assert_eq!(b.modulus_bits(), 3072);
+    assert_eq!(large.decrypt(&cb), m);
+    assert_eq!(
+        large.decrypt_batch(&[cb.clone(), b.zero()]),
+        [m, Plaintext::default()]
+    );
+    let sk = K::from_bytes(&large.to_bytes()).unwrap();
+    assert_eq!(sk.public().to_bytes(), b.to_bytes());
+    assert_eq!(
+        K::Public::from_bytes(&b.to_bytes()).unwrap().to_bytes(),
+        b.to_bytes()
+    );
+}
+
+#[test]
+fn write_ciphertext_refuses_a_ciphertext_of_another_key_size() {
+    write_refuses_other_key_size(ou(), ou3072());
+    write_refuses_other_key_size(paillier(), paillier3072());
 }

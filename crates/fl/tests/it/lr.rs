@@ -542,7 +542,7 @@ fn lr_hostile_gradient() {
             let pk = keys().0.public();
             let big = pk.encrypt(&bad).unwrap();
             let mut out = Vec::new();
-            pk.write_ciphertext(&big, &mut out);
+            pk.write_ciphertext(&big, &mut out).unwrap();
             [&out, &p[c..]].concat()
         }));
         assert!(matches!(
