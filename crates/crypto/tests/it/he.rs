@@ -60,6 +60,9 @@ fn round_trip<K: HeSecretKey>(sk: &K) {
     // Batch decryption (OU-2048 and Paillier-2048 on AVX-512 IFMA: eight powers per kernel
     // call) gives the messages, and on the identity and arbitrary values below the modulus
     // exactly what one-at-a-time decryption gives.
+    let ifma = unseen_crypto::he::mont_ifma::backend_name() == "avx512ifma-8x";
+    let name = format!("he::round_trip ({:?}) batch decryption", pk.scheme());
+    unseen_crypto::simd_test_gate(&name, ifma);
     assert_eq!(sk.decrypt_batch(&cts), values);
     cts.push(pk.zero());
     for _ in 0..10 {
