@@ -13,6 +13,7 @@ pub mod he;
 pub mod oprf;
 pub mod ristretto;
 mod secret;
+mod simd_gate;
 pub mod sm2_group;
 pub mod sm2_sign;
 pub mod sm3_util;
@@ -21,6 +22,7 @@ pub use aead::{AeadAlg, AeadError};
 pub use group_trait::{CurveId, PsiGroup};
 pub use ristretto::Ristretto255;
 pub use secret::SecretScalar;
+pub use simd_gate::{cpu_has_avx512ifma, simd_test_counts, simd_test_gate};
 pub use sm2_group::Sm2;
 pub use sm2_sign::{SM2_DEFAULT_DISTID, Sm2Signer, sm2_verify};
 

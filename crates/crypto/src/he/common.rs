@@ -1,6 +1,10 @@
-//! Helpers shared by Paillier and OU: Montgomery products on bare residues, a fixed-base
-//! exponentiation table, randomness, fixed-length big-endian encoding and conversions between
-//! [`Plaintext`] and fixed-size integers.
+//! What Paillier and OU share: the ciphertext group of a public key ([`PubCore`]: decoding,
+//! encoding, addition, multiplication by a plaintext, the pool of precomputed randomness), the
+//! layout of key encodings, Montgomery products on bare residues, a fixed-base exponentiation
+//! table, randomness, fixed-length big-endian encoding and conversions between [`Plaintext`]
+//! and fixed-size integers.
+
+use std::sync::Mutex;
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{NonZero, Odd, Uint};
@@ -11,7 +15,247 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::Plaintext;
 use super::mont_ifma::{Mont52, MontMul8};
+use super::sized::Sized2;
 use crate::Error;
+
+/// [`Error::InvalidCiphertext`] of `scheme` (`"OU"`, `"Paillier"`).
+pub(crate) fn bad(scheme: &'static str, reason: &'static str) -> Error {
+    Error::InvalidCiphertext { scheme, reason }
+}
+
+/// What differs between the ciphertext groups of the schemes, for [`PubCore::new`].
+pub(crate) struct CoreParams {
+    /// `"OU"` or `"Paillier"`, for errors.
+    pub(crate) scheme: &'static str,
+    /// Bits of the public modulus `n`.
+    pub(crate) bits: u32,
+    /// Plaintext capacity (see [`super::HePublicKey::plaintext_bits`]).
+    pub(crate) plaintext_bits: u32,
+    /// Bytes of an encoded ciphertext.
+    pub(crate) len: usize,
+    /// Why a decoded ciphertext outside `(0, m)` is refused (names the modulus).
+    pub(crate) out_of_range: &'static str,
+    /// Why a ciphertext without an inverse modulo `m` cannot be multiplied by a negative value.
+    pub(crate) not_invertible: &'static str,
+}
+
+/// The ciphertext group of one public key: residues modulo `m` (OU: `n`; Paillier: `n²`) of `L`
+/// limbs, kept in Montgomery form so that addition is one Montgomery multiplication, encoded as
+/// fixed-length big-endian integers in `(0, m)`; and the pool of precomputed random factors.
+pub(crate) struct PubCore<const L: usize> {
+    p: CoreParams,
+    m: Odd<Uint<L>>,
+    params: FixedMontyParams<L>,
+    /// Precomputed random factors (`H^r`, `h_s^α`, Montgomery form), each used once: they are
+    /// encryption randomness, so secret, and wiped on drop.
+    pool: Mutex<Vec<Uint<L>>>,
+}
+
+impl<const L: usize> Drop for PubCore<L> {
+    fn drop(&mut self) {
+        if let Ok(p) = self.pool.get_mut() {
+            p.zeroize();
+        }
+    }
+}
+
+impl<const L: usize> PubCore<L> {
+    pub(crate) fn new(p: CoreParams, m: Odd<Uint<L>>) -> Self {
+        PubCore {
+            params: FixedMontyParams::new_vartime(m),
+            m,
+            p,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn params(&self) -> &FixedMontyParams<L> {
+        &self.params
+    }
+
+    pub(crate) fn modulus(&self) -> &Uint<L> {
+        self.m.as_ref()
+    }
+
+    /// The Montgomery form of `x < m`.
+    pub(crate) fn to_mont(&self, x: &Uint<L>) -> Uint<L> {
+        *FixedMontyForm::new(x, &self.params).as_montgomery()
+    }
+
+    /// `a⁻¹` of a ciphertext (public: variable time is fine).
+    pub(crate) fn invert(&self, a: &Uint<L>) -> Result<Uint<L>, Error> {
+        let y = FixedMontyForm::from_montgomery(*a, &self.params)
+            .invert_vartime()
+            .into_option()
+            .ok_or(bad(self.p.scheme, self.p.not_invertible))?;
+        Ok(*y.as_montgomery())
+    }
+
+    /// A pooled random factor, else `fresh()`.
+    pub(crate) fn random_part(
+        &self,
+        fresh: impl FnOnce() -> Result<Uint<L>, Error>,
+    ) -> Result<Uint<L>, Error> {
+        if let Some(x) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(x);
+        }
+        fresh()
+    }
+
+    /// Adds `count` fresh random factors to the pool, computed in parallel.
+    pub(crate) fn precompute(
+        &self,
+        count: usize,
+        fresh: impl Fn() -> Result<Uint<L>, Error> + Sync + Send,
+    ) -> Result<(), Error> {
+        let fresh: Vec<Uint<L>> = (0..count)
+            .into_par_iter()
+            .map(|_| fresh())
+            .collect::<Result<_, _>>()?;
+        let mut pool = self
+            .pool
+            .lock()
+            .map_err(|_| Error::Internal("randomness pool poisoned"))?;
+        pool.extend(fresh);
+        Ok(())
+    }
+}
+
+/// The operations of [`PubCore`] that the size dispatch ([`Sized2`]) calls, with the residue as
+/// an associated type (a dispatch over two const-generic widths cannot name them otherwise).
+pub(crate) trait CoreOps: Send + Sync {
+    /// A ciphertext: a residue in Montgomery form.
+    type Res: Clone + PartialEq + Eq + Send + Sync + 'static;
+    fn bits(&self) -> u32;
+    fn plaintext_bits(&self) -> u32;
+    fn ciphertext_len(&self) -> usize;
+    /// The identity (the encryption of zero without randomness).
+    fn one(&self) -> Self::Res;
+    /// `a ← a·b mod m`: the ciphertext of the sum.
+    fn add(&self, a: &mut Self::Res, b: &Self::Res);
+    /// `a^k mod m` (inverted for a negative `k`): the ciphertext of the product. Constant time
+    /// in the value of `k` up to its bit length (crypto-bigint's bounded power).
+    fn mul_plain(&self, a: &Self::Res, k: &Plaintext) -> Result<Self::Res, Error>;
+    /// Random factors left in the pool.
+    fn pooled(&self) -> usize;
+    /// Appends the fixed-length encoding.
+    fn write(&self, c: &Self::Res, out: &mut Vec<u8>);
+    /// Decodes a peer's ciphertext: exact length, `0 < c < m`.
+    fn read(&self, bytes: &[u8]) -> Result<Self::Res, Error>;
+}
+
+impl<const L: usize> CoreOps for PubCore<L> {
+    type Res = Uint<L>;
+
+    fn bits(&self) -> u32 {
+        self.p.bits
+    }
+
+    fn plaintext_bits(&self) -> u32 {
+        self.p.plaintext_bits
+    }
+
+    fn ciphertext_len(&self) -> usize {
+        self.p.len
+    }
+
+    fn one(&self) -> Uint<L> {
+        *self.params.one()
+    }
+
+    fn add(&self, a: &mut Uint<L>, b: &Uint<L>) {
+        *a = mont_mul(a, b, &self.params);
+    }
+
+    fn mul_plain(&self, a: &Uint<L>, k: &Plaintext) -> Result<Uint<L>, Error> {
+        let mut mag = magnitude_le(k, self.p.plaintext_bits)?;
+        let e: Uint<L> = uint_from_le(&mag);
+        mag.zeroize();
+        let y = FixedMontyForm::from_montgomery(*a, &self.params).pow_bounded_exp(&e, k.bits());
+        if k.is_negative() {
+            self.invert(y.as_montgomery())
+        } else {
+            Ok(*y.as_montgomery())
+        }
+    }
+
+    fn pooled(&self) -> usize {
+        self.pool.lock().map_or(0, |p| p.len())
+    }
+
+    fn write(&self, c: &Uint<L>, out: &mut Vec<u8>) {
+        let x = FixedMontyForm::from_montgomery(*c, &self.params).retrieve();
+        write_be(&x, self.p.len, out);
+    }
+
+    fn read(&self, bytes: &[u8]) -> Result<Uint<L>, Error> {
+        let wrong_len = bad(self.p.scheme, "ciphertext has the wrong length");
+        if bytes.len() != self.p.len {
+            return Err(wrong_len);
+        }
+        let c: Uint<L> = read_be(bytes).ok_or(wrong_len)?;
+        if c == Uint::ZERO || c >= *self.m.as_ref() {
+            return Err(bad(self.p.scheme, self.p.out_of_range));
+        }
+        Ok(self.to_mont(&c))
+    }
+}
+
+/// What a key encoding is, for [`decode_key`]'s errors.
+pub(crate) struct KeyKind {
+    /// `"OU"` or `"Paillier"`.
+    pub(crate) scheme: &'static str,
+    /// The three tag bytes the encoding starts with.
+    pub(crate) tag: [u8; 3],
+    /// The error for another tag (`"not an OU public key"`).
+    pub(crate) other_tag: &'static str,
+    /// The error for bytes after the key (`"trailing bytes after the public key"`).
+    pub(crate) trailing: &'static str,
+}
+
+/// Appends a key encoding's header: the tag and the modulus size in bits (`u16`, big-endian).
+pub(crate) fn write_key_header(tag: [u8; 3], bits: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&tag);
+    // 2048 or 3072: fits u16.
+    out.extend_from_slice(&u16::try_from(bits).unwrap_or(0).to_be_bytes());
+}
+
+/// Decodes a key: the header (tag, then the size), the fields of its size (`b2048` or `b3072`,
+/// given the size in bits and a reader positioned after the header), and no trailing bytes.
+pub(crate) fn decode_key<A, B>(
+    kind: &KeyKind,
+    bytes: &[u8],
+    b2048: impl FnOnce(u32, &mut Reader<'_>) -> Result<A, Error>,
+    b3072: impl FnOnce(u32, &mut Reader<'_>) -> Result<B, Error>,
+) -> Result<Sized2<A, B>, Error> {
+    let mut r = Reader::new(bytes);
+    if r.take(3) != Some(&kind.tag[..]) {
+        return Err(bad(kind.scheme, kind.other_tag));
+    }
+    let b = r.take(2).ok_or(bad(kind.scheme, "key too short"))?;
+    let bits = u32::from(u16::from_be_bytes([b[0], b[1]]));
+    let key = Sized2::by_size(
+        bits,
+        &mut r,
+        b2048,
+        b3072,
+        bad(kind.scheme, "unsupported modulus size (2048 or 3072 bits)"),
+    )?;
+    if !r.is_empty() {
+        return Err(bad(kind.scheme, kind.trailing));
+    }
+    Ok(key)
+}
+
+/// A fixed-size integer from little-endian words (zero-extended, or truncated to `L` words).
+pub(crate) fn uint_from_words<const L: usize>(w: &[u64]) -> Uint<L> {
+    let mut a = [0u64; L];
+    let len = w.len().min(L);
+    a[..len].copy_from_slice(&w[..len]);
+    let x = Uint::from_words(a);
+    a.zeroize();
+    x
+}
 
 /// `a · b · R⁻¹ mod m` on Montgomery residues (one Montgomery multiplication; the copies of the
 /// parameters it makes are a few dozen nanoseconds against the microseconds of the product).
@@ -336,13 +580,9 @@ impl<const L: usize> SecretPowers<L> {
         let out = plain
             .par_iter()
             .map(|w| {
-                let mut a = [0u64; L];
-                let len = w.len().min(L);
-                a[..len].copy_from_slice(&w[..len]);
-                let mut x = Uint::<L>::from_words(a);
+                let mut x = uint_from_words::<L>(w);
                 let r = finish(&x);
                 x.zeroize();
-                a.zeroize();
                 r
             })
             .collect();

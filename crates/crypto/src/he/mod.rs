@@ -10,15 +10,22 @@
 //!   ciphertext carries e.g. a gradient, a hessian and a count; sums of packed plaintexts are
 //!   packed sums as long as no slot overflows its width (the caller sizes the slots);
 //! - ciphertexts read from a peer go through [`HePublicKey::read_ciphertext`], which checks the
-//!   exact length and the range before anything is computed with them.
+//!   exact length and the range before anything is computed with them;
+//! - reals enter plaintexts through a fixed-point codec ([`FixedPoint`]), and sums and weighted
+//!   sums of many ciphertexts have a kernel of their own ([`linear_combination`], [`sum`]).
 
 use crate::Error;
 
 mod common;
+pub mod fixed;
+pub mod lincomb;
 pub mod mont_ifma;
 mod ou;
 mod paillier;
+mod sized;
 
+pub use fixed::FixedPoint;
+pub use lincomb::{linear_combination, sum};
 pub use ou::{OuCiphertext, OuPublicKey, OuSecretKey};
 pub use paillier::{PaillierCiphertext, PaillierPublicKey, PaillierSecretKey};
 
@@ -251,8 +258,9 @@ pub trait HePublicKey: Clone + Send + Sync + core::fmt::Debug + 'static {
     }
     /// Exact byte length of an encoded ciphertext.
     fn ciphertext_len(&self) -> usize;
-    /// Appends the fixed-length encoding of `c` to `out`.
-    fn write_ciphertext(&self, c: &Self::Ciphertext, out: &mut Vec<u8>);
+    /// Appends the fixed-length encoding of `c` to `out`. A ciphertext of another key size (a
+    /// caller's bug) is [`Error::InvalidArgument`] and writes nothing.
+    fn write_ciphertext(&self, c: &Self::Ciphertext, out: &mut Vec<u8>) -> Result<(), Error>;
     /// Decodes a peer's ciphertext: exact length, `0 < c < modulus`, else
     /// [`Error::InvalidCiphertext`].
     fn read_ciphertext(&self, bytes: &[u8]) -> Result<Self::Ciphertext, Error>;

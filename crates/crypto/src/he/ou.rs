@@ -15,7 +15,7 @@
 //!
 //! Security and parameter choices are in docs/protocols/he.md.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, RandomBits, RandomMod, Uint};
@@ -25,18 +25,29 @@ use rand_core::{CryptoRng, SeedableRng};
 use rayon::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::common::SecretPowers;
 use super::common::{
-    FixedBaseTable, Reader, digit, l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd,
-    os_rng, plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
+    CoreOps, CoreParams, FixedBaseTable, KeyKind, PubCore, Reader, SecretPowers, decode_key, digit,
+    l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd, os_rng, plaintext_from_uint,
+    random_exponent, read_be, uint_from_words, write_be, write_key_header,
 };
 use super::mont_ifma::{LANES, Mont52, MontMul8};
+use super::sized::{OTHER_SIZE, Sized2, SizedCt, SizedPublic, SizedSecret};
 use super::{HePublicKey, HeScheme, HeSecretKey, Plaintext};
 use crate::Error;
 
 const SCHEME: &str = "OU";
-const PK_TAG: [u8; 3] = *b"OU1";
-const SK_TAG: [u8; 3] = *b"Ou1";
+const PUBLIC: KeyKind = KeyKind {
+    scheme: SCHEME,
+    tag: *b"OU1",
+    other_tag: "not an OU public key",
+    trailing: "trailing bytes after the public key",
+};
+const SECRET: KeyKind = KeyKind {
+    scheme: SCHEME,
+    tag: *b"Ou1",
+    other_tag: "not an OU secret key",
+    trailing: "trailing bytes after the secret key",
+};
 
 /// Window of the `G` and `G⁻¹` tables: 8 bits (a 681-bit plaintext is 86 rows of 255
 /// residues, 5.6 MB per table for OU-2048; a 40-bit message costs 5 multiplications).
@@ -46,10 +57,7 @@ const G_WINDOW: u32 = 8;
 const H_WINDOW: u32 = 12;
 
 fn bad(reason: &'static str) -> Error {
-    Error::InvalidCiphertext {
-        scheme: SCHEME,
-        reason,
-    }
+    super::common::bad(SCHEME, reason)
 }
 
 /// Bits of the prime `t | p - 1` (Coron–Naccache–Paillier): a subgroup as large as NIST's DSA
@@ -67,11 +75,9 @@ fn r_bits(modulus_bits: u32) -> u32 {
 
 /// The public part, generic over the limb count `N` of `n`.
 struct OuPub<const N: usize> {
-    bits: u32,
-    pt_bits: u32,
+    /// Ciphertexts modulo `n` and the pool of precomputed `H^r`.
+    core: PubCore<N>,
     r_bits: u32,
-    n: Odd<Uint<N>>,
-    params: FixedMontyParams<N>,
     /// `G`, `H` as integers (for encoding) and in Montgomery form.
     g: Uint<N>,
     h: Uint<N>,
@@ -79,8 +85,6 @@ struct OuPub<const N: usize> {
     g_inv_m: Uint<N>,
     h_m: Uint<N>,
     tables: OnceLock<OuTables<N>>,
-    /// Precomputed `H^r` (Montgomery form), each used once.
-    pool: Mutex<Vec<Uint<N>>>,
     /// The AVX-512 IFMA context for `n`, built on the first [`HePublicKey::bucket_sums`]
     /// (`None`: no IFMA on this CPU, `UNSEEN_NO_SIMD`, or a 3072-bit key).
     ifma: OnceLock<Option<MontMul8>>,
@@ -108,30 +112,34 @@ struct OuTables<const N: usize> {
 
 impl<const N: usize> OuPub<N> {
     fn new(bits: u32, p_bits: u32, n: Odd<Uint<N>>, g: Uint<N>, h: Uint<N>) -> Result<Self, Error> {
-        let params = FixedMontyParams::new_vartime(n);
         let zero = Uint::<N>::ZERO;
         if g == zero || h == zero || g >= *n.as_ref() || h >= *n.as_ref() {
             return Err(bad("G and H must lie in [1, n)"));
         }
-        let gm = FixedMontyForm::new(&g, &params);
-        let g_inv = gm
-            .invert_vartime()
-            .into_option()
-            .ok_or(bad("G is not invertible modulo n"))?;
-        let hm = FixedMontyForm::new(&h, &params);
-        Ok(OuPub {
-            bits,
-            pt_bits: p_bits - 2,
-            r_bits: r_bits(bits),
+        let core = PubCore::new(
+            CoreParams {
+                scheme: SCHEME,
+                bits,
+                plaintext_bits: p_bits - 2,
+                len: (bits as usize) / 8,
+                out_of_range: "ciphertext out of range (0, n)",
+                not_invertible: "ciphertext not invertible modulo n",
+            },
             n,
-            params,
+        );
+        let g_m = core.to_mont(&g);
+        let g_inv_m = core
+            .invert(&g_m)
+            .map_err(|_| bad("G is not invertible modulo n"))?;
+        Ok(OuPub {
+            r_bits: r_bits(bits),
             g,
             h,
-            g_m: *gm.as_montgomery(),
-            g_inv_m: *g_inv.as_montgomery(),
-            h_m: *hm.as_montgomery(),
+            g_m,
+            g_inv_m,
+            h_m: core.to_mont(&h),
+            core,
             tables: OnceLock::new(),
-            pool: Mutex::new(Vec::new()),
             ifma: OnceLock::new(),
             ifma_tables: OnceLock::new(),
         })
@@ -141,13 +149,12 @@ impl<const N: usize> OuPub<N> {
         // Not rayon: a worker blocked in `get_or_init` could steal a task that waits on the same
         // cell (deadlock); plain scoped threads cannot.
         self.tables.get_or_init(|| {
+            let (params, pt_bits) = (self.core.params(), self.core.plaintext_bits());
             std::thread::scope(|s| {
-                let g_inv = s.spawn(|| {
-                    FixedBaseTable::new(&self.g_inv_m, &self.params, self.pt_bits, G_WINDOW)
-                });
-                let h =
-                    s.spawn(|| FixedBaseTable::new(&self.h_m, &self.params, self.r_bits, H_WINDOW));
-                let g = FixedBaseTable::new(&self.g_m, &self.params, self.pt_bits, G_WINDOW);
+                let g_inv =
+                    s.spawn(|| FixedBaseTable::new(&self.g_inv_m, params, pt_bits, G_WINDOW));
+                let h = s.spawn(|| FixedBaseTable::new(&self.h_m, params, self.r_bits, H_WINDOW));
+                let g = FixedBaseTable::new(&self.g_m, params, pt_bits, G_WINDOW);
                 let g_inv = g_inv.join();
                 let h = h.join();
                 match (g_inv, h) {
@@ -155,13 +162,8 @@ impl<const N: usize> OuPub<N> {
                     // A table thread cannot panic (no panicking operation inside); rebuild inline
                     // if it somehow did rather than propagate a panic.
                     _ => OuTables {
-                        g_inv: FixedBaseTable::new(
-                            &self.g_inv_m,
-                            &self.params,
-                            self.pt_bits,
-                            G_WINDOW,
-                        ),
-                        h: FixedBaseTable::new(&self.h_m, &self.params, self.r_bits, H_WINDOW),
+                        g_inv: FixedBaseTable::new(&self.g_inv_m, params, pt_bits, G_WINDOW),
+                        h: FixedBaseTable::new(&self.h_m, params, self.r_bits, H_WINDOW),
                         g,
                     },
                 }
@@ -172,7 +174,7 @@ impl<const N: usize> OuPub<N> {
     /// The IFMA context of `n` (`None`: no IFMA, `UNSEEN_NO_SIMD`, or a 3072-bit key).
     fn ifma(&self) -> Option<&MontMul8> {
         self.ifma
-            .get_or_init(|| MontMul8::new(self.n.as_ref().as_words()))
+            .get_or_init(|| MontMul8::new(self.core.modulus().as_words()))
             .as_ref()
     }
 
@@ -232,7 +234,7 @@ impl<const N: usize> OuPub<N> {
             g.iter_mut().chain(h.iter_mut()).for_each(Zeroize::zeroize);
         };
         for (k, (m, r)) in ms.iter().zip(rs).enumerate() {
-            let mut mag = Zeroizing::new(magnitude_le(m, self.pt_bits)?);
+            let mut mag = Zeroizing::new(magnitude_le(m, self.core.plaintext_bits())?);
             neg[k] = m.is_negative();
             let w = G_WINDOW as usize;
             let rows = (mag.len() * 8).div_ceil(w);
@@ -286,13 +288,8 @@ impl<const N: usize> OuPub<N> {
         wiped(&mut g_idx, &mut h_idx);
         let out = ctx
             .to_r64_montgomery_batch(&acc[..ms.len()])
-            .into_iter()
-            .map(|w| {
-                let mut a = [0u64; N];
-                let len = w.len().min(N);
-                a[..len].copy_from_slice(&w[..len]);
-                Uint::from_words(a)
-            })
+            .iter()
+            .map(|w| uint_from_words(w))
             .collect();
         Ok(out)
     }
@@ -303,7 +300,7 @@ impl<const N: usize> OuPub<N> {
         let Some((ctx, t)) = self.ifma_parts() else {
             return Ok(None);
         };
-        let head = self.pooled().min(ms.len());
+        let head = self.core.pooled().min(ms.len());
         let (pooled, fresh) = ms.split_at(head);
         let mut out: Vec<Uint<N>> = pooled
             .par_iter()
@@ -324,108 +321,36 @@ impl<const N: usize> OuPub<N> {
         Ok(Some(out))
     }
 
-    /// `G^m · H^r` on the scalar path with the given `r`.
-    fn encrypt_with_r(&self, m: &Plaintext, r: &[u8]) -> Result<Uint<N>, Error> {
-        let mut mag = magnitude_le(m, self.pt_bits)?;
+    /// `G^m` (Montgomery form) from the fixed-base tables of `G` and `G⁻¹`.
+    fn g_power(&self, m: &Plaintext) -> Result<Uint<N>, Error> {
+        let mut mag = magnitude_le(m, self.core.plaintext_bits())?;
         let t = self.tables();
         let table = if m.is_negative() { &t.g_inv } else { &t.g };
-        let gm = table.pow(&mag, &self.params);
+        let gm = table.pow(&mag, self.core.params());
         mag.zeroize();
-        let gm = gm.ok_or(Error::Internal("OU plaintext wider than its table"))?;
-        let hr =
-            t.h.pow(r, &self.params)
-                .ok_or(Error::Internal("OU randomness wider than its table"))?;
-        Ok(mont_mul(&gm, &hr, &self.params))
+        gm.ok_or(Error::Internal("OU plaintext wider than its table"))
     }
 
-    fn len(&self) -> usize {
-        (self.bits as usize) / 8
+    /// `H^r` (Montgomery form) from the fixed-base table of `H`.
+    fn h_power(&self, r: &[u8]) -> Result<Uint<N>, Error> {
+        self.tables()
+            .h
+            .pow(r, self.core.params())
+            .ok_or(Error::Internal("OU randomness wider than its table"))
+    }
+
+    /// `G^m · H^r` on the scalar path with the given `r`.
+    fn encrypt_with_r(&self, m: &Plaintext, r: &[u8]) -> Result<Uint<N>, Error> {
+        let gm = self.g_power(m)?;
+        Ok(mont_mul(&gm, &self.h_power(r)?, self.core.params()))
     }
 
     /// `H^r` for a fresh `r` (Montgomery form).
-    fn random_part(&self) -> Result<Uint<N>, Error> {
-        if let Some(x) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
-            return Ok(x);
-        }
-        self.fresh_random_part()
-    }
-
-    fn precompute(&self, count: usize) -> Result<(), Error> {
-        let fresh: Vec<Uint<N>> = (0..count)
-            .into_par_iter()
-            .map(|_| self.fresh_random_part())
-            .collect::<Result<_, _>>()?;
-        let mut pool = self
-            .pool
-            .lock()
-            .map_err(|_| Error::Internal("randomness pool poisoned"))?;
-        pool.extend(fresh);
-        Ok(())
-    }
-
-    fn pooled(&self) -> usize {
-        self.pool.lock().map_or(0, |p| p.len())
-    }
-
     fn fresh_random_part(&self) -> Result<Uint<N>, Error> {
         let mut r = random_exponent(self.r_bits)?;
-        let hr = self.tables().h.pow(&r, &self.params);
+        let hr = self.h_power(&r);
         r.zeroize();
-        hr.ok_or(Error::Internal("OU randomness wider than its table"))
-    }
-
-    fn encrypt(&self, m: &Plaintext) -> Result<Uint<N>, Error> {
-        let mut mag = magnitude_le(m, self.pt_bits)?;
-        let t = self.tables();
-        let table = if m.is_negative() { &t.g_inv } else { &t.g };
-        let gm = table.pow(&mag, &self.params);
-        mag.zeroize();
-        let gm = gm.ok_or(Error::Internal("OU plaintext wider than its table"))?;
-        Ok(mont_mul(&gm, &self.random_part()?, &self.params))
-    }
-
-    fn mul_plain(&self, a: &Uint<N>, k: &Plaintext) -> Result<Uint<N>, Error> {
-        let mut mag = magnitude_le(k, self.pt_bits)?;
-        let e: Uint<N> = uint_from_le(&mag);
-        mag.zeroize();
-        let x = FixedMontyForm::from_montgomery(*a, &self.params);
-        // Constant time in the value of k up to its bit length (crypto-bigint's bounded pow).
-        let y = x.pow_bounded_exp(&e, k.bits());
-        let y = if k.is_negative() {
-            // Inverting a ciphertext (public) value: variable time is fine.
-            y.invert_vartime()
-                .into_option()
-                .ok_or(bad("ciphertext not invertible modulo n"))?
-        } else {
-            y
-        };
-        Ok(*y.as_montgomery())
-    }
-
-    fn read(&self, bytes: &[u8]) -> Result<Uint<N>, Error> {
-        if bytes.len() != self.len() {
-            return Err(bad("ciphertext has the wrong length"));
-        }
-        let c: Uint<N> = read_be(bytes).ok_or(bad("ciphertext has the wrong length"))?;
-        if c == Uint::ZERO || c >= *self.n.as_ref() {
-            return Err(bad("ciphertext out of range (0, n)"));
-        }
-        Ok(*FixedMontyForm::new(&c, &self.params).as_montgomery())
-    }
-
-    fn write(&self, c: &Uint<N>, out: &mut Vec<u8>) {
-        let x = FixedMontyForm::from_montgomery(*c, &self.params).retrieve();
-        write_be(&x, self.len(), out);
-    }
-
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(5 + 3 * self.len());
-        out.extend_from_slice(&PK_TAG);
-        out.extend_from_slice(&u16::try_from(self.bits).unwrap_or(0).to_be_bytes());
-        write_be(self.n.as_ref(), self.len(), &mut out);
-        write_be(&self.g, self.len(), &mut out);
-        write_be(&self.h, self.len(), &mut out);
-        out
+        hr
     }
 
     fn from_fields(bits: u32, r: &mut Reader<'_>) -> Result<Self, Error> {
@@ -443,6 +368,41 @@ impl<const N: usize> OuPub<N> {
         }
         let n = odd(n).ok_or(bad("modulus is even"))?;
         OuPub::new(bits, bits.div_ceil(3), n, g, h)
+    }
+}
+
+impl<const N: usize> SizedPublic for OuPub<N> {
+    type Core = PubCore<N>;
+
+    fn core(&self) -> &PubCore<N> {
+        &self.core
+    }
+
+    fn prepare(&self) {
+        self.tables();
+    }
+
+    fn encrypt(&self, m: &Plaintext) -> Result<Uint<N>, Error> {
+        let gm = self.g_power(m)?;
+        Ok(mont_mul(&gm, &self.random_part()?, self.core.params()))
+    }
+
+    fn random_part(&self) -> Result<Uint<N>, Error> {
+        self.core.random_part(|| self.fresh_random_part())
+    }
+
+    fn precompute(&self, count: usize) -> Result<(), Error> {
+        self.core.precompute(count, || self.fresh_random_part())
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let len = self.core.ciphertext_len();
+        let mut out = Vec::with_capacity(5 + 3 * len);
+        write_key_header(PUBLIC.tag, self.core.bits(), &mut out);
+        write_be(self.core.modulus(), len, &mut out);
+        write_be(&self.g, len, &mut out);
+        write_be(&self.h, len, &mut out);
+        out
     }
 }
 
@@ -513,7 +473,7 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
         })
     }
 
-    fn decrypt(&self, c_mont: &Uint<N>, params: &FixedMontyParams<N>) -> Plaintext {
+    fn decrypt_with(&self, c_mont: &Uint<N>, params: &FixedMontyParams<N>) -> Plaintext {
         let c = FixedMontyForm::from_montgomery(*c_mont, params).retrieve();
         // p² is odd, so non-zero (checked at construction).
         let Some(p2) = non_zero(self.p2) else {
@@ -529,8 +489,8 @@ impl<const N: usize, const P: usize, const P2: usize, const Q: usize> OuSec<N, P
     /// Batch decryption on the eight-lane IFMA path: `c·2^(64·N) mod n` (a ciphertext's
     /// Montgomery form) reduced modulo `p²` enters `p²`'s domain as `c` in one product; then
     /// `c^t mod p²` eight at a time (fixed windows, masked table reads) and the same
-    /// [`OuSec::finish`] as [`OuSec::decrypt`]. `None` without IFMA.
-    fn decrypt_batch_ifma(&self, cs: &[&Uint<N>]) -> Option<Vec<Plaintext>> {
+    /// [`OuSec::finish`] as [`OuSec::decrypt_with`]. `None` without IFMA.
+    fn batch_ifma(&self, cs: &[&Uint<N>]) -> Option<Vec<Plaintext>> {
         self.ifma
             .get_or_init(|| {
                 let shift = u32::try_from(64 * N).ok()?;
@@ -641,30 +601,37 @@ fn keygen<
     Ok((public, sec))
 }
 
-impl<const N: usize> Drop for OuPub<N> {
-    fn drop(&mut self) {
-        if let Ok(p) = self.pool.get_mut() {
-            p.zeroize();
-        }
+impl<const N: usize, const P: usize, const P2: usize, const Q: usize> SizedSecret<OuPub<N>>
+    for OuSec<N, P, P2, Q>
+{
+    fn decrypt(&self, public: &OuPub<N>, c: &Uint<N>) -> Plaintext {
+        self.decrypt_with(c, public.core.params())
+    }
+
+    fn decrypt_batch_ifma(&self, cs: &[&Uint<N>]) -> Option<Vec<Plaintext>> {
+        self.batch_ifma(cs)
+    }
+
+    fn to_bytes(&self, public: &OuPub<N>) -> Zeroizing<Vec<u8>> {
+        let len = public.core.ciphertext_len();
+        let mut out = Zeroizing::new(Vec::with_capacity(5 + 5 * len));
+        write_key_header(SECRET.tag, public.core.bits(), &mut out);
+        write_be(&self.p.resize::<N>(), len, &mut out);
+        write_be(&self.q.resize::<N>(), len, &mut out);
+        write_be(&self.t.resize::<N>(), len, &mut out);
+        write_be(&public.g, len, &mut out);
+        write_be(&public.h, len, &mut out);
+        out
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Size dispatch.
+// The public types: the two sizes behind one type (see `super::sized`).
 
-// Behind an Arc: one allocation per key, the size difference is irrelevant.
-#[allow(clippy::large_enum_variant)]
-enum PubInner {
-    B2048(OuPub<32>),
-    B3072(OuPub<48>),
-}
-
-// Behind a Box, one per key.
-#[allow(clippy::large_enum_variant)]
-enum SecInner {
-    B2048(OuSec<32, 11, 22, 11>),
-    B3072(OuSec<48, 16, 32, 17>),
-}
+type Pub2048 = OuPub<32>;
+type Pub3072 = OuPub<48>;
+type PubInner = Sized2<Pub2048, Pub3072>;
+type SecInner = Sized2<OuSec<32, 11, 22, 11>, OuSec<48, 16, 32, 17>>;
 
 /// An Okamoto–Uchiyama public key (2048- or 3072-bit `n`). Cloning shares the fixed-base tables,
 /// which are built on first encryption.
@@ -673,16 +640,7 @@ pub struct OuPublicKey(Arc<PubInner>);
 
 /// An Okamoto–Uchiyama ciphertext (kept in Montgomery form modulo `n`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct OuCiphertext(Ct);
-
-// Inline, so that a ciphertext costs no allocation; a 2048-bit key's ciphertexts carry the
-// unused tail of the 3072-bit variant.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, PartialEq, Eq)]
-enum Ct {
-    B2048(Uint<32>),
-    B3072(Uint<48>),
-}
+pub struct OuCiphertext(SizedCt<Pub2048, Pub3072>);
 
 impl core::fmt::Debug for OuCiphertext {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -713,22 +671,13 @@ impl core::fmt::Debug for OuSecretKey {
     }
 }
 
-macro_rules! on_pub {
-    ($self:expr, $k:ident => $e:expr) => {
-        match &*$self.0 {
-            PubInner::B2048($k) => $e,
-            PubInner::B3072($k) => $e,
-        }
-    };
-}
-
 impl OuPublicKey {
     /// The AVX-512 IFMA context of a 2048-bit key (built on first use), or `None` (3072-bit
     /// key, no IFMA, `UNSEEN_NO_SIMD`): then the caller takes the portable path.
     fn ifma2048(&self) -> Option<&super::mont_ifma::MontMul8> {
         match &*self.0 {
-            PubInner::B2048(k) => k.ifma(),
-            PubInner::B3072(_) => None,
+            Sized2::B2048(k) => k.ifma(),
+            Sized2::B3072(_) => None,
         }
     }
 
@@ -740,8 +689,8 @@ impl OuPublicKey {
     ) -> Result<Vec<super::mont_ifma::Mont52>, Error> {
         let words: Vec<&[u64]> = cs
             .map(|c| match &c.0 {
-                Ct::B2048(x) => Ok(&x.as_words()[..]),
-                Ct::B3072(_) => Err(Error::InvalidArgument("a ciphertext of another key size")),
+                Sized2::B2048(x) => Ok(&x.as_words()[..]),
+                Sized2::B3072(_) => Err(OTHER_SIZE),
             })
             .collect::<Result<_, _>>()?;
         ctx.from_r64_montgomery_batch(&words)
@@ -752,11 +701,9 @@ impl OuPublicKey {
         ctx: &super::mont_ifma::MontMul8,
         xs: &[super::mont_ifma::Mont52],
     ) -> impl Iterator<Item = OuCiphertext> {
-        ctx.to_r64_montgomery_batch(xs).into_iter().map(|w| {
-            let mut a = [0u64; 32];
-            a.copy_from_slice(&w[..32]);
-            OuCiphertext(Ct::B2048(Uint::from_words(a)))
-        })
+        ctx.to_r64_montgomery_batch(xs)
+            .into_iter()
+            .map(|w| OuCiphertext(Sized2::B2048(uint_from_words(&w))))
     }
 }
 
@@ -768,7 +715,7 @@ impl HePublicKey for OuPublicKey {
         cts: &[OuCiphertext],
         ks: &[Plaintext],
     ) -> Result<Vec<OuCiphertext>, Error> {
-        let (Some(ctx), PubInner::B2048(pk)) = (self.ifma2048(), &*self.0) else {
+        let (Some(ctx), Sized2::B2048(pk)) = (self.ifma2048(), &*self.0) else {
             return super::mul_plain_batch_default(self, cts, ks);
         };
         if cts.len() != ks.len() {
@@ -780,7 +727,7 @@ impl HePublicKey for OuPublicKey {
         // count follows the widest k, as the scalar path's bounded power follows each k's.
         let mags: Zeroizing<Vec<Zeroizing<Vec<u8>>>> = Zeroizing::new(
             ks.iter()
-                .map(|k| magnitude_le(k, pk.pt_bits).map(Zeroizing::new))
+                .map(|k| magnitude_le(k, pk.core.plaintext_bits()).map(Zeroizing::new))
                 .collect::<Result<_, _>>()?,
         );
         let bits = ks.iter().map(Plaintext::bits).max().unwrap_or(0);
@@ -794,14 +741,10 @@ impl HePublicKey for OuPublicKey {
                     return Ok(c);
                 }
                 // Inverting a (public) ciphertext, as the scalar path does: variable time.
-                let Ct::B2048(x) = c.0 else {
+                let Sized2::B2048(x) = c.0 else {
                     return Err(Error::Internal("OU: key size changed"));
                 };
-                let inv = FixedMontyForm::from_montgomery(x, &pk.params)
-                    .invert_vartime()
-                    .into_option()
-                    .ok_or(bad("ciphertext not invertible modulo n"))?;
-                Ok(OuCiphertext(Ct::B2048(*inv.as_montgomery())))
+                Ok(OuCiphertext(Sized2::B2048(pk.core.invert(&x)?)))
             })
             .collect()
     }
@@ -818,8 +761,8 @@ impl HePublicKey for OuPublicKey {
         let words = |cs: &[OuCiphertext]| -> Result<Vec<[u64; 32]>, Error> {
             cs.iter()
                 .map(|c| match &c.0 {
-                    Ct::B2048(x) => Ok(*x.as_words()),
-                    Ct::B3072(_) => Err(Error::InvalidArgument("a ciphertext of another key size")),
+                    Sized2::B2048(x) => Ok(*x.as_words()),
+                    Sized2::B3072(_) => Err(OTHER_SIZE),
                 })
                 .collect()
         };
@@ -828,9 +771,7 @@ impl HePublicKey for OuPublicKey {
         let br: Vec<&[u64]> = b.iter().map(|w| &w[..]).collect();
         // (x·R64)(y·R64)·R64⁻¹ = x·y·R64: the sum's ciphertext, straight in crypto-bigint's form.
         for (c, w) in accs.iter_mut().zip(ctx.mul_r64_many(&ar, &br)?) {
-            let mut v = [0u64; 32];
-            v.copy_from_slice(&w[..32]);
-            *c = OuCiphertext(Ct::B2048(Uint::from_words(v)));
+            *c = OuCiphertext(Sized2::B2048(uint_from_words(&w)));
         }
         Ok(())
     }
@@ -915,28 +856,28 @@ impl HePublicKey for OuPublicKey {
     }
 
     fn modulus_bits(&self) -> u32 {
-        on_pub!(self, k => k.bits)
+        self.0.bits()
     }
 
     fn plaintext_bits(&self) -> u32 {
-        on_pub!(self, k => k.pt_bits)
+        self.0.plaintext_bits()
     }
 
     fn encrypt(&self, m: &Plaintext) -> Result<OuCiphertext, Error> {
-        Ok(OuCiphertext(match &*self.0 {
-            PubInner::B2048(k) => Ct::B2048(k.encrypt(m)?),
-            PubInner::B3072(k) => Ct::B3072(k.encrypt(m)?),
-        }))
+        self.0.encrypt(m).map(OuCiphertext)
     }
 
     fn encrypt_batch(&self, ms: &[Plaintext]) -> Result<Vec<OuCiphertext>, Error> {
-        on_pub!(self, k => { k.tables(); });
-        if let PubInner::B2048(k) = &*self.0
-            && let Some(cs) = k.encrypt_batch_ifma(ms)?
-        {
-            return Ok(cs.into_iter().map(|c| OuCiphertext(Ct::B2048(c))).collect());
+        if let Sized2::B2048(k) = &*self.0 {
+            k.prepare();
+            if let Some(cs) = k.encrypt_batch_ifma(ms)? {
+                return Ok(cs
+                    .into_iter()
+                    .map(|c| OuCiphertext(Sized2::B2048(c)))
+                    .collect());
+            }
         }
-        ms.par_iter().map(|m| self.encrypt(m)).collect()
+        Ok(wrap(self.0.encrypt_batch(ms)?))
     }
 
     fn add(&self, a: &OuCiphertext, b: &OuCiphertext) -> OuCiphertext {
@@ -946,90 +887,53 @@ impl HePublicKey for OuPublicKey {
     }
 
     fn add_assign(&self, a: &mut OuCiphertext, b: &OuCiphertext) {
-        // A ciphertext of another key size is a caller bug; it leaves `a` unchanged.
-        match (&*self.0, &mut a.0, &b.0) {
-            (PubInner::B2048(k), Ct::B2048(x), Ct::B2048(y)) => *x = mont_mul(x, y, &k.params),
-            (PubInner::B3072(k), Ct::B3072(x), Ct::B3072(y)) => *x = mont_mul(x, y, &k.params),
-            _ => debug_assert!(false, "OU ciphertexts of different key sizes"),
-        }
+        self.0.add_assign(&mut a.0, &b.0);
     }
 
     fn mul_plain(&self, a: &OuCiphertext, k: &Plaintext) -> Result<OuCiphertext, Error> {
-        Ok(OuCiphertext(match (&*self.0, &a.0) {
-            (PubInner::B2048(pk), Ct::B2048(x)) => Ct::B2048(pk.mul_plain(x, k)?),
-            (PubInner::B3072(pk), Ct::B3072(x)) => Ct::B3072(pk.mul_plain(x, k)?),
-            _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
-        }))
+        self.0.mul_plain(&a.0, k).map(OuCiphertext)
     }
 
     fn zero(&self) -> OuCiphertext {
-        OuCiphertext(match &*self.0 {
-            PubInner::B2048(k) => Ct::B2048(*k.params.one()),
-            PubInner::B3072(k) => Ct::B3072(*k.params.one()),
-        })
+        OuCiphertext(self.0.zero())
     }
 
     fn rerandomize(&self, a: &mut OuCiphertext) -> Result<(), Error> {
-        match (&*self.0, &mut a.0) {
-            (PubInner::B2048(k), Ct::B2048(x)) => *x = mont_mul(x, &k.random_part()?, &k.params),
-            (PubInner::B3072(k), Ct::B3072(x)) => *x = mont_mul(x, &k.random_part()?, &k.params),
-            _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
-        }
-        Ok(())
+        self.0.rerandomize(&mut a.0)
     }
 
     fn precompute_randomness(&self, count: usize) -> Result<(), Error> {
-        // Tables first, outside the parallel section (see OuPub::tables in ou.rs).
-        on_pub!(self, k => {
-            k.tables();
-            k.precompute(count)
-        })
+        self.0.precompute(count)
     }
 
     fn precomputed_randomness(&self) -> usize {
-        on_pub!(self, k => k.pooled())
+        self.0.pooled()
     }
 
     fn ciphertext_len(&self) -> usize {
-        on_pub!(self, k => k.len())
+        self.0.ciphertext_len()
     }
 
-    fn write_ciphertext(&self, c: &OuCiphertext, out: &mut Vec<u8>) {
-        match (&*self.0, &c.0) {
-            (PubInner::B2048(k), Ct::B2048(x)) => k.write(x, out),
-            (PubInner::B3072(k), Ct::B3072(x)) => k.write(x, out),
-            // A caller bug: write zeros of the right length so that framing stays intact.
-            _ => out.extend(std::iter::repeat_n(0u8, self.ciphertext_len())),
-        }
+    fn write_ciphertext(&self, c: &OuCiphertext, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.0.write(&c.0, out)
     }
 
     fn read_ciphertext(&self, bytes: &[u8]) -> Result<OuCiphertext, Error> {
-        Ok(OuCiphertext(match &*self.0 {
-            PubInner::B2048(k) => Ct::B2048(k.read(bytes)?),
-            PubInner::B3072(k) => Ct::B3072(k.read(bytes)?),
-        }))
+        self.0.read(bytes).map(OuCiphertext)
     }
 
     fn to_bytes(&self) -> Vec<u8> {
-        on_pub!(self, k => k.to_bytes())
+        self.0.to_bytes()
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        if r.take(3) != Some(&PK_TAG[..]) {
-            return Err(bad("not an OU public key"));
-        }
-        let bits = read_bits(&mut r)?;
-        let inner = match bits {
-            2048 => PubInner::B2048(OuPub::from_fields(bits, &mut r)?),
-            3072 => PubInner::B3072(OuPub::from_fields(bits, &mut r)?),
-            _ => return Err(bad("unsupported modulus size (2048 or 3072 bits)")),
-        };
-        if !r.is_empty() {
-            return Err(bad("trailing bytes after the public key"));
-        }
+        let inner = decode_key(&PUBLIC, bytes, Pub2048::from_fields, Pub3072::from_fields)?;
         Ok(OuPublicKey(Arc::new(inner)))
     }
+}
+
+fn wrap(cs: Vec<SizedCt<Pub2048, Pub3072>>) -> Vec<OuCiphertext> {
+    cs.into_iter().map(OuCiphertext).collect()
 }
 
 impl OuPublicKey {
@@ -1075,17 +979,18 @@ impl OuPublicKey {
             Ok(Some(out))
         }
         Ok(match &*self.0 {
-            PubInner::B2048(k) => go(k, ms, rs, simd)?
-                .map(|v| v.into_iter().map(|c| OuCiphertext(Ct::B2048(c))).collect()),
-            PubInner::B3072(k) => go(k, ms, rs, simd)?
-                .map(|v| v.into_iter().map(|c| OuCiphertext(Ct::B3072(c))).collect()),
+            Sized2::B2048(k) => go(k, ms, rs, simd)?.map(|v| {
+                v.into_iter()
+                    .map(|c| OuCiphertext(Sized2::B2048(c)))
+                    .collect()
+            }),
+            Sized2::B3072(k) => go(k, ms, rs, simd)?.map(|v| {
+                v.into_iter()
+                    .map(|c| OuCiphertext(Sized2::B3072(c)))
+                    .collect()
+            }),
         })
     }
-}
-
-fn read_bits(r: &mut Reader<'_>) -> Result<u32, Error> {
-    let b = r.take(2).ok_or(bad("key too short"))?;
-    Ok(u32::from(u16::from_be_bytes([b[0], b[1]])))
 }
 
 impl OuSecretKey {
@@ -1095,69 +1000,62 @@ impl OuSecretKey {
         modulus_bits: u32,
         rng: &mut R,
     ) -> Result<Self, Error> {
-        let (public, inner) = match modulus_bits {
-            2048 => {
-                let (p, s) = keygen::<32, 11, 22, 11, R>(2048, rng)?;
-                (PubInner::B2048(p), SecInner::B2048(s))
-            }
-            3072 => {
-                let (p, s) = keygen::<48, 16, 32, 17, R>(3072, rng)?;
-                (PubInner::B3072(p), SecInner::B3072(s))
-            }
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "OU modulus must be 2048 or 3072 bits",
-                ));
-            }
-        };
+        let (public, inner) = Sized2::by_size(
+            modulus_bits,
+            rng,
+            keygen::<32, 11, 22, 11, R>,
+            keygen::<48, 16, 32, 17, R>,
+            Error::InvalidArgument("OU modulus must be 2048 or 3072 bits"),
+        )?
+        .unzip();
         Ok(OuSecretKey {
             public: OuPublicKey(Arc::new(public)),
             inner: Box::new(inner),
         })
     }
+}
 
-    fn from_fields<const N: usize, const P: usize, const P2: usize, const Q: usize>(
-        bits: u32,
-        r: &mut Reader<'_>,
-    ) -> Result<(OuPub<N>, OuSec<N, P, P2, Q>), Error> {
-        let len = (bits as usize) / 8;
-        let mut next = || -> Result<Uint<N>, Error> {
-            r.take(len)
-                .and_then(read_be::<N>)
-                .ok_or(bad("secret key has the wrong length"))
-        };
-        let p = next()?;
-        let q = next()?;
-        let t = next()?;
-        let g = next()?;
-        let h = next()?;
-        let p_bits = bits.div_ceil(3);
-        if p.bit_width_vartime() != p_bits
-            || q.bit_width_vartime() > Uint::<Q>::BITS
-            || t.bit_width_vartime() != t_bits(bits)
-        {
-            return Err(bad("secret key: prime of the wrong size"));
-        }
-        let (p_s, q_s, t_s): (Uint<P>, Uint<Q>, Uint<P>) = (p.resize(), q.resize(), t.resize());
-        if !is_prime(Flavor::Any, &p_s)
-            || !is_prime(Flavor::Any, &q_s)
-            || !is_prime(Flavor::Any, &t_s)
-        {
-            return Err(bad("secret key: p, q or t is not prime"));
-        }
-        let t_nz = non_zero(t).ok_or(bad("secret key: t is zero"))?;
-        if p.wrapping_sub(&Uint::ONE).rem(&t_nz) != Uint::ZERO {
-            return Err(bad("secret key: t does not divide p - 1"));
-        }
-        let n = mul_exact(&mul_exact(&p, &p).unwrap_or(Uint::ZERO), &q).unwrap_or(Uint::ZERO);
-        if n.bit_width_vartime() != bits {
-            return Err(bad("secret key: modulus has the wrong size"));
-        }
-        let n = odd(n).ok_or(bad("secret key: modulus is even"))?;
-        let public = OuPub::new(bits, p_bits, n, g, h)?;
-        let sec = OuSec::from_parts(p_s, q_s, t_s, &g)?;
-        Ok((public, sec))
+/// Reads a secret key's fields (after the header) and re-derives and checks everything from
+/// them.
+fn secret_from_fields<const N: usize, const P: usize, const P2: usize, const Q: usize>(
+    bits: u32,
+    r: &mut Reader<'_>,
+) -> Result<(OuPub<N>, OuSec<N, P, P2, Q>), Error> {
+    let len = (bits as usize) / 8;
+    let mut next = || -> Result<Uint<N>, Error> {
+        r.take(len)
+            .and_then(read_be::<N>)
+            .ok_or(bad("secret key has the wrong length"))
+    };
+    let p = next()?;
+    let q = next()?;
+    let t = next()?;
+    let g = next()?;
+    let h = next()?;
+    let p_bits = bits.div_ceil(3);
+    if p.bit_width_vartime() != p_bits
+        || q.bit_width_vartime() > Uint::<Q>::BITS
+        || t.bit_width_vartime() != t_bits(bits)
+    {
+        return Err(bad("secret key: prime of the wrong size"));
     }
+    let (p_s, q_s, t_s): (Uint<P>, Uint<Q>, Uint<P>) = (p.resize(), q.resize(), t.resize());
+    if !is_prime(Flavor::Any, &p_s) || !is_prime(Flavor::Any, &q_s) || !is_prime(Flavor::Any, &t_s)
+    {
+        return Err(bad("secret key: p, q or t is not prime"));
+    }
+    let t_nz = non_zero(t).ok_or(bad("secret key: t is zero"))?;
+    if p.wrapping_sub(&Uint::ONE).rem(&t_nz) != Uint::ZERO {
+        return Err(bad("secret key: t does not divide p - 1"));
+    }
+    let n = mul_exact(&mul_exact(&p, &p).unwrap_or(Uint::ZERO), &q).unwrap_or(Uint::ZERO);
+    if n.bit_width_vartime() != bits {
+        return Err(bad("secret key: modulus has the wrong size"));
+    }
+    let n = odd(n).ok_or(bad("secret key: modulus is even"))?;
+    let public = OuPub::new(bits, p_bits, n, g, h)?;
+    let sec = OuSec::from_parts(p_s, q_s, t_s, &g)?;
+    Ok((public, sec))
 }
 
 impl HeSecretKey for OuSecretKey {
@@ -1178,74 +1076,27 @@ impl HeSecretKey for OuSecretKey {
     }
 
     fn decrypt(&self, c: &OuCiphertext) -> Plaintext {
-        match (&*self.public.0, &*self.inner, &c.0) {
-            (PubInner::B2048(k), SecInner::B2048(s), Ct::B2048(x)) => s.decrypt(x, &k.params),
-            (PubInner::B3072(k), SecInner::B3072(s), Ct::B3072(x)) => s.decrypt(x, &k.params),
-            // A ciphertext of another key size is a caller bug.
-            _ => Plaintext::default(),
-        }
+        self.public.0.decrypt(&self.inner, &c.0)
     }
 
     fn decrypt_batch(&self, cs: &[OuCiphertext]) -> Vec<Plaintext> {
         // OU-2048 with AVX-512 IFMA: eight powers modulo p² per kernel call.
-        if let (PubInner::B2048(_), SecInner::B2048(s)) = (&*self.public.0, &*self.inner) {
-            let xs: Option<Vec<&Uint<32>>> = cs
-                .iter()
-                .map(|c| match &c.0 {
-                    Ct::B2048(x) => Some(x),
-                    Ct::B3072(_) => None,
-                })
-                .collect();
-            if let Some(out) = xs.and_then(|xs| s.decrypt_batch_ifma(&xs)) {
-                return out;
-            }
-        }
-        cs.par_iter().map(|c| self.decrypt(c)).collect()
+        let cs: Vec<_> = cs.iter().map(|c| &c.0).collect();
+        self.public.0.decrypt_batch(&self.inner, &cs)
     }
 
     fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        fn enc<const N: usize, const P: usize, const P2: usize, const Q: usize>(
-            k: &OuPub<N>,
-            s: &OuSec<N, P, P2, Q>,
-        ) -> Zeroizing<Vec<u8>> {
-            let len = k.len();
-            let mut out = Zeroizing::new(Vec::with_capacity(5 + 5 * len));
-            out.extend_from_slice(&SK_TAG);
-            out.extend_from_slice(&u16::try_from(k.bits).unwrap_or(0).to_be_bytes());
-            write_be(&s.p.resize::<N>(), len, &mut out);
-            write_be(&s.q.resize::<N>(), len, &mut out);
-            write_be(&s.t.resize::<N>(), len, &mut out);
-            write_be(&k.g, len, &mut out);
-            write_be(&k.h, len, &mut out);
-            out
-        }
-        match (&*self.public.0, &*self.inner) {
-            (PubInner::B2048(k), SecInner::B2048(s)) => enc(k, s),
-            (PubInner::B3072(k), SecInner::B3072(s)) => enc(k, s),
-            _ => Zeroizing::new(Vec::new()),
-        }
+        self.public.0.secret_to_bytes(&self.inner)
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        if r.take(3) != Some(&SK_TAG[..]) {
-            return Err(bad("not an OU secret key"));
-        }
-        let bits = read_bits(&mut r)?;
-        let (public, inner) = match bits {
-            2048 => {
-                let (p, s) = Self::from_fields::<32, 11, 22, 11>(bits, &mut r)?;
-                (PubInner::B2048(p), SecInner::B2048(s))
-            }
-            3072 => {
-                let (p, s) = Self::from_fields::<48, 16, 32, 17>(bits, &mut r)?;
-                (PubInner::B3072(p), SecInner::B3072(s))
-            }
-            _ => return Err(bad("unsupported modulus size (2048 or 3072 bits)")),
-        };
-        if !r.is_empty() {
-            return Err(bad("trailing bytes after the secret key"));
-        }
+        let (public, inner) = decode_key(
+            &SECRET,
+            bytes,
+            secret_from_fields::<32, 11, 22, 11>,
+            secret_from_fields::<48, 16, 32, 17>,
+        )?
+        .unzip();
         Ok(OuSecretKey {
             public: OuPublicKey(Arc::new(public)),
             inner: Box::new(inner),

@@ -12,7 +12,7 @@
 //!   `(-n/2, n/2)`;
 //! - ciphertexts are kept in Montgomery form modulo `n²`, so addition is one multiplication.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, RandomMod, Uint};
@@ -23,41 +23,46 @@ use rayon::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::common::{
-    FixedBaseTable, Reader, SecretPowers, l_function, magnitude_le, mont_mul, mul_exact, non_zero,
-    odd, os_rng, plaintext_from_uint, random_exponent, read_be, uint_from_le, write_be,
+    CoreOps, CoreParams, FixedBaseTable, KeyKind, PubCore, Reader, SecretPowers, decode_key,
+    l_function, magnitude_le, mont_mul, mul_exact, non_zero, odd, os_rng, plaintext_from_uint,
+    random_exponent, read_be, uint_from_le, write_be, write_key_header,
 };
+use super::sized::{Sized2, SizedCt, SizedPublic, SizedSecret};
 use super::{HePublicKey, HeScheme, HeSecretKey, Plaintext};
 use crate::Error;
 
 const SCHEME: &str = "Paillier";
-const PK_TAG: [u8; 3] = *b"PA1";
-const SK_TAG: [u8; 3] = *b"Pa1";
+const PUBLIC: KeyKind = KeyKind {
+    scheme: SCHEME,
+    tag: *b"PA1",
+    other_tag: "not a Paillier public key",
+    trailing: "trailing bytes after the public key",
+};
+const SECRET: KeyKind = KeyKind {
+    scheme: SCHEME,
+    tag: *b"Pa1",
+    other_tag: "not a Paillier secret key",
+    trailing: "trailing bytes after the secret key",
+};
 
 /// Window of the `h_s` table: 8 bits (a 1024-bit `α` costs 128 multiplications modulo `n²`;
 /// 128 rows of 255 residues, 16.7 MB for Paillier-2048, 37.6 MB for Paillier-3072).
 const HS_WINDOW: u32 = 8;
 
 fn bad(reason: &'static str) -> Error {
-    Error::InvalidCiphertext {
-        scheme: SCHEME,
-        reason,
-    }
+    super::common::bad(SCHEME, reason)
 }
 
 /// The public part, generic over the limb counts of `n` and `n²`.
 struct PaPub<const N: usize, const N2: usize> {
-    bits: u32,
-    pt_bits: u32,
+    /// Ciphertexts modulo `n²` and the pool of precomputed `h_s^α`.
+    core: PubCore<N2>,
     alpha_bits: u32,
     n: Odd<Uint<N>>,
     n_wide: Uint<N2>,
-    n2: Odd<Uint<N2>>,
-    params: FixedMontyParams<N2>,
     hs: Uint<N2>,
     hs_m: Uint<N2>,
     table: OnceLock<FixedBaseTable<N2>>,
-    /// Precomputed `h_s^α` (Montgomery form), each used once.
-    pool: Mutex<Vec<Uint<N2>>>,
 }
 
 impl<const N: usize, const N2: usize> PaPub<N, N2> {
@@ -68,126 +73,40 @@ impl<const N: usize, const N2: usize> PaPub<N, N2> {
         if hs == Uint::ZERO || hs >= *n2.as_ref() {
             return Err(bad("h_s must lie in [1, n²)"));
         }
-        let params = FixedMontyParams::new_vartime(n2);
-        let hs_m = *FixedMontyForm::new(&hs, &params).as_montgomery();
+        let core = PubCore::new(
+            CoreParams {
+                scheme: SCHEME,
+                bits,
+                plaintext_bits: bits - 2,
+                len: (bits as usize) / 4,
+                out_of_range: "ciphertext out of range (0, n²)",
+                not_invertible: "ciphertext not invertible modulo n²",
+            },
+            n2,
+        );
         Ok(PaPub {
-            bits,
-            pt_bits: bits - 2,
+            hs_m: core.to_mont(&hs),
+            core,
             alpha_bits: bits.div_ceil(2),
             n,
             n_wide,
-            n2,
-            params,
             hs,
-            hs_m,
             table: OnceLock::new(),
-            pool: Mutex::new(Vec::new()),
         })
-    }
-
-    fn len(&self) -> usize {
-        (self.bits as usize) / 4
     }
 
     fn table(&self) -> &FixedBaseTable<N2> {
         self.table.get_or_init(|| {
-            FixedBaseTable::new(&self.hs_m, &self.params, self.alpha_bits, HS_WINDOW)
+            FixedBaseTable::new(&self.hs_m, self.core.params(), self.alpha_bits, HS_WINDOW)
         })
     }
 
     /// `h_s^α` for a fresh `α` (Montgomery form).
-    fn random_part(&self) -> Result<Uint<N2>, Error> {
-        if let Some(x) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
-            return Ok(x);
-        }
-        self.fresh_random_part()
-    }
-
-    fn precompute(&self, count: usize) -> Result<(), Error> {
-        let fresh: Vec<Uint<N2>> = (0..count)
-            .into_par_iter()
-            .map(|_| self.fresh_random_part())
-            .collect::<Result<_, _>>()?;
-        let mut pool = self
-            .pool
-            .lock()
-            .map_err(|_| Error::Internal("randomness pool poisoned"))?;
-        pool.extend(fresh);
-        Ok(())
-    }
-
-    fn pooled(&self) -> usize {
-        self.pool.lock().map_or(0, |p| p.len())
-    }
-
     fn fresh_random_part(&self) -> Result<Uint<N2>, Error> {
         let mut a = random_exponent(self.alpha_bits)?;
-        let r = self.table().pow(&a, &self.params);
+        let r = self.table().pow(&a, self.core.params());
         a.zeroize();
         r.ok_or(Error::Internal("Paillier randomness wider than its table"))
-    }
-
-    fn encrypt(&self, m: &Plaintext) -> Result<Uint<N2>, Error> {
-        let mut mag = magnitude_le(m, self.pt_bits)?;
-        let mut x: Uint<N> = uint_from_le(&mag);
-        mag.zeroize();
-        if m.is_negative() {
-            x = self.n.get().wrapping_sub(&x);
-        }
-        // (1 + n)^m = 1 + m·n mod n² (binomial theorem), m < n so no reduction is needed.
-        let mut gm = x
-            .resize::<N2>()
-            .wrapping_mul(&self.n_wide)
-            .wrapping_add(&Uint::ONE);
-        x.zeroize();
-        let gm_m = FixedMontyForm::new(&gm, &self.params);
-        gm.zeroize();
-        Ok(mont_mul(
-            gm_m.as_montgomery(),
-            &self.random_part()?,
-            &self.params,
-        ))
-    }
-
-    fn mul_plain(&self, a: &Uint<N2>, k: &Plaintext) -> Result<Uint<N2>, Error> {
-        let mut mag = magnitude_le(k, self.pt_bits)?;
-        let e: Uint<N> = uint_from_le(&mag);
-        mag.zeroize();
-        let y = FixedMontyForm::from_montgomery(*a, &self.params).pow_bounded_exp(&e, k.bits());
-        let y = if k.is_negative() {
-            y.invert_vartime()
-                .into_option()
-                .ok_or(bad("ciphertext not invertible modulo n²"))?
-        } else {
-            y
-        };
-        Ok(*y.as_montgomery())
-    }
-
-    fn read(&self, bytes: &[u8]) -> Result<Uint<N2>, Error> {
-        if bytes.len() != self.len() {
-            return Err(bad("ciphertext has the wrong length"));
-        }
-        let c: Uint<N2> = read_be(bytes).ok_or(bad("ciphertext has the wrong length"))?;
-        if c == Uint::ZERO || c >= *self.n2.as_ref() {
-            return Err(bad("ciphertext out of range (0, n²)"));
-        }
-        Ok(*FixedMontyForm::new(&c, &self.params).as_montgomery())
-    }
-
-    fn write(&self, c: &Uint<N2>, out: &mut Vec<u8>) {
-        let x = FixedMontyForm::from_montgomery(*c, &self.params).retrieve();
-        write_be(&x, self.len(), out);
-    }
-
-    fn to_bytes(&self) -> Vec<u8> {
-        let nl = self.len() / 2;
-        let mut out = Vec::with_capacity(5 + 3 * nl);
-        out.extend_from_slice(&PK_TAG);
-        out.extend_from_slice(&u16::try_from(self.bits).unwrap_or(0).to_be_bytes());
-        write_be(self.n.as_ref(), nl, &mut out);
-        write_be(&self.hs, 2 * nl, &mut out);
-        out
     }
 
     fn from_fields(bits: u32, r: &mut Reader<'_>) -> Result<Self, Error> {
@@ -205,6 +124,57 @@ impl<const N: usize, const N2: usize> PaPub<N, N2> {
         }
         let n = odd(n).ok_or(bad("modulus is even"))?;
         PaPub::new(bits, n, hs)
+    }
+}
+
+impl<const N: usize, const N2: usize> SizedPublic for PaPub<N, N2> {
+    type Core = PubCore<N2>;
+
+    fn core(&self) -> &PubCore<N2> {
+        &self.core
+    }
+
+    fn prepare(&self) {
+        self.table();
+    }
+
+    fn encrypt(&self, m: &Plaintext) -> Result<Uint<N2>, Error> {
+        let mut mag = magnitude_le(m, self.core.plaintext_bits())?;
+        let mut x: Uint<N> = uint_from_le(&mag);
+        mag.zeroize();
+        if m.is_negative() {
+            x = self.n.get().wrapping_sub(&x);
+        }
+        // (1 + n)^m = 1 + m·n mod n² (binomial theorem), m < n so no reduction is needed.
+        let mut gm = x
+            .resize::<N2>()
+            .wrapping_mul(&self.n_wide)
+            .wrapping_add(&Uint::ONE);
+        x.zeroize();
+        let gm_m = FixedMontyForm::new(&gm, self.core.params());
+        gm.zeroize();
+        Ok(mont_mul(
+            gm_m.as_montgomery(),
+            &self.random_part()?,
+            self.core.params(),
+        ))
+    }
+
+    fn random_part(&self) -> Result<Uint<N2>, Error> {
+        self.core.random_part(|| self.fresh_random_part())
+    }
+
+    fn precompute(&self, count: usize) -> Result<(), Error> {
+        self.core.precompute(count, || self.fresh_random_part())
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let nl = self.core.ciphertext_len() / 2;
+        let mut out = Vec::with_capacity(5 + 3 * nl);
+        write_key_header(PUBLIC.tag, self.core.bits(), &mut out);
+        write_be(self.n.as_ref(), nl, &mut out);
+        write_be(&self.hs, 2 * nl, &mut out);
+        out
     }
 }
 
@@ -331,13 +301,17 @@ impl<const N: usize, const H: usize> PaSec<N, H> {
         })
     }
 
-    fn decrypt<const N2: usize>(&self, c_m: &Uint<N2>, params: &FixedMontyParams<N2>) -> Plaintext {
+    fn decrypt_with<const N2: usize>(
+        &self,
+        c_m: &Uint<N2>,
+        params: &FixedMontyParams<N2>,
+    ) -> Plaintext {
         let c = FixedMontyForm::from_montgomery(*c_m, params).retrieve();
         self.combine(self.p.decrypt(&c), self.q.decrypt(&c))
     }
 
     /// Batch decryption with both CRT halves on the IFMA path (`None` without IFMA).
-    fn decrypt_batch_ifma<const N2: usize>(&self, cms: &[&Uint<N2>]) -> Option<Vec<Plaintext>> {
+    fn batch_ifma<const N2: usize>(&self, cms: &[&Uint<N2>]) -> Option<Vec<Plaintext>> {
         let mps = self.p.decrypt_batch_ifma(cms)?;
         let mqs = self.q.decrypt_batch_ifma(cms)?;
         Some(
@@ -430,30 +404,68 @@ fn keygen<const N: usize, const N2: usize, const H: usize, R: CryptoRng + ?Sized
     Ok((public, sec))
 }
 
-impl<const N: usize, const N2: usize> Drop for PaPub<N, N2> {
-    fn drop(&mut self) {
-        if let Ok(p) = self.pool.get_mut() {
-            p.zeroize();
-        }
+impl<const N: usize, const N2: usize, const H: usize> SizedSecret<PaPub<N, N2>> for PaSec<N, H> {
+    fn decrypt(&self, public: &PaPub<N, N2>, c: &Uint<N2>) -> Plaintext {
+        self.decrypt_with(c, public.core.params())
+    }
+
+    fn decrypt_batch_ifma(&self, cs: &[&Uint<N2>]) -> Option<Vec<Plaintext>> {
+        self.batch_ifma(cs)
+    }
+
+    fn to_bytes(&self, public: &PaPub<N, N2>) -> Zeroizing<Vec<u8>> {
+        let hl = public.core.ciphertext_len() / 4;
+        let mut out = Zeroizing::new(Vec::with_capacity(5 + 6 * hl));
+        write_key_header(SECRET.tag, public.core.bits(), &mut out);
+        write_be(&self.p.p, hl, &mut out);
+        write_be(&self.q.p, hl, &mut out);
+        write_be(&public.hs, 4 * hl, &mut out);
+        out
     }
 }
 
+/// Reads a secret key's fields (after the header) and re-derives everything from them.
+#[allow(clippy::type_complexity)]
+fn secret_from_fields<const N: usize, const N2: usize, const H: usize>(
+    bits: u32,
+    r: &mut Reader<'_>,
+) -> Result<(PaPub<N, N2>, PaSec<N, H>), Error> {
+    let hl = (bits as usize) / 16;
+    let mut half = || -> Result<Uint<H>, Error> {
+        r.take(hl)
+            .and_then(read_be::<H>)
+            .ok_or(bad("secret key has the wrong length"))
+    };
+    let p = half()?;
+    let q = half()?;
+    let hs = r
+        .take(hl * 4)
+        .and_then(read_be::<N2>)
+        .ok_or(bad("secret key has the wrong length"))?;
+    if p.bit_width_vartime() != bits / 2 || q.bit_width_vartime() != bits / 2 || p == q {
+        return Err(bad("secret key: prime of the wrong size"));
+    }
+    if !is_prime(Flavor::Any, &p) || !is_prime(Flavor::Any, &q) {
+        return Err(bad("secret key: p or q is not prime"));
+    }
+    let n = mul_exact(&p.resize::<N>(), &q.resize::<N>())
+        .ok_or(bad("secret key: modulus has the wrong size"))?;
+    if n.bit_width_vartime() != bits {
+        return Err(bad("secret key: modulus has the wrong size"));
+    }
+    let n_odd = odd(n).ok_or(bad("secret key: modulus is even"))?;
+    let public = PaPub::new(bits, n_odd, hs)?;
+    let sec = PaSec::from_primes(p, q).ok_or(bad("secret key: CRT constants do not exist"))?;
+    Ok((public, sec))
+}
+
 // ---------------------------------------------------------------------------------------------
-// Size dispatch.
+// The public types: the two sizes behind one type (see `super::sized`).
 
-// Behind an Arc: one allocation per key, the size difference is irrelevant.
-#[allow(clippy::large_enum_variant)]
-enum PubInner {
-    B2048(PaPub<32, 64>),
-    B3072(PaPub<48, 96>),
-}
-
-// Behind a Box, one per key.
-#[allow(clippy::large_enum_variant)]
-enum SecInner {
-    B2048(PaSec<32, 16>),
-    B3072(PaSec<48, 24>),
-}
+type Pub2048 = PaPub<32, 64>;
+type Pub3072 = PaPub<48, 96>;
+type PubInner = Sized2<Pub2048, Pub3072>;
+type SecInner = Sized2<PaSec<32, 16>, PaSec<48, 24>>;
 
 /// A Paillier public key (2048- or 3072-bit `n`). Cloning shares the fixed-base table, which is
 /// built on first encryption.
@@ -462,16 +474,7 @@ pub struct PaillierPublicKey(Arc<PubInner>);
 
 /// A Paillier ciphertext (kept in Montgomery form modulo `n²`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct PaillierCiphertext(Ct);
-
-// Inline, so that a ciphertext costs no allocation; a 2048-bit key's ciphertexts carry the
-// unused tail of the 3072-bit variant.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, PartialEq, Eq)]
-enum Ct {
-    B2048(Uint<64>),
-    B3072(Uint<96>),
-}
+pub struct PaillierCiphertext(SizedCt<Pub2048, Pub3072>);
 
 impl core::fmt::Debug for PaillierCiphertext {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -501,15 +504,6 @@ impl core::fmt::Debug for PaillierSecretKey {
     }
 }
 
-macro_rules! on_pub {
-    ($self:expr, $k:ident => $e:expr) => {
-        match &*$self.0 {
-            PubInner::B2048($k) => $e,
-            PubInner::B3072($k) => $e,
-        }
-    };
-}
-
 impl HePublicKey for PaillierPublicKey {
     type Ciphertext = PaillierCiphertext;
 
@@ -518,24 +512,19 @@ impl HePublicKey for PaillierPublicKey {
     }
 
     fn modulus_bits(&self) -> u32 {
-        on_pub!(self, k => k.bits)
+        self.0.bits()
     }
 
     fn plaintext_bits(&self) -> u32 {
-        on_pub!(self, k => k.pt_bits)
+        self.0.plaintext_bits()
     }
 
     fn encrypt(&self, m: &Plaintext) -> Result<PaillierCiphertext, Error> {
-        Ok(PaillierCiphertext(match &*self.0 {
-            PubInner::B2048(k) => Ct::B2048(k.encrypt(m)?),
-            PubInner::B3072(k) => Ct::B3072(k.encrypt(m)?),
-        }))
+        self.0.encrypt(m).map(PaillierCiphertext)
     }
 
     fn encrypt_batch(&self, ms: &[Plaintext]) -> Result<Vec<PaillierCiphertext>, Error> {
-        // Build the table before the parallel section (see OuPub::tables on why).
-        on_pub!(self, k => { k.table(); });
-        ms.par_iter().map(|m| self.encrypt(m)).collect()
+        Ok(wrap(self.0.encrypt_batch(ms)?))
     }
 
     fn add(&self, a: &PaillierCiphertext, b: &PaillierCiphertext) -> PaillierCiphertext {
@@ -545,12 +534,7 @@ impl HePublicKey for PaillierPublicKey {
     }
 
     fn add_assign(&self, a: &mut PaillierCiphertext, b: &PaillierCiphertext) {
-        // A ciphertext of another key size is a caller bug; it leaves `a` unchanged.
-        match (&*self.0, &mut a.0, &b.0) {
-            (PubInner::B2048(k), Ct::B2048(x), Ct::B2048(y)) => *x = mont_mul(x, y, &k.params),
-            (PubInner::B3072(k), Ct::B3072(x), Ct::B3072(y)) => *x = mont_mul(x, y, &k.params),
-            _ => debug_assert!(false, "Paillier ciphertexts of different key sizes"),
-        }
+        self.0.add_assign(&mut a.0, &b.0);
     }
 
     fn mul_plain(
@@ -558,86 +542,49 @@ impl HePublicKey for PaillierPublicKey {
         a: &PaillierCiphertext,
         k: &Plaintext,
     ) -> Result<PaillierCiphertext, Error> {
-        Ok(PaillierCiphertext(match (&*self.0, &a.0) {
-            (PubInner::B2048(pk), Ct::B2048(x)) => Ct::B2048(pk.mul_plain(x, k)?),
-            (PubInner::B3072(pk), Ct::B3072(x)) => Ct::B3072(pk.mul_plain(x, k)?),
-            _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
-        }))
+        self.0.mul_plain(&a.0, k).map(PaillierCiphertext)
     }
 
     fn zero(&self) -> PaillierCiphertext {
-        PaillierCiphertext(match &*self.0 {
-            PubInner::B2048(k) => Ct::B2048(*k.params.one()),
-            PubInner::B3072(k) => Ct::B3072(*k.params.one()),
-        })
+        PaillierCiphertext(self.0.zero())
     }
 
     fn rerandomize(&self, a: &mut PaillierCiphertext) -> Result<(), Error> {
-        match (&*self.0, &mut a.0) {
-            (PubInner::B2048(k), Ct::B2048(x)) => *x = mont_mul(x, &k.random_part()?, &k.params),
-            (PubInner::B3072(k), Ct::B3072(x)) => *x = mont_mul(x, &k.random_part()?, &k.params),
-            _ => return Err(Error::InvalidArgument("ciphertext of another key size")),
-        }
-        Ok(())
+        self.0.rerandomize(&mut a.0)
     }
 
     fn precompute_randomness(&self, count: usize) -> Result<(), Error> {
-        // Tables first, outside the parallel section (see OuPub::tables in ou.rs).
-        on_pub!(self, k => {
-            k.table();
-            k.precompute(count)
-        })
+        self.0.precompute(count)
     }
 
     fn precomputed_randomness(&self) -> usize {
-        on_pub!(self, k => k.pooled())
+        self.0.pooled()
     }
 
     fn ciphertext_len(&self) -> usize {
-        on_pub!(self, k => k.len())
+        self.0.ciphertext_len()
     }
 
-    fn write_ciphertext(&self, c: &PaillierCiphertext, out: &mut Vec<u8>) {
-        match (&*self.0, &c.0) {
-            (PubInner::B2048(k), Ct::B2048(x)) => k.write(x, out),
-            (PubInner::B3072(k), Ct::B3072(x)) => k.write(x, out),
-            // A caller bug: write zeros of the right length so that framing stays intact.
-            _ => out.extend(std::iter::repeat_n(0u8, self.ciphertext_len())),
-        }
+    fn write_ciphertext(&self, c: &PaillierCiphertext, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.0.write(&c.0, out)
     }
 
     fn read_ciphertext(&self, bytes: &[u8]) -> Result<PaillierCiphertext, Error> {
-        Ok(PaillierCiphertext(match &*self.0 {
-            PubInner::B2048(k) => Ct::B2048(k.read(bytes)?),
-            PubInner::B3072(k) => Ct::B3072(k.read(bytes)?),
-        }))
+        self.0.read(bytes).map(PaillierCiphertext)
     }
 
     fn to_bytes(&self) -> Vec<u8> {
-        on_pub!(self, k => k.to_bytes())
+        self.0.to_bytes()
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        if r.take(3) != Some(&PK_TAG[..]) {
-            return Err(bad("not a Paillier public key"));
-        }
-        let bits = read_bits(&mut r)?;
-        let inner = match bits {
-            2048 => PubInner::B2048(PaPub::from_fields(bits, &mut r)?),
-            3072 => PubInner::B3072(PaPub::from_fields(bits, &mut r)?),
-            _ => return Err(bad("unsupported modulus size (2048 or 3072 bits)")),
-        };
-        if !r.is_empty() {
-            return Err(bad("trailing bytes after the public key"));
-        }
+        let inner = decode_key(&PUBLIC, bytes, Pub2048::from_fields, Pub3072::from_fields)?;
         Ok(PaillierPublicKey(Arc::new(inner)))
     }
 }
 
-fn read_bits(r: &mut Reader<'_>) -> Result<u32, Error> {
-    let b = r.take(2).ok_or(bad("key too short"))?;
-    Ok(u32::from(u16::from_be_bytes([b[0], b[1]])))
+fn wrap(cs: Vec<SizedCt<Pub2048, Pub3072>>) -> Vec<PaillierCiphertext> {
+    cs.into_iter().map(PaillierCiphertext).collect()
 }
 
 impl PaillierSecretKey {
@@ -647,58 +594,18 @@ impl PaillierSecretKey {
         modulus_bits: u32,
         rng: &mut R,
     ) -> Result<Self, Error> {
-        let (public, inner) = match modulus_bits {
-            2048 => {
-                let (p, s) = keygen::<32, 64, 16, R>(2048, rng)?;
-                (PubInner::B2048(p), SecInner::B2048(s))
-            }
-            3072 => {
-                let (p, s) = keygen::<48, 96, 24, R>(3072, rng)?;
-                (PubInner::B3072(p), SecInner::B3072(s))
-            }
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "Paillier modulus must be 2048 or 3072 bits",
-                ));
-            }
-        };
+        let (public, inner) = Sized2::by_size(
+            modulus_bits,
+            rng,
+            keygen::<32, 64, 16, R>,
+            keygen::<48, 96, 24, R>,
+            Error::InvalidArgument("Paillier modulus must be 2048 or 3072 bits"),
+        )?
+        .unzip();
         Ok(PaillierSecretKey {
             public: PaillierPublicKey(Arc::new(public)),
             inner: Box::new(inner),
         })
-    }
-
-    fn from_fields<const N: usize, const N2: usize, const H: usize>(
-        bits: u32,
-        r: &mut Reader<'_>,
-    ) -> Result<(PaPub<N, N2>, PaSec<N, H>), Error> {
-        let hl = (bits as usize) / 16;
-        let mut half = || -> Result<Uint<H>, Error> {
-            r.take(hl)
-                .and_then(read_be::<H>)
-                .ok_or(bad("secret key has the wrong length"))
-        };
-        let p = half()?;
-        let q = half()?;
-        let hs = r
-            .take(hl * 4)
-            .and_then(read_be::<N2>)
-            .ok_or(bad("secret key has the wrong length"))?;
-        if p.bit_width_vartime() != bits / 2 || q.bit_width_vartime() != bits / 2 || p == q {
-            return Err(bad("secret key: prime of the wrong size"));
-        }
-        if !is_prime(Flavor::Any, &p) || !is_prime(Flavor::Any, &q) {
-            return Err(bad("secret key: p or q is not prime"));
-        }
-        let n = mul_exact(&p.resize::<N>(), &q.resize::<N>())
-            .ok_or(bad("secret key: modulus has the wrong size"))?;
-        if n.bit_width_vartime() != bits {
-            return Err(bad("secret key: modulus has the wrong size"));
-        }
-        let n_odd = odd(n).ok_or(bad("secret key: modulus is even"))?;
-        let public = PaPub::new(bits, n_odd, hs)?;
-        let sec = PaSec::from_primes(p, q).ok_or(bad("secret key: CRT constants do not exist"))?;
-        Ok((public, sec))
     }
 }
 
@@ -720,72 +627,27 @@ impl HeSecretKey for PaillierSecretKey {
     }
 
     fn decrypt(&self, c: &PaillierCiphertext) -> Plaintext {
-        match (&*self.public.0, &*self.inner, &c.0) {
-            (PubInner::B2048(k), SecInner::B2048(s), Ct::B2048(x)) => s.decrypt(x, &k.params),
-            (PubInner::B3072(k), SecInner::B3072(s), Ct::B3072(x)) => s.decrypt(x, &k.params),
-            // A ciphertext of another key size is a caller bug.
-            _ => Plaintext::default(),
-        }
+        self.public.0.decrypt(&self.inner, &c.0)
     }
 
     fn decrypt_batch(&self, cs: &[PaillierCiphertext]) -> Vec<Plaintext> {
         // Paillier-2048 with AVX-512 IFMA: eight powers modulo p² (and q²) per kernel call.
-        if let (PubInner::B2048(_), SecInner::B2048(s)) = (&*self.public.0, &*self.inner) {
-            let xs: Option<Vec<&Uint<64>>> = cs
-                .iter()
-                .map(|c| match &c.0 {
-                    Ct::B2048(x) => Some(x),
-                    Ct::B3072(_) => None,
-                })
-                .collect();
-            if let Some(out) = xs.and_then(|xs| s.decrypt_batch_ifma(&xs)) {
-                return out;
-            }
-        }
-        cs.par_iter().map(|c| self.decrypt(c)).collect()
+        let cs: Vec<_> = cs.iter().map(|c| &c.0).collect();
+        self.public.0.decrypt_batch(&self.inner, &cs)
     }
 
     fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        fn enc<const N: usize, const N2: usize, const H: usize>(
-            k: &PaPub<N, N2>,
-            s: &PaSec<N, H>,
-        ) -> Zeroizing<Vec<u8>> {
-            let hl = k.len() / 4;
-            let mut out = Zeroizing::new(Vec::with_capacity(5 + 6 * hl));
-            out.extend_from_slice(&SK_TAG);
-            out.extend_from_slice(&u16::try_from(k.bits).unwrap_or(0).to_be_bytes());
-            write_be(&s.p.p, hl, &mut out);
-            write_be(&s.q.p, hl, &mut out);
-            write_be(&k.hs, 4 * hl, &mut out);
-            out
-        }
-        match (&*self.public.0, &*self.inner) {
-            (PubInner::B2048(k), SecInner::B2048(s)) => enc(k, s),
-            (PubInner::B3072(k), SecInner::B3072(s)) => enc(k, s),
-            _ => Zeroizing::new(Vec::new()),
-        }
+        self.public.0.secret_to_bytes(&self.inner)
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        if r.take(3) != Some(&SK_TAG[..]) {
-            return Err(bad("not a Paillier secret key"));
-        }
-        let bits = read_bits(&mut r)?;
-        let (public, inner) = match bits {
-            2048 => {
-                let (p, s) = Self::from_fields::<32, 64, 16>(bits, &mut r)?;
-                (PubInner::B2048(p), SecInner::B2048(s))
-            }
-            3072 => {
-                let (p, s) = Self::from_fields::<48, 96, 24>(bits, &mut r)?;
-                (PubInner::B3072(p), SecInner::B3072(s))
-            }
-            _ => return Err(bad("unsupported modulus size (2048 or 3072 bits)")),
-        };
-        if !r.is_empty() {
-            return Err(bad("trailing bytes after the secret key"));
-        }
+        let (public, inner) = decode_key(
+            &SECRET,
+            bytes,
+            secret_from_fields::<32, 64, 16>,
+            secret_from_fields::<48, 96, 24>,
+        )?
+        .unzip();
         Ok(PaillierSecretKey {
             public: PaillierPublicKey(Arc::new(public)),
             inner: Box::new(inner),

@@ -1037,10 +1037,10 @@ mod tests {
 
     #[test]
     fn field_ops_match_reference() {
-        let Some(_) = Ifma::detect() else {
-            eprintln!("note: no avx512ifma on this CPU, ifma field tests skipped");
+        let gate = "ristretto::ifma::tests::field_ops_match_reference";
+        if !crate::simd_test_gate(gate, Ifma::detect().is_some()) {
             return;
-        };
+        }
         let vals = edge_values();
         let pairs: Vec<([u8; 32], [u8; 32])> = vals
             .iter()
@@ -1055,7 +1055,7 @@ mod tests {
                 a[i] = *x;
                 b[i] = *y;
             }
-            // SAFETY: `detect` returned Some above.
+            // SAFETY: `detect` returned Some: the gate passed only if it did.
             let got = unsafe { field_ops(&a, &b) };
             for lane in 0..chunk.len() {
                 let mut x = words(&a[lane]);
@@ -1080,11 +1080,11 @@ mod tests {
 
     #[test]
     fn rfc9496_constants() {
-        let Some(_) = Ifma::detect() else {
-            eprintln!("note: no avx512ifma on this CPU, ifma constant test skipped");
+        let gate = "ristretto::ifma::tests::rfc9496_constants";
+        if !crate::simd_test_gate(gate, Ifma::detect().is_some()) {
             return;
-        };
-        // SAFETY: `detect` returned Some above.
+        }
+        // SAFETY: `detect` returned Some: the gate passed only if it did.
         assert!(unsafe { constants_hold() });
     }
 

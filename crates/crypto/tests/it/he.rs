@@ -9,7 +9,7 @@ use rand_core::{Rng, SeedableRng};
 use unseen_crypto::Error;
 use unseen_crypto::he::{
     HePublicKey, HeScheme, HeSecretKey, OuPublicKey, OuSecretKey, PaillierPublicKey,
-    PaillierSecretKey, Plaintext,
+    PaillierSecretKey, Plaintext, linear_combination, sum,
 };
 
 fn ou() -> &'static OuSecretKey {
@@ -60,6 +60,9 @@ fn round_trip<K: HeSecretKey>(sk: &K) {
     // Batch decryption (OU-2048 and Paillier-2048 on AVX-512 IFMA: eight powers per kernel
     // call) gives the messages, and on the identity and arbitrary values below the modulus
     // exactly what one-at-a-time decryption gives.
+    let ifma = unseen_crypto::he::mont_ifma::backend_name() == "avx512ifma-8x";
+    let name = format!("he::round_trip ({:?}) batch decryption", pk.scheme());
+    unseen_crypto::simd_test_gate(&name, ifma);
     assert_eq!(sk.decrypt_batch(&cts), values);
     cts.push(pk.zero());
     for _ in 0..10 {
@@ -166,7 +169,7 @@ fn encodings<K: HeSecretKey>(sk: &K, scheme: &'static str) {
     let m = Plaintext::from_i128(-123_456_789);
     let c = pk.encrypt(&m).unwrap();
     let mut bytes = Vec::new();
-    pk.write_ciphertext(&c, &mut bytes);
+    pk.write_ciphertext(&c, &mut bytes).unwrap();
     assert_eq!(bytes.len(), pk.ciphertext_len());
     let c2 = pk.read_ciphertext(&bytes).unwrap();
     assert_eq!(c2, c);
@@ -355,7 +358,7 @@ fn known_answers<K: HeSecretKey>(prefix: &str) {
     assert_eq!(sk.decrypt(&c2), m2);
     let bytes = |c: &<K::Public as HePublicKey>::Ciphertext| {
         let mut out = Vec::new();
-        pk.write_ciphertext(c, &mut out);
+        pk.write_ciphertext(c, &mut out).unwrap();
         out
     };
     assert_eq!(bytes(&c1), h("c1"));
@@ -376,4 +379,95 @@ fn ou_known_answers() {
 #[test]
 fn paillier_known_answers() {
     known_answers::<PaillierSecretKey>("pa");
+}
+
+/// The bucket-method linear combination decrypts to `Σ k_i·m_i` for signed messages and
+/// coefficients up to 64 bits (window sizes from 1 to the largest), and the plain sum to
+/// `Σ m_i`; empty sums and all-zero coefficients give the identity.
+#[test]
+fn linear_combination_equals_scalar_multiplications() {
+    check_linear_combination(paillier());
+    check_linear_combination(ou());
+}
+
+fn check_linear_combination<S: HeSecretKey>(sk: &S) {
+    let pk = sk.public();
+    let mut r = rng(77);
+    for (terms, bits) in [(0usize, 27u32), (1, 1), (5, 3), (37, 27), (90, 20), (3, 64)] {
+        let ms: Vec<i128> = (0..terms)
+            .map(|_| i128::from(r.next_u64() >> 30) - (1 << 33))
+            .collect();
+        let ks: Vec<u64> = (0..terms).map(|_| r.next_u64() >> (64 - bits)).collect();
+        let cts: Vec<_> = ms
+            .iter()
+            .map(|&m| pk.encrypt(&Plaintext::from_i128(m)).unwrap())
+            .collect();
+        let got = sk.decrypt(&linear_combination(pk, &cts, &ks));
+        let want: i128 = ms.iter().zip(&ks).map(|(m, &k)| m * i128::from(k)).sum();
+        assert_eq!(got.to_i128(), Some(want), "{terms} terms of {bits} bits");
+        let total = sk.decrypt(&sum(pk, &cts));
+        assert_eq!(
+            total.to_i128(),
+            Some(ms.iter().sum()),
+            "sum of {terms} terms"
+        );
+        if terms > 1 {
+            // Extra items of the longer slice are ignored.
+            let short = sk.decrypt(&linear_combination(pk, &cts, &ks[..1]));
+            assert_eq!(short.to_i128(), Some(ms[0] * i128::from(ks[0])));
+        }
+    }
+    assert_eq!(linear_combination(pk, &[], &[]), pk.zero());
+    let c = pk.encrypt(&Plaintext::from_i128(5)).unwrap();
+    assert_eq!(linear_combination(pk, &[c.clone(), c], &[0, 0]), pk.zero());
+}
+
+fn ou3072() -> &'static OuSecretKey {
+    static K: OnceLock<OuSecretKey> = OnceLock::new();
+    K.get_or_init(|| OuSecretKey::generate_from_seed(3072, [11; 32]).unwrap())
+}
+
+fn paillier3072() -> &'static PaillierSecretKey {
+    static K: OnceLock<PaillierSecretKey> = OnceLock::new();
+    K.get_or_init(|| PaillierSecretKey::generate_from_seed(3072, [13; 32]).unwrap())
+}
+
+/// A ciphertext of a 3072-bit key written with a 2048-bit key (and the other way round) is a
+/// caller's bug: an error, and nothing written, instead of a ciphertext's length of zeros that
+/// the peer would decode as a valid frame (what the code before this test did). The other
+/// operations that take a ciphertext refuse it the same way, and the 3072-bit keys work.
+fn write_refuses_other_key_size<K: HeSecretKey>(small: &K, large: &K) {
+    let (a, b) = (small.public(), large.public());
+    let m = Plaintext::from_i128(-3);
+    let ca = a.encrypt(&m).unwrap();
+    let cb = b.encrypt(&m).unwrap();
+    let other = Err(Error::InvalidArgument("ciphertext of another key size"));
+    for (pk, c, own) in [(a, &cb, &ca), (b, &ca, &cb)] {
+        let mut out = vec![0xaa];
+        assert_eq!(pk.write_ciphertext(c, &mut out), other);
+        assert_eq!(out, [0xaa], "{} bits: bytes written", pk.modulus_bits());
+        assert_eq!(pk.mul_plain(c, &m).map(|_| ()), other);
+        assert_eq!(pk.rerandomize(&mut c.clone()), other);
+        pk.write_ciphertext(own, &mut out).unwrap();
+        assert_eq!(out.len(), 1 + pk.ciphertext_len());
+        assert_eq!(&pk.read_ciphertext(&out[1..]).unwrap(), own);
+    }
+    assert_eq!(b.modulus_bits(), 3072);
+    assert_eq!(large.decrypt(&cb), m);
+    assert_eq!(
+        large.decrypt_batch(&[cb.clone(), b.zero()]),
+        [m, Plaintext::default()]
+    );
+    let sk = K::from_bytes(&large.to_bytes()).unwrap();
+    assert_eq!(sk.public().to_bytes(), b.to_bytes());
+    assert_eq!(
+        K::Public::from_bytes(&b.to_bytes()).unwrap().to_bytes(),
+        b.to_bytes()
+    );
+}
+
+#[test]
+fn write_ciphertext_refuses_a_ciphertext_of_another_key_size() {
+    write_refuses_other_key_size(ou(), ou3072());
+    write_refuses_other_key_size(paillier(), paillier3072());
 }

@@ -71,8 +71,16 @@ fn check<K: HeSecretKey>(sk: &K, seed: u64) {
     assert!(pk.bucket_sums(&cts, &[short], &nodes, n_bins).is_err());
 }
 
+/// Whether OU-2048's kernels run on AVX-512 IFMA here (otherwise the "fast" side is the
+/// default too; `simd_test_gate` reports that).
+fn gate(name: &str) {
+    let ifma = unseen_crypto::he::mont_ifma::backend_name() == "avx512ifma-8x";
+    unseen_crypto::simd_test_gate(&format!("he_buckets::{name}"), ifma);
+}
+
 #[test]
 fn ou_bucket_sums_equal_the_default_and_the_plaintext_sums() {
+    gate("ou_bucket_sums_equal_the_default_and_the_plaintext_sums");
     let sk = OuSecretKey::generate_from_seed(2048, [7; 32]).unwrap();
     check(&sk, 1);
 }
@@ -116,6 +124,7 @@ fn check_shift<K: HeSecretKey>(sk: &K, seed: u64) {
 
 #[test]
 fn shift_add_many_packs_like_horner() {
+    gate("shift_add_many_packs_like_horner");
     check_shift(&OuSecretKey::generate_from_seed(2048, [9; 32]).unwrap(), 3);
     check_shift(
         &PaillierSecretKey::generate_from_seed(2048, [10; 32]).unwrap(),

@@ -2,6 +2,9 @@
 //! the plaintext: `encrypt_batch` (decryptions, equal ciphertexts for the same `(m, r)`, the
 //! pool), `decrypt_batch`, `mul_plain_batch` and `add_many` (equal to the one-at-a-time
 //! operations, ciphertext for ciphertext), and the `UNSEEN_NO_SIMD` switch (in a child process).
+//! Without the IFMA path the comparisons run scalar against scalar: each test passes
+//! `unseen_crypto::simd_test_gate`, which reports and counts that (and fails it under
+//! `UNSEEN_REQUIRE_SIMD=1`).
 
 use std::sync::OnceLock;
 
@@ -9,6 +12,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use unseen_crypto::he::mont_ifma::MontMul8;
 use unseen_crypto::he::{HePublicKey, HeSecretKey, OuSecretKey, Plaintext};
+use unseen_crypto::simd_test_gate;
 
 fn key() -> &'static OuSecretKey {
     static K: OnceLock<OuSecretKey> = OnceLock::new();
@@ -56,6 +60,11 @@ fn has_ifma() -> bool {
         .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
         .collect();
     MontMul8::new(&words).is_some()
+}
+
+/// The SIMD gate of test `name`: whether OU-2048's batch operations run on IFMA here.
+fn gate(name: &str) -> bool {
+    simd_test_gate(&format!("he_enc_batch::{name}"), has_ifma())
 }
 
 fn check_batches() {
@@ -138,6 +147,7 @@ fn foreign_ciphertexts(len: usize, seed: u8) -> Vec<unseen_crypto::he::OuCiphert
 /// paths must agree on them).
 #[test]
 fn ifma_batch_operations_equal_the_scalar_ones() {
+    gate("ifma_batch_operations_equal_the_scalar_ones");
     let sk = key();
     let pk = sk.public();
     let mut cs = pk.encrypt_batch(&messages(30, 13)).unwrap();
@@ -191,11 +201,13 @@ fn ifma_batch_operations_equal_the_scalar_ones() {
 
 #[test]
 fn batch_encryptions_decrypt_to_the_messages() {
+    gate("batch_encryptions_decrypt_to_the_messages");
     check_batches();
 }
 
 #[test]
 fn batch_uses_the_pool_first_then_fresh_randomness() {
+    gate("batch_uses_the_pool_first_then_fresh_randomness");
     let sk = OuSecretKey::generate_from_seed(2048, [7; 32]).unwrap();
     let pk = sk.public();
     pk.precompute_randomness(5).unwrap();
@@ -235,8 +247,8 @@ fn ifma_and_scalar_ciphertexts_are_equal_for_the_same_randomness() {
         .encrypt_with_randomness_for_tests(&ms, &rs, true)
         .unwrap();
     assert_eq!(simd.is_some(), has_ifma());
-    if let Some(simd) = simd {
-        assert_eq!(simd, scalar);
+    if gate("ifma_and_scalar_ciphertexts_are_equal_for_the_same_randomness") {
+        assert_eq!(simd, Some(scalar));
     }
 }
 
@@ -266,6 +278,7 @@ fn batch_without_simd_uses_the_scalar_path() {
         ])
         .env("UNSEEN_ENC_CHILD", "1")
         .env("UNSEEN_NO_SIMD", "1")
+        .env_remove("UNSEEN_REQUIRE_SIMD")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -3,6 +3,9 @@
 //! bits, edge operands, long chains, histogram products with empty bins, the fallback switch.
 //!
 //! The test names contain `ifma`, so `.ci/run`'s AddressSanitizer step (`-- ifma`) runs them.
+//! Each eight-lane part passes `unseen_crypto::simd_test_gate` first: without AVX-512 IFMA the
+//! skip is reported and counted (and fails under `UNSEEN_REQUIRE_SIMD=1`), and the portable
+//! parts still run.
 
 use crypto_bigint::{
     Odd, Uint,
@@ -14,6 +17,21 @@ use unseen_crypto::he::mont_ifma::{
     MAX_MODULUS_BITS, Mont52, MontCtx, MontMul8, POW_WINDOW, backend_name, bucket_products,
     bucket_products_portable,
 };
+use unseen_crypto::simd_test_gate;
+
+/// The SIMD gate of test `name`: whether its eight-lane part runs (see the module doc).
+fn ifma(name: &str) -> bool {
+    simd_test_gate(
+        &format!("mont_ifma::{name}"),
+        backend_name() == "avx512ifma-8x",
+    )
+}
+
+/// The eight-lane context of a valid modulus, once the gate has passed: `None` there would be a
+/// bug of `MontMul8::new`, not a CPU without IFMA.
+fn ctx8(n: &[u64]) -> MontMul8 {
+    MontMul8::new(n).unwrap_or_else(|| panic!("no IFMA context for a {}-limb modulus", n.len()))
+}
 
 /// 33 words = 2112 bits ≥ 2080.
 const W: usize = 33;
@@ -168,8 +186,11 @@ fn ifma_context_rejects_bad_moduli() {
     padded.resize(4, 0);
     let c = MontCtx::new(&padded).unwrap();
     assert_eq!(c.from_mont(&c.one()), vec![1, 0, 0, 0]);
-    if MontMul8::new(&power_minus(2048, 1)).is_some() {
-        assert!(MontMul8::new(&power_minus(2048, 2)).is_none());
+    if ifma("ifma_context_rejects_bad_moduli") {
+        ctx8(&power_minus(2048, 1));
+        ctx8(&power_minus(MAX_MODULUS_BITS, 1));
+        assert!(MontMul8::new(&power_minus(2048, 2)).is_none(), "even");
+        assert!(MontMul8::new(&power_minus(MAX_MODULUS_BITS + 1, 1)).is_none());
     }
 }
 
@@ -204,6 +225,7 @@ fn r64_form(r: &Ref, x: &[u64]) -> Vec<u64> {
 #[test]
 fn ifma_r64_montgomery_conversions() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x0072_3634);
+    let eight = ifma("ifma_r64_montgomery_conversions");
     for n in moduli(&mut rng) {
         let (c, r) = (MontCtx::new(&n).unwrap(), Ref::new(&n));
         let xs = operands(&mut rng, &n, 9);
@@ -214,7 +236,8 @@ fn ifma_r64_montgomery_conversions() {
             assert_eq!(&c.to_r64_montgomery(&c.to_mont(x).unwrap()), xr);
         }
         assert!(c.from_r64_montgomery(&n).is_err());
-        if let Some(m8) = MontMul8::new(&n) {
+        if eight {
+            let m8 = ctx8(&n);
             let refs: Vec<&[u64]> = xrs.iter().map(Vec::as_slice).collect();
             let ms = m8.from_r64_montgomery_batch(&refs).unwrap();
             assert_eq!(m8.from_mont_batch(&ms), xs);
@@ -270,12 +293,12 @@ fn mul8_plain(m: &MontMul8, xs: &[Vec<u64>], ys: &[Vec<u64>]) -> Vec<Vec<u64>> {
 
 #[test]
 fn ifma_mul8_matches_crypto_bigint() {
+    if !ifma("ifma_mul8_matches_crypto_bigint") {
+        return;
+    }
     let mut rng = ChaCha20Rng::seed_from_u64(0x0006_d756);
     for n in moduli(&mut rng) {
-        let Some(m) = MontMul8::new(&n) else {
-            eprintln!("note: backend {} — mul8 test skipped", backend_name());
-            return;
-        };
+        let m = ctx8(&n);
         let r = Ref::new(&n);
         let ops = operands(&mut rng, &n, 16);
         // All pairs of the edge operands and random ones, eight at a time.
@@ -298,10 +321,10 @@ fn ifma_mul8_matches_crypto_bigint() {
 fn ifma_batch_conversions_match_scalar() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x0062_6174);
     let n = random_modulus(&mut rng, 2048);
-    let Some(m) = MontMul8::new(&n) else {
-        eprintln!("note: backend {} — batch test skipped", backend_name());
+    if !ifma("ifma_batch_conversions_match_scalar") {
         return;
-    };
+    }
+    let m = ctx8(&n);
     for len in [0, 1, 7, 8, 9, 17] {
         let xs = operands(&mut rng, &n, len.max(5));
         let xs = &xs[..len];
@@ -335,11 +358,11 @@ fn ifma_long_chains() {
         power_minus(2048, 1),
         power_minus(2080, 1),
     ];
+    if !ifma("ifma_long_chains") {
+        return;
+    }
     for n in mods {
-        let Some(m) = MontMul8::new(&n) else {
-            eprintln!("note: backend {} — chain test skipped", backend_name());
-            return;
-        };
+        let m = ctx8(&n);
         let (c, r) = (m.ctx(), Ref::new(&n));
         let pool = operands(&mut rng, &n, 19);
         let pool_m: Vec<Mont52> = pool.iter().map(|x| c.to_mont(x).unwrap()).collect();
@@ -440,6 +463,7 @@ fn plain_hist(c: &MontCtx, h: &[Vec<Mont52>]) -> Vec<Vec<Vec<u64>>> {
 
 #[test]
 fn ifma_bucket_products_match_reference() {
+    let eight = ifma("ifma_bucket_products_match_reference");
     let mut rng = ChaCha20Rng::seed_from_u64(0x6275_636b);
     let cases: [(u32, usize, usize, usize); 5] = [
         // (modulus bits, rows, features, bins)
@@ -478,10 +502,10 @@ fn ifma_bucket_products_match_reference() {
         let want = reference_hist(&r, &cts, &bins, &rows, n_bins);
         let portable = bucket_products_portable(&c, &cts_m, &cols, &rows, n_bins).unwrap();
         assert_eq!(plain_hist(&c, &portable), want, "portable, {bits} bits");
-        let Some(m) = MontMul8::new(&n) else {
-            eprintln!("note: backend {} — IFMA buckets skipped", backend_name());
+        if !eight {
             continue;
-        };
+        }
+        let m = ctx8(&n);
         let fast = bucket_products(&m, &cts_m, &cols, &rows, n_bins).unwrap();
         assert_eq!(fast.len(), n_feat);
         assert_eq!(plain_hist(&c, &fast), want, "ifma, {bits} bits");
@@ -520,11 +544,12 @@ fn ifma_bucket_products_reject_bad_arguments() {
     let bad_bin = [0u8, 1, 4, 3];
     let short = [0u8, 1];
     let rows = [0u32, 1, 2, 3];
+    let m8 = ifma("ifma_bucket_products_reject_bad_arguments").then(|| ctx8(&n));
     let check = |cols: &[&[u8]], rows: &[u32], n_bins: usize| {
         let p = bucket_products_portable(&c, &cts, cols, rows, n_bins);
-        if let Some(m) = MontMul8::new(&n) {
+        if let Some(m) = &m8 {
             assert_eq!(
-                bucket_products(&m, &cts, cols, rows, n_bins).is_err(),
+                bucket_products(m, &cts, cols, rows, n_bins).is_err(),
                 p.is_err()
             );
         }
@@ -585,9 +610,10 @@ fn ifma_pow_matches_crypto_bigint_and_portable() {
     let mut ms = moduli(&mut rng);
     // OU-2048's p² (1366 bits) and a Paillier-2048 n²-sized modulus.
     ms.push(random_modulus(&mut rng, 1366));
+    let eight = ifma("ifma_pow_matches_crypto_bigint_and_portable");
     for n in ms {
         let (c, r) = (MontCtx::new(&n).unwrap(), Ref::new(&n));
-        let m8 = MontMul8::new(&n);
+        let m8 = eight.then(|| ctx8(&n));
         for bits in [1u32, 4, 5, 32, 224] {
             let xs = operands(&mut rng, &n, 11);
             let mut es: Vec<Vec<u8>> = (0..xs.len())
@@ -621,10 +647,10 @@ fn ifma_pow_matches_crypto_bigint_and_portable() {
 fn ifma_pow_rejects_wide_exponents_and_bad_lengths() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x0077_6964);
     let n = random_modulus(&mut rng, 2048);
-    let Some(m8) = MontMul8::new(&n) else {
-        eprintln!("note: backend {} — pow checks skipped", backend_name());
+    if !ifma("ifma_pow_rejects_wide_exponents_and_bad_lengths") {
         return;
-    };
+    }
+    let m8 = ctx8(&n);
     let mut xs = vec![m8.ctx().one(); 3];
     let ok = [1u8, 0, 0];
     // 9 bits allowed: a bit at 9 (byte 1, bit 1) is too wide, so is a set third byte.
@@ -646,18 +672,15 @@ fn ifma_pow_rejects_wide_exponents_and_bad_lengths() {
 /// the domain from another radix.
 #[test]
 fn ifma_mul_r64_many_and_radix_factor() {
+    if !ifma("ifma_mul_r64_many_and_radix_factor") {
+        return;
+    }
     let mut rng = ChaCha20Rng::seed_from_u64(0x0072_3678);
     for n in moduli(&mut rng) {
         let (c, r) = (MontCtx::new(&n).unwrap(), Ref::new(&n));
         let xs = operands(&mut rng, &n, 13);
         let ys = operands(&mut rng, &n, 13);
-        let Some(m8) = MontMul8::new(&n) else {
-            eprintln!(
-                "note: backend {} — mul_r64_many test skipped",
-                backend_name()
-            );
-            return;
-        };
+        let m8 = ctx8(&n);
         // Radix 2^s for a few s: x·2^s mod n enters as x.
         for s in [0u32, 1, 64, 2048, 2111] {
             let f = c.radix_factor(s);
@@ -704,6 +727,7 @@ fn ifma_no_simd_switch_forces_fallback() {
         ])
         .env("UNSEEN_MONT_CHILD", "1")
         .env("UNSEEN_NO_SIMD", "1")
+        .env_remove("UNSEEN_REQUIRE_SIMD")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -3,7 +3,8 @@
 //! through the batch entry points.
 //!
 //! On a CPU with AVX-512 IFMA the batch methods run the eight-lane backend; elsewhere they run
-//! the portable path, which these tests then check instead (a note is printed).
+//! the portable path, which these tests then check instead (the skip is reported and counted by
+//! `unseen_crypto::simd_test_gate`, and fails them under `UNSEEN_REQUIRE_SIMD=1`).
 
 use curve25519_dalek::{RistrettoPoint, Scalar, ristretto::CompressedRistretto};
 use sha2::Sha512;
@@ -14,6 +15,7 @@ use unseen_crypto::{
         backend_name, portable_decode_mul_encode_batch, portable_hash_mul_encode_batch,
         uniform_mul_encode_batch,
     },
+    simd_test_gate,
 };
 
 use crate::ristretto_vectors::{A1_MULTIPLES, A2_INVALID, A3_ONE_WAY_MAP};
@@ -43,10 +45,11 @@ impl TestRng {
     }
 }
 
-fn note_backend() {
-    if backend_name() != "avx512ifma-8x" {
-        eprintln!("note: no avx512ifma here; the batch methods tested are the portable path");
-    }
+/// The SIMD gate of test `name` (`unseen_crypto::simd_test_gate`): without the eight-lane
+/// backend the skip is reported, and the test goes on checking the portable path.
+fn gate(name: &str) {
+    let ifma = backend_name() == "avx512ifma-8x";
+    simd_test_gate(&format!("ristretto_ifma::{name}"), ifma);
 }
 
 /// 1, 2, ℓ - 1 and a random scalar.
@@ -73,7 +76,7 @@ fn dalek_hash_mul(msg: &[u8], k: &Scalar) -> [u8; 32] {
 
 #[test]
 fn hash_mul_encode_batch_matches_dalek_and_portable() {
-    note_backend();
+    gate("hash_mul_encode_batch_matches_dalek_and_portable");
     let mut rng = TestRng(1);
     let mut items = 0;
     for k in scalars(&mut rng) {
@@ -105,7 +108,7 @@ fn hash_mul_encode_batch_matches_dalek_and_portable() {
 
 #[test]
 fn decode_mul_encode_batch_matches_dalek_and_portable() {
-    note_backend();
+    gate("decode_mul_encode_batch_matches_dalek_and_portable");
     let mut rng = TestRng(2);
     let mut items = 0;
     for k in scalars(&mut rng) {
@@ -140,7 +143,7 @@ fn decode_mul_encode_batch_matches_dalek_and_portable() {
 /// identity), exactly as the portable path.
 #[test]
 fn decode_validity_matches_dalek_on_random_bytes() {
-    note_backend();
+    gate("decode_validity_matches_dalek_on_random_bytes");
     let mut rng = TestRng(3);
     let k = secret(Scalar::from(7u8));
     for _ in 0..400 {
@@ -185,7 +188,7 @@ fn decode_validity_matches_dalek_on_random_bytes() {
 /// placed at every lane position 0..7 of the first and second group of eight.
 #[test]
 fn rfc9496_a2_invalid_at_every_lane() {
-    note_backend();
+    gate("rfc9496_a2_invalid_at_every_lane");
     let k = secret(Scalar::from(3u8));
     let valid = RistrettoPoint::from_uniform_bytes(&[7u8; 64])
         .compress()
@@ -225,7 +228,7 @@ fn rfc9496_a2_invalid_at_every_lane() {
 /// (k = 1), in one batch (two groups of eight, the second padded).
 #[test]
 fn rfc9496_a1_decode_encode_roundtrip() {
-    note_backend();
+    gate("rfc9496_a1_decode_encode_roundtrip");
     let enc: Vec<u8> = A1_MULTIPLES[1..]
         .iter()
         .flat_map(|h| hex::decode(h).unwrap())
@@ -249,7 +252,7 @@ fn rfc9496_a1_decode_encode_roundtrip() {
 /// RFC 9496 Appendix A.3: the one-way map through the batch's hash-to-group with k = 1.
 #[test]
 fn rfc9496_a3_one_way_map_in_batch() {
-    note_backend();
+    gate("rfc9496_a3_one_way_map_in_batch");
     let uniform: Vec<[u8; 64]> = A3_ONE_WAY_MAP
         .iter()
         .map(|(i, _)| hex::decode(i).unwrap().try_into().unwrap())

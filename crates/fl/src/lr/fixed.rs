@@ -5,7 +5,8 @@
 //!
 //! - Features are standardized by each party on its own rows (`z = (x − mean)/std`, population
 //!   std, a constant column gets `std = 1`), clipped to `|z| ≤ 2^7` ([`MAX_ABS_Z`]) and encoded
-//!   as `X = round(z·2^f)` with `f =` [`FRAC_BITS`]` = 20`, so `|X| ≤ 2^27`. The intercept is a
+//!   as `X = round(z·2^f)` with `f =` [`FRAC_BITS`]` = 20` (the codec [`CODEC`], an
+//!   [`unseen_crypto::he::FixedPoint`]), so `|X| ≤ 2^27`. The intercept is a
 //!   column of ones (`X = 2^f`).
 //! - A party's linear term `u = Σ_j w_j·X_j/2^f` is computed in `f64` and encoded as
 //!   `U = round(u·2^f)`; `|u| < 2^13` ([`MAX_ABS_LINEAR`], else [`LrError::Diverged`]), so
@@ -25,13 +26,16 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use unseen_crypto::he::FixedPoint;
 
 use super::LrError;
 
 /// Fraction bits `f` of features and linear terms.
 pub const FRAC_BITS: u32 = 20;
+/// The fixed-point codec of features and linear terms (`f =` [`FRAC_BITS`]).
+pub const CODEC: FixedPoint = FixedPoint::new(FRAC_BITS);
 /// `2^f` as a float.
-pub const SCALE: f64 = (1u64 << FRAC_BITS) as f64;
+pub const SCALE: f64 = CODEC.scale();
 /// Standardized features are clipped to this magnitude.
 pub const MAX_ABS_Z: f64 = 128.0;
 /// A party's linear term must stay below this magnitude.
@@ -139,10 +143,9 @@ pub fn check_rows(rows: &[Vec<f64>], cols: usize) -> Result<(), LrError> {
     Ok(())
 }
 
-/// Encodes a standardized value (`|z| ≤ 2^7`, so the result fits easily).
-#[allow(clippy::cast_possible_truncation)] // |z·2^f| ≤ 2^27 after the clamp
+/// Encodes a standardized value, clipped to `|z| ≤ 2^7` (so `|X| ≤ 2^27`).
 pub fn encode(z: f64) -> i64 {
-    (z.clamp(-MAX_ABS_Z, MAX_ABS_Z) * SCALE).round() as i64
+    CODEC.encode_clamped(z, MAX_ABS_Z)
 }
 
 /// The fixed-point design matrix (row-major, `cols` per row) of `rows` standardized by `st`,
@@ -159,10 +162,13 @@ pub fn design(rows: &[Vec<f64>], st: &Standardizer, intercept: bool) -> Vec<i64>
     out
 }
 
-/// A party's linear term of one fixed-point row, `Σ_j w_j·X_j/2^f` (always in this order).
-#[allow(clippy::cast_precision_loss)] // |X| ≤ 2^27 is exact in f64
+/// A party's linear term of one fixed-point row, `Σ_j w_j·X_j/2^f` (always in this order;
+/// `|X| ≤ 2^27` decodes exactly).
 pub fn linear(w: &[f64], x: &[i64]) -> f64 {
-    w.iter().zip(x).map(|(w, &x)| w * (x as f64 / SCALE)).sum()
+    w.iter()
+        .zip(x)
+        .map(|(w, &x)| w * CODEC.decode(i128::from(x)))
+        .sum()
 }
 
 /// Encodes a linear term, or [`LrError::Diverged`] if it is out of range.
@@ -170,15 +176,14 @@ pub fn linear(w: &[f64], x: &[i64]) -> f64 {
 /// # Errors
 ///
 /// [`LrError::Diverged`].
-#[allow(clippy::cast_possible_truncation)] // |u·2^f| < 2^33 after the check
 pub fn encode_linear(u: f64, epoch: u32) -> Result<i64, LrError> {
-    if !(u.is_finite() && u.abs() < MAX_ABS_LINEAR) {
-        return Err(LrError::Diverged {
+    // |u·2^f| < 2^33 when it succeeds.
+    CODEC
+        .encode_within(u, MAX_ABS_LINEAR)
+        .ok_or(LrError::Diverged {
             epoch,
             limit: MAX_ABS_LINEAR,
-        });
-    }
-    Ok((u * SCALE).round() as i64)
+        })
 }
 
 /// The guest's label term `−2·y'·2^f` (`y' = 1` for a positive row, `−1` otherwise).

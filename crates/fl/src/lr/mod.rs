@@ -53,9 +53,16 @@
 
 pub mod driver;
 pub mod fixed;
-pub mod lincomb;
 pub mod local;
 pub mod model;
+// `encode_ciphertexts` drops `HePublicKey::write_ciphertext`'s new error (a ciphertext of another
+// key size: it then writes nothing, so the peer refuses the frame's length instead of reading
+// zeros). Issue 14: msgs.rs has another owner, who propagates the error; the expectation then
+// fails and this attribute goes.
+#[expect(
+    unused_must_use,
+    reason = "msgs.rs is edited on another branch; see the comment above"
+)]
 pub mod msgs;
 pub mod reference;
 mod train;
@@ -64,7 +71,7 @@ pub use driver::{
     GuestOutput, HostOutput, PredictReport, TrainReport, run_guest, run_host, run_predict_guest,
     run_predict_host,
 };
-pub use model::{LrGuestModel, LrHostModel, ModelId};
+pub use model::{LrGuestModel, LrHostModel, ModelId, ParseModelIdError};
 pub use train::{LrGuest, LrHost};
 
 use unseen_channel::ChannelError;

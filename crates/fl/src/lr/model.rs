@@ -23,7 +23,9 @@ const ROLE_GUEST: u8 = 1;
 const ROLE_HOST: u8 = 2;
 const FIXED_LEN: usize = 4 + 1 + 1 + 16 + 4 + 1 + 8;
 
-/// The random id shared by the two parts of one model.
+/// The random id shared by the two parts of one model: 16 bytes, written as 32 lowercase hex
+/// digits ([`Display`](core::fmt::Display), parsed back by [`FromStr`](core::str::FromStr)), the
+/// form the node uses in JSON, file names and on the command line.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ModelId(pub [u8; 16]);
 
@@ -39,6 +41,66 @@ impl core::fmt::Display for ModelId {
 impl core::fmt::Debug for ModelId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "ModelId({self})")
+    }
+}
+
+impl core::str::FromStr for ModelId {
+    type Err = ParseModelIdError;
+
+    /// Exactly 32 lowercase hex digits (`0-9a-f`): the one spelling [`ModelId`]'s `Display`
+    /// writes, so that an id has one form in file names and JSON.
+    fn from_str(s: &str) -> Result<Self, ParseModelIdError> {
+        let err = || ParseModelIdError(s.to_owned());
+        let digits = s.as_bytes();
+        if digits.len() != 32 {
+            return Err(err());
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut id = [0u8; 16];
+        for (b, pair) in id.iter_mut().zip(digits.chunks_exact(2)) {
+            let (Some(hi), Some(lo)) = (nibble(pair[0]), nibble(pair[1])) else {
+                return Err(err());
+            };
+            *b = hi << 4 | lo;
+        }
+        Ok(ModelId(id))
+    }
+}
+
+/// A string that is not 32 lowercase hex digits, refused by [`ModelId`]'s `FromStr`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseModelIdError(String);
+
+impl core::fmt::Display for ParseModelIdError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{:?} is not a model id (32 lowercase hex digits)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseModelIdError {}
+
+/// As its 32 hex digits (the `Display` form).
+#[cfg(feature = "serde")]
+impl serde::Serialize for ModelId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// From its 32 lowercase hex digits (the `FromStr` form).
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for ModelId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -278,4 +340,65 @@ fn decode(role: u8, b: &[u8]) -> Result<Decoded, LrError> {
         weights,
         intercept,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests
+
+    use super::*;
+
+    #[test]
+    fn model_id_prints_and_parses_as_32_lowercase_hex_digits() {
+        let id = ModelId([
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+            0xee, 0xff,
+        ]);
+        let s = "00112233445566778899aabbccddeeff";
+        assert_eq!(id.to_string(), s);
+        assert_eq!(format!("{id:?}"), format!("ModelId({s})"));
+        assert_eq!(s.parse::<ModelId>(), Ok(id));
+        let all: Vec<ModelId> = (0..=255u8).map(|b| ModelId([b; 16])).collect();
+        for id in all {
+            assert_eq!(id.to_string().parse::<ModelId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn model_id_refuses_every_other_spelling() {
+        for bad in [
+            "",
+            "00112233445566778899aabbccddeef",   // 31 digits
+            "00112233445566778899aabbccddeeff0", // 33
+            "00112233445566778899AABBCCDDEEFF",  // upper case
+            "0x112233445566778899aabbccddeeff",
+            "00112233445566778899aabbccddeeg0",
+            " 0112233445566778899aabbccddeeff",
+            "+0112233445566778899aabbccddeeff",
+            "00112233445566778899aabbccddeeé", // 32 bytes, not 32 digits
+        ] {
+            let e = bad.parse::<ModelId>().unwrap_err();
+            assert_eq!(e, ParseModelIdError(bad.to_owned()));
+            assert_eq!(
+                e.to_string(),
+                format!("{bad:?} is not a model id (32 lowercase hex digits)")
+            );
+        }
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn model_id_deserializes_from_its_hex_digits() {
+        use serde::Deserialize;
+        use serde::de::IntoDeserializer;
+        use serde::de::value::Error;
+        let s = "00112233445566778899aabbccddeeff";
+        let id = ModelId::deserialize(s.into_deserializer()).map_err(|e: Error| e);
+        assert_eq!(id.unwrap().to_string(), s);
+        let e = ModelId::deserialize("0011".into_deserializer()).map_err(|e: Error| e);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "\"0011\" is not a model id (32 lowercase hex digits)"
+        );
+    }
 }

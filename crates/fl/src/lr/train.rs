@@ -10,11 +10,10 @@
 
 use rand_core::CryptoRng;
 use rayon::prelude::*;
-use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext};
+use unseen_crypto::he::{HePublicKey, HeSecretKey, Plaintext, linear_combination, sum};
 use zeroize::Zeroize;
 
 use super::fixed::{self, GRADIENT_BITS, MASK_BITS, MASKED_BITS, Standardizer};
-use super::lincomb::linear_combination;
 use super::msgs::{GuestHello, HostHello, decode_public_key};
 use super::{LrConfig, LrError, LrGuestModel, LrHostModel, MAX_FEATURES, ModelId};
 
@@ -166,11 +165,10 @@ impl<S: HeSecretKey> Core<'_, S> {
             .max()
             .unwrap_or(0);
         let offset = top.next_power_of_two();
-        let mut total = pk.zero();
-        for c in peer_terms {
-            pk.add_assign(&mut total, c);
-        }
-        let unshift = pk.mul_plain(&total, &Plaintext::from_i128(-i128::from(offset)))?;
+        let unshift = pk.mul_plain(
+            &sum(&pk, peer_terms),
+            &Plaintext::from_i128(-i128::from(offset)),
+        )?;
         // Per feature j: the encrypted part Σ_i X_ij·[[T_peer,i]] and the plaintext part
         // Σ_i X_ij·T_own,i + R_j (positive: R_j > 2^78 > |Σ X·T_own|).
         let parts: Result<Vec<(Ct<S>, u128)>, LrError> = (0..d)

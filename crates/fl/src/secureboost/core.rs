@@ -3,6 +3,8 @@
 //! integers in the same order, which is what makes the federated trees bit-identical to the
 //! plaintext ones.
 
+use unseen_crypto::he::FixedPoint;
+
 use crate::FlError;
 
 /// Fraction bits `P` of the fixed-point gradients and hessians: `g_q = round(g·2^P)`.
@@ -20,15 +22,12 @@ pub const G_OFFSET: i128 = 1 << 64;
 /// A split must gain more than this (XGBoost's `kRtEps`) besides `gamma`.
 pub const MIN_GAIN: f64 = 1e-6;
 
-/// `2^P` as a float.
-pub(crate) fn scale() -> f64 {
-    f64::from(1u32 << 20) * f64::from(1u32 << 20)
-}
+/// The fixed-point codec of gradients and hessians (`P =` [`FRAC_BITS`] fraction bits).
+const CODEC: FixedPoint = FixedPoint::new(FRAC_BITS);
 
-/// `round(x·2^P)` for `|x| ≤ 1`.
-#[allow(clippy::cast_possible_truncation)] // |x| ≤ 1, so |x·2^40| < 2^41 fits i64.
+/// `round(x·2^P)`, `x` clipped to `|x| ≤ 1` (so the result is below `2^41`).
 pub(crate) fn quantize(x: f64) -> i64 {
-    (x.clamp(-1.0, 1.0) * scale()).round() as i64
+    CODEC.encode_clamped(x, 1.0)
 }
 
 /// A sum of quantized gradients and hessians.
@@ -65,10 +64,9 @@ impl core::ops::Sub for GH {
 }
 
 impl GH {
-    /// `(G, H)` as floats.
-    #[allow(clippy::cast_precision_loss)] // the same rounding on both sides is the point
+    /// `(G, H)` as floats (rounded to `f64` the same way on both sides: that is the point).
     pub(crate) fn to_f64(self) -> (f64, f64) {
-        (self.g as f64 / scale(), self.h as f64 / scale())
+        (CODEC.decode(self.g), CODEC.decode(self.h))
     }
 }
 

@@ -450,7 +450,7 @@ impl<'a, K: HeSecretKey> GuestRole<'a, K> {
             .map_err(crypto)?;
         let mut buf = Vec::with_capacity(cts.len() * self.ct_len);
         for c in &cts {
-            pk.write_ciphertext(c, &mut buf);
+            pk.write_ciphertext(c, &mut buf).map_err(crypto)?;
         }
         self.sent = end;
         self.report.encrypt += te.elapsed();
@@ -1312,7 +1312,8 @@ impl<'c, K: HePublicKey> HostRole<'c, K> {
         pk.add_many(&mut accs, &offs).map_err(crypto)?;
         let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); built_rows.len()];
         for ((b, _), acc) in chunks.iter().zip(&accs) {
-            pk.write_ciphertext(acc, &mut per_node[*b]);
+            pk.write_ciphertext(acc, &mut per_node[*b])
+                .map_err(crypto)?;
         }
         self.accumulate += ta.elapsed();
         self.node_rows = node_rows;

@@ -108,10 +108,11 @@ impl HePublicKey for MockPk {
     fn ciphertext_len(&self) -> usize {
         LIMBS * 8
     }
-    fn write_ciphertext(&self, c: &MockCt, out: &mut Vec<u8>) {
+    fn write_ciphertext(&self, c: &MockCt, out: &mut Vec<u8>) -> Result<(), Error> {
         for l in &c.0 {
             out.extend_from_slice(&l.to_le_bytes());
         }
+        Ok(())
     }
     fn read_ciphertext(&self, bytes: &[u8]) -> Result<MockCt, Error> {
         if bytes.len() != LIMBS * 8 {
