@@ -421,16 +421,7 @@ pub mod model_id_hex {
     }
 }
 
-/// Parses a model id: 32 lowercase hex digits.
+/// Parses a model id: 32 lowercase hex digits (`unseen_fl::ModelId`'s own parser).
 pub fn parse_model_id(s: &str) -> Result<unseen_fl::ModelId, String> {
-    let mut b = [0u8; 16];
-    if s.len() != 32
-        || !s
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-    {
-        return Err(format!("{s:?} is not a model id (32 lowercase hex digits)"));
-    }
-    hex::decode_to_slice(s, &mut b).map_err(|e| e.to_string())?;
-    Ok(unseen_fl::ModelId(b))
+    s.parse().map_err(|e: unseen_fl::lr::ParseModelIdError| e.to_string())
 }
