@@ -23,6 +23,7 @@
 //! without deadlocking on full socket buffers, while memory stays bounded.
 
 mod abort;
+pub mod codec;
 mod fault;
 mod frame;
 mod memory;
@@ -30,6 +31,7 @@ mod stream;
 pub mod tcp;
 
 pub use abort::{ABORT, AbortCategory};
+pub use codec::{CodecError, Reader, Writer};
 pub use fault::Fault;
 pub use frame::{FRAME_HEADER_LEN, FrameRead, Header, MAX_FRAME_LEN, MIN_FRAME_RATE};
 pub use memory::duplex;
