@@ -367,6 +367,12 @@ impl Writer {
         self.buf
     }
 
+    /// Forgets the bytes written, keeping the allocation (to reuse one buffer for many
+    /// chunks).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
     /// Appends raw bytes.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
         self.buf.extend_from_slice(b);
@@ -710,6 +716,7 @@ mod tests {
     fn writer_lengths_saturate_and_report_size() {
         let mut w = Writer::default();
         assert!(w.is_empty());
+        w.u8(1).clear();
         w.len_u8(300).len_u16(70_000).len_u32(7).len_u64(9);
         assert_eq!(w.len(), 1 + 2 + 4 + 8);
         assert_eq!(&w.as_slice()[..3], &[0xff, 0xff, 0xff]);
