@@ -24,12 +24,14 @@
 //! deadlocking on full socket buffers, while memory stays bounded.
 
 mod abort;
+pub mod codec;
 mod fault;
 mod frame;
 mod memory;
 mod stream;
 
 pub use abort::{ABORT, AbortCategory};
+pub use codec::{CodecError, Reader, Writer};
 pub use fault::Fault;
 pub use frame::{FRAME_HEADER_LEN, FrameRead, Header, MAX_FRAME_LEN, MIN_FRAME_RATE};
 pub use memory::duplex;

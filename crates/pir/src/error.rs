@@ -1,9 +1,35 @@
 //! Errors of the PIR core and of keyword PIR, sorted by whose fault they are.
 
-use unseen_channel::ChannelError;
+use unseen_channel::codec::CodecError;
+use unseen_channel::{ChannelError, Fault};
 use unseen_crypto::oprf::OprfError;
 
 /// Why a PIR operation failed.
+///
+/// Whose fault each is ([`PirError::fault`]):
+/// - partner: a malformed, truncated, over-long or out-of-range message or element, a batch
+///   beyond the limits, a quota exceeded, a malformed sealed record, and the channel's partner
+///   errors. This includes [`IndexOutOfRange`], [`TooManyQueries`] and [`TooManyKeys`]: the
+///   SimplePIR core also returns them for a local caller's bad index or batch, but in a
+///   keyword-PIR run they only come from the peer's requests (the client role derives buckets
+///   in range and batches its keys);
+/// - config: the two sides disagree ([`Mismatch`]: suite or AEAD; [`AnonymityTooLow`]: the
+///   k-anonymity asked for and the table's grouping), or a stored table or hint cache cannot be
+///   read or written ([`Storage`]);
+/// - input: a local record, key or shape is unusable ([`Oprf`], [`RecordLength`],
+///   [`Config`](PirError::Config));
+/// - network: the channel's connection errors ([`ChannelError::fault`]);
+/// - internal: an invariant of this crate failed ([`Internal`]).
+///
+/// [`IndexOutOfRange`]: PirError::IndexOutOfRange
+/// [`TooManyQueries`]: PirError::TooManyQueries
+/// [`TooManyKeys`]: PirError::TooManyKeys
+/// [`Mismatch`]: PirError::Mismatch
+/// [`AnonymityTooLow`]: PirError::AnonymityTooLow
+/// [`Storage`]: PirError::Storage
+/// [`Oprf`]: PirError::Oprf
+/// [`RecordLength`]: PirError::RecordLength
+/// [`Internal`]: PirError::Internal
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PirError {
@@ -50,6 +76,11 @@ pub enum PirError {
         /// Required length in bytes.
         expected: usize,
     },
+    /// A keyword-PIR message is malformed in another way than its length (e.g. a length it
+    /// announces is above the step's maximum). Truncated messages and trailing bytes are
+    /// [`PirError::BadMessage`].
+    #[error("malformed message from peer: {0}")]
+    Decode(CodecError),
     /// The server's setup is malformed or beyond our limits.
     #[error("unusable setup from server: {0}")]
     BadSetup(&'static str),
@@ -148,4 +179,151 @@ pub enum PirError {
     /// An invariant of this crate failed.
     #[error("internal error: {0}; please report")]
     Internal(&'static str),
+}
+
+impl From<CodecError> for PirError {
+    /// A truncated message or trailing bytes are [`PirError::BadMessage`] (what the decoders
+    /// always reported), anything else [`PirError::Decode`].
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Truncated {
+                what,
+                len,
+                expected,
+            }
+            | CodecError::Trailing {
+                what,
+                len,
+                expected,
+            } => Self::BadMessage {
+                what,
+                len,
+                expected,
+            },
+            e => Self::Decode(e),
+        }
+    }
+}
+
+impl PirError {
+    /// Whose fault this is (see [`PirError`]'s documentation for the mapping).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Channel(e) => e.fault(),
+            Self::BadLength { .. }
+            | Self::CountMismatch { .. }
+            | Self::TooManyQueries { .. }
+            | Self::BadMessage { .. }
+            | Self::Decode(_)
+            | Self::BadSetup(_)
+            | Self::TooManyKeys { .. }
+            | Self::InvalidElement { .. }
+            | Self::BadHello(_)
+            | Self::BadHintRow { .. }
+            | Self::NoHintToUpdate
+            | Self::QuotaExceeded { .. }
+            | Self::BadRecord(_)
+            | Self::IndexOutOfRange { .. } => Fault::Partner,
+            Self::Mismatch { .. } | Self::AnonymityTooLow { .. } | Self::Storage(_) => {
+                Fault::Config
+            }
+            Self::Oprf(_) | Self::RecordLength { .. } | Self::Config(_) => Fault::Input,
+            Self::Internal(_) => Fault::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use unseen_channel::Header;
+    use unseen_channel::codec::Reader;
+
+    use super::*;
+
+    #[test]
+    fn faults_of_each_class() {
+        let h = Header::new(2, 2, 5);
+        for e in [
+            PirError::from(Reader::new(&[0; 3], "blinded batch").u32().unwrap_err()),
+            PirError::from(
+                Reader::new(&[0xff; 4], "setup")
+                    .len_u32("metadata", 1)
+                    .unwrap_err(),
+            ),
+            PirError::BadSetup("unknown AEAD"),
+            PirError::InvalidElement {
+                index: 0,
+                reason: "identity",
+            },
+            PirError::IndexOutOfRange {
+                index: 9,
+                records: 4,
+            },
+            PirError::QuotaExceeded {
+                used: 11,
+                allowed: 10,
+            },
+            PirError::Channel(ChannelError::FrameTooLarge {
+                header: h,
+                len: 1 << 40,
+                max: 1,
+            }),
+        ] {
+            assert_eq!(e.fault(), Fault::Partner, "{e:?}");
+        }
+        for e in [
+            PirError::Mismatch {
+                what: "OPRF suite",
+                ours: "sm2".into(),
+                theirs: "ristretto255".into(),
+            },
+            PirError::AnonymityTooLow {
+                min_group_keys: 1,
+                required: 5,
+            },
+            PirError::Storage("table.bin: header: not a keyword-PIR table".into()),
+        ] {
+            assert_eq!(e.fault(), Fault::Config, "{e:?}");
+        }
+        for e in [
+            PirError::Config("record length 0".into()),
+            PirError::RecordLength {
+                index: 1,
+                len: 3,
+                expected: 4,
+            },
+        ] {
+            assert_eq!(e.fault(), Fault::Input, "{e:?}");
+        }
+        assert_eq!(
+            PirError::Channel(ChannelError::Timeout { seconds: 300 }).fault(),
+            Fault::Network
+        );
+        assert_eq!(PirError::Internal("shape").fault(), Fault::Internal);
+    }
+
+    #[test]
+    fn codec_errors_keep_the_length_variant() {
+        let e = PirError::from(Reader::new(&[0; 29], "hello").take(30).unwrap_err());
+        assert!(
+            matches!(
+                e,
+                PirError::BadMessage {
+                    what: "hello",
+                    len: 29,
+                    expected: 30
+                }
+            ),
+            "{e:?}"
+        );
+        let e = PirError::from(
+            Reader::new(&[0xff; 4], "setup")
+                .len_u32("metadata", 1)
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(e, PirError::Decode(CodecError::TooLong { .. })),
+            "{e:?}"
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! What travels between client and server: queries and answers, with their fixed lengths.
 //!
-//! No framing yet (a later session adds the messages of the keyword-PIR protocol); the byte forms
-//! here are little-endian 32-bit words, and decoding checks the exact length the [`Params`] fix
-//! before allocating.
+//! No framing here (the keyword-PIR protocol frames these in [`crate::keyword::msgs`]); the byte
+//! forms are little-endian 32-bit words, and decoding checks the exact length the [`Params`] fix
+//! through [`unseen_channel::codec::Reader`] before allocating.
+
+use unseen_channel::codec::Reader;
 
 use crate::{Params, PirError};
 
@@ -91,15 +93,15 @@ fn words_to_bytes(words: &[u32]) -> Vec<u8> {
 }
 
 fn words_from_bytes(what: &'static str, bytes: &[u8], words: usize) -> Result<Vec<u32>, PirError> {
-    if words.checked_mul(4) != Some(bytes.len()) {
-        return Err(PirError::BadLength {
+    // Lengths of these objects are counted in words, not bytes.
+    let b = Reader::read_all(bytes, what, |r| r.take_items(words, 4)).map_err(|_| {
+        PirError::BadLength {
             what,
             len: bytes.len() / 4,
             expected: words,
-        });
-    }
-    Ok(bytes
-        .chunks_exact(4)
+        }
+    })?;
+    Ok(b.chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect())
 }

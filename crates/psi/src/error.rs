@@ -1,8 +1,31 @@
 //! Errors of ECDH-PSI, sorted by whose fault they are.
 
-use unseen_channel::ChannelError;
+use unseen_channel::codec::CodecError;
+use unseen_channel::{ChannelError, Fault};
 
 /// Why a PSI run failed.
+///
+/// Whose fault each is ([`PsiError::fault`]):
+/// - partner: a malformed, truncated, over-long or out-of-range message ([`BadHello`],
+///   [`BadLength`], [`Decode`], [`InvalidPoint`], [`BadResult`]), and the channel's
+///   partner errors;
+/// - config: the two sides' agreed parameters differ ([`Mismatch`], [`KeyTypeMismatch`]) or
+///   one side has more items than the other's limit ([`TooManyItems`], [`TooManyForPeer`]);
+/// - input: our own items or parameters are unusable ([`Local`]);
+/// - network: the channel's connection errors ([`ChannelError::fault`]);
+/// - internal: randomness or a crypto call failed in a way inputs cannot cause ([`Internal`]).
+///
+/// [`BadHello`]: PsiError::BadHello
+/// [`BadLength`]: PsiError::BadLength
+/// [`Decode`]: PsiError::Decode
+/// [`InvalidPoint`]: PsiError::InvalidPoint
+/// [`BadResult`]: PsiError::BadResult
+/// [`Mismatch`]: PsiError::Mismatch
+/// [`KeyTypeMismatch`]: PsiError::KeyTypeMismatch
+/// [`TooManyItems`]: PsiError::TooManyItems
+/// [`TooManyForPeer`]: PsiError::TooManyForPeer
+/// [`Local`]: PsiError::Local
+/// [`Internal`]: PsiError::Internal
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PsiError {
@@ -60,6 +83,10 @@ pub enum PsiError {
         /// Decoding error.
         source: unseen_crypto::Error,
     },
+    /// A message is malformed in another way than its length (e.g. a length it announces is
+    /// above the step's maximum). Truncated and trailing bytes are [`PsiError::BadLength`].
+    #[error("malformed message from peer: {0}")]
+    Decode(CodecError),
     /// The leader announced a result that cannot be right.
     #[error("peer sent an invalid result: {0}")]
     BadResult(String),
@@ -79,4 +106,119 @@ pub enum PsiError {
     /// Randomness could not be obtained or a crypto call failed in a way inputs cannot cause.
     #[error("internal error: {0} (please report)")]
     Internal(String),
+}
+
+impl From<CodecError> for PsiError {
+    /// A truncated message or trailing bytes are [`PsiError::BadLength`] (what the decoders
+    /// always reported), anything else [`PsiError::Decode`].
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Truncated {
+                what,
+                len,
+                expected,
+            }
+            | CodecError::Trailing {
+                what,
+                len,
+                expected,
+            } => Self::BadLength {
+                what,
+                len,
+                expected,
+            },
+            e => Self::Decode(e),
+        }
+    }
+}
+
+impl PsiError {
+    /// Whose fault this is (see [`PsiError`]'s documentation for the mapping).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Channel(e) => e.fault(),
+            Self::BadHello(_)
+            | Self::BadLength { .. }
+            | Self::Decode(_)
+            | Self::InvalidPoint { .. }
+            | Self::BadResult(_) => Fault::Partner,
+            Self::Mismatch { .. }
+            | Self::KeyTypeMismatch { .. }
+            | Self::TooManyItems { .. }
+            | Self::TooManyForPeer { .. } => Fault::Config,
+            Self::Local(_) => Fault::Input,
+            Self::Internal(_) => Fault::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use unseen_channel::{Header, codec::Reader};
+
+    use super::*;
+
+    #[test]
+    fn faults_of_each_class() {
+        let h = Header::new(1, 2, 3);
+        let peer = [
+            PsiError::BadHello("unknown curve"),
+            PsiError::from(Reader::new(&[1], "hello").expect_empty().unwrap_err()),
+            PsiError::from(Reader::new(&[9], "m").len_u8("label", 1).unwrap_err()),
+            PsiError::BadResult("position out of range".into()),
+            PsiError::Channel(ChannelError::UnexpectedFrame {
+                expected: h,
+                received: h,
+            }),
+        ];
+        for e in peer {
+            assert_eq!(e.fault(), Fault::Partner, "{e:?}");
+        }
+        let config = [
+            PsiError::Mismatch {
+                what: "curve",
+                ours: "ristretto255".into(),
+                theirs: "sm2".into(),
+            },
+            PsiError::TooManyItems {
+                announced: 1 << 40,
+                max: 1 << 27,
+            },
+            PsiError::TooManyForPeer { items: 11, max: 10 },
+        ];
+        for e in config {
+            assert_eq!(e.fault(), Fault::Config, "{e:?}");
+        }
+        assert_eq!(PsiError::Local("no items".into()).fault(), Fault::Input);
+        assert_eq!(
+            PsiError::Channel(ChannelError::Closed { expected: h }).fault(),
+            Fault::Network
+        );
+        assert_eq!(PsiError::Internal("rng".into()).fault(), Fault::Internal);
+    }
+
+    #[test]
+    fn codec_errors_keep_the_length_variant() {
+        let e = PsiError::from(Reader::new(&[0; 31], "hello").take(33).unwrap_err());
+        assert!(
+            matches!(
+                e,
+                PsiError::BadLength {
+                    what: "hello",
+                    len: 31,
+                    expected: 33
+                }
+            ),
+            "{e:?}"
+        );
+        let e = PsiError::from(
+            Reader::new(&[0xff; 9], "result header")
+                .len_u64("count", 8)
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(e, PsiError::Decode(CodecError::TooLong { .. })),
+            "{e:?}"
+        );
+    }
 }

@@ -1,10 +1,12 @@
 //! Wire messages of ECDH-PSI and their bounded decoders.
 //!
-//! Every decoder checks lengths against what the current step allows before touching the bytes;
-//! the channel has already refused frames longer than the step's maximum.
+//! Every decoder reads through [`unseen_channel::codec::Reader`]: lengths are checked against what
+//! the current step allows before anything is allocated, and trailing bytes are refused; the
+//! channel has already refused frames longer than the step's maximum.
 
 use rayon::prelude::*;
 use unseen_channel::Header;
+use unseen_channel::codec::{Reader, Writer};
 use unseen_crypto::{CurveId, PsiGroup};
 
 use crate::{KeyLabel, MAX_CHUNK, MAX_KEY_LABEL, PROTOCOL_ID, PsiError, Reveal, VERSION};
@@ -59,53 +61,40 @@ impl Hello {
     /// max peer items (u64 LE), key label length n (1), key label (n bytes).
     pub fn encode(&self) -> Vec<u8> {
         let label = self.keys.as_bytes();
-        let mut v = Vec::with_capacity(Self::FIXED_LEN + label.len());
-        v.push(self.curve.code());
-        v.push(self.reveal.code());
-        v.push(u8::from(self.leader));
-        v.extend_from_slice(&self.chunk.to_le_bytes());
-        v.extend_from_slice(&self.items.to_le_bytes());
-        v.extend_from_slice(&self.max_peer_items.to_le_bytes());
-        // A label has at most MAX_KEY_LABEL = 32 bytes (KeyLabel's invariant).
-        v.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
-        v.extend_from_slice(label);
-        v
+        let mut w = Writer::with_capacity(Self::FIXED_LEN + label.len());
+        w.u8(self.curve.code())
+            .u8(self.reveal.code())
+            .u8(u8::from(self.leader))
+            .u32(self.chunk)
+            .u64(self.items)
+            .u64(self.max_peer_items)
+            // A label has at most MAX_KEY_LABEL = 32 bytes (KeyLabel's invariant).
+            .len_u8(label.len())
+            .bytes(label);
+        w.into_vec()
     }
 
-    /// Decodes and checks ranges (not the agreement with our own hello: see the roles).
+    /// Decodes and checks ranges (not the agreement with our own hello: see the roles). The
+    /// length is checked first, then the fields.
     pub fn decode(b: &[u8]) -> Result<Self, PsiError> {
-        let Some((fixed, label)) = b.split_at_checked(Self::FIXED_LEN) else {
-            return Err(PsiError::BadLength {
-                what: "hello",
-                len: b.len(),
-                expected: Self::FIXED_LEN,
-            });
-        };
-        let n = usize::from(fixed[23]);
-        if label.len() != n {
-            return Err(PsiError::BadLength {
-                what: "hello",
-                len: b.len(),
-                expected: Self::FIXED_LEN + n,
-            });
-        }
-        let curve = CurveId::from_code(fixed[0]).ok_or(PsiError::BadHello("unknown curve"))?;
-        let reveal =
-            Reveal::from_code(fixed[1]).ok_or(PsiError::BadHello("unknown reveal mode"))?;
-        let leader = match fixed[2] {
+        let (curve, reveal, leader, chunk, items, max_peer_items, label) =
+            Reader::read_all(b, "hello", |r| {
+                let fixed = (r.u8()?, r.u8()?, r.u8()?, r.u32()?, r.u64()?, r.u64()?);
+                // The label's length is bounded by its byte; KeyLabel checks it is 1..=32.
+                let n = r.u8()?;
+                let label = r.take(usize::from(n))?;
+                Ok::<_, PsiError>((fixed.0, fixed.1, fixed.2, fixed.3, fixed.4, fixed.5, label))
+            })?;
+        let curve = CurveId::from_code(curve).ok_or(PsiError::BadHello("unknown curve"))?;
+        let reveal = Reveal::from_code(reveal).ok_or(PsiError::BadHello("unknown reveal mode"))?;
+        let leader = match leader {
             0 => false,
             1 => true,
             _ => return Err(PsiError::BadHello("role byte is neither 0 nor 1")),
         };
-        let chunk = u32::from_le_bytes([fixed[3], fixed[4], fixed[5], fixed[6]]);
         if chunk == 0 || chunk > MAX_CHUNK {
             return Err(PsiError::BadHello("chunk size outside 1..=65536"));
         }
-        let u64_at = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&fixed[i..i + 8]);
-            u64::from_le_bytes(w)
-        };
         let keys = KeyLabel::from_bytes(label).ok_or(PsiError::BadHello(
             "key type is not 1..=32 bytes of a-z 0-9 - _ . :",
         ))?;
@@ -114,8 +103,8 @@ impl Hello {
             reveal,
             leader,
             chunk,
-            items: u64_at(7),
-            max_peer_items: u64_at(15),
+            items,
+            max_peer_items,
             keys,
         })
     }
@@ -139,12 +128,7 @@ impl ResultHeader {
 
     /// Decodes and checks `count <= max`.
     pub fn decode(b: &[u8], max: u64) -> Result<Self, PsiError> {
-        let arr: [u8; 8] = b.try_into().map_err(|_| PsiError::BadLength {
-            what: "result header",
-            len: b.len(),
-            expected: Self::LEN,
-        })?;
-        let count = u64::from_le_bytes(arr);
+        let count = Reader::read_all(b, "result header", |r| r.u64())?;
         if count > max {
             return Err(PsiError::BadResult(format!(
                 "intersection of {count} announced, but the smaller set has {max} items"
@@ -174,14 +158,7 @@ pub fn decode_points<G: PsiGroup>(
     count: usize,
     first: u64,
 ) -> Result<Vec<G::Point>, PsiError> {
-    let expected = count * G::ENCODED_LEN;
-    if b.len() != expected {
-        return Err(PsiError::BadLength {
-            what: "point chunk",
-            len: b.len(),
-            expected,
-        });
-    }
+    let b = exact_items(b, "point chunk", count, G::ENCODED_LEN)?;
     b.par_chunks_exact(G::ENCODED_LEN)
         .enumerate()
         .map(|(i, enc)| {
@@ -193,16 +170,22 @@ pub fn decode_points<G: PsiGroup>(
         .collect()
 }
 
+/// All of `b`, which must be exactly `count` items of `size` bytes ([`PsiError::BadLength`]
+/// otherwise, checked before anything is allocated for them).
+pub(crate) fn exact_items<'a>(
+    b: &'a [u8],
+    what: &'static str,
+    count: usize,
+    size: usize,
+) -> Result<&'a [u8], PsiError> {
+    Reader::read_all(b, what, |r| {
+        r.take_items(count, size).map_err(PsiError::from)
+    })
+}
+
 /// Decodes exactly `count` tags of `tag_len` bytes into `u128`s.
 pub fn decode_tags(b: &[u8], count: usize, tag_len: usize) -> Result<Vec<u128>, PsiError> {
-    let expected = count * tag_len;
-    if b.len() != expected {
-        return Err(PsiError::BadLength {
-            what: "tag chunk",
-            len: b.len(),
-            expected,
-        });
-    }
+    let b = exact_items(b, "tag chunk", count, tag_len)?;
     Ok(b.chunks_exact(tag_len).map(tag_from_bytes).collect())
 }
 
@@ -221,17 +204,10 @@ pub fn decode_indices(
     bound: u64,
     mut prev: Option<u32>,
 ) -> Result<Vec<u32>, PsiError> {
-    let expected = count * 4;
-    if b.len() != expected {
-        return Err(PsiError::BadLength {
-            what: "index chunk",
-            len: b.len(),
-            expected,
-        });
-    }
+    let mut r = Reader::new(exact_items(b, "index chunk", count, 4)?, "index chunk");
     let mut out = Vec::with_capacity(count);
-    for w in b.chunks_exact(4) {
-        let i = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    while r.any_left() {
+        let i = r.u32()?;
         if u64::from(i) >= bound {
             return Err(PsiError::BadResult(format!(
                 "position {i} out of range, we have {bound} items"

@@ -114,14 +114,7 @@ fn peer_points_to_tags<G: PsiGroup>(
     k: &SecretScalar<G>,
     tag_len: usize,
 ) -> Result<Vec<u8>, PsiError> {
-    let expected = count * G::ENCODED_LEN;
-    if bytes.len() != expected {
-        return Err(PsiError::BadLength {
-            what: "point chunk",
-            len: bytes.len(),
-            expected,
-        });
-    }
+    let bytes = msgs::exact_items(bytes, "point chunk", count, G::ENCODED_LEN)?;
     let mut tags = vec![0u8; count * tag_len];
     tags.par_chunks_mut(BATCH * tag_len)
         .zip(bytes.par_chunks(BATCH * G::ENCODED_LEN))

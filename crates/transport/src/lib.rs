@@ -118,6 +118,27 @@ impl Default for Options {
 }
 
 /// Errors of the transport, sorted by cause.
+///
+/// Whose fault each is ([`TransportError::fault`]):
+/// - partner: it presented a certificate that is not pinned ([`PeerNotPinned`]), refused us or
+///   broke TLS ([`Handshake`]), or is busy ([`Busy`]), and the channel's partner errors;
+/// - config: a certificate, fingerprint or private key given to us is malformed or does not
+///   match ([`BadCertificate`], [`BadKey`]);
+/// - network: the connection was refused, reset, closed during the handshake or timed out
+///   ([`Io`], [`Closed`], [`Timeout`]), and the channel's connection errors;
+/// - internal: an impossible state ([`Internal`]).
+///
+/// No transport error is the input's: the transport reads no user data.
+///
+/// [`PeerNotPinned`]: TransportError::PeerNotPinned
+/// [`Handshake`]: TransportError::Handshake
+/// [`Busy`]: TransportError::Busy
+/// [`BadCertificate`]: TransportError::BadCertificate
+/// [`BadKey`]: TransportError::BadKey
+/// [`Io`]: TransportError::Io
+/// [`Closed`]: TransportError::Closed
+/// [`Timeout`]: TransportError::Timeout
+/// [`Internal`]: TransportError::Internal
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
@@ -168,6 +189,18 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Whose fault this is (see [`TransportError`]'s documentation for the mapping).
+    pub fn fault(&self) -> unseen_channel::Fault {
+        use unseen_channel::Fault;
+        match self {
+            Self::PeerNotPinned { .. } | Self::Handshake(_) | Self::Busy => Fault::Partner,
+            Self::BadCertificate(_) | Self::BadKey(_) => Fault::Config,
+            Self::Closed | Self::Timeout { .. } | Self::Io(_) => Fault::Network,
+            Self::Channel(e) => e.fault(),
+            Self::Internal(_) => Fault::Internal,
+        }
+    }
+
     /// Whether [`connect`] failed in a way a later attempt may not: the partner said it is
     /// busy, or the connection was closed or reset before the session was established (a
     /// server shedding load). Such a failure happened before anything was sent over the
@@ -185,5 +218,65 @@ impl TransportError {
             ),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests
+
+    use unseen_channel::{ChannelError, Fault, Header};
+
+    use super::*;
+
+    #[test]
+    fn faults_of_each_class() {
+        let partner = [
+            TransportError::PeerNotPinned {
+                presented: Fingerprint::of_der(b"a stranger's certificate"),
+            },
+            TransportError::Handshake("received fatal alert: AccessDenied".into()),
+            TransportError::Busy,
+            TransportError::Channel(ChannelError::FrameTooLarge {
+                header: Header::new(1, 1, 1),
+                len: 1 << 40,
+                max: 1,
+            }),
+        ];
+        for e in partner {
+            assert_eq!(e.fault(), Fault::Partner, "{e:?}");
+        }
+        let config = [
+            Certificate::from_pem("not a certificate").unwrap_err(),
+            Identity::from_pem("", "").unwrap_err(),
+            TransportError::BadKey("does not match the certificate".into()),
+        ];
+        for e in config {
+            assert_eq!(e.fault(), Fault::Config, "{e:?}");
+        }
+        // A port nobody listens on: connection refused.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let id = Identity::generate("client.test").unwrap();
+        let refused = connect(addr, &id, &id.fingerprint(), &Options::default()).unwrap_err();
+        let network = [
+            refused,
+            TransportError::Closed,
+            TransportError::Timeout {
+                what: "tls handshake",
+                seconds: 10,
+            },
+            TransportError::Channel(ChannelError::Closed {
+                expected: Header::new(1, 1, 1),
+            }),
+        ];
+        for e in network {
+            assert_eq!(e.fault(), Fault::Network, "{e:?}");
+        }
+        assert_eq!(
+            TransportError::Internal("poisoned lock".into()).fault(),
+            Fault::Internal
+        );
     }
 }

@@ -74,7 +74,8 @@ pub use driver::{
 pub use model::{LrGuestModel, LrHostModel, ModelId, ParseModelIdError};
 pub use train::{LrGuest, LrHost};
 
-use unseen_channel::ChannelError;
+use unseen_channel::codec::CodecError;
+use unseen_channel::{ChannelError, Fault};
 
 /// Most features one party may have (intercept included).
 pub const MAX_FEATURES: usize = 4096;
@@ -160,6 +161,36 @@ impl LrConfig {
 }
 
 /// Errors of logistic regression, sorted by whose fault they are.
+///
+/// Whose fault each is ([`LrError::fault`]):
+/// - partner: a malformed, truncated or out-of-range message, ciphertext, public key or value
+///   ([`BadMessage`], [`Decode`], [`BadHello`], [`PeerCrypto`], [`WeakPeerKey`],
+///   [`PeerValueOutOfRange`]), and the channel's partner errors;
+/// - config: the two sides disagree ([`ConfigMismatch`], [`RowCountMismatch`],
+///   [`ModelMismatch`]), or the batch size agreed is too small for the features of both
+///   ([`BatchTooSmall`]);
+/// - input: local data, model file or hyper-parameters are unusable ([`InvalidInput`],
+///   [`InvalidConfig`], [`Diverged`]: the learning rate is too large);
+/// - network: the channel's connection errors ([`ChannelError::fault`]);
+/// - internal: a call out of protocol order, a broken invariant or a failed local
+///   cryptographic operation ([`OutOfOrder`], [`Internal`], [`Crypto`]).
+///
+/// [`BadMessage`]: LrError::BadMessage
+/// [`Decode`]: LrError::Decode
+/// [`BadHello`]: LrError::BadHello
+/// [`PeerCrypto`]: LrError::PeerCrypto
+/// [`WeakPeerKey`]: LrError::WeakPeerKey
+/// [`PeerValueOutOfRange`]: LrError::PeerValueOutOfRange
+/// [`ConfigMismatch`]: LrError::ConfigMismatch
+/// [`RowCountMismatch`]: LrError::RowCountMismatch
+/// [`ModelMismatch`]: LrError::ModelMismatch
+/// [`BatchTooSmall`]: LrError::BatchTooSmall
+/// [`InvalidInput`]: LrError::InvalidInput
+/// [`InvalidConfig`]: LrError::InvalidConfig
+/// [`Diverged`]: LrError::Diverged
+/// [`OutOfOrder`]: LrError::OutOfOrder
+/// [`Internal`]: LrError::Internal
+/// [`Crypto`]: LrError::Crypto
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LrError {
@@ -174,6 +205,11 @@ pub enum LrError {
         /// The length this step requires.
         expected: usize,
     },
+    /// A message is malformed in another way than its length (e.g. a length it announces is
+    /// above the step's maximum). Truncated messages and trailing bytes are
+    /// [`LrError::BadMessage`].
+    #[error("malformed message from peer: {0}")]
+    Decode(CodecError),
     /// A handshake field is out of range.
     #[error("bad handshake: {0}")]
     BadHello(&'static str),
@@ -251,4 +287,49 @@ pub enum LrError {
     /// A local cryptographic operation failed.
     #[error("homomorphic encryption failed: {0}")]
     Crypto(#[from] unseen_crypto::Error),
+}
+
+impl From<CodecError> for LrError {
+    /// A truncated message or trailing bytes are [`LrError::BadMessage`] (what the decoders
+    /// always reported), anything else [`LrError::Decode`].
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Truncated {
+                what,
+                len,
+                expected,
+            }
+            | CodecError::Trailing {
+                what,
+                len,
+                expected,
+            } => Self::BadMessage {
+                what,
+                len,
+                expected,
+            },
+            e => Self::Decode(e),
+        }
+    }
+}
+
+impl LrError {
+    /// Whose fault this is (see [`LrError`]'s documentation for the mapping).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Channel(e) => e.fault(),
+            Self::BadMessage { .. }
+            | Self::Decode(_)
+            | Self::BadHello(_)
+            | Self::PeerCrypto { .. }
+            | Self::WeakPeerKey { .. }
+            | Self::PeerValueOutOfRange(_) => Fault::Partner,
+            Self::ConfigMismatch(_)
+            | Self::RowCountMismatch { .. }
+            | Self::ModelMismatch { .. }
+            | Self::BatchTooSmall { .. } => Fault::Config,
+            Self::InvalidInput(_) | Self::InvalidConfig(_) | Self::Diverged { .. } => Fault::Input,
+            Self::OutOfOrder(_) | Self::Internal(_) | Self::Crypto(_) => Fault::Internal,
+        }
+    }
 }

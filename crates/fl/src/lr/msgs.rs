@@ -20,9 +20,12 @@
 //! | [`step::PARTIAL_SCORES`] | H → G | the host's `u_B` per row, `f64` LE, at most [`SCORES_PER_MESSAGE`] per message |
 //!
 //! Every receiver knows the exact length of the next message and passes it to the channel as the
-//! step's maximum; the decoders check the exact length before allocating.
+//! step's maximum; the decoders read through [`unseen_channel::codec::Reader`], which checks the
+//! exact length (trailing bytes included) before anything is allocated. A length error names the
+//! whole message's expected length, as the channel's step maximum does.
 
 use unseen_channel::Header;
+use unseen_channel::codec::{Reader, Writer};
 use unseen_crypto::he::HePublicKey;
 
 use super::fixed::MASKED_BITS;
@@ -81,19 +84,11 @@ fn bad(what: &'static str, len: usize, expected: usize) -> LrError {
     }
 }
 
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-
-fn u64_at(b: &[u8], i: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[i..i + 8]);
-    u64::from_le_bytes(a)
-}
-
-fn u32_of(x: usize) -> [u8; 4] {
-    // Callers pass counts bounded by MAX_FEATURES, MAX_PUBLIC_KEY_LEN or MAX_BATCH.
-    u32::try_from(x).unwrap_or(u32::MAX).to_le_bytes()
+/// A reader over all of `b`, which must be exactly `expected` bytes ([`LrError::BadMessage`]
+/// otherwise): its fields then read without a length error.
+fn exact<'a>(b: &'a [u8], what: &'static str, expected: usize) -> Result<Reader<'a>, LrError> {
+    let b = Reader::read_all(b, what, |r| r.take(expected))?;
+    Ok(Reader::new(b, what))
 }
 
 /// The guest's first message. Public (no data, no secret).
@@ -121,20 +116,20 @@ impl GuestHello {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::FIXED_LEN + self.public_key.len());
-        v.extend_from_slice(&self.model_id.0);
-        v.extend_from_slice(&self.shuffle_seed);
-        v.extend_from_slice(&self.rows.to_le_bytes());
-        v.extend_from_slice(&self.features.to_le_bytes());
-        v.extend_from_slice(&self.config.epochs.to_le_bytes());
-        v.extend_from_slice(&self.config.batch_size.to_le_bytes());
-        v.extend_from_slice(&self.config.learning_rate.to_le_bytes());
-        v.extend_from_slice(&self.config.l2.to_le_bytes());
-        v.extend_from_slice(&self.config.tol.to_le_bytes());
-        v.push(u8::from(self.config.fit_intercept));
-        v.extend_from_slice(&u32_of(self.public_key.len()));
-        v.extend_from_slice(&self.public_key);
-        v
+        let mut w = Writer::with_capacity(Self::FIXED_LEN + self.public_key.len());
+        // The key has at most MAX_PUBLIC_KEY_LEN bytes (our own key).
+        w.bytes(&self.model_id.0)
+            .bytes(&self.shuffle_seed)
+            .u64(self.rows)
+            .u32(self.features)
+            .u32(self.config.epochs)
+            .u32(self.config.batch_size)
+            .f64(self.config.learning_rate)
+            .f64(self.config.l2)
+            .f64(self.config.tol)
+            .u8(u8::from(self.config.fit_intercept))
+            .bytes_u32(&self.public_key);
+        w.into_vec()
     }
 
     /// Decodes and checks the ranges (not yet the agreement with the host's own settings).
@@ -144,31 +139,24 @@ impl GuestHello {
     /// [`LrError::BadMessage`] for a wrong length, [`LrError::BadHello`] for a value out of
     /// range.
     pub fn decode(b: &[u8]) -> Result<Self, LrError> {
-        if b.len() < Self::FIXED_LEN {
-            return Err(bad("guest hello", b.len(), Self::FIXED_LEN));
-        }
-        let mut model_id = [0u8; 16];
-        model_id.copy_from_slice(&b[0..16]);
-        let mut shuffle_seed = [0u8; 32];
-        shuffle_seed.copy_from_slice(&b[16..48]);
-        let rows = u64_at(b, 48);
-        let features = u32_at(b, 56);
-        let epochs = u32_at(b, 60);
-        let batch_size = u32_at(b, 64);
-        let f = |i| f64::from_bits(u64_at(b, i));
-        let (learning_rate, l2, tol) = (f(68), f(76), f(84));
-        let fit_intercept = match b[92] {
+        let mut r = Reader::new(b, "guest hello");
+        // The fixed part as a whole first: a short hello is reported against all of it.
+        let mut f = r.sub(Self::FIXED_LEN, "guest hello")?;
+        let model_id = f.array::<16>()?;
+        let shuffle_seed = f.array::<32>()?;
+        let (rows, features, epochs, batch_size) = (f.u64()?, f.u32()?, f.u32()?, f.u32()?);
+        let (learning_rate, l2, tol) = (f.f64()?, f.f64()?, f.f64()?);
+        let fit_intercept = match f.u8()? {
             0 => false,
             1 => true,
             _ => return Err(LrError::BadHello("intercept flag other than 0 or 1")),
         };
-        let key_len = u32_at(b, 93) as usize;
+        let key_len = f.u32()? as usize;
         if key_len > MAX_PUBLIC_KEY_LEN {
             return Err(LrError::BadHello("public key longer than 8192 bytes"));
         }
-        if b.len() != Self::FIXED_LEN + key_len {
-            return Err(bad("guest hello", b.len(), Self::FIXED_LEN + key_len));
-        }
+        let public_key = r.take(key_len)?;
+        r.expect_empty()?;
         if rows == 0 || rows > MAX_ROWS as u64 {
             return Err(LrError::BadHello("row count outside 1..=2^28"));
         }
@@ -192,7 +180,7 @@ impl GuestHello {
             rows,
             features,
             config,
-            public_key: b[Self::FIXED_LEN..].to_vec(),
+            public_key: public_key.to_vec(),
         })
     }
 }
@@ -214,11 +202,10 @@ impl HostHello {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::FIXED_LEN + self.public_key.len());
-        v.extend_from_slice(&self.features.to_le_bytes());
-        v.extend_from_slice(&u32_of(self.public_key.len()));
-        v.extend_from_slice(&self.public_key);
-        v
+        let mut w = Writer::with_capacity(Self::FIXED_LEN + self.public_key.len());
+        // The key has at most MAX_PUBLIC_KEY_LEN bytes (our own key).
+        w.u32(self.features).bytes_u32(&self.public_key);
+        w.into_vec()
     }
 
     /// Decodes.
@@ -228,23 +215,20 @@ impl HostHello {
     /// [`LrError::BadMessage`] for a wrong length, [`LrError::BadHello`] for a value out of
     /// range.
     pub fn decode(b: &[u8]) -> Result<Self, LrError> {
-        if b.len() < Self::FIXED_LEN {
-            return Err(bad("host hello", b.len(), Self::FIXED_LEN));
-        }
-        let features = u32_at(b, 0);
-        let key_len = u32_at(b, 4) as usize;
+        let mut r = Reader::new(b, "host hello");
+        let mut f = r.sub(Self::FIXED_LEN, "host hello")?;
+        let (features, key_len) = (f.u32()?, f.u32()? as usize);
         if key_len > MAX_PUBLIC_KEY_LEN {
             return Err(LrError::BadHello("public key longer than 8192 bytes"));
         }
-        if b.len() != Self::FIXED_LEN + key_len {
-            return Err(bad("host hello", b.len(), Self::FIXED_LEN + key_len));
-        }
+        let public_key = r.take(key_len)?;
+        r.expect_empty()?;
         if features == 0 || features as usize > MAX_FEATURES {
             return Err(LrError::BadHello("feature count outside 1..=4096"));
         }
         Ok(Self {
             features,
-            public_key: b[Self::FIXED_LEN..].to_vec(),
+            public_key: public_key.to_vec(),
         })
     }
 }
@@ -292,9 +276,10 @@ pub fn decode_ciphertexts<P: HePublicKey>(
     count: usize,
 ) -> Result<Vec<P::Ciphertext>, LrError> {
     let len = pk.ciphertext_len();
-    if len == 0 || b.len() != count * len {
-        return Err(bad(what, b.len(), count * len));
+    if len == 0 {
+        return Err(bad(what, b.len(), 0));
     }
+    let b = Reader::read_all(b, what, |r| r.take_items(count, len))?;
     b.chunks_exact(len)
         .map(|c| {
             pk.read_ciphertext(c)
@@ -315,9 +300,7 @@ pub fn encode_masked(v: &[i128]) -> Vec<u8> {
 /// [`LrError::BadMessage`] for a wrong length, [`LrError::PeerValueOutOfRange`] for a value out
 /// of range.
 pub fn decode_masked(b: &[u8], count: usize) -> Result<Vec<i128>, LrError> {
-    if b.len() != 16 * count {
-        return Err(bad("masked gradient", b.len(), 16 * count));
-    }
+    let b = Reader::read_all(b, "masked gradient", |r| r.take_items(count, 16))?;
     b.chunks_exact(16)
         .map(|c| {
             let mut a = [0u8; 16];
@@ -344,11 +327,10 @@ pub fn encode_flag(converged: bool) -> Vec<u8> {
 /// [`LrError::BadMessage`] for a wrong length, [`LrError::BadHello`] for a byte other than 0
 /// or 1.
 pub fn decode_flag(b: &[u8]) -> Result<bool, LrError> {
-    match b {
-        [0] => Ok(false),
-        [1] => Ok(true),
-        [_] => Err(LrError::BadHello("convergence flag other than 0 or 1")),
-        _ => Err(bad("convergence flag", b.len(), 1)),
+    match Reader::read_all(b, "convergence flag", |r| r.u8())? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(LrError::BadHello("convergence flag other than 0 or 1")),
     }
 }
 
@@ -357,9 +339,9 @@ pub const PREDICT_REQUEST_LEN: usize = 24;
 
 /// Encodes a prediction request.
 pub fn encode_predict_request(id: &ModelId, rows: u64) -> Vec<u8> {
-    let mut v = id.0.to_vec();
-    v.extend_from_slice(&rows.to_le_bytes());
-    v
+    let mut w = Writer::with_capacity(PREDICT_REQUEST_LEN);
+    w.bytes(&id.0).u64(rows);
+    w.into_vec()
 }
 
 /// Decodes a prediction request.
@@ -369,12 +351,8 @@ pub fn encode_predict_request(id: &ModelId, rows: u64) -> Vec<u8> {
 /// [`LrError::BadMessage`] for a wrong length, [`LrError::BadHello`] for a row count out of
 /// range.
 pub fn decode_predict_request(b: &[u8]) -> Result<(ModelId, u64), LrError> {
-    if b.len() != PREDICT_REQUEST_LEN {
-        return Err(bad("prediction request", b.len(), PREDICT_REQUEST_LEN));
-    }
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&b[..16]);
-    let rows = u64_at(b, 16);
+    let mut r = exact(b, "prediction request", PREDICT_REQUEST_LEN)?;
+    let (id, rows) = (r.array::<16>()?, r.u64()?);
     if rows == 0 || rows > MAX_ROWS as u64 {
         return Err(LrError::BadHello("row count outside 1..=2^28"));
     }
@@ -387,15 +365,16 @@ pub fn decode_predict_request(b: &[u8]) -> Result<(ModelId, u64), LrError> {
 ///
 /// [`LrError::BadMessage`] for a wrong length.
 pub fn decode_model_id(b: &[u8]) -> Result<ModelId, LrError> {
-    let Ok(a) = <[u8; 16]>::try_from(b) else {
-        return Err(bad("model id", b.len(), 16));
-    };
-    Ok(ModelId(a))
+    Ok(ModelId(Reader::read_all(b, "model id", |r| r.array())?))
 }
 
 /// Encodes partial scores.
 pub fn encode_scores(s: &[f64]) -> Vec<u8> {
-    s.iter().flat_map(|x| x.to_le_bytes()).collect()
+    let mut w = Writer::with_capacity(8 * s.len());
+    for &x in s {
+        w.f64(x);
+    }
+    w.into_vec()
 }
 
 /// Decodes exactly `count` finite partial scores.
@@ -405,12 +384,10 @@ pub fn encode_scores(s: &[f64]) -> Vec<u8> {
 /// [`LrError::BadMessage`] for a wrong length, [`LrError::PeerValueOutOfRange`] for a value
 /// that is not finite.
 pub fn decode_scores(b: &[u8], count: usize) -> Result<Vec<f64>, LrError> {
-    if b.len() != 8 * count {
-        return Err(bad("partial scores", b.len(), 8 * count));
-    }
+    let b = Reader::read_all(b, "partial scores", |r| r.take_items(count, 8))?;
     b.chunks_exact(8)
         .map(|c| {
-            let v = f64::from_bits(u64_at(c, 0));
+            let v = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
             if v.is_finite() {
                 Ok(v)
             } else {

@@ -12,6 +12,7 @@
 //! truncation and corruption; not a signature).
 
 use sha2::{Digest, Sha256};
+use unseen_channel::codec::{Reader, Writer};
 use unseen_channel::{Channel, Stats};
 
 use super::bins::BinCuts;
@@ -242,11 +243,10 @@ impl HostModel {
 
     /// Encodes the host part.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(MAGIC_HOST, &self.model_id);
-        w.u32(len32(self.records.len()));
+        let mut w = ModelWriter::new(MAGIC_HOST, &self.model_id);
+        w.0.len_u32(self.records.len());
         for r in &self.records {
-            w.u16(r.feature);
-            w.u8(r.bin);
+            w.0.u16(r.feature).u8(r.bin);
         }
         w.cuts(&self.cuts);
         w.names(&self.feature_names);
@@ -259,8 +259,8 @@ impl HostModel {
     ///
     /// [`FlError::BadModel`].
     pub fn from_bytes(b: &[u8]) -> Result<Self, FlError> {
-        let (mut r, model_id) = Reader::open(b, MAGIC_HOST)?;
-        let n = r.count(3)?;
+        let (mut r, model_id) = ModelReader::open(b, MAGIC_HOST)?;
+        let n = r.count("host records", 3)?;
         let mut records = Vec::with_capacity(n);
         for _ in 0..n {
             records.push(HostRecord {
@@ -405,9 +405,10 @@ impl GuestModel {
 
     /// Encodes the guest part.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(MAGIC_GUEST, &self.model_id);
+        let mut m = ModelWriter::new(MAGIC_GUEST, &self.model_id);
+        let w = &mut m.0;
         w.u32(self.host_records);
-        w.buf.extend_from_slice(&self.host_digest);
+        w.bytes(&self.host_digest);
         w.f64(self.base_margin);
         let p = &self.params;
         w.u32(p.trees);
@@ -418,11 +419,11 @@ impl GuestModel {
         w.f64(p.base_score.unwrap_or(-1.0));
         w.f64(p.row_sample);
         w.f64(p.col_sample);
-        w.buf.extend_from_slice(&p.seed.to_le_bytes());
+        w.u64(p.seed);
         w.u32(p.early_stopping_rounds.unwrap_or(0));
-        w.u32(len32(self.trees.len()));
+        w.len_u32(self.trees.len());
         for t in &self.trees {
-            w.u32(len32(t.nodes.len()));
+            w.len_u32(t.nodes.len());
             for n in &t.nodes {
                 match n {
                     Node::Leaf { weight } => {
@@ -453,13 +454,13 @@ impl GuestModel {
                 }
             }
         }
-        w.cuts(&self.cuts);
-        w.names(&self.feature_names);
-        w.u32(len32(self.host_features.len()));
+        m.cuts(&self.cuts);
+        m.names(&self.feature_names);
+        m.0.len_u32(self.host_features.len());
         for &f in &self.host_features {
-            w.u16(f);
+            m.0.u16(f);
         }
-        w.finish()
+        m.finish()
     }
 
     /// Decodes a guest part (checks magic, version, digest, every index's range, and that
@@ -469,12 +470,9 @@ impl GuestModel {
     ///
     /// [`FlError::BadModel`].
     pub fn from_bytes(b: &[u8]) -> Result<Self, FlError> {
-        let (mut r, model_id) = Reader::open(b, MAGIC_GUEST)?;
+        let (mut r, model_id) = ModelReader::open(b, MAGIC_GUEST)?;
         let host_records = r.u32()?;
-        let host_digest: [u8; 32] = r
-            .take(32)?
-            .try_into()
-            .map_err(|_| FlError::BadModel("digest"))?;
+        let host_digest: [u8; 32] = r.array()?;
         let base_margin = r.f64()?;
         let trees_p = r.u32()?;
         let max_depth = r.u8()?;
@@ -482,11 +480,7 @@ impl GuestModel {
             (r.f64()?, r.f64()?, r.f64()?, r.f64()?);
         let bs = r.f64()?;
         let (row_sample, col_sample) = (r.f64()?, r.f64()?);
-        let seed = u64::from_le_bytes(
-            r.take(8)?
-                .try_into()
-                .map_err(|_| FlError::BadModel("seed"))?,
-        );
+        let seed = r.u64()?;
         let es = r.u32()?;
         let params = TreeParams {
             trees: trees_p,
@@ -501,11 +495,11 @@ impl GuestModel {
             seed,
             early_stopping_rounds: (es > 0).then_some(es),
         };
-        let nt = r.count(5)?;
+        let nt = r.count("trees", 5)?;
         let mut trees = Vec::with_capacity(nt);
         let mut raw_nodes = Vec::new();
         for _ in 0..nt {
-            let nn = r.count(9)?;
+            let nn = r.count("tree nodes", 9)?;
             let mut nodes = Vec::with_capacity(nn);
             for i in 0..nn {
                 let node = match r.u8()? {
@@ -579,62 +573,46 @@ impl GuestModel {
     }
 }
 
-fn len32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
+/// A model file under construction: magic, format version and id, then the part's fields
+/// ([`ModelWriter::finish`] appends the digest).
+struct ModelWriter(Writer);
 
-struct Writer {
-    buf: Vec<u8>,
-}
-
-impl Writer {
+impl ModelWriter {
     fn new(magic: &[u8; 4], id: &[u8; 16]) -> Self {
-        let mut buf = magic.to_vec();
-        buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        buf.extend_from_slice(id);
-        Self { buf }
-    }
-    fn u8(&mut self, x: u8) {
-        self.buf.push(x);
-    }
-    fn u16(&mut self, x: u16) {
-        self.buf.extend_from_slice(&x.to_le_bytes());
-    }
-    fn u32(&mut self, x: u32) {
-        self.buf.extend_from_slice(&x.to_le_bytes());
-    }
-    fn f64(&mut self, x: f64) {
-        self.buf.extend_from_slice(&x.to_bits().to_le_bytes());
+        let mut w = Writer::new();
+        w.bytes(magic).u16(FORMAT_VERSION).bytes(id);
+        Self(w)
     }
     fn cuts(&mut self, c: &BinCuts) {
-        self.u32(len32(c.features()));
+        self.0.len_u32(c.features());
         for f in c.cuts() {
-            self.u16(u16::try_from(f.len()).unwrap_or(u16::MAX));
+            self.0.len_u16(f.len());
             for &x in f {
-                self.f64(x);
+                self.0.f64(x);
             }
         }
     }
     fn names(&mut self, names: &[String]) {
-        self.u32(len32(names.len()));
+        self.0.len_u32(names.len());
         for n in names {
-            self.u16(u16::try_from(n.len()).unwrap_or(u16::MAX));
-            self.buf.extend_from_slice(n.as_bytes());
+            self.0.bytes_u16(n.as_bytes());
         }
     }
-    fn finish(mut self) -> Vec<u8> {
-        let d: [u8; 32] = Sha256::digest(&self.buf).into();
-        self.buf.extend_from_slice(&d);
-        self.buf
+    fn finish(self) -> Vec<u8> {
+        let mut buf = self.0.into_vec();
+        let d: [u8; 32] = Sha256::digest(&buf).into();
+        buf.extend_from_slice(&d);
+        buf
     }
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
+/// A model file's body, read through [`Reader`] (so every count is bounded by the bytes left
+/// before anything is allocated for it, and trailing bytes are refused), with its errors as
+/// [`FlError::ModelFile`]: a model file is this node's, not the partner's.
+struct ModelReader<'a>(Reader<'a>);
 
-impl<'a> Reader<'a> {
+impl<'a> ModelReader<'a> {
+    /// Checks size, magic, version and digest; returns the reader after the id, and the id.
     fn open(b: &'a [u8], magic: &[u8; 4]) -> Result<(Self, [u8; 16]), FlError> {
         if b.len() > MAX_MODEL_BYTES || b.len() < 4 + 2 + 16 + 32 {
             return Err(FlError::BadModel("size"));
@@ -654,59 +632,55 @@ impl<'a> Reader<'a> {
                 "digest mismatch (truncated or corrupted)",
             ));
         }
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&b[6..22]);
-        Ok((Self { b: body, at: 22 }, id))
+        let mut r = Reader::new(body, "model part");
+        r.take(6).map_err(FlError::ModelFile)?;
+        let id = r.array().map_err(FlError::ModelFile)?;
+        Ok((Self(r), id))
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8], FlError> {
-        let end = self.at.checked_add(n).ok_or(FlError::BadModel("length"))?;
-        let s = self
-            .b
-            .get(self.at..end)
-            .ok_or(FlError::BadModel("truncated"))?;
-        self.at = end;
-        Ok(s)
+        self.0.take(n).map_err(FlError::ModelFile)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FlError> {
+        self.0.array().map_err(FlError::ModelFile)
     }
     fn u8(&mut self) -> Result<u8, FlError> {
-        Ok(self.take(1)?[0])
+        self.0.u8().map_err(FlError::ModelFile)
     }
     fn u16(&mut self) -> Result<u16, FlError> {
-        let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
+        self.0.u16().map_err(FlError::ModelFile)
     }
     fn u32(&mut self) -> Result<u32, FlError> {
-        let s = self.take(4)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        self.0.u32().map_err(FlError::ModelFile)
+    }
+    fn u64(&mut self) -> Result<u64, FlError> {
+        self.0.u64().map_err(FlError::ModelFile)
     }
     fn f64(&mut self) -> Result<f64, FlError> {
-        let s = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(f64::from_bits(u64::from_le_bytes(a)))
+        self.0.f64().map_err(FlError::ModelFile)
     }
-    /// A count of items of at least `min_item` bytes each, bounded by the bytes left.
-    fn count(&mut self, min_item: usize) -> Result<usize, FlError> {
-        let n = self.u32()? as usize;
-        if n.saturating_mul(min_item) > self.b.len() - self.at {
-            return Err(FlError::BadModel("count beyond the file"));
-        }
-        Ok(n)
+    /// A count of `what`, items of at least `min_item` bytes each: bounded by the bytes left.
+    fn count(&mut self, what: &'static str, min_item: usize) -> Result<usize, FlError> {
+        let max = self.0.left().saturating_sub(4) / min_item.max(1);
+        self.0.len_u32(what, max).map_err(FlError::ModelFile)
     }
     fn cuts(&mut self) -> Result<BinCuts, FlError> {
-        let nf = self.count(2)?;
+        let nf = self.count("features", 2)?;
         let mut cuts = Vec::with_capacity(nf);
         for _ in 0..nf {
             let k = usize::from(self.u16()?);
-            let mut c = Vec::with_capacity(k.min(256));
-            for _ in 0..k {
-                c.push(self.f64()?);
-            }
+            let c = self
+                .0
+                .take_items(k, 8)
+                .map_err(FlError::ModelFile)?
+                .chunks_exact(8)
+                .map(|x| f64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]))
+                .collect();
             cuts.push(c);
         }
         BinCuts::from_cuts(cuts)
     }
     fn names(&mut self) -> Result<Vec<String>, FlError> {
-        let n = self.count(2)?;
+        let n = self.count("feature names", 2)?;
         (0..n)
             .map(|_| {
                 let k = usize::from(self.u16()?);
@@ -716,11 +690,7 @@ impl<'a> Reader<'a> {
             .collect()
     }
     fn end(&self) -> Result<(), FlError> {
-        if self.at == self.b.len() {
-            Ok(())
-        } else {
-            Err(FlError::BadModel("trailing bytes"))
-        }
+        self.0.expect_empty().map_err(FlError::ModelFile)
     }
 }
 
@@ -837,14 +807,8 @@ pub(crate) fn recv_decisions<C: Channel>(
     let mut out = Vec::with_capacity(records);
     while out.len() < records {
         let k = per.min(records - out.len());
-        let b = ch.recv(h, msgs::check_frame(k * bl)?)?;
-        if b.len() != k * bl {
-            return Err(FlError::BadMessage {
-                what: "decisions",
-                len: b.len(),
-                expected: k * bl,
-            });
-        }
+        let m = ch.recv(h, msgs::check_frame(k * bl)?)?;
+        let b = Reader::read_all(&m, "decisions", |r| r.take_items(k, bl))?;
         for c in b.chunks_exact(bl.max(1)).take(k) {
             out.push(decode_bitmap(c, rows, "decisions")?);
         }

@@ -20,8 +20,11 @@
 //!
 //! Every receiver knows the exact length of the next message from the session (rows, features,
 //! bins, node sizes, ciphertext length) and passes it to the channel as the step's maximum; the
-//! decoders check it again, so trailing bytes are refused.
+//! decoders read through [`unseen_channel::codec::Reader`], which checks it again (announced
+//! counts against their maxima first), so trailing bytes are refused. A length error names the
+//! whole message's expected length, as the channel's step maximum does.
 
+use unseen_channel::codec::{Reader, Writer};
 use unseen_channel::{Header, MAX_FRAME_LEN};
 
 use crate::FlError;
@@ -81,35 +84,20 @@ pub const fn pheader(s: u8) -> Header {
     Header::new(PREDICT_PROTOCOL_ID, VERSION, s)
 }
 
-fn exact<'a>(b: &'a [u8], what: &'static str, expected: usize) -> Result<&'a [u8], FlError> {
-    if b.len() == expected {
-        Ok(b)
-    } else {
-        Err(FlError::BadMessage {
-            what,
-            len: b.len(),
-            expected,
-        })
+/// A reader over all of `b`, which must be exactly `expected` bytes ([`FlError::BadMessage`]
+/// otherwise): its fields then read without a length error.
+fn exact<'a>(b: &'a [u8], what: &'static str, expected: usize) -> Result<Reader<'a>, FlError> {
+    let b = Reader::read_all(b, what, |r| r.take(expected))?;
+    Ok(Reader::new(b, what))
+}
+
+/// Whether a flag byte is 1 (0 is false, anything else the field `what` out of range).
+fn flag(b: u8, what: &'static str) -> Result<bool, FlError> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(FlError::BadField(what)),
     }
-}
-
-fn u16_at(b: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([b[i], b[i + 1]])
-}
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-
-fn len_prefix(b: &[u8], what: &'static str, at: usize) -> Result<usize, FlError> {
-    if b.len() < at + 2 {
-        return Err(FlError::BadMessage {
-            what,
-            len: b.len(),
-            expected: at + 2,
-        });
-    }
-    Ok(usize::from(u16_at(b, at)))
 }
 
 /// The guest's first message.
@@ -133,15 +121,14 @@ impl Hello {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(12 + self.public_key.len());
-        let pk_len = u16::try_from(self.public_key.len()).unwrap_or(u16::MAX);
-        v.extend_from_slice(&pk_len.to_le_bytes());
-        v.extend_from_slice(&self.public_key);
-        v.extend_from_slice(&self.rows.to_le_bytes());
-        v.extend_from_slice(&self.valid_rows.to_le_bytes());
-        v.push(u8::from(self.pack));
-        v.push(self.max_depth);
-        v
+        let mut w = Writer::with_capacity(12 + self.public_key.len());
+        // The key has at most MAX_PUBLIC_KEY bytes (the guest's own key).
+        w.bytes_u16(&self.public_key)
+            .u32(self.rows)
+            .u32(self.valid_rows)
+            .u8(u8::from(self.pack))
+            .u8(self.max_depth);
+        w.into_vec()
     }
 
     /// Decodes.
@@ -150,28 +137,25 @@ impl Hello {
     ///
     /// [`FlError::BadMessage`] for a wrong length, [`FlError::BadField`] for a field out of range.
     pub fn decode(b: &[u8]) -> Result<Self, FlError> {
-        let k = len_prefix(b, "hello", 0)?;
-        if k > MAX_PUBLIC_KEY {
-            return Err(FlError::BadField("public key length"));
-        }
-        let b = exact(b, "hello", 2 + k + 10)?;
-        let pack = match b[2 + k + 8] {
-            0 => false,
-            1 => true,
-            _ => return Err(FlError::BadField("packing flag")),
-        };
-        let max_depth = b[2 + k + 9];
+        let (public_key, rows, valid_rows, pack, max_depth) = Reader::read_all(b, "hello", |r| {
+            let k = usize::from(r.u16()?);
+            if k > MAX_PUBLIC_KEY {
+                return Err(FlError::BadField("public key length"));
+            }
+            let mut m = r.sub(k + 10, "hello")?;
+            Ok((m.take(k)?, m.u32()?, m.u32()?, m.u8()?, m.u8()?))
+        })?;
+        let pack = flag(pack, "packing flag")?;
         if !(1..=super::MAX_DEPTH).contains(&max_depth) {
             return Err(FlError::BadField("maximum depth"));
         }
-        let rows = u32_at(b, 2 + k);
         if rows == 0 || rows as usize > super::MAX_ROWS {
             return Err(FlError::BadField("row count"));
         }
         Ok(Self {
-            public_key: b[2..2 + k].to_vec(),
+            public_key: public_key.to_vec(),
             rows,
-            valid_rows: u32_at(b, 2 + k + 4),
+            valid_rows,
             pack,
             max_depth,
         })
@@ -195,15 +179,15 @@ impl HostHello {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(10 + 2 * self.bins.len());
-        v.extend_from_slice(&self.rows.to_le_bytes());
-        v.extend_from_slice(&self.valid_rows.to_le_bytes());
-        let n = u16::try_from(self.bins.len()).unwrap_or(u16::MAX);
-        v.extend_from_slice(&n.to_le_bytes());
-        for b in &self.bins {
-            v.extend_from_slice(&b.to_le_bytes());
+        let mut w = Writer::with_capacity(10 + 2 * self.bins.len());
+        // At most MAX_FEATURES host features.
+        w.u32(self.rows)
+            .u32(self.valid_rows)
+            .len_u16(self.bins.len());
+        for &b in &self.bins {
+            w.u16(b);
         }
-        v
+        w.into_vec()
     }
 
     /// Decodes.
@@ -213,18 +197,25 @@ impl HostHello {
     /// [`FlError::BadMessage`] for a wrong length, [`FlError::BadField`] for a bin count out of
     /// `1..=256` or too many features.
     pub fn decode(b: &[u8]) -> Result<Self, FlError> {
-        let f = len_prefix(b, "host hello", 8)?;
-        if f > MAX_FEATURES {
-            return Err(FlError::BadField("host feature count"));
-        }
-        let b = exact(b, "host hello", 10 + 2 * f)?;
-        let bins: Vec<u16> = (0..f).map(|i| u16_at(b, 10 + 2 * i)).collect();
+        let (rows, valid_rows, bins) = Reader::read_all(b, "host hello", |r| {
+            let mut fixed = r.sub(10, "host hello")?;
+            let (rows, valid_rows) = (fixed.u32()?, fixed.u32()?);
+            let f = usize::from(fixed.u16()?);
+            if f > MAX_FEATURES {
+                return Err(FlError::BadField("host feature count"));
+            }
+            Ok((rows, valid_rows, r.take_items(f, 2)?))
+        })?;
+        let bins: Vec<u16> = bins
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         if bins.iter().any(|&k| k == 0 || k > 256) {
             return Err(FlError::BadField("bin count of a host feature"));
         }
         Ok(Self {
-            rows: u32_at(b, 0),
-            valid_rows: u32_at(b, 4),
+            rows,
+            valid_rows,
             bins,
         })
     }
@@ -252,7 +243,7 @@ pub fn encode_bitmap(bits: impl IntoIterator<Item = bool>, n: usize) -> Vec<u8> 
 ///
 /// [`FlError::BadMessage`] for a wrong length, [`FlError::BadField`] for set padding bits.
 pub fn decode_bitmap(b: &[u8], n: usize, what: &'static str) -> Result<Vec<bool>, FlError> {
-    let b = exact(b, what, bitmap_len(n))?;
+    let b = exact(b, what, bitmap_len(n))?.rest();
     if !n.is_multiple_of(8) && b.last().is_some_and(|&l| l >> (n % 8) != 0) {
         return Err(FlError::BadField("bitmap padding bits"));
     }
@@ -292,15 +283,16 @@ impl Next {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Self::Tree(t, sampled) => {
-                let mut v = vec![0x01];
-                v.extend_from_slice(&t.to_le_bytes());
-                v.extend(encode_bitmap(sampled.iter().copied(), sampled.len()));
-                v
+                let mut w = Writer::with_capacity(5 + bitmap_len(sampled.len()));
+                w.u8(0x01)
+                    .u32(*t)
+                    .bytes(&encode_bitmap(sampled.iter().copied(), sampled.len()));
+                w.into_vec()
             }
             Self::Finish(f) => {
-                let mut v = vec![0x02];
-                v.extend(f.encode());
-                v
+                let mut w = Writer::with_capacity(1 + Finish::LEN);
+                w.u8(0x02).bytes(&f.encode());
+                w.into_vec()
             }
         }
     }
@@ -313,10 +305,12 @@ impl Next {
     pub fn decode(b: &[u8], rows: usize) -> Result<Self, FlError> {
         match b.first() {
             Some(0x01) => {
-                let b = exact(b, "next tree", 5 + bitmap_len(rows))?;
+                let mut r = exact(b, "next tree", 5 + bitmap_len(rows))?;
+                r.u8()?;
+                let tree = r.u32()?;
                 Ok(Self::Tree(
-                    u32_at(b, 1),
-                    decode_bitmap(&b[5..], rows, "sampled rows")?,
+                    tree,
+                    decode_bitmap(r.rest(), rows, "sampled rows")?,
                 ))
             }
             Some(0x02) => Ok(Self::Finish(Finish::decode(&b[1..])?)),
@@ -327,12 +321,13 @@ impl Next {
 
 /// Encodes an increasing list of `u16` indices with a count.
 pub fn encode_indices(ix: &[usize]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + 2 * ix.len());
-    v.extend_from_slice(&u16::try_from(ix.len()).unwrap_or(u16::MAX).to_le_bytes());
+    let mut w = Writer::with_capacity(2 + 2 * ix.len());
+    w.len_u16(ix.len());
     for &i in ix {
-        v.extend_from_slice(&u16::try_from(i).unwrap_or(u16::MAX).to_le_bytes());
+        // Feature indices are below MAX_FEATURES.
+        w.u16(u16::try_from(i).unwrap_or(u16::MAX));
     }
-    v
+    w.into_vec()
 }
 
 /// Decodes a strictly increasing, non-empty list of indices below `bound` (the host's sampled
@@ -342,9 +337,15 @@ pub fn encode_indices(ix: &[usize]) -> Vec<u8> {
 ///
 /// [`FlError::BadMessage`] / [`FlError::BadField`].
 pub fn decode_indices(b: &[u8], bound: usize) -> Result<Vec<usize>, FlError> {
-    let k = len_prefix(b, "sampled features", 0)?;
-    let b = exact(b, "sampled features", 2 + 2 * k)?;
-    let ix: Vec<usize> = (0..k).map(|i| usize::from(u16_at(b, 2 + 2 * i))).collect();
+    let b = Reader::read_all(b, "sampled features", |r| {
+        let k = usize::from(r.u16()?);
+        r.take_items(k, 2)
+    })?;
+    let ix: Vec<usize> = b
+        .chunks_exact(2)
+        .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])))
+        .collect();
+    let k = ix.len();
     if (k == 0 && bound > 0)
         || ix.iter().any(|&i| i >= bound)
         || ix.windows(2).any(|w| w[0] >= w[1])
@@ -388,18 +389,16 @@ impl Level {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(5 + 2 * (self.built.len() + self.assign.len()));
-        v.push(self.depth);
-        v.extend_from_slice(&self.nodes.to_le_bytes());
-        let k = u16::try_from(self.built.len()).unwrap_or(u16::MAX);
-        v.extend_from_slice(&k.to_le_bytes());
-        for b in &self.built {
-            v.extend_from_slice(&b.to_le_bytes());
+        let mut w = Writer::with_capacity(5 + 2 * (self.built.len() + self.assign.len()));
+        // At most 2^MAX_DEPTH built nodes.
+        w.u8(self.depth).u16(self.nodes).len_u16(self.built.len());
+        for &b in &self.built {
+            w.u16(b);
         }
-        for a in &self.assign {
-            v.extend_from_slice(&a.to_le_bytes());
+        for &a in &self.assign {
+            w.u16(a);
         }
-        v
+        w.into_vec()
     }
 
     /// Decodes for `rows` rows and a tree of at most `max_depth` levels below the root.
@@ -408,22 +407,29 @@ impl Level {
     ///
     /// [`FlError::BadMessage`] / [`FlError::BadField`] (depth, node counts, indices).
     pub fn decode(b: &[u8], rows: usize, max_depth: u8) -> Result<Self, FlError> {
-        let k = len_prefix(b, "level", 3)?;
-        let b = exact(b, "level", 5 + 2 * k + 2 * rows)?;
-        let depth = b[0];
+        let u16s = |b: &[u8]| -> Vec<u16> {
+            b.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        };
+        let (depth, nodes, built, assign) = Reader::read_all(b, "level", |r| {
+            let mut fixed = r.sub(5, "level")?;
+            let (depth, nodes, k) = (fixed.u8()?, fixed.u16()?, usize::from(fixed.u16()?));
+            // The lists as a whole: a wrong length is reported against the whole level.
+            let mut lists = r.sub(2 * k + 2 * rows, "level")?;
+            Ok::<_, FlError>((depth, nodes, lists.take_items(k, 2)?, lists.rest()))
+        })?;
         if depth >= max_depth {
             return Err(FlError::BadField("level depth"));
         }
-        let nodes = u16_at(b, 1);
         if nodes == 0 || u32::from(nodes) > 1u32 << depth {
             return Err(FlError::BadField("level node count"));
         }
-        let built: Vec<u16> = (0..k).map(|i| u16_at(b, 5 + 2 * i)).collect();
+        let built = u16s(built);
         if built.iter().any(|&x| x >= nodes) || built.windows(2).any(|w| w[0] >= w[1]) {
             return Err(FlError::BadField("built node list"));
         }
-        let at = 5 + 2 * k;
-        let assign: Vec<u16> = (0..rows).map(|i| u16_at(b, at + 2 * i)).collect();
+        let assign = u16s(assign);
         if assign.iter().any(|&a| a != NO_NODE && a >= nodes) {
             return Err(FlError::BadField("row assignment"));
         }
@@ -449,15 +455,14 @@ pub struct SplitRequest {
 
 /// Encodes [`step::SPLITS`]; `more`: another level follows (else the tree is complete).
 pub fn encode_splits(s: &[SplitRequest], more: bool) -> Vec<u8> {
-    let mut v = Vec::with_capacity(3 + 5 * s.len());
-    v.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_le_bytes());
+    let mut w = Writer::with_capacity(3 + 5 * s.len());
+    // At most one request per node of a level.
+    w.len_u16(s.len());
     for r in s {
-        v.extend_from_slice(&r.node.to_le_bytes());
-        v.extend_from_slice(&r.feature.to_le_bytes());
-        v.push(r.bin);
+        w.u16(r.node).u16(r.feature).u8(r.bin);
     }
-    v.push(u8::from(more));
-    v
+    w.u8(u8::from(more));
+    w.into_vec()
 }
 
 /// Largest [`step::SPLITS`] payload for a level of `nodes` nodes.
@@ -473,32 +478,29 @@ pub const fn splits_max_len(nodes: usize) -> usize {
 ///
 /// [`FlError::BadMessage`] / [`FlError::BadField`].
 pub fn decode_splits(b: &[u8], nodes: usize) -> Result<(Vec<SplitRequest>, bool), FlError> {
-    let k = len_prefix(b, "splits", 0)?;
-    if k > nodes {
-        return Err(FlError::BadField("split request count"));
-    }
-    let b = exact(b, "splits", 3 + 5 * k)?;
-    let s: Vec<SplitRequest> = (0..k)
-        .map(|i| {
-            let at = 2 + 5 * i;
-            SplitRequest {
-                node: u16_at(b, at),
-                feature: u16_at(b, at + 2),
-                bin: b[at + 4],
-            }
-        })
-        .collect();
+    let (s, more) = Reader::read_all(b, "splits", |r| {
+        let k = usize::from(r.u16()?);
+        if k > nodes {
+            return Err(FlError::BadField("split request count"));
+        }
+        let mut m = r.sub(5 * k + 1, "splits")?;
+        let s = (0..k)
+            .map(|_| {
+                Ok(SplitRequest {
+                    node: m.u16()?,
+                    feature: m.u16()?,
+                    bin: m.u8()?,
+                })
+            })
+            .collect::<Result<Vec<_>, FlError>>()?;
+        Ok((s, m.u8()?))
+    })?;
     if s.iter().any(|r| usize::from(r.node) >= nodes)
         || s.windows(2).any(|w| w[0].node >= w[1].node)
     {
         return Err(FlError::BadField("split request node"));
     }
-    let more = match b[2 + 5 * k] {
-        0 => false,
-        1 => true,
-        _ => return Err(FlError::BadField("more-levels flag")),
-    };
-    Ok((s, more))
+    Ok((s, flag(more, "more-levels flag")?))
 }
 
 /// Decodes a batch of exactly `count` ciphertexts of `ct_len` bytes each with `read` (which
@@ -515,7 +517,7 @@ pub fn decode_ciphertexts<C: Send>(
     read: impl Fn(&[u8]) -> Result<C, unseen_crypto::Error> + Sync,
 ) -> Result<Vec<C>, FlError> {
     use rayon::prelude::*;
-    let b = exact(b, what, count.saturating_mul(ct_len))?;
+    let b = Reader::read_all(b, what, |r| r.take_items(count, ct_len))?;
     if ct_len == 0 {
         return Err(FlError::Internal("zero ciphertext length"));
     }
@@ -541,9 +543,9 @@ impl Finish {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = self.model_id.to_vec();
-        v.extend_from_slice(&self.records.to_le_bytes());
-        v
+        let mut w = Writer::with_capacity(Self::LEN);
+        w.bytes(&self.model_id).u32(self.records);
+        w.into_vec()
     }
 
     /// Decodes.
@@ -552,12 +554,10 @@ impl Finish {
     ///
     /// [`FlError::BadMessage`].
     pub fn decode(b: &[u8]) -> Result<Self, FlError> {
-        let b = exact(b, "finish", Self::LEN)?;
-        let mut model_id = [0u8; 16];
-        model_id.copy_from_slice(&b[..16]);
+        let mut r = exact(b, "finish", Self::LEN)?;
         Ok(Self {
-            model_id,
-            records: u32_at(b, 16),
+            model_id: r.array()?,
+            records: r.u32()?,
         })
     }
 }
@@ -579,10 +579,9 @@ impl PredictHello {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = self.model_id.to_vec();
-        v.extend_from_slice(&self.digest);
-        v.extend_from_slice(&self.rows.to_le_bytes());
-        v
+        let mut w = Writer::with_capacity(Self::LEN);
+        w.bytes(&self.model_id).bytes(&self.digest).u32(self.rows);
+        w.into_vec()
     }
 
     /// Decodes.
@@ -591,15 +590,11 @@ impl PredictHello {
     ///
     /// [`FlError::BadMessage`].
     pub fn decode(b: &[u8]) -> Result<Self, FlError> {
-        let b = exact(b, "predict hello", Self::LEN)?;
-        let mut model_id = [0u8; 16];
-        model_id.copy_from_slice(&b[..16]);
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&b[16..48]);
+        let mut r = exact(b, "predict hello", Self::LEN)?;
         Ok(Self {
-            model_id,
-            digest,
-            rows: u32_at(b, 48),
+            model_id: r.array()?,
+            digest: r.array()?,
+            rows: r.u32()?,
         })
     }
 }

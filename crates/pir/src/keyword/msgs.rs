@@ -15,10 +15,12 @@
 //! | [`step::BUCKET`] | S → C | bucket-revealing mode: one group's `m/g` buckets of `C` sealed slots |
 //!
 //! The receiver knows every length from the setup and the batch's `count` before it reads a
-//! payload, and passes it to the channel as the step's maximum; the decoders then check the exact
-//! length (so trailing bytes are refused) before allocating.
+//! payload, and passes it to the channel as the step's maximum; the decoders then read through
+//! [`unseen_channel::codec::Reader`], which checks the exact length (so trailing bytes are
+//! refused) before anything is allocated.
 
 use unseen_channel::Header;
+use unseen_channel::codec::{Reader, Writer};
 use unseen_crypto::CurveId;
 use unseen_crypto::aead::AeadAlg;
 use unseen_crypto::oprf::{BlindedElement, EvaluatedElement};
@@ -105,14 +107,14 @@ impl Hello {
 
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::LEN);
-        v.push(u8::from(self.reveal_bucket));
-        v.push(u8::from(self.cached.is_some()));
         let (id, epoch) = self.cached.unwrap_or(([0; 16], 0));
-        v.extend_from_slice(&id);
-        v.extend_from_slice(&epoch.to_le_bytes());
-        v.extend_from_slice(&self.min_keys.to_le_bytes());
-        v
+        let mut w = Writer::with_capacity(Self::LEN);
+        w.u8(u8::from(self.reveal_bucket))
+            .u8(u8::from(self.cached.is_some()))
+            .bytes(&id)
+            .u64(epoch)
+            .u32(self.min_keys);
+        w.into_vec()
     }
 
     /// Decodes.
@@ -122,29 +124,22 @@ impl Hello {
     /// [`PirError::BadMessage`] for a wrong length, [`PirError::BadHello`] for a flag out of
     /// range.
     pub fn decode(b: &[u8]) -> Result<Self, PirError> {
-        let Ok(b) = <&[u8; Self::LEN]>::try_from(b) else {
-            return Err(PirError::BadMessage {
-                what: "hello",
-                len: b.len(),
-                expected: Self::LEN,
-            });
-        };
+        let (reveal, cache, id, epoch, min_keys) = Reader::read_all(b, "hello", |r| {
+            // The whole fixed length first: a short hello is reported against all 30 bytes.
+            let mut r = r.sub(Self::LEN, "hello")?;
+            Ok::<_, PirError>((r.u8()?, r.u8()?, r.array::<16>()?, r.u64()?, r.u32()?))
+        })?;
         let flag = |x: u8| match x {
             0 => Ok(false),
             1 => Ok(true),
             _ => Err(PirError::BadHello("flag other than 0 or 1")),
         };
-        let reveal_bucket = flag(b[0])?;
-        let has_cache = flag(b[1])?;
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&b[2..18]);
-        let mut e = [0u8; 8];
-        e.copy_from_slice(&b[18..26]);
-        let min_keys = u32::from_le_bytes([b[26], b[27], b[28], b[29]]);
+        let reveal_bucket = flag(reveal)?;
+        let has_cache = flag(cache)?;
         Ok(Self {
             reveal_bucket,
             min_keys,
-            cached: has_cache.then_some((id, u64::from_le_bytes(e))),
+            cached: has_cache.then_some((id, epoch)),
         })
     }
 }
@@ -226,37 +221,36 @@ impl Setup {
     /// Encodes.
     pub fn encode(&self) -> Vec<u8> {
         let elen = entry_len(self.max_record_len);
-        let mut v =
-            Vec::with_capacity(Self::FIXED_LEN + self.metadata.len() + self.stash.len() * elen);
+        let mut w =
+            Writer::with_capacity(Self::FIXED_LEN + self.metadata.len() + self.stash.len() * elen);
         // Every length is bounded by MAX_RECORD_LEN, MAX_COLS, MAX_SLOTS, MAX_METADATA and
         // MAX_STASH, so u32 holds it.
-        let u32_of = |x: usize| u32::try_from(x).unwrap_or(u32::MAX).to_le_bytes();
         let (kind, rows) = match self.hint {
             HintPlan::None => (0u8, 0),
             HintPlan::Full => (1, 0),
             HintPlan::Rows(n) => (2, n),
         };
-        v.push(self.suite.code());
-        v.push(aead_code(self.aead));
-        v.push(self.duplicates);
-        v.push(kind);
-        v.extend_from_slice(&u32_of(self.max_record_len));
-        v.extend_from_slice(&u32_of(self.buckets));
-        v.extend_from_slice(&u32_of(self.bucket_capacity));
-        v.extend_from_slice(&u32_of(rows));
-        v.extend_from_slice(&self.seed.0);
-        v.extend_from_slice(&self.salt.0);
-        v.extend_from_slice(&self.table_id);
-        v.extend_from_slice(&self.epoch.to_le_bytes());
-        v.extend_from_slice(&u32_of(self.reveal_groups));
-        v.extend_from_slice(&self.min_group_keys.to_le_bytes());
-        v.extend_from_slice(&u32_of(self.metadata.len()));
-        v.extend_from_slice(&u32_of(self.stash.len()));
-        v.extend_from_slice(&self.metadata);
+        w.u8(self.suite.code())
+            .u8(aead_code(self.aead))
+            .u8(self.duplicates)
+            .u8(kind)
+            .len_u32(self.max_record_len)
+            .len_u32(self.buckets)
+            .len_u32(self.bucket_capacity)
+            .len_u32(rows)
+            .bytes(&self.seed.0)
+            .bytes(&self.salt.0)
+            .bytes(&self.table_id)
+            .u64(self.epoch)
+            .len_u32(self.reveal_groups)
+            .u32(self.min_group_keys)
+            .len_u32(self.metadata.len())
+            .len_u32(self.stash.len())
+            .bytes(&self.metadata);
         for e in &self.stash {
-            v.extend_from_slice(e);
+            w.bytes(e);
         }
-        v
+        w.into_vec()
     }
 
     /// Decodes and checks every range (not yet the agreement with the client's own suite, AEAD
@@ -268,22 +262,29 @@ impl Setup {
     /// [`PirError::BadMessage`] for a wrong length, [`PirError::BadSetup`] for a value out of
     /// range.
     pub fn decode(b: &[u8]) -> Result<Self, PirError> {
-        if b.len() < Self::FIXED_LEN {
-            return Err(PirError::BadMessage {
-                what: "setup",
-                len: b.len(),
-                expected: Self::FIXED_LEN,
-            });
-        }
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
-        let suite = CurveId::from_code(b[0]).ok_or(PirError::BadSetup("unknown OPRF suite"))?;
-        let aead = aead_from_code(b[1]).ok_or(PirError::BadSetup("unknown AEAD"))?;
-        let duplicates = b[2];
+        let mut r = Reader::new(b, "setup");
+        // The fixed part as a whole first: a short setup is reported against all of it.
+        let mut f = r.sub(Self::FIXED_LEN, "setup")?;
+        let (suite, aead, duplicates, kind) = (f.u8()?, f.u8()?, f.u8()?, f.u8()?);
+        let max_record_len = f.u32()? as usize;
+        let buckets = f.u32()? as usize;
+        let bucket_capacity = f.u32()? as usize;
+        let rows = f.u32()? as usize;
+        let seed = Seed(f.array()?);
+        let salt = Salt(f.array()?);
+        let table_id = f.array::<16>()?;
+        let epoch = f.u64()?;
+        let reveal_groups = f.u32()? as usize;
+        let min_group_keys = f.u32()?;
+        let meta_len = f.u32()? as usize;
+        let stash_count = f.u32()? as usize;
+        f.expect_empty()?;
+        let suite = CurveId::from_code(suite).ok_or(PirError::BadSetup("unknown OPRF suite"))?;
+        let aead = aead_from_code(aead).ok_or(PirError::BadSetup("unknown AEAD"))?;
         if duplicates == 0 || usize::from(duplicates) > MAX_DUPLICATES {
             return Err(PirError::BadSetup("records per key outside 1..=16"));
         }
-        let rows = u32_at(16);
-        let hint = match b[3] {
+        let hint = match kind {
             0 => HintPlan::None,
             1 => HintPlan::Full,
             2 => HintPlan::Rows(rows),
@@ -294,51 +295,33 @@ impl Setup {
                 "changed rows announced without a row update",
             ));
         }
-        let max_record_len = u32_at(4);
         if max_record_len > MAX_RECORD_LEN {
             return Err(PirError::BadSetup("record length above 65535"));
         }
-        let buckets = u32_at(8);
         if buckets == 0 || buckets > MAX_COLS {
             return Err(PirError::BadSetup("bucket count outside 1..=2^21"));
         }
-        let bucket_capacity = u32_at(12);
         if bucket_capacity == 0 || buckets.saturating_mul(bucket_capacity) > MAX_SLOTS {
             return Err(PirError::BadSetup("slot count outside 1..=2^28"));
         }
-        let mut seed = Seed([0; 32]);
-        seed.0.copy_from_slice(&b[20..52]);
-        let mut salt = Salt([0; 32]);
-        salt.0.copy_from_slice(&b[52..84]);
-        let mut table_id = [0u8; 16];
-        table_id.copy_from_slice(&b[84..100]);
-        let mut e = [0u8; 8];
-        e.copy_from_slice(&b[100..108]);
-        let epoch = u64::from_le_bytes(e);
-        let reveal_groups = u32_at(108);
         if reveal_groups == 0 || !buckets.is_multiple_of(reveal_groups) {
             return Err(PirError::BadSetup("groups do not divide the buckets"));
         }
-        let min_group_keys = u32::from_le_bytes([b[112], b[113], b[114], b[115]]);
-        let meta_len = u32_at(116);
         if meta_len > MAX_METADATA {
             return Err(PirError::BadSetup("metadata longer than 64 KiB"));
         }
-        let stash_count = u32_at(120);
         if stash_count > MAX_STASH {
             return Err(PirError::BadSetup("stash larger than 256 entries"));
         }
         let elen = entry_len(max_record_len);
-        let expected = Self::FIXED_LEN + meta_len + stash_count * elen;
-        if b.len() != expected {
-            return Err(PirError::BadMessage {
-                what: "setup",
-                len: b.len(),
-                expected,
-            });
-        }
-        let metadata = b[Self::FIXED_LEN..Self::FIXED_LEN + meta_len].to_vec();
-        let stash = b[Self::FIXED_LEN + meta_len..]
+        // Both counts are bounded above, so the variable part is at most
+        // MAX_METADATA + MAX_STASH · entry_len(MAX_RECORD_LEN) bytes; taken as a whole, a wrong
+        // length is reported against the whole setup.
+        let mut v = r.sub(meta_len + stash_count * elen, "setup")?;
+        r.expect_empty()?;
+        let metadata = v.take(meta_len)?.to_vec();
+        let stash = v
+            .take_items(stash_count, elen)?
             .chunks_exact(elen)
             .map(<[u8]>::to_vec)
             .collect();
@@ -396,13 +379,7 @@ pub fn decode_hint_chunk(
     out: &mut Vec<u32>,
 ) -> Result<(), PirError> {
     let expected = hint_message_len(params, i);
-    if b.len() != expected {
-        return Err(PirError::BadMessage {
-            what: "hint chunk",
-            len: b.len(),
-            expected,
-        });
-    }
+    let b = Reader::read_all(b, "hint chunk", |r| r.take(expected))?;
     out.extend(
         b.chunks_exact(4)
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])),
@@ -418,9 +395,9 @@ pub const fn max_blinded_len(ne: usize) -> usize {
 /// Encodes a [`step::BLINDED`] payload.
 pub fn encode_blinded(count: usize, elements: &[u8]) -> Vec<u8> {
     // count ≤ MAX_KEYS (checked by the client role).
-    let mut v = u32::try_from(count).unwrap_or(0).to_le_bytes().to_vec();
-    v.extend_from_slice(elements);
-    v
+    let mut w = Writer::with_capacity(4 + elements.len());
+    w.u32(u32::try_from(count).unwrap_or(0)).bytes(elements);
+    w.into_vec()
 }
 
 /// Decodes a [`step::BLINDED`] payload into `(count, elements)`: `count ≤` [`MAX_KEYS`] and
@@ -430,28 +407,16 @@ pub fn encode_blinded(count: usize, elements: &[u8]) -> Vec<u8> {
 ///
 /// [`PirError::BadMessage`], [`PirError::TooManyKeys`].
 pub fn decode_blinded(b: &[u8], ne: usize) -> Result<(usize, &[u8]), PirError> {
-    let Some((count, rest)) = b.split_first_chunk::<4>() else {
-        return Err(PirError::BadMessage {
-            what: "blinded batch",
-            len: b.len(),
-            expected: 4,
-        });
-    };
-    let count = u32::from_le_bytes(*count) as usize;
+    let mut r = Reader::new(b, "blinded batch");
+    let count = r.u32()? as usize;
     if count > MAX_KEYS {
         return Err(PirError::TooManyKeys {
             got: count,
             max: MAX_KEYS,
         });
     }
-    if rest.len() != count * ne {
-        return Err(PirError::BadMessage {
-            what: "blinded elements",
-            len: rest.len(),
-            expected: count * ne,
-        });
-    }
-    Ok((count, rest))
+    let elements = Reader::read_all(r.rest(), "blinded elements", |e| e.take_items(count, ne))?;
+    Ok((count, elements))
 }
 
 /// Items of `item_bytes` each per [`step::QUERY`] / [`step::ANSWER`] message: as many as fit in
@@ -472,13 +437,7 @@ pub fn items_in_message(total: usize, per: usize, i: usize) -> usize {
 /// [`PirError::BadMessage`].
 pub fn decode_queries(params: &Params, count: usize, b: &[u8]) -> Result<Vec<Query>, PirError> {
     let qb = params.query_bytes();
-    if b.len() != count * qb {
-        return Err(PirError::BadMessage {
-            what: "query chunk",
-            len: b.len(),
-            expected: count * qb,
-        });
-    }
+    let b = Reader::read_all(b, "query chunk", |r| r.take_items(count, qb))?;
     b.chunks_exact(qb)
         .map(|q| Query::from_bytes(params, q))
         .collect()
@@ -491,13 +450,7 @@ pub fn decode_queries(params: &Params, count: usize, b: &[u8]) -> Result<Vec<Que
 /// [`PirError::BadMessage`].
 pub fn decode_answers(params: &Params, count: usize, b: &[u8]) -> Result<Vec<Answer>, PirError> {
     let ab = params.answer_bytes();
-    if b.len() != count * ab {
-        return Err(PirError::BadMessage {
-            what: "answer chunk",
-            len: b.len(),
-            expected: count * ab,
-        });
-    }
+    let b = Reader::read_all(b, "answer chunk", |r| r.take_items(count, ab))?;
     b.chunks_exact(ab)
         .map(|a| Answer::from_bytes(params, a))
         .collect()
@@ -519,15 +472,15 @@ pub fn hint_rows_message_len(rows: usize, i: usize) -> usize {
 pub fn encode_hint_rows(words: &[u32], rows: &[usize], i: usize) -> Vec<u8> {
     let start = (i * HINT_CHUNK_ROWS).min(rows.len());
     let end = ((i + 1) * HINT_CHUNK_ROWS).min(rows.len());
-    let mut v = Vec::with_capacity((end - start) * (4 + LWE_N * 4));
+    let mut v = Writer::with_capacity((end - start) * (4 + LWE_N * 4));
     for &r in &rows[start..end] {
         // r < ℓ ≤ 2^28 rows.
-        v.extend_from_slice(&u32::try_from(r).unwrap_or(u32::MAX).to_le_bytes());
-        for w in &words[r * LWE_N..(r + 1) * LWE_N] {
-            v.extend_from_slice(&w.to_le_bytes());
+        v.len_u32(r);
+        for &w in &words[r * LWE_N..(r + 1) * LWE_N] {
+            v.u32(w);
         }
     }
-    v
+    v.into_vec()
 }
 
 /// Decodes a [`step::HINT_ROWS`] message: exactly `count` rows, each index `< rows_total`
@@ -545,21 +498,19 @@ pub fn decode_hint_rows(
     mut apply: impl FnMut(usize, &[u32]) -> Result<(), PirError>,
 ) -> Result<Option<usize>, PirError> {
     let item = 4 + LWE_N * 4;
-    if b.len() != count * item {
-        return Err(PirError::BadMessage {
-            what: "hint rows",
-            len: b.len(),
-            expected: count * item,
-        });
-    }
+    let b = Reader::read_all(b, "hint rows", |r| r.take_items(count, item))?;
     let mut last = after;
     let mut words = vec![0u32; LWE_N];
-    for chunk in b.chunks_exact(item) {
-        let r = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as usize;
+    let mut rd = Reader::new(b, "hint rows");
+    while rd.any_left() {
+        let r = rd.u32()? as usize;
         if r >= rows_total || last.is_some_and(|l| r <= l) {
             return Err(PirError::BadHintRow { row: r });
         }
-        for (w, c) in words.iter_mut().zip(chunk[4..].chunks_exact(4)) {
+        for (w, c) in words
+            .iter_mut()
+            .zip(rd.take_items(LWE_N, 4)?.chunks_exact(4))
+        {
             *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
         apply(r, &words)?;
@@ -571,14 +522,12 @@ pub fn decode_hint_rows(
 /// Encodes a [`step::BUCKETS`] payload.
 pub fn encode_buckets(buckets: &[u32]) -> Vec<u8> {
     // At most MAX_KEYS buckets.
-    let mut v = u32::try_from(buckets.len())
-        .unwrap_or(0)
-        .to_le_bytes()
-        .to_vec();
-    for b in buckets {
-        v.extend_from_slice(&b.to_le_bytes());
+    let mut w = Writer::with_capacity(4 + 4 * buckets.len());
+    w.u32(u32::try_from(buckets.len()).unwrap_or(0));
+    for &b in buckets {
+        w.u32(b);
     }
-    v
+    w.into_vec()
 }
 
 /// Largest [`step::BUCKETS`] payload.
@@ -593,29 +542,19 @@ pub const fn max_buckets_len() -> usize {
 ///
 /// [`PirError::BadMessage`], [`PirError::CountMismatch`], [`PirError::IndexOutOfRange`].
 pub fn decode_buckets(b: &[u8], count: usize, buckets: usize) -> Result<Vec<usize>, PirError> {
-    let Some((n, rest)) = b.split_first_chunk::<4>() else {
-        return Err(PirError::BadMessage {
-            what: "buckets",
-            len: b.len(),
-            expected: 4,
-        });
-    };
-    let n = u32::from_le_bytes(*n) as usize;
-    if n != count {
-        return Err(PirError::CountMismatch {
-            what: "buckets",
-            got: n,
-            expected: count,
-        });
-    }
-    if rest.len() != 4 * count {
-        return Err(PirError::BadMessage {
-            what: "buckets",
-            len: b.len(),
-            expected: 4 + 4 * count,
-        });
-    }
-    rest.chunks_exact(4)
+    let groups = Reader::read_all(b, "buckets", |r| {
+        let n = r.u32()? as usize;
+        if n != count {
+            return Err(PirError::CountMismatch {
+                what: "buckets",
+                got: n,
+                expected: count,
+            });
+        }
+        Ok(r.take_items(count, 4)?)
+    })?;
+    groups
+        .chunks_exact(4)
         .map(|c| {
             let x = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
             if x < buckets {

@@ -545,6 +545,58 @@ fn persists_and_reloads() {
     ));
 }
 
+/// The table and the hint cache written to any `Write` and read back from any `Read` are the
+/// same bytes as the files; a stream that is cut short or carries bytes after the end is a
+/// storage error.
+#[test]
+fn writes_to_and_reads_from_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.kwpir");
+    let data = entries(90, 120, 12);
+    let server = build::<Ristretto255>(&data, TableConfig::new(AeadAlg::Aes256Gcm, 12), 91);
+    let mut bytes = Vec::new();
+    server.write_to(&mut bytes).unwrap();
+    server.save(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let read = KeywordServer::<Ristretto255>::read_from(&bytes[..]).unwrap();
+    assert_eq!(read.info(), server.info());
+    assert_eq!(read.hint(), server.hint());
+    let keys: Vec<String> = data.iter().step_by(3).map(|(k, _)| k.clone()).collect();
+    let (_, out) = session(&read, AeadAlg::Aes256Gcm, &keys, 92);
+    assert_eq!(out.records, oracle(&data, &keys));
+    for bad in [
+        &bytes[..bytes.len() - 1],
+        &[bytes.as_slice(), &[0; 3]].concat()[..],
+    ] {
+        let e = KeywordServer::<Ristretto255>::read_from(bad).unwrap_err();
+        assert!(matches!(e, PirError::Storage(_)), "{e:?}");
+    }
+    let e = KeywordServer::<Ristretto255>::read_from(&[bytes.as_slice(), &[0; 3]].concat()[..])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "storage: table: 3 trailing bytes after table"
+    );
+    // A table that announces 2^32 − 1 metadata bytes: refused from the length alone.
+    let mut big = bytes.clone();
+    let meta_at = 124 + 4 + 32;
+    big[meta_at..meta_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = KeywordServer::<Ristretto255>::read_from(&big[..]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "storage: table: metadata: 4294967295 announced, at most 65536 allowed"
+    );
+    let cache = out.cache.unwrap();
+    let mut cb = Vec::new();
+    cache.write_to(&mut cb).unwrap();
+    assert_eq!(HintCache::read_from(&cb[..]).unwrap(), cache);
+    let cache_path = dir.path().join("h.hint");
+    cache.save(&cache_path).unwrap();
+    assert_eq!(std::fs::read(&cache_path).unwrap(), cb);
+    let e = HintCache::read_from(&cb[..cb.len() - 4]).unwrap_err();
+    assert!(matches!(e, PirError::Storage(_)), "{e:?}");
+}
+
 /// The bucket-revealing mode gives the same records without a hint, refuses a table whose
 /// buckets are smaller than asked, and tells the server the bucket (one BUCKETS message).
 #[test]
