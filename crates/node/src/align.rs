@@ -16,7 +16,6 @@ use unseen_psi::Reveal;
 use unseen_store::Dataset;
 
 use crate::control;
-use crate::fault_compat::Classify as _;
 use crate::job_error::JobError;
 use crate::kinds::Ctx;
 use crate::kinds::psi as psi_kind;

@@ -11,7 +11,6 @@ use unseen_fl::{ModelId, lr, secureboost as sb};
 use unseen_store::Dataset;
 
 use crate::align::Aligned;
-use crate::fault_compat::Classify as _;
 use crate::job_error::JobError;
 use crate::kinds::train::{Algorithm, TrainSpec};
 use crate::{NodeDir, NodeError};

@@ -24,7 +24,6 @@ use unseen_transport::{
 };
 
 use crate::control::{self, Decision, Done, JobSpec, Propose};
-use crate::fault_compat::Classify as _;
 use crate::job_error::{Ending, JobError};
 use crate::kinds::pir::{Pir, PirPart};
 use crate::kinds::predict::{Predict, PredictPart, PredictSpec};

@@ -17,7 +17,6 @@ pub mod daemon;
 pub mod digest_key;
 pub mod dir;
 mod error;
-mod fault_compat;
 pub mod fl_job;
 pub mod init;
 pub mod job_error;

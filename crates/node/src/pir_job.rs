@@ -22,7 +22,6 @@ use unseen_channel::Channel;
 use unseen_data::{DuplicatePolicy, Format, Table};
 use unseen_store::{AuditEvent, Dataset, Store};
 
-use crate::fault_compat::Classify as _;
 use crate::job_error::JobError;
 use crate::{NodeDir, NodeError, ops};
 use unseen_crypto::CurveId as Curve;
@@ -936,7 +935,8 @@ pub mod engine {
             keys: &[&[u8]],
             check: &dyn Fn(&[u8]) -> Result<T, E>,
         ) -> Result<(Queried, T), Stop<E>> {
-            let mut rng = crate::kinds::psi::os_rng().map_err(PirError::Storage)?;
+            let mut rng = crate::kinds::psi::os_rng()
+                .map_err(|_| PirError::Internal("operating system randomness unavailable"))?;
             let held = match mode {
                 LookupMode::Private => match HintCache::load(cache) {
                     Ok(c) => c,

@@ -73,7 +73,7 @@ macro_rules! train_loop {
                 for chunk in own.chunks(msgs::TERMS_PER_MESSAGE) {
                     ch.send(
                         header(step::TERMS),
-                        msgs::encode_ciphertexts(&own_pk, chunk),
+                        msgs::encode_ciphertexts(&own_pk, chunk)?,
                     )?;
                 }
                 let rows = role.batch_len();
@@ -87,7 +87,7 @@ macro_rules! train_loop {
                 let grad = role.on_peer_terms(&terms, rng)?;
                 ch.send(
                     header(step::GRADIENT),
-                    msgs::encode_ciphertexts(&peer_pk, &grad),
+                    msgs::encode_ciphertexts(&peer_pk, &grad)?,
                 )?;
                 let packed = fixed::packed_count(role.peer_features(), own_pk.plaintext_bits());
                 let b = ch.recv(header(step::GRADIENT), packed * own_pk.ciphertext_len())?;

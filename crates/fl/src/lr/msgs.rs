@@ -255,12 +255,20 @@ pub fn decode_public_key<P: HePublicKey>(b: &[u8]) -> Result<P, LrError> {
 }
 
 /// Encodes ciphertexts back to back.
-pub fn encode_ciphertexts<P: HePublicKey>(pk: &P, cts: &[P::Ciphertext]) -> Vec<u8> {
+///
+/// # Errors
+///
+/// [`LrError::Crypto`] for a ciphertext of another key size than `pk`'s (nothing would be
+/// right to send).
+pub fn encode_ciphertexts<P: HePublicKey>(
+    pk: &P,
+    cts: &[P::Ciphertext],
+) -> Result<Vec<u8>, LrError> {
     let mut v = Vec::with_capacity(cts.len() * pk.ciphertext_len());
     for c in cts {
-        pk.write_ciphertext(c, &mut v);
+        pk.write_ciphertext(c, &mut v)?;
     }
-    v
+    Ok(v)
 }
 
 /// Decodes exactly `count` ciphertexts of `pk` (length first, then each one's range).

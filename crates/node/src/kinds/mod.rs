@@ -423,5 +423,6 @@ pub mod model_id_hex {
 
 /// Parses a model id: 32 lowercase hex digits (`unseen_fl::ModelId`'s own parser).
 pub fn parse_model_id(s: &str) -> Result<unseen_fl::ModelId, String> {
-    s.parse().map_err(|e: unseen_fl::lr::ParseModelIdError| e.to_string())
+    s.parse()
+        .map_err(|e: unseen_fl::lr::ParseModelIdError| e.to_string())
 }

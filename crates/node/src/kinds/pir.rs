@@ -12,7 +12,6 @@ use unseen_crypto::CurveId;
 use unseen_store::{Dataset, PirGrant};
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
-use crate::fault_compat::Classify as _;
 use crate::job_error::JobError;
 use crate::pir_job::{self, QueryInput, QueryResult, SharedTable};
 

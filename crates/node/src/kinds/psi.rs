@@ -16,7 +16,6 @@ use unseen_psi::{
 use unseen_store::{Dataset, Job};
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
-use crate::fault_compat::Classify as _;
 use crate::job_error::JobError;
 use crate::node::Node;
 use crate::{NodeError, ops};

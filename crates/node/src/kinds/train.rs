@@ -14,7 +14,6 @@ use unseen_store::Dataset;
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
 use crate::align::{self, Aligned, Columns};
-use crate::fault_compat::Classify as _;
 use crate::fl_job::{self, ModelMeta, Side};
 use crate::job_error::JobError;
 use crate::node::Node;

@@ -312,7 +312,11 @@ fn publish_update_and_query_against_a_plaintext_lookup() {
     );
     let (_, got) = run_query(&server, &client.dir, &q, private, 7, &pending);
     let got = got.unwrap();
-    assert_ne!(got.hint, "full", "only changed hint rows travel");
+    // Only the changed hint rows travel, unless the update happened to touch more than half of
+    // them: the server then sends the whole hint (the table's OPRF key is random, so the layout
+    // varies; about 3 layouts in 2000 for this table). unseen-pir's own tests pin the row
+    // update with fixed seeds.
+    assert!(matches!(got.hint, "rows" | "full"), "{}", got.hint);
     assert_eq!(lines(&pending), expected(&keys, &csv));
 
     // Keys normalised differently from the table's are refused before any is looked up.
