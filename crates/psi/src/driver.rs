@@ -166,3 +166,49 @@ where
     out.stats = ch.stats();
     Ok(out)
 }
+
+/// Which side of the protocol this party plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// [`run_leader`]: sends first, compares.
+    Leader,
+    /// [`run_follower`].
+    Follower,
+}
+
+/// Runs `side` over the group `curve`, chosen at run time: the one place where a caller's
+/// [`CurveId`](unseen_crypto::CurveId) becomes a group type, so callers never match on it.
+///
+/// # Errors
+///
+/// As [`run_leader`] and [`run_follower`].
+pub fn run_on<T, C, R>(
+    curve: unseen_crypto::CurveId,
+    side: Side,
+    ch: &mut C,
+    items: &[T],
+    params: Params,
+    rng: &mut R,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PsiOutput, PsiError>
+where
+    T: AsRef<[u8]> + Sync,
+    C: Channel,
+    R: CryptoRng + ?Sized,
+{
+    use unseen_crypto::{CurveId, Ristretto255, Sm2};
+    match (curve, side) {
+        (CurveId::Ristretto255, Side::Leader) => {
+            run_leader::<Ristretto255, _, _, _>(ch, items, params, rng, progress)
+        }
+        (CurveId::Ristretto255, Side::Follower) => {
+            run_follower::<Ristretto255, _, _, _>(ch, items, params, rng, progress)
+        }
+        (CurveId::Sm2, Side::Leader) => {
+            run_leader::<Sm2, _, _, _>(ch, items, params, rng, progress)
+        }
+        (CurveId::Sm2, Side::Follower) => {
+            run_follower::<Sm2, _, _, _>(ch, items, params, rng, progress)
+        }
+    }
+}

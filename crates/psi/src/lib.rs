@@ -46,7 +46,7 @@ pub mod msgs;
 mod roles;
 mod shuffle;
 
-pub use driver::{Progress, run_follower, run_leader};
+pub use driver::{Progress, Side, run_follower, run_leader, run_on};
 pub use error::PsiError;
 pub use label::{KeyLabel, MAX_KEY_LABEL};
 pub use roles::{Follower, FollowerSession, Leader, LeaderSession};

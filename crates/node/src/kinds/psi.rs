@@ -8,11 +8,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 use unseen_channel::Channel;
-use unseen_crypto::{CurveId, PsiGroup, Ristretto255, Sm2};
+use unseen_crypto::CurveId;
 use unseen_data::{DataError, DuplicatePolicy, KeyType, ReadOptions, Table};
-use unseen_psi::{
-    KeyLabel, Params, Progress, PsiError, PsiOutput, Reveal, run_follower, run_leader,
-};
+use unseen_psi::{KeyLabel, Params, Progress, PsiError, PsiOutput, Reveal, Side};
 use unseen_store::{Dataset, Job};
 
 use super::{Admission, Ctx, Kind, Produced, Receivers, Refusal};
@@ -231,7 +229,7 @@ pub fn key_pass(mut o: ReadOptions, strict_duplicates: bool) -> ReadOptions {
     o
 }
 
-/// Runs one role over `ch` with the group chosen at run time.
+/// Runs one role over `ch` with the group chosen at run time (dispatched by `unseen-psi`).
 pub fn run_role<C: Channel>(
     ch: &mut C,
     curve: CurveId,
@@ -240,25 +238,11 @@ pub fn run_role<C: Channel>(
     params: Params,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<PsiOutput, RoleError> {
-    fn go<G: PsiGroup, C: Channel>(
-        ch: &mut C,
-        leader: bool,
-        items: &[String],
-        params: Params,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<PsiOutput, RoleError> {
-        let mut rng = os_rng().map_err(RoleError::Rng)?;
-        let out = if leader {
-            run_leader::<G, _, _, _>(ch, items, params, &mut rng, progress)
-        } else {
-            run_follower::<G, _, _, _>(ch, items, params, &mut rng, progress)
-        };
-        Ok(out?)
-    }
-    match curve {
-        CurveId::Ristretto255 => go::<Ristretto255, C>(ch, leader, items, params, progress),
-        CurveId::Sm2 => go::<Sm2, C>(ch, leader, items, params, progress),
-    }
+    let mut rng = os_rng().map_err(RoleError::Rng)?;
+    let side = if leader { Side::Leader } else { Side::Follower };
+    Ok(unseen_psi::run_on(
+        curve, side, ch, items, params, &mut rng, progress,
+    )?)
 }
 
 /// Running a role failed.
