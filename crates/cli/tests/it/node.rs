@@ -547,11 +547,13 @@ fn different_key_types_fail_the_job_on_both_nodes() {
     p.b.allow("as_strings", "bank-a", None);
     p.start();
     let (o, id) = p.a.submit("data-b", "customers", "as_strings", &["--wait"]);
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    // Parameters the two sides set differently: configuration on both sides, exit 2.
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let ja = p.a.job(&id);
     let jb = p.b.wait_final(&id, 20 * SEC);
     for (j, ours, theirs) in [(&ja, "id-card", "string"), (&jb, "string", "id-card")] {
         assert_eq!(j["state"], "failed", "{j:#}");
+        assert_eq!(j["fault"], "config", "{j:#}");
         let reason = j["reason"].as_str().unwrap();
         assert!(
             reason.contains(&format!(
