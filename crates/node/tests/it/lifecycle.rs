@@ -1,8 +1,9 @@
 //! The PSI job lifecycle between two nodes in one process (issue 14: these were the CLI's
 //! two-daemon tests, `crates/cli/tests/it/node.rs`): jobs in every mode and on both curves, two
-//! at once one each way, refusals by policy on either side, empty datasets and key types read
-//! differently. Each test checks what each node records: the job (state, reason, whose fault),
-//! its output against a plaintext intersection row by row, and its audit records.
+//! at once one each way, refusals by policy on either side, a rerun, empty datasets, key types
+//! read differently and a cancel while running. Each test checks what each node records: the
+//! job (state, reason, whose fault), its output against a plaintext intersection row by row,
+//! and its audit records.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -174,11 +175,16 @@ fn run_ok(pp: &PsiPair, mode: PsiMode, curve: CurveId) -> (Job, Job) {
 
 /// [`run_ok`] for any request from A on those datasets.
 fn run_ok_req(pp: &PsiPair, req: &SubmitRequest) -> (Job, Job) {
-    let mode = req.mode.unwrap_or(PsiMode::Both);
     let (ja, jb) = run(pp, req);
+    check_ok(pp, &ja, &jb, req.mode.unwrap_or(PsiMode::Both));
+    (ja, jb)
+}
+
+/// The checks of [`run_ok`] on A's record `ja` and B's `jb` of a job A submitted.
+fn check_ok(pp: &PsiPair, ja: &Job, jb: &Job, mode: PsiMode) {
     let id = ja.id.clone();
     check_job(
-        &ja,
+        ja,
         &id,
         Role::Initiator,
         "data-b",
@@ -186,7 +192,7 @@ fn run_ok_req(pp: &PsiPair, req: &SubmitRequest) -> (Job, Job) {
         "their_customers",
     );
     check_job(
-        &jb,
+        jb,
         &id,
         Role::Responder,
         "bank-a",
@@ -216,7 +222,6 @@ fn run_ok_req(pp: &PsiPair, req: &SubmitRequest) -> (Job, Job) {
         count(mode != PsiMode::InitiatorOnly),
         "{jb:#?}"
     );
-    (ja, jb)
 }
 
 /// The lines of a finished job's output on `f`: the job names `outputs/ID.csv`, and its digest
@@ -535,7 +540,8 @@ fn refused_by_policy_on_either_side() {
     assert!(matches!(err, NodeError::Invalid(_)), "{err:?}");
     assert_eq!(b.node.store().policies().unwrap(), rules);
 
-    // The rule withdrawn on B: the next job is rejected; allowed again: it runs.
+    // The rule withdrawn on B: the next job is rejected; allowed again, its rerun runs (a new
+    // job that names the one it repeats, with the same parameters); only A can rerun it.
     assert!(
         ops::deny(
             &mut b.node.store(),
@@ -550,8 +556,16 @@ fn refused_by_policy_on_either_side() {
     check_ended(&ja, JobState::Rejected, "partner", "no policy allows");
     check_ended(&jb, JobState::Rejected, "config", "no policy allows");
     allow_to(b, "their_customers", "bank-a", "psi", "any");
-    let (ja, jb) = run_ok(&pp, PsiMode::Both, CurveId::Ristretto255);
+    let rejected = ja;
+    let again = jobs::rerun(&a.node, "test", &rejected.id).unwrap();
+    assert_ne!(again.id, rejected.id);
+    assert_eq!(again.rerun_of.as_deref(), Some(rejected.id.as_str()));
+    let (ja, jb) = (wait(a, &again.id), wait(b, &again.id));
+    check_ok(&pp, &ja, &jb, PsiMode::Both);
+    assert_eq!(ja.params, rejected.params, "{ja:#?}");
     check_both_outputs(&pp, &ja, &jb);
+    let err = jobs::rerun(&b.node, "test", &jb.id).unwrap_err();
+    assert!(matches!(err, NodeError::Conflict(_)), "{err:?}");
 
     // Rejected jobs left nothing behind: the two jobs that ran have their outputs, no more.
     let mut want = vec![format!("{counted}.csv"), format!("{}.csv", ja.id)];
@@ -628,4 +642,73 @@ fn different_key_types_fail_the_job_on_both_nodes() {
         check_ending_audit(f, &j.id, "job.failed", "partner");
     }
     assert!(outputs(a).is_empty() && outputs(b).is_empty());
+}
+
+/// Waits until job `id` runs on `f` and has made progress; panics if it ends first.
+fn wait_running(f: &Fixture, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let j = f.node.store().job(id).unwrap().unwrap();
+        assert!(
+            !j.state.is_terminal(),
+            "the job ended before it could be cancelled: {j:#?}"
+        );
+        if j.state == JobState::Running && j.progress_done > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{j:#?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// From `fault_partner_cancelled_stalled_killed_mid_job` (CLI, which keeps `job cancel`
+/// through the daemon): a job cancelled while it runs ends `cancelled` on this node, with no
+/// fault (the operator's choice), and fails on the partner's; neither keeps an output.
+#[test]
+fn a_job_cancelled_while_running_ends_on_both_nodes_without_output() {
+    // Large enough (SM2) to be caught running.
+    let pp = PsiPair::new(pair(), 41, 10_000, 2_000, 2_000);
+    let (a, b) = (pp.a(), pp.b());
+    let req = psi("their_customers", PsiMode::Both, CurveId::Sm2);
+    let job = jobs::submit(&a.node, "test", &req, None).unwrap();
+    wait_running(a, &job.id);
+    jobs::cancel(&a.node, "test", &job.id).unwrap();
+    let ja = wait(a, &job.id);
+    assert_eq!(ja.state, JobState::Cancelled, "{ja:#?}");
+    assert_eq!(ja.fault, None, "{ja:#?}");
+    assert!(
+        ja.reason.as_deref().unwrap().starts_with("cancelled"),
+        "{ja:#?}"
+    );
+    let jb = wait(b, &job.id);
+    // The connection closed under B's protocol step.
+    check_ended(
+        &jb,
+        JobState::Failed,
+        "network",
+        "peer closed the connection",
+    );
+    for f in [a, b] {
+        assert!(outputs(f).is_empty(), "{:?}", outputs(f));
+    }
+    let actions: Vec<String> = a
+        .node
+        .store()
+        .audit_records(Some(&job.id))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for must in ["job.cancel_requested", "job.cancelled"] {
+        assert!(
+            actions.iter().any(|x| x == must),
+            "{must} not in {actions:?}"
+        );
+    }
+    check_ending_audit(b, &job.id, "job.failed", "network");
+    // An ended job cannot be cancelled again.
+    let err = jobs::cancel(&a.node, "test", &job.id).unwrap_err();
+    assert!(matches!(err, NodeError::Conflict(_)), "{err:?}");
+    assert_audit_ok(a);
+    assert_audit_ok(b);
 }
