@@ -21,7 +21,8 @@ pub(crate) struct Pair {
     pub(crate) b: Fixture,
 }
 
-fn serve(node: Arc<Node>) -> std::net::SocketAddr {
+/// Serves `node`'s partner port on a loopback port until the test process ends.
+pub(crate) fn serve(node: Arc<Node>) -> std::net::SocketAddr {
     let srv = LoopbackServer::bind(node.identity(), node.config.transport_options()).unwrap();
     let addr = srv.addr();
     let (listener, acceptor) = srv.into_parts();
@@ -43,6 +44,16 @@ pub(crate) fn pair() -> Pair {
     add_partner(&a, "data-b", &b.dir, &addr.to_string());
     // B never connects to A in these tests.
     add_partner(&b, "bank-a", &a.dir, "127.0.0.1:9");
+    Pair { a, b }
+}
+
+/// [`pair`] where A serves too, so that B can submit jobs to A.
+pub(crate) fn pair_both_serving() -> Pair {
+    let a = node("bank-a");
+    let b = node("data-b");
+    let (addr_a, addr_b) = (serve(Arc::clone(&a.node)), serve(Arc::clone(&b.node)));
+    add_partner(&a, "data-b", &b.dir, &addr_b.to_string());
+    add_partner(&b, "bank-a", &a.dir, &addr_a.to_string());
     Pair { a, b }
 }
 

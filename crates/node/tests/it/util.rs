@@ -68,6 +68,11 @@ pub(crate) fn add_partner(f: &Fixture, name: &str, other: &NodeDir, address: &st
 
 /// Registers `path` as dataset `name` with key column `id` (by the CLI operator's rules).
 pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
+    register_key(f, name, path, "id", key_type);
+}
+
+/// [`register`] with key column `key`.
+pub(crate) fn register_key(f: &Fixture, name: &str, path: &Path, key: &str, key_type: &str) {
     let mut store = f.node.store();
     ops::add_dataset(
         &f.dir,
@@ -76,7 +81,7 @@ pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
         &DatasetInput {
             name: name.into(),
             path: path.to_path_buf(),
-            key: "id".into(),
+            key: key.into(),
             key_type: key_type.into(),
             encoding: "auto".into(),
             skip_invalid: false,
@@ -88,6 +93,11 @@ pub(crate) fn register(f: &Fixture, name: &str, path: &Path, key_type: &str) {
 
 /// A rule allowing `job` on `dataset` for `partner`, any receivers.
 pub(crate) fn allow(f: &Fixture, dataset: &str, partner: &str, job: &str) {
+    allow_to(f, dataset, partner, job, "any");
+}
+
+/// [`allow`] with these `receivers` (`any`, `both`, `owner`, `partner`, `none`).
+pub(crate) fn allow_to(f: &Fixture, dataset: &str, partner: &str, job: &str, receivers: &str) {
     let mut store = f.node.store();
     ops::allow(
         &mut store,
@@ -96,7 +106,7 @@ pub(crate) fn allow(f: &Fixture, dataset: &str, partner: &str, job: &str) {
             dataset: dataset.into(),
             partner: partner.into(),
             job: job.into(),
-            receivers: "any".into(),
+            receivers: receivers.into(),
         },
     )
     .unwrap();
