@@ -210,8 +210,10 @@ pub(crate) fn query(dir: Option<&PathBuf>, a: &QueryArgs) -> anyhow::Result<Exit
         "cli",
         &a.partner,
         &a.dataset,
-        node_curve(a.curve),
-        a.reveal_bucket_k_anonymity,
+        unseen_node::pir_job::Lookup {
+            curve: node_curve(a.curve),
+            reveal_bucket: a.reveal_bucket_k_anonymity,
+        },
         input,
     );
     pb.finish_and_clear();

@@ -220,7 +220,7 @@ pub fn submit(
     }
 }
 
-/// Asks a hidden query (`unseen query`, `POST /v1/queries`): records the job (initiator, kind
+/// Asks a hidden query from this process (`unseen query`; no daemon needed): records the job (initiator, kind
 /// `pir`), proposes it to the partner over mutual TLS, runs the keyword-PIR client on
 /// `input`'s keys and writes `input.output` when both nodes confirm; returns the job as it
 /// ended (`succeeded`, `rejected` by the partner, or `failed`, with whose fault).
@@ -232,11 +232,21 @@ pub fn query(
     actor: &str,
     partner: &str,
     dataset: &str,
-    curve: CurveId,
-    reveal_bucket: Option<u32>,
+    lookup: pir_job::Lookup,
     input: pir_job::QueryInput,
 ) -> Result<Job, NodeError> {
-    let spec = crate::kinds::pir::spec_for(&input, curve, reveal_bucket)
+    query_on(node, actor, (partner, dataset), lookup, input, Runner::Here)
+}
+
+fn query_on(
+    node: &Arc<Node>,
+    actor: &str,
+    (partner, dataset): (&str, &str),
+    lookup: pir_job::Lookup,
+    input: pir_job::QueryInput,
+    runner: Runner,
+) -> Result<Job, NodeError> {
+    let spec = crate::kinds::pir::spec_for(&input, lookup.curve, lookup.reveal_bucket)
         .map_err(|e| NodeError::Invalid(e.message().to_owned()))?;
     let to = Start {
         actor,
@@ -246,14 +256,8 @@ pub fn query(
         rerun_of: None,
         own_policy: false,
     };
-    start::<Pir>(
-        node,
-        to,
-        spec,
-        PirPart::Query(Box::new(input)),
-        None,
-        Runner::Here,
-    )
+    let part = PirPart::Query(Box::new(input));
+    start::<Pir>(node, to, spec, part, None, runner)
 }
 
 /// Scores a dataset with a trained model from this process (`unseen predict`, `unseen
@@ -418,26 +422,16 @@ pub fn query_request(node: &Arc<Node>, actor: &str, r: &QueryRequest) -> Result<
         key_type: key_type.name().to_owned(),
         output: api_output(node, "query", "csv")?,
     };
-    let spec = crate::kinds::pir::spec_for(
-        &input,
-        r.curve.unwrap_or(CurveId::Ristretto255),
-        r.reveal_bucket,
-    )
-    .map_err(|e| NodeError::Invalid(e.message().to_owned()))?;
-    let to = Start {
-        actor,
-        partner: &r.partner,
-        dataset: pir_job::QUERY_DATASET,
-        peer_dataset: &r.dataset,
-        rerun_of: None,
-        own_policy: false,
+    let lookup = pir_job::Lookup {
+        curve: r.curve.unwrap_or(CurveId::Ristretto255),
+        reveal_bucket: r.reveal_bucket,
     };
-    start::<Pir>(
+    query_on(
         node,
-        to,
-        spec,
-        PirPart::Query(Box::new(input)),
-        None,
+        actor,
+        (&r.partner, &r.dataset),
+        lookup,
+        input,
         Runner::Worker,
     )
 }
