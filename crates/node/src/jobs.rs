@@ -220,10 +220,10 @@ pub fn submit(
     }
 }
 
-/// Asks a hidden query from this process (`unseen query`; no daemon needed): records the job (initiator, kind
-/// `pir`), proposes it to the partner over mutual TLS, runs the keyword-PIR client on
-/// `input`'s keys and writes `input.output` when both nodes confirm; returns the job as it
-/// ended (`succeeded`, `rejected` by the partner, or `failed`, with whose fault).
+/// Asks a hidden query from this process (`unseen query`; no daemon needed): records the job
+/// (initiator, kind `pir`), proposes it to the partner over mutual TLS, runs the keyword-PIR
+/// client on `input`'s keys and writes `input.output` when both nodes confirm; returns the job
+/// as it ended (`succeeded`, `rejected` by the partner, or `failed`, with whose fault).
 ///
 /// Only the partner's policy applies: the keys file is not a registered dataset and nothing of
 /// it leaves this node but the number of distinct keys.
