@@ -695,18 +695,16 @@ pub fn query<C: Channel>(
     })
 }
 
-/// The one place that calls `unseen-pir`: the table in either suite, its file, the drivers.
+/// The one place that calls `unseen-pir`: a table in either suite (the suite dispatch is the
+/// pir crate's [`AnyServer`](unseen_pir::keyword::AnyServer)), its file, the drivers.
 pub mod engine {
     use std::path::Path;
 
     use unseen_channel::Channel;
-    use unseen_crypto::aead::AeadAlg;
-    use unseen_crypto::oprf::{OprfSuite, ServerKey};
-    use unseen_crypto::{CurveId, CurveId as Curve, Ristretto255, Sm2};
+    use unseen_crypto::CurveId;
     use unseen_pir::PirError;
     use unseen_pir::keyword::{
-        ClientConfig, HintCache, HintSent, KeywordServer, LookupMode, ServerLimits, SyncReport,
-        TableConfig, TableInfo, lookup, receive_setup,
+        AnyServer, HintCache, HintSent, LookupMode, ServerLimits, SyncReport, TableInfo,
     };
 
     use super::Served;
@@ -718,17 +716,12 @@ pub mod engine {
     pub const MAX_RECORD_LEN: usize = unseen_pir::keyword::MAX_RECORD_LEN;
 
     /// A published table in its suite.
-    pub enum Table {
-        /// ristretto255-SHA512 OPRF, AES-256-GCM records.
-        Ristretto255(KeywordServer<Ristretto255>),
-        /// SM2-SM3 OPRF, SM4-GCM records (国密).
-        Sm2(KeywordServer<Sm2>),
-    }
+    pub struct Table(AnyServer);
 
     /// A table's version: its suite, id and epoch (from the file's header alone).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Version {
-        curve: Curve,
+        curve: CurveId,
         table_id: [u8; 16],
         epoch: u64,
     }
@@ -737,13 +730,6 @@ pub mod engine {
         /// The table's epoch.
         pub fn epoch(&self) -> u64 {
             self.epoch
-        }
-    }
-
-    fn aead_of(curve: CurveId) -> AeadAlg {
-        match curve {
-            CurveId::Ristretto255 => AeadAlg::Aes256Gcm,
-            CurveId::Sm2 => AeadAlg::Sm4Gcm,
         }
     }
 
@@ -772,88 +758,46 @@ pub mod engine {
     impl Table {
         /// Builds a fresh table with a new OPRF key.
         pub fn build(
-            curve: Curve,
+            curve: CurveId,
             entries: &[(&[u8], &[u8])],
             max_record_len: usize,
             duplicates: u8,
             metadata: Vec<u8>,
         ) -> Result<Self, NodeError> {
-            fn go<S: OprfSuite>(
-                entries: &[(&[u8], &[u8])],
-                config: TableConfig,
-                metadata: Vec<u8>,
-            ) -> Result<KeywordServer<S>, NodeError> {
-                let mut rng = rng()?;
-                let key = ServerKey::<S>::generate(&mut rng);
-                let mut t =
-                    KeywordServer::build(key, entries, config, &mut rng).map_err(node_error)?;
-                t.set_metadata(metadata).map_err(node_error)?;
-                Ok(t)
-            }
-            let config = TableConfig {
-                aead: aead_of(curve),
-                max_record_len,
-                duplicates,
-            };
-            Ok(match curve {
-                Curve::Ristretto255 => Self::Ristretto255(go(entries, config, metadata)?),
-                Curve::Sm2 => Self::Sm2(go(entries, config, metadata)?),
-            })
+            let shape = (max_record_len, duplicates);
+            AnyServer::build(curve, entries, shape, metadata, &mut rng()?)
+                .map(Self)
+                .map_err(node_error)
         }
 
         /// Loads the table saved in `path`, in whichever suite it uses.
         pub fn load(path: &Path) -> Result<Self, NodeError> {
-            let v = stored_version(path).map_err(node_error)?;
-            Ok(match v.curve {
-                Curve::Ristretto255 => {
-                    Self::Ristretto255(KeywordServer::load(path).map_err(node_error)?)
-                }
-                Curve::Sm2 => Self::Sm2(KeywordServer::load(path).map_err(node_error)?),
-            })
+            AnyServer::load(path).map(Self).map_err(node_error)
         }
 
         /// Saves the table (atomically, mode 0600).
         pub fn save(&self, path: &Path) -> Result<(), NodeError> {
-            match self {
-                Self::Ristretto255(t) => t.save(path),
-                Self::Sm2(t) => t.save(path),
-            }
-            .map_err(node_error)
+            self.0.save(path).map_err(node_error)
         }
 
         /// Replaces the public metadata.
         pub fn set_metadata(&mut self, meta: Vec<u8>) -> Result<(), NodeError> {
-            match self {
-                Self::Ristretto255(t) => t.set_metadata(meta),
-                Self::Sm2(t) => t.set_metadata(meta),
-            }
-            .map_err(node_error)
+            self.0.set_metadata(meta).map_err(node_error)
         }
 
         /// Brings the table to exactly `entries`, in place when it can.
         pub fn sync(&mut self, entries: &[(&[u8], &[u8])]) -> Result<SyncReport, NodeError> {
-            let mut rng = rng()?;
-            match self {
-                Self::Ristretto255(t) => t.sync(entries, &mut rng),
-                Self::Sm2(t) => t.sync(entries, &mut rng),
-            }
-            .map_err(node_error)
+            self.0.sync(entries, &mut rng()?).map_err(node_error)
         }
 
         /// Public facts about the table.
         pub fn info(&self) -> TableInfo {
-            match self {
-                Self::Ristretto255(t) => t.info(),
-                Self::Sm2(t) => t.info(),
-            }
+            self.0.info()
         }
 
         /// The table's OPRF group.
-        pub fn curve(&self) -> Curve {
-            match self {
-                Self::Ristretto255(_) => Curve::Ristretto255,
-                Self::Sm2(_) => Curve::Sm2,
-            }
+        pub fn curve(&self) -> CurveId {
+            self.0.curve()
         }
 
         /// The table's version, to compare with [`stored_version`].
@@ -877,11 +821,7 @@ pub mod engine {
 
     /// Serves one session.
     pub fn serve<C: Channel>(ch: &mut C, table: &Table, max_keys: u64) -> Result<Served, PirError> {
-        let limits = ServerLimits { max_keys };
-        let r = match table {
-            Table::Ristretto255(t) => unseen_pir::keyword::run_server(ch, t, &limits),
-            Table::Sm2(t) => unseen_pir::keyword::run_server(ch, t, &limits),
-        }?;
+        let r = unseen_pir::keyword::run_any_server(ch, &table.0, &ServerLimits { max_keys })?;
         Ok(Served {
             keys: r.keys,
             batches: r.batches,
@@ -903,89 +843,52 @@ pub mod engine {
         pub cache_error: Option<String>,
     }
 
-    /// Why a query session stopped.
-    pub enum Stop<E> {
-        /// The protocol failed.
-        Pir(PirError),
-        /// The metadata check refused the table (the session was ended with no key looked up).
-        Check(E),
-    }
-
-    impl<E> From<PirError> for Stop<E> {
-        fn from(e: PirError) -> Self {
-            Self::Pir(e)
-        }
-    }
+    pub use unseen_pir::keyword::Stop;
 
     /// Runs one query session with the hint cached in `cache`; `check` sees the table's
     /// metadata before any key is looked up, and its refusal ends the session with none.
     pub fn query<C: Channel, T, E>(
         ch: &mut C,
-        curve: Curve,
+        curve: CurveId,
         reveal_bucket: Option<u32>,
         cache: &Path,
         keys: &[&[u8]],
         check: &dyn Fn(&[u8]) -> Result<T, E>,
     ) -> Result<(Queried, T), Stop<E>> {
-        fn go<S: OprfSuite, C: Channel, T, E>(
-            ch: &mut C,
-            aead: AeadAlg,
-            mode: LookupMode,
-            cache: &Path,
-            keys: &[&[u8]],
-            check: &dyn Fn(&[u8]) -> Result<T, E>,
-        ) -> Result<(Queried, T), Stop<E>> {
-            let mut rng = crate::kinds::psi::os_rng()
-                .map_err(|_| PirError::Internal("operating system randomness unavailable"))?;
-            let held = match mode {
-                LookupMode::Private => match HintCache::load(cache) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // A damaged cache costs a full download, not the query.
-                        tracing::warn!(error = %e, "ignoring a damaged hint cache");
-                        let _ = std::fs::remove_file(cache);
-                        None
-                    }
-                },
-                LookupMode::RevealBucket { .. } => None,
-            };
-            let config = ClientConfig::new(aead);
-            let session = receive_setup::<S, C>(ch, config, mode, held)?;
-            let checked = match check(&session.setup().metadata) {
-                Ok(t) => t,
-                Err(e) => {
-                    // End the session cleanly: the server evaluates nothing.
-                    let _ = lookup(ch, &session, &[], &mut rng);
-                    return Err(Stop::Check(e));
-                }
-            };
-            let records = lookup(ch, &session, keys, &mut rng)?;
-            let sent = HintSent::from(session.setup().hint);
-            let cache_error = match (sent, session.into_hint_cache()) {
-                (HintSent::Full | HintSent::Rows(_), Some(c)) => {
-                    c.save(cache).err().map(|e| e.to_string())
-                }
-                _ => None,
-            };
-            let queried = Queried {
-                records,
-                hint: match (mode, sent) {
-                    (LookupMode::Private, HintSent::None) => "cached",
-                    (_, h) => hint_name(h),
-                },
-                cache_error,
-            };
-            Ok((queried, checked))
-        }
+        let mut rng = crate::kinds::psi::os_rng()
+            .map_err(|_| PirError::Internal("operating system randomness unavailable"))?;
         let mode = match reveal_bucket {
             None => LookupMode::Private,
             Some(min_keys) => LookupMode::RevealBucket { min_keys },
         };
-        match curve {
-            Curve::Ristretto255 => {
-                go::<Ristretto255, C, T, E>(ch, aead_of(curve), mode, cache, keys, check)
+        let held = match mode {
+            LookupMode::Private => match HintCache::load(cache) {
+                Ok(c) => c,
+                Err(e) => {
+                    // A damaged cache costs a full download, not the query.
+                    tracing::warn!(error = %e, "ignoring a damaged hint cache");
+                    let _ = std::fs::remove_file(cache);
+                    None
+                }
+            },
+            LookupMode::RevealBucket { .. } => None,
+        };
+        let (got, checked) =
+            unseen_pir::keyword::query_any(ch, curve, (mode, held), keys, check, &mut rng)?;
+        let cache_error = match (got.hint, got.hint_cache) {
+            (HintSent::Full | HintSent::Rows(_), Some(c)) => {
+                c.save(cache).err().map(|e| e.to_string())
             }
-            Curve::Sm2 => go::<Sm2, C, T, E>(ch, aead_of(curve), mode, cache, keys, check),
-        }
+            _ => None,
+        };
+        let queried = Queried {
+            records: got.records,
+            hint: match (mode, got.hint) {
+                (LookupMode::Private, HintSent::None) => "cached",
+                (_, h) => hint_name(h),
+            },
+            cache_error,
+        };
+        Ok((queried, checked))
     }
 }

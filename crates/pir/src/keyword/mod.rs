@@ -46,6 +46,7 @@ pub mod msgs;
 mod server;
 mod session;
 mod storage;
+mod suite;
 mod table;
 
 pub use driver::{
@@ -55,6 +56,7 @@ pub use driver::{
 pub use server::{KeywordServer, SyncReport, TableConfig, TableInfo};
 pub use session::{BlindState, ClientConfig, KeywordClient, KeywordSession, PirState};
 pub use storage::{HintCache, StoredVersion, stored_version};
+pub use suite::{AnyQuery, AnyServer, Stop, aead_for, query_any, run_any_server};
 
 use unseen_crypto::aead::{self, AeadAlg};
 

@@ -683,3 +683,69 @@ fn quota_is_enforced() {
         "{c:?}"
     );
 }
+
+/// The run-time suite (`AnyServer`, `run_any_server`, `query_any`): in both suites, a table
+/// built, saved and loaded back answers present and absent keys as the plaintext lookup; the
+/// metadata check sees the table's metadata first, and its refusal looks nothing up.
+#[test]
+fn either_suite_chosen_at_run_time_against_a_plaintext_lookup() {
+    use unseen_crypto::CurveId;
+    use unseen_pir::keyword::{AnyServer, Stop, aead_for, query_any, run_any_server};
+    assert_eq!(aead_for(CurveId::Ristretto255), AeadAlg::Aes256Gcm);
+    assert_eq!(aead_for(CurveId::Sm2), AeadAlg::Sm4Gcm);
+    let dir = tempfile::tempdir().unwrap();
+    let data = entries(71, 60, 12);
+    let mut keys: Vec<String> = data.iter().step_by(7).map(|(k, _)| k.clone()).collect();
+    keys.extend(id_cards(72, 5));
+    for (i, curve) in [CurveId::Ristretto255, CurveId::Sm2]
+        .into_iter()
+        .enumerate()
+    {
+        let built = AnyServer::build(
+            curve,
+            &pairs(&data),
+            (12, 1),
+            b"meta".to_vec(),
+            &mut rng(73),
+        )
+        .unwrap();
+        assert_eq!(built.curve(), curve);
+        let path = dir.path().join(format!("t{i}.bin"));
+        built.save(&path).unwrap();
+        let table = AnyServer::load(&path).unwrap();
+        assert_eq!((table.curve(), table.info().keys), (curve, 60));
+        let key_bytes: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+        let accept = |m: &[u8]| -> Result<usize, ()> { Ok(m.len()) };
+        let (served, got) = run_pair(
+            |ch| run_any_server(ch, &table, &ServerLimits::default()),
+            |ch| {
+                let held = (LookupMode::Private, None);
+                query_any(ch, curve, held, &key_bytes, &accept, &mut rng(74)).map_err(|e| match e {
+                    Stop::Pir(e) => e,
+                    Stop::Check(()) => PirError::Internal("refused"),
+                })
+            },
+            None,
+        );
+        let (got, meta_len) = got.unwrap();
+        assert_eq!(meta_len, 4, "the check saw the metadata");
+        assert_eq!(got.records, oracle(&data, &keys));
+        assert_eq!(served.unwrap().keys, keys.len() as u64);
+        assert!(got.hint_cache.is_some(), "a full hint to cache");
+        // A refused metadata check: the session ends with no key looked up.
+        let refuse = |_: &[u8]| -> Result<(), &'static str> { Err("not ours") };
+        let (served, got) = run_pair(
+            |ch| run_any_server(ch, &table, &ServerLimits::default()),
+            |ch| {
+                let held = (LookupMode::Private, None);
+                Ok::<_, PirError>(matches!(
+                    query_any(ch, curve, held, &key_bytes, &refuse, &mut rng(75)),
+                    Err(Stop::Check("not ours"))
+                ))
+            },
+            None,
+        );
+        assert!(got.unwrap());
+        assert_eq!(served.unwrap().keys, 0);
+    }
+}
