@@ -111,6 +111,31 @@ pub(crate) struct LrArgs {
     /// Epochs (passes over the common rows).
     #[arg(long, default_value_t = 100)]
     epochs: u32,
+    /// SecureBoost's flags, accepted here only to be refused with a message that says so.
+    #[command(flatten)]
+    tree_flags: RefusedTreeFlags,
+}
+
+/// SecureBoost's flags given to `train lr`: hidden, refused by the daemon's own check
+/// (`kinds::train::spec_for`) naming each (exit 2).
+#[derive(Debug, Args)]
+pub(crate) struct RefusedTreeFlags {
+    #[arg(long, hide = true)]
+    trees: Option<u32>,
+    #[arg(long, hide = true)]
+    depth: Option<u32>,
+    #[arg(long, hide = true)]
+    bins: Option<u32>,
+    #[arg(long, hide = true)]
+    lambda: Option<f64>,
+    #[arg(long, hide = true)]
+    min_child_weight: Option<f64>,
+    #[arg(long, hide = true)]
+    gamma: Option<f64>,
+    #[arg(long, hide = true)]
+    row_sample: Option<f64>,
+    #[arg(long, hide = true)]
+    col_sample: Option<f64>,
 }
 
 /// Flags of both algorithms.
@@ -263,14 +288,31 @@ pub(crate) fn train(dir: Option<&PathBuf>, c: &TrainCommand) -> anyhow::Result<E
                 ..SubmitRequest::default()
             },
         ),
-        TrainCommand::Lr(lr) => (
-            &lr.common,
-            SubmitRequest {
-                algorithm: Some(Algorithm::Lr),
-                epochs: Some(lr.epochs),
-                ..SubmitRequest::default()
-            },
-        ),
+        TrainCommand::Lr(lr) => {
+            let t = &lr.tree_flags;
+            let tuning = [
+                t.lambda,
+                t.min_child_weight,
+                t.gamma,
+                t.row_sample,
+                t.col_sample,
+            ]
+            .iter()
+            .any(Option::is_some)
+            .then(Tuning::default);
+            (
+                &lr.common,
+                SubmitRequest {
+                    algorithm: Some(Algorithm::Lr),
+                    epochs: Some(lr.epochs),
+                    trees: t.trees,
+                    depth: t.depth,
+                    bins: t.bins,
+                    tuning,
+                    ..SubmitRequest::default()
+                },
+            )
+        }
     };
     req.kind = "train".into();
     req.partner.clone_from(&a.partner);
