@@ -670,17 +670,38 @@ mod tests {
     use crate::params::LWE_N;
 
     /// The instruction sets this CPU has, with a note for each it lacks.
+    /// Every kernel this CPU runs. A kernel the CPU lacks is reported as skipped; under
+    /// `UNSEEN_REQUIRE_SIMD=1` (CI on a CPU with AVX-512) a kernel whose features the CPU has
+    /// but that did not come up fails the test, so these differential tests cannot silently
+    /// test no SIMD code at all.
     fn kernels() -> Vec<Simd> {
+        let has = |f: &[&str]| {
+            f.iter().all(|f| match *f {
+                "avx512f" => std::is_x86_feature_detected!("avx512f"),
+                "avx512bw" => std::is_x86_feature_detected!("avx512bw"),
+                "avx512vnni" => std::is_x86_feature_detected!("avx512vnni"),
+                _ => std::is_x86_feature_detected!("avx2"),
+            })
+        };
         let all = [
-            ("avx512vnni", Simd::avx512vnni()),
-            ("avx512", Simd::avx512()),
-            ("avx2", Simd::avx2()),
+            (
+                "avx512vnni",
+                Simd::avx512vnni(),
+                has(&["avx512f", "avx512bw", "avx512vnni"]),
+            ),
+            ("avx512", Simd::avx512(), has(&["avx512f", "avx512bw"])),
+            ("avx2", Simd::avx2(), has(&["avx2"])),
         ];
+        let required = std::env::var_os("UNSEEN_REQUIRE_SIMD").is_some_and(|v| v == "1");
         let mut have = Vec::new();
-        for (name, k) in all {
+        for (name, k, cpu_has) in all {
             match k {
                 Some(k) => have.push(k),
-                None => eprintln!("note: this CPU lacks {name}; its kernels are not tested"),
+                None if required && cpu_has => panic!(
+                    "UNSEEN_REQUIRE_SIMD=1, but the {name} kernels did not come up although \
+                     this CPU has their features"
+                ),
+                None => eprintln!("skipped the {name} kernels: this CPU lacks them"),
             }
         }
         have
