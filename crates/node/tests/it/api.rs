@@ -223,8 +223,7 @@ fn registries_over_http_validate_their_input() {
         let pq = f.data("customers.parquet");
         let ids: Vec<Option<String>> = (0..20u32)
             .map(|i| {
-                let body = format!("11010519800101{i:03}");
-                Some(format!("{body}{}", unseen_data::id_card_check_char(&body).unwrap()))
+                unseen_data::synth::id_card(&format!("11010519800101{i:03}"))
             })
             .collect();
         unseen_data::testing::write_parquet(

@@ -1,14 +1,14 @@
 //! Two nodes in one process over real mutual TLS on 127.0.0.1: the responder's admission pools
 //! under a flood of idle connections, and many jobs submitted at once.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use unseen_node::admission::Limits;
 use unseen_node::jobs::{self, SubmitRequest};
 use unseen_store::JobState;
-use unseen_transport::Acceptor;
+use unseen_transport::loopback::LoopbackServer;
 
 use crate::util::{Fixture, add_partner, allow, id_csv, node, register};
 
@@ -23,8 +23,8 @@ pub(crate) struct Pair {
 pub(crate) fn pair(limits: Limits) -> Pair {
     let a = node("bank-a");
     let b = node("data-b");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let srv = LoopbackServer::bind(b.node.identity(), b.node.config.transport_options()).unwrap();
+    let addr = srv.addr();
     for (me, other, name, address) in [
         (&a, &b, "data-b", addr.to_string()),
         (&b, &a, "bank-a", "127.0.0.1:9".to_owned()),
@@ -36,8 +36,8 @@ pub(crate) fn pair(limits: Limits) -> Pair {
         allow(me, "customers", name, "psi");
     }
     let node_b = Arc::clone(&b.node);
-    let acceptor =
-        Arc::new(Acceptor::new(node_b.identity(), node_b.config.transport_options()).unwrap());
+    let (listener, acceptor) = srv.into_parts();
+    let acceptor = Arc::new(acceptor);
     // Serves until the test process ends.
     std::thread::spawn(move || {
         unseen_node::daemon::serve_partners(&node_b, &acceptor, &listener, limits);

@@ -23,8 +23,7 @@ fn id(i: usize) -> String {
         1 + i % 28,
         i % 1000
     );
-    let check = unseen_data::id_card_check_char(&body).unwrap();
-    format!("{body}{check}")
+    unseen_data::synth::id_card(&body).unwrap()
 }
 
 /// Writes `id,name,amount` rows for `(id index, name)`.
