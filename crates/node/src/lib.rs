@@ -4,8 +4,10 @@
 //! (pinned certificates), datasets and policies, a job table and an SM3-chained audit log (all
 //! in SQLite through `unseen-store`). Jobs run between two nodes over mutually authenticated
 //! TLS (`unseen-transport`); the protocol between nodes is in [`control`], the lifecycle in
-//! [`jobs`]. Local users reach the node through the CLI (which opens the directory directly for
-//! registries and audit) and the HTTP API ([`api`]) of the daemon ([`daemon`]).
+//! [`jobs`] (any kind, any channel), each job kind in its module under [`kinds`], and whose
+//! fault a failure was in [`job_error`]. Local users reach the node through the CLI (which
+//! opens the directory directly for registries and audit) and the HTTP API ([`api`]) of the
+//! daemon ([`daemon`]). docs/architecture.md draws it.
 
 pub mod admission;
 pub mod align;

@@ -1,5 +1,5 @@
 //! A job kind for the tests: the initiator sends bytes, the responder sends them back. Adding
-//! it took this module and one line in the registry ([`super::registry!`]); the lifecycle
+//! it took this module and one line in the registry (`registry!` in `kinds/mod.rs`); the lifecycle
 //! tests (`jobs/tests.rs`) run it between two nodes in one process.
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Job kinds: each is one module implementing [`Kind`], registered by one line in
-//! [`registry!`] below; the lifecycle in [`crate::jobs`] knows no kind by name.
+//! `registry!` below; the lifecycle in [`crate::jobs`] knows no kind by name.
 //!
 //! A kind says what its parameters are (its `Spec`, one variant of the wire [`JobSpec`]), who
 //! receives rows (for the policy check), how the responder admits a proposal (what it brings:
@@ -122,7 +122,7 @@ pub trait Kind: Sized + 'static {
     }
 
     /// Serves an authenticated partner's proposal of this kind: by default the job lifecycle
-    /// ([`crate::jobs::respond`]); a session kind (score) answers at once instead.
+    /// (`jobs::respond`); a session kind (score) answers at once instead.
     fn serve<C: Channel>(
         node: &Arc<Node>,
         partner: &Partner,
