@@ -871,3 +871,50 @@ fn a_hidden_query_through_the_api_writes_the_records_on_the_node() {
         assert!(s.is_client_error(), "{s}");
     });
 }
+
+/// A partner that cannot be reached: the job ends `failed` with `"fault": "network"` in the
+/// API's job object (what `job show --json` prints), and the audit record says so too.
+#[test]
+fn an_unreachable_partner_is_the_networks_fault_in_the_api() {
+    use crate::util::{add_partner, allow, register};
+    let a = node("bank-a");
+    let b = node("data-b");
+    // Nothing listens on a port just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    add_partner(&a, "data-b", &b.dir, &format!("127.0.0.1:{port}"));
+    let csv = a.data("c.csv");
+    id_csv(&csv, 5);
+    register(&a, "customers", &csv, "id-card");
+    allow(&a, "customers", "data-b", "psi");
+    let t = token(&a.dir);
+    rt().block_on(async {
+        let body = json!({"kind": "psi", "partner": "data-b", "dataset": "customers",
+                          "peer_dataset": "theirs"});
+        let (s, b) = call(&a.node, "POST", "/v1/jobs", Some(&t), Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let id = json_of(&b)["id"].as_str().unwrap().to_owned();
+        let job = ended(&a.node, &t, &id).await;
+        assert_eq!(job["state"], "failed", "{job:#}");
+        assert_eq!(job["fault"], "network", "{job:#}");
+        let (_, b) = call(
+            &a.node,
+            "GET",
+            &format!("/v1/audit?job={id}"),
+            Some(&t),
+            None,
+        )
+        .await;
+        let records = json_of(&b);
+        let failed = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == "job.failed")
+            .unwrap();
+        assert_eq!(failed["params"]["fault"], "network", "{failed:#}");
+    });
+}
