@@ -787,10 +787,7 @@ fn execute<K: Kind, C: Channel>(
     // Whatever this node was doing when the partner gave up, the partner's abort is the cause
     // (its category, never its data), not the message this node then failed to read.
     let give_up = |ch: &mut C, e: JobError| -> Failure {
-        let e = match ch.peer_aborted() {
-            Some(category) => JobError::partner_aborted(partner, category),
-            None => e,
-        };
+        let e = blame_abort(ch, partner, e);
         // Tell the partner, whatever protocol step it waits in, that this node gave up and in
         // which category (one byte: no reason text, so no data of ours can leave).
         if !matches!(e.ending(), Ending::PartnerAborted(_)) {
@@ -820,6 +817,14 @@ fn execute<K: Kind, C: Channel>(
         Ok(p) => p,
         Err(e) => return Err(give_up(ch, e)),
     };
+    // The result as the job records it, before either node keeps anything.
+    let recorded = match serde_json::to_value(&produced.output) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = JobError::internal(format!("cannot record the job's result: {e}"));
+            return Err(give_up(ch, e));
+        }
+    };
     let own_head = node
         .store()
         .audit_head()
@@ -839,11 +844,7 @@ fn execute<K: Kind, C: Channel>(
                 format!("partner {partner} (while confirming the result; nothing was kept)"),
                 e,
             );
-            let e = match ch.peer_aborted() {
-                Some(category) => JobError::partner_aborted(partner, category),
-                None => e,
-            };
-            return Err((e, ch.stats()));
+            return Err((blame_abort(ch, partner, e), ch.stats()));
         }
     };
     if !peer.ok {
@@ -874,9 +875,9 @@ fn execute<K: Kind, C: Channel>(
         (None, None)
     };
     let stats = ch.stats();
-    let mut result = match serde_json::to_value(&produced.output) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) | Err(_) => Map::new(),
+    let mut result = match recorded {
+        Value::Object(m) => m,
+        _ => Map::new(),
     };
     result.insert("rounds".into(), stats.rounds.into());
     let mut audit: Map<String, Value> = K::audit(&produced.output)
@@ -899,6 +900,15 @@ fn execute<K: Kind, C: Channel>(
         result: Value::Object(result),
         audit,
     })
+}
+
+/// The partner's abort, if it sent one, is the cause of whatever this node then failed on
+/// (its category, never its data), not the message this node failed to read.
+fn blame_abort<C: Channel>(ch: &C, partner: &str, e: JobError) -> JobError {
+    match ch.peer_aborted() {
+        Some(category) => JobError::partner_aborted(partner, category),
+        None => e,
+    }
 }
 
 /// The keys of `dataset` as a job aligned by PSI reads them (keys only, first row of a repeated

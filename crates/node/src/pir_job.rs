@@ -539,19 +539,6 @@ impl QueryInput {
             .collect();
         (keys, of_row)
     }
-
-    /// Where the output is written before both nodes confirm the job: a hidden file beside it.
-    pub fn pending(&self, job_id: &str) -> PathBuf {
-        let name = self
-            .output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.output.with_file_name(format!(
-            ".{name}.{}.pending",
-            &job_id[..job_id.len().min(8)]
-        ))
-    }
 }
 
 /// What the querier learned.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use unseen_channel::{Channel, Fault};
+use unseen_channel::Channel;
 use unseen_crypto::CurveId;
 use unseen_store::{Dataset, PirGrant};
 
@@ -291,8 +291,7 @@ pub fn spec_for(
         ))
     })?;
     if reveal_bucket == Some(0) {
-        return Err(JobError::new(
-            Fault::Input,
+        return Err(JobError::input(
             "--reveal-bucket-k-anonymity must be at least 1",
         ));
     }
